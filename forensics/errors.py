@@ -1,0 +1,35 @@
+"""Exceptions raised by the library. Messages say what went wrong and what to do next."""
+
+from __future__ import annotations
+
+
+class ForensicsError(Exception):
+    """Base class: the CLI turns any of these into a one-line error with exit code 1."""
+
+
+class CaseError(ForensicsError):
+    """The case file cannot be opened or is not a forensics case."""
+
+
+class EvidenceError(ForensicsError):
+    """An evidence path does not exist or cannot be read."""
+
+
+class UnknownFormatError(ForensicsError):
+    """A format name that is not in the registry."""
+
+
+class UnrecognisedFormatError(ForensicsError):
+    """No registered format recognises a file."""
+
+
+class LogFormatError(ForensicsError):
+    """A user-supplied nginx `log_format` / Apache `LogFormat` string cannot be compiled."""
+
+
+class TimezoneRequiredError(ForensicsError):
+    """A log writes local times without an offset and no --tz was given."""
+
+
+class FieldMappingError(ForensicsError):
+    """A `--field name=path` override is malformed or names an unknown field."""

@@ -1,0 +1,110 @@
+"""The format registry: every format is one module ending in ``FORMAT = …``, listed here.
+
+A new format = a module + its entry in ``REGISTRY`` + a test (tests/test_registry.py checks
+that every module in this package is registered).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+import duckdb
+
+from forensics.errors import UnknownFormatError
+from forensics.formats import combined, combined_extra, common, jsonl, nginx_main, vhost_combined
+from forensics.formats.base import LogFormat, ParseOptions, Parser
+from forensics.formats.linefmt import LineFormat
+
+REGISTRY: dict[str, LogFormat] = {
+    f.name: f
+    for f in (
+        common.FORMAT,
+        combined.FORMAT,
+        combined_extra.FORMAT,
+        nginx_main.FORMAT,
+        vhost_combined.FORMAT,
+        jsonl.FORMAT,
+    )
+}
+
+# Below this share of sample lines parsed, a format is not considered to recognise a file.
+MIN_SCORE = 0.5
+
+__all__ = [
+    "MIN_SCORE",
+    "REGISTRY",
+    "LogFormat",
+    "ParseOptions",
+    "Parser",
+    "Sniffed",
+    "custom_format",
+    "get_format",
+    "sniff",
+]
+
+
+def get_format(name: str) -> LogFormat:
+    """A registered format by name; unknown names get a 'did you mean' suggestion."""
+    if name in REGISTRY:
+        return REGISTRY[name]
+    close = difflib.get_close_matches(name, REGISTRY, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UnknownFormatError(
+        f"unknown format {name!r}.{hint} Known formats: {', '.join(REGISTRY)} "
+        "(or give your server's layout with --log-format)"
+    )
+
+
+def custom_format(layout_text: str) -> LineFormat:
+    """A format compiled from a pasted nginx ``log_format`` or Apache ``LogFormat`` line."""
+    return LineFormat(
+        name="custom",
+        description="user-supplied layout",
+        example="",
+        layout_text=layout_text,
+        priority=100,
+    )
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    """The best format for a sample, the formats that parse the lines it does not, and scores.
+
+    ``score`` is the share of non-empty sample lines parsed by the best format together with
+    its alternates (a file may mix layouts, e.g. common and combined lines after a config
+    change); it must reach MIN_SCORE for the file to count as recognised.
+    """
+
+    best: LogFormat | None
+    score: float
+    alternates: list[LogFormat]
+    ranked: list[tuple[LogFormat, float]]
+
+
+def sniff(
+    con: duckdb.DuckDBPyConnection, lines: list[str], candidates: list[LogFormat] | None = None
+) -> Sniffed:
+    """Score every candidate on the sample: highest share parsed, then priority, first."""
+    sample = [ln for ln in lines if ln.strip()]
+    hits = {f.name: f.matches(con, sample) for f in (candidates or list(REGISTRY.values()))}
+    fmts = {f.name: f for f in (candidates or list(REGISTRY.values()))}
+    ranked = sorted(
+        ((fmts[n], sum(h) / len(h) if h else 0.0) for n, h in hits.items()),
+        key=lambda fs: (-fs[1], -fs[0].priority, fs[0].name),
+    )
+    ranked = [(f, s) for f, s in ranked if s > 0]
+    if not ranked:
+        return Sniffed(None, 0.0, [], [])
+    best = ranked[0][0]
+    covered = list(hits[best.name])
+    alternates = []
+    for f, _ in ranked[1:]:
+        gain = [h and not c for h, c in zip(hits[f.name], covered, strict=True)]
+        if any(gain):
+            alternates.append(f)
+            covered = [c or g for c, g in zip(covered, gain, strict=True)]
+    score = sum(covered) / len(covered)
+    if score < MIN_SCORE:
+        return Sniffed(None, score, [], ranked)
+    return Sniffed(best, score, alternates, ranked)

@@ -1,0 +1,112 @@
+"""What a format is, and the one SQL shape every format's parser ends in.
+
+A format turns staged lines ``(line_no BIGINT, line VARCHAR)`` into rows of
+``schema.PARSED_COLUMNS`` plus ``reject_reason`` (NULL for an event) and ``line`` (kept only
+for rejects). Formats only build SQL text; the per-line work runs inside DuckDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import duckdb
+
+from forensics.formats.sqltext import sql_str
+from forensics.schema import PARSED_COLUMNS
+
+# method, request target, protocol of an HTTP request line. Anything else (a "-", TLS bytes
+# sent to the HTTP port, garbage) leaves method NULL and keeps the text in request_raw.
+REQUEST_RE = r"^([A-Za-z][A-Za-z0-9_-]{0,31}) (.*?)(?: (HTTP/\S+))?$"
+ABSOLUTE_URL_RE = r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)"
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """User settings that change how lines are read."""
+
+    tz: str | None = None  # IANA zone for logs that write local time without an offset
+    fields: Mapping[str, str] = field(default_factory=dict)  # JSON: column -> dotted key path
+
+
+class Parser(Protocol):
+    """A format bound to one file's sample and the user's options."""
+
+    @property
+    def description(self) -> str:
+        """How it was bound (e.g. the JSON key mapping); stored with the source."""
+        ...
+
+    def select_sql(self, src: str) -> str:
+        """SQL selecting PARSED_COLUMNS, reject_reason and line from relation ``src``."""
+        ...
+
+
+class LogFormat(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def example(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+
+    def matches(self, con: duckdb.DuckDBPyConnection, lines: list[str]) -> list[bool]:
+        """For each sample line: does this format parse it? (the sniffer)"""
+        ...
+
+    def bind(self, lines: list[str], options: ParseOptions) -> Parser:
+        """Prepare a parser for a file whose first lines are ``lines``."""
+        ...
+
+
+def assemble_sql(inner: str, columns: Mapping[str, str], matched: str, format_name: str) -> str:
+    """Wrap a format's inner relation into the common output shape.
+
+    ``inner`` selects ``line_no``, ``line`` and whatever the expressions in ``columns`` use.
+    ``columns`` maps PARSED_COLUMNS names (and the pseudo-columns ``_request``, a raw request
+    line, and ``_target``, a path that may carry a query or be an absolute URL) to SQL.
+    ``matched`` is a SQL condition true when the line has this format's shape.
+    """
+    unknown = set(columns) - set(PARSED_COLUMNS) - {"_request", "_target"}
+    if unknown:
+        raise ValueError(f"unknown output columns {sorted(unknown)}")
+    typed = ",\n    ".join(f"{expr} AS {name}" for name, expr in columns.items())
+    nulls = [c for c in PARSED_COLUMNS if c not in columns and c != "line_no"]
+    typed_nulls = "".join(f",\n    NULL AS {c}" for c in nulls)
+    req = "_request" if "_request" in columns else "NULL::VARCHAR"
+    tgt = "_target" if "_target" in columns else "NULL::VARCHAR"
+    l3 = f"""
+  SELECT *, regexp_extract({req}, {sql_str(REQUEST_RE)}, ['m', 't', 'p']) AS _rq,
+         coalesce({tgt}, nullif(_rq['t'], '')) AS _tg,
+         regexp_extract(_tg, {sql_str(ABSOLUTE_URL_RE)}, 1) AS _authority,
+         CASE WHEN _authority <> '' THEN substr(_tg, strpos(_tg, '://') + 3 + length(_authority))
+              ELSE _tg END AS _rel,
+         strpos(_rel, '?') AS _qpos
+  FROM (
+    SELECT line_no, line, ({matched}) AS _matched,
+    {typed}{typed_nulls}
+    FROM ({inner})
+  )"""
+    derived = {
+        "method": "coalesce(method, nullif(_rq['m'], ''))",
+        "host": "coalesce(host, nullif(_authority, ''))",
+        "path": "CASE WHEN _qpos > 0 THEN left(_rel, _qpos - 1) ELSE _rel END",
+        "query": "coalesce(nullif(ltrim(query, '?'), ''), "
+        "CASE WHEN _qpos > 0 THEN nullif(substr(_rel, _qpos + 1), '') END)",
+        "protocol": "coalesce(protocol, nullif(_rq['p'], ''))",
+        "request_raw": f"CASE WHEN {req} IS NOT NULL AND _rq['m'] = '' THEN {req} END",
+    }
+    outer = ",\n  ".join(derived.get(c, c) + f" AS {c}" for c in PARSED_COLUMNS)
+    reason = (
+        "CASE WHEN line IS NULL OR trim(line) = '' THEN 'empty line' "
+        f"WHEN NOT coalesce(_matched, false) THEN {sql_str('not a ' + format_name + ' line')} "
+        "WHEN ts IS NULL THEN 'missing or unparseable timestamp' END"
+    )
+    return f"""
+SELECT {outer},
+  {reason} AS reject_reason,
+  CASE WHEN ({reason}) IS NOT NULL THEN coalesce(line, '') END AS line
+FROM ({l3})"""

@@ -1,0 +1,321 @@
+"""Compile a server's own log layout into one RE2 regex plus typed SQL per field.
+
+Accepts what users paste from their config:
+
+* nginx: ``log_format main '$remote_addr - $remote_user [$time_local] "$request" ...';``
+  or just the quoted body, with ``$var`` / ``${var}`` variables;
+* Apache: ``LogFormat "%h %l %u %t \\"%r\\" %>s %b" combined`` or just the format string,
+  with ``%h``, ``%>s``, ``%{User-Agent}i``, ``%{%Y-%m-%d %H:%M:%S}t``, ``%400,501{Referer}i`` …
+
+A field enclosed in double quotes in the layout matches lazily up to the closing quote and
+what follows it, so escaped (``\\"``) or even unescaped quotes inside a request still parse;
+a line whose last quoted field lost its closing quote (a truncated user agent) still parses.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+from forensics.errors import LogFormatError
+
+# kind -> regex for an unquoted value. Quoted values use LAZY_QUOTED whatever their kind.
+KIND_RE = {
+    "token": r"\S*?",
+    "int": r"-|\d+",
+    "status": r"-|\d{3}",
+    "number": r"-|\d+(?:\.\d+)?",
+    "clf_time": r"[^\]]*",
+    "iso_time": r"\S+",
+    "epoch": r"\d+(?:\.\d+)?",
+    "strftime": r".*?",
+    "text": r".*?",
+    "rest": r".+",
+}
+LAZY_QUOTED = r".*?"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """Where a variable goes (a PARSED_COLUMNS name, a pseudo-column, or ``extra``)."""
+
+    column: str
+    kind: str = "token"
+    scale: float = 1.0  # multiply into the column's unit (duration_ms)
+
+
+# nginx variables (without the $). Unknown variables go to ``extra`` under their own name.
+NGINX: dict[str, FieldSpec] = {
+    "remote_addr": FieldSpec("client_ip"),
+    "binary_remote_addr": FieldSpec("client_ip"),
+    "realip_remote_addr": FieldSpec("client_ip"),
+    "remote_user": FieldSpec("principal"),
+    "time_local": FieldSpec("ts", "clf_time"),
+    "time_iso8601": FieldSpec("ts", "iso_time"),
+    "msec": FieldSpec("ts", "epoch"),
+    "request": FieldSpec("_request", "text"),
+    "request_method": FieldSpec("method"),
+    "request_uri": FieldSpec("_target"),
+    "uri": FieldSpec("_target"),
+    "document_uri": FieldSpec("_target"),
+    "args": FieldSpec("query"),
+    "query_string": FieldSpec("query"),
+    "server_protocol": FieldSpec("protocol"),
+    "status": FieldSpec("status", "status"),
+    "body_bytes_sent": FieldSpec("bytes_sent", "int"),
+    "bytes_sent": FieldSpec("bytes_sent", "int"),
+    "request_length": FieldSpec("bytes_received", "int"),
+    "request_time": FieldSpec("duration_ms", "number", 1000.0),
+    "host": FieldSpec("host"),
+    "server_name": FieldSpec("host"),
+    "http_host": FieldSpec("host"),
+    "http_referer": FieldSpec("referer", "text"),
+    "http_user_agent": FieldSpec("user_agent", "text"),
+    "http_x_forwarded_for": FieldSpec("forwarded_for", "text"),
+    "proxy_add_x_forwarded_for": FieldSpec("forwarded_for", "text"),
+    "request_id": FieldSpec("request_id"),
+    "http_x_request_id": FieldSpec("request_id"),
+}
+
+# Apache directives: letter, or "{arg}letter" keys for ones whose argument matters.
+APACHE: dict[str, FieldSpec] = {
+    "h": FieldSpec("client_ip"),
+    "a": FieldSpec("client_ip"),
+    "u": FieldSpec("principal"),
+    "t": FieldSpec("ts", "clf_time"),
+    "r": FieldSpec("_request", "text"),
+    "m": FieldSpec("method"),
+    "U": FieldSpec("_target"),
+    "q": FieldSpec("query"),
+    "H": FieldSpec("protocol"),
+    "s": FieldSpec("status", "status"),
+    "b": FieldSpec("bytes_sent", "int"),
+    "B": FieldSpec("bytes_sent", "int"),
+    "O": FieldSpec("bytes_sent", "int"),
+    "I": FieldSpec("bytes_received", "int"),
+    "D": FieldSpec("duration_ms", "int", 0.001),
+    "T": FieldSpec("duration_ms", "int", 1000.0),
+    "v": FieldSpec("host"),
+    "V": FieldSpec("host"),
+    "{referer}i": FieldSpec("referer", "text"),
+    "{user-agent}i": FieldSpec("user_agent", "text"),
+    "{x-forwarded-for}i": FieldSpec("forwarded_for", "text"),
+    "{host}i": FieldSpec("host"),
+    "{x-request-id}i": FieldSpec("request_id"),
+    "{unique_id}e": FieldSpec("request_id"),
+    "{ms}T": FieldSpec("duration_ms", "int"),
+    "{us}T": FieldSpec("duration_ms", "int", 0.001),
+    "{s}T": FieldSpec("duration_ms", "int", 1000.0),
+    "{sec}t": FieldSpec("ts", "epoch"),
+    "{msec}t": FieldSpec("ts", "epoch"),
+    "{usec}t": FieldSpec("ts", "epoch"),
+}
+APACHE_NAMES = {
+    "l": "ident",
+    "p": "server_port",
+    "A": "local_ip",
+    "P": "pid",
+    "k": "keepalive",
+    "X": "conn_status",
+    "f": "filename",
+    "R": "handler",
+    "L": "log_id",
+}
+
+APACHE_DIRECTIVE = re.compile(r"%([!\d,]*)([<>]?)(?:\{([^}]*)\})?([a-zA-Z%])")
+NGINX_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # the variable as written, e.g. "http_user_agent" or "%{User-Agent}i"
+    spec: FieldSpec
+    arg: str = ""  # strftime layout for %{...}t
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A compiled layout: the regex, and the fields in capture-group order."""
+
+    source: str
+    dialect: str  # nginx | apache
+    regex: str
+    fields: tuple[Field, ...]
+
+    @property
+    def time_field(self) -> Field:
+        return next(f for f in self.fields if f.spec.column == "ts")
+
+
+def unwrap_directive(text: str) -> tuple[str, str]:
+    """Strip ``log_format NAME …;`` / ``LogFormat "…" NAME`` wrappers; return (dialect, body)."""
+    s = text.strip()
+    if s.startswith("log_format"):
+        words = shlex.split(s.rstrip(";"), posix=True)[1:]
+        words = [w for w in words[1:] if not w.startswith("escape=")]
+        return "nginx", "".join(words)
+    if s.startswith(("LogFormat", "CustomLog")):
+        words = shlex.split(s, posix=True)[1:]
+        if s.startswith("CustomLog"):
+            words = words[1:]
+        if not words:
+            raise LogFormatError(f"no format string in {text!r}")
+        return "apache", words[0]
+    if NGINX_VAR.search(s) and not APACHE_DIRECTIVE.search(s):
+        return "nginx", _strip_quotes(s)
+    if APACHE_DIRECTIVE.search(s):
+        return "apache", _strip_quotes(s)
+    raise LogFormatError(
+        f"{text!r} has no nginx $variables or Apache %directives; paste the log_format "
+        "or LogFormat line from the server's configuration"
+    )
+
+
+def _strip_quotes(s: str) -> str:
+    if len(s) >= 2 and s[0] == s[-1] and s[0] in "'":
+        return s[1:-1]
+    return s
+
+
+def tokenize(dialect: str, body: str) -> list[str | Field]:
+    """Split a layout into literal strings and Fields."""
+    pattern = NGINX_VAR if dialect == "nginx" else APACHE_DIRECTIVE
+    out: list[str | Field] = []
+    pos = 0
+    for m in pattern.finditer(body):
+        out.append(body[pos : m.start()])
+        pos = m.end()
+        if dialect == "nginx":
+            var = m.group(1) or m.group(2)
+            out.append(_nginx_field(var))
+        elif m.group(4) == "%":
+            out.append("%")
+        else:
+            out.append(_apache_field(m.group(3), m.group(4)))
+    out.append(body[pos:])
+    return [t for t in out if t != ""]
+
+
+def _nginx_field(var: str) -> Field:
+    spec = NGINX.get(var)
+    if spec is None and var.startswith("http_"):
+        spec = FieldSpec("extra", "text")
+    return Field(var, spec or FieldSpec("extra"))
+
+
+def _apache_field(arg: str | None, letter: str) -> Field:
+    if arg is None:
+        if letter in APACHE:
+            return Field(f"%{letter}", APACHE[letter])
+        return Field(APACHE_NAMES.get(letter, f"%{letter}"), FieldSpec("extra"))
+    key = f"{{{arg.lower()}}}{letter}" if letter in "ieCnoa" else f"{{{arg}}}{letter}"
+    if key in APACHE:
+        return Field(f"%{{{arg}}}{letter}", APACHE[key])
+    if letter == "t":
+        fmt = arg.removeprefix("begin:").removeprefix("end:")
+        return Field(f"%{{{arg}}}t", FieldSpec("ts", "strftime"), fmt)
+    if letter == "a":
+        return Field(f"%{{{arg}}}a", APACHE["a"])
+    return Field(f"%{{{arg}}}{letter}", FieldSpec("extra", "text" if letter == "i" else "token"))
+
+
+def _field_regex(field: Field, quoted: bool, last: bool) -> str:
+    if field.spec.kind == "strftime":
+        return strftime_regex(field.arg)
+    if quoted:
+        return LAZY_QUOTED
+    if field.spec.kind == "token" and last:
+        return r"\S*"
+    return KIND_RE[field.spec.kind]
+
+
+def strftime_regex(fmt: str) -> str:
+    """A regex matching what strftime writes for ``fmt`` (the common directives)."""
+    parts = {
+        "%Y": r"\d{4}",
+        "%m": r"\d{2}",
+        "%d": r"\d{2}",
+        "%H": r"\d{2}",
+        "%M": r"\d{2}",
+        "%S": r"\d{2}",
+        "%b": r"[A-Za-z]{3}",
+        "%z": r"[+-]\d{4}",
+        "%f": r"\d+",
+        "%e": r"[ \d]\d",
+        "%y": r"\d{2}",
+        "%j": r"\d{3}",
+        "%Z": r"[A-Z]+",
+        "%%": "%",
+        "%T": r"\d{2}:\d{2}:\d{2}",
+        "%F": r"\d{4}-\d{2}-\d{2}",
+        "%a": r"[A-Za-z]{3}",
+    }
+    out, i = "", 0
+    while i < len(fmt):
+        two = fmt[i : i + 2]
+        if two in parts:
+            out += parts[two]
+            i += 2
+        elif fmt[i] == "%":
+            raise LogFormatError(f"time layout {fmt!r}: directive {two!r} is not supported")
+        else:
+            out += re.escape(fmt[i])
+            i += 1
+    return out
+
+
+def compile_layout(text: str, trailing: bool = False) -> Layout:
+    """Compile a pasted nginx/Apache layout. Raises LogFormatError with what to fix.
+
+    ``trailing`` accepts one or more extra space-separated fields after the layout and
+    keeps them, as written, in ``extra['trailing']``.
+    """
+    dialect, body = unwrap_directive(text)
+    tokens = tokenize(dialect, body)
+    if dialect == "apache":  # %t writes its own brackets
+        tokens = _bracket_apache_time(tokens)
+    if trailing:
+        tokens += [" ", Field("trailing", FieldSpec("extra", "rest"))]
+    fields = [t for t in tokens if isinstance(t, Field)]
+    if not fields:
+        raise LogFormatError(f"layout {text!r} contains no fields")
+    if not any(f.spec.column == "ts" for f in fields):
+        raise LogFormatError(
+            f"layout {text!r} has no time field ($time_local, $time_iso8601, $msec, %t …): "
+            "events without a time cannot be placed in the exposure window"
+        )
+    regex = "^"
+    for i, tok in enumerate(tokens):
+        if isinstance(tok, str):
+            nxt_is_end = i == len(tokens) - 1
+            if tok.endswith('"') and nxt_is_end:  # tolerate a line cut inside its last quote
+                regex += _escape_literal(tok[:-1]) + '"?'
+            else:
+                regex += _escape_literal(tok)
+            continue
+        before = tokens[i - 1] if i > 0 else ""
+        after = tokens[i + 1] if i + 1 < len(tokens) else ""
+        quoted = (
+            isinstance(before, str)
+            and before.endswith('"')
+            and isinstance(after, str)
+            and after.startswith('"')
+        )
+        regex += "(" + _field_regex(tok, quoted, last=i == len(tokens) - 1) + ")"
+    return Layout(text, dialect, regex + "$", tuple(fields))
+
+
+def _escape_literal(s: str) -> str:
+    # Runs of spaces in a layout match one or more spaces/tabs in the log.
+    return "".join(r"[ \t]+" if ch.isspace() else re.escape(ch) for ch in re.sub(r"\s+", " ", s))
+
+
+def _bracket_apache_time(tokens: list[str | Field]) -> list[str | Field]:
+    out: list[str | Field] = []
+    for tok in tokens:
+        if isinstance(tok, Field) and tok.name == "%t":
+            out.extend(["[", tok, "]"])
+        else:
+            out.append(tok)
+    return out

@@ -1,0 +1,129 @@
+"""Text formats defined by a layout (Apache LogFormat / nginx log_format), parsed in DuckDB."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import duckdb
+
+from forensics.errors import TimezoneRequiredError
+from forensics.formats import times
+from forensics.formats.base import ParseOptions, assemble_sql
+from forensics.formats.layout import Field, Layout, compile_layout
+from forensics.formats.sqltext import sql_list, sql_str
+
+NULLIF_DASH = {
+    "client_ip",
+    "principal",
+    "referer",
+    "user_agent",
+    "forwarded_for",
+    "host",
+    "request_id",
+    "method",
+    "protocol",
+    "query",
+    "_target",
+}
+INT_COLUMNS = {"status": "SMALLINT", "bytes_sent": "BIGINT", "bytes_received": "BIGINT"}
+
+
+@dataclass(frozen=True)
+class LineFormat:
+    """A registered (or user-supplied) layout-driven text format."""
+
+    name: str
+    description: str
+    example: str
+    layout_text: str
+    priority: int = 0  # breaks sniffing ties: the more specific layout wins
+    trailing: bool = False  # accept (and keep in extra.trailing) fields after the layout
+    layout: Layout = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layout", compile_layout(self.layout_text, self.trailing))
+
+    def matches(self, con: duckdb.DuckDBPyConnection, lines: list[str]) -> list[bool]:
+        if not lines:
+            return []
+        regex = sql_str(self.layout.regex)
+        row = con.execute(
+            f"SELECT list_transform(?, lambda l: regexp_full_match(l, {regex}))", [lines]
+        ).fetchone()
+        return [bool(x) for x in row[0]] if row else [False] * len(lines)
+
+    def bind(self, lines: list[str], options: ParseOptions) -> LayoutParser:
+        tf = self.layout.time_field
+        naive = tf.spec.kind == "strftime" and "%z" not in tf.arg and "%Z" not in tf.arg
+        naive = naive or (tf.spec.kind == "iso_time" and self._sample_is_naive(lines))
+        if naive and not options.tz:
+            raise TimezoneRequiredError(
+                f"format {self.name!r} writes local times without a UTC offset; "
+                "give the server's zone with --tz (e.g. --tz Europe/London)"
+            )
+        return LayoutParser(self.name, self.layout, options)
+
+    def _sample_is_naive(self, lines: list[str]) -> bool:
+        """True when the sample's ISO time values carry no offset."""
+        rx = re.compile(self.layout.regex)
+        idx = [f.spec.column for f in self.layout.fields].index("ts") + 1
+        values = [m.group(idx) for ln in lines if (m := rx.match(ln))]
+        return any(not re.search(times.OFFSET_RE, v) for v in values)
+
+
+@dataclass(frozen=True)
+class LayoutParser:
+    format_name: str
+    layout: Layout
+    options: ParseOptions
+
+    @property
+    def description(self) -> str:
+        return f"{self.layout.dialect} layout {self.layout.source}"
+
+    def select_sql(self, src: str) -> str:
+        names = [f"f{i}" for i in range(len(self.layout.fields))]
+        inner = (
+            f"SELECT line_no, line, regexp_extract(line, {sql_str(self.layout.regex)}, "
+            f"{sql_list(names)}) AS r FROM {src}"
+        )
+        columns: dict[str, str] = {}
+        extras: list[tuple[str, str]] = []
+        for name, fld in zip(names, self.layout.fields, strict=True):
+            col = fld.spec.column
+            if col == "extra" or col in columns or (col == "ts_offset_min"):
+                extras.append((fld.name.lstrip("%"), f"r['{name}']"))
+                continue
+            if col == "ts":
+                columns["ts"], columns["ts_offset_min"] = self._time(fld, f"r['{name}']")
+                continue
+            columns[col] = self._typed(fld, f"r['{name}']")
+        if extras:  # NULL when every extra field is "-" (the usual %l ident)
+            keys = sql_list([k for k, _ in extras])
+            vals = ", ".join(v for _, v in extras)
+            dashes = " AND ".join(f"{v} IN ('-', '')" for _, v in extras)
+            columns["extra"] = f"CASE WHEN {dashes} THEN NULL ELSE map({keys}, [{vals}]) END"
+        ts_name = names[[f.spec.column for f in self.layout.fields].index("ts")]
+        return assemble_sql(inner, columns, f"r['{ts_name}'] <> ''", self.format_name)
+
+    def _time(self, fld: Field, ref: str) -> tuple[str, str]:
+        kind, tz = fld.spec.kind, self.options.tz
+        if kind == "clf_time":
+            return times.clf_time(ref)
+        if kind == "iso_time":
+            return times.iso_time(ref, tz)
+        if kind == "epoch":
+            return times.epoch_time(ref)
+        return times.strftime_time(ref, fld.arg, tz)
+
+    @staticmethod
+    def _typed(fld: Field, ref: str) -> str:
+        col, spec = fld.spec.column, fld.spec
+        if col in INT_COLUMNS:
+            return f"TRY_CAST(nullif({ref}, '-') AS {INT_COLUMNS[col]})"
+        if col == "duration_ms":
+            return f"TRY_CAST(nullif({ref}, '-') AS DOUBLE) * {spec.scale!r}"
+        if col in NULLIF_DASH:
+            return f"nullif(nullif({ref}, '-'), '')"
+        return ref
