@@ -1,0 +1,168 @@
+"""Evidence intake and ingest: accounting, duplicates, truncation, idempotence, custody."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import lzma
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from forensics import Case, IngestOptions, ingest
+from forensics import lines as lines_mod
+from tests.conftest import COMBINED, SAMPLE_LOGS, write_lines
+
+
+def accounting(case: Case) -> list[tuple[int, int, int, int, int]]:
+    """(source_id, lines, events, rejects, rows actually stored) per ingested source."""
+    rows = case.con.execute("""
+        SELECT s.source_id, s.lines, s.events, s.rejects,
+               (SELECT count(*) FROM events e WHERE e.source_id = s.source_id)
+             + (SELECT count(*) FROM rejects r WHERE r.source_id = s.source_id)
+        FROM sources s WHERE status = 'ingested' ORDER BY source_id""").fetchall()
+    return [tuple(int(x) for x in r) for r in rows]  # type: ignore[misc]
+
+
+def test_sample_logs_every_line_accounted_for(case: Case) -> None:
+    report = ingest(case, [SAMPLE_LOGS])
+    for sid, lines, events, rejects, stored in accounting(case):
+        assert events + rejects == lines == stored, sid
+        assert lines > 0
+    statuses = sorted(r.status for r in report.results)
+    assert statuses.count("duplicate") == 1
+    assert report.problems == []
+    fmts = set(case.sources()["format"].dropna())
+    assert fmts == {"combined", "jsonl"}
+
+
+def test_every_compression_read_by_magic_not_extension(case: Case, tmp_path: Path) -> None:
+    data = ("\n".join(COMBINED) + "\n").encode()
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    (ev / "a.log").write_bytes(data)
+    (ev / "b.txt").write_bytes(gzip.compress(data.replace(b"203.0.113.9", b"198.51.100.2")))
+    (ev / "c").write_bytes(bz2.compress(data.replace(b"203.0.113.9", b"198.51.100.3")))
+    (ev / "d.gz").write_bytes(lzma.compress(data.replace(b"203.0.113.9", b"198.51.100.4")))
+    (ev / "e.log").write_bytes(
+        zstandard.ZstdCompressor().compress(data.replace(b"203.0.113.9", b"198.51.100.5")))
+    ingest(case, [ev])
+    src = case.sources().set_index("path")
+    got = {Path(p).name: c for p, c in src["compression"].items()}
+    assert got == {"a.log": "none", "b.txt": "gzip", "c": "bz2", "d.gz": "xz", "e.log": "zstd"}
+    assert (src["events"] == 3).all()
+    assert case.sql("select count(distinct client_ip) n from events")["n"][0] == 6
+
+
+def test_duplicate_by_hash_and_rerun_adds_nothing(case: Case, tmp_path: Path) -> None:
+    a = write_lines(tmp_path / "ev" / "access.log", COMBINED)
+    b = tmp_path / "ev" / "backup" / "access.log.copy"
+    b.parent.mkdir()
+    b.write_bytes(a.read_bytes())
+    first = ingest(case, [tmp_path / "ev"])
+    assert [r.status for r in first.results] == ["ingested", "duplicate"]
+    dup = case.sources().iloc[1]
+    assert dup["duplicate_of"] == 1 and dup["status"] == "duplicate"
+    before = (len(case.sources()), len(case.events()))
+    again = ingest(case, [tmp_path / "ev"])
+    assert [r.status for r in again.results] == ["already-ingested", "already-ingested"]
+    assert (len(case.sources()), len(case.events())) == before == (2, 3)
+
+
+def test_truncated_gzip_keeps_complete_lines_and_warns(case: Case, tmp_path: Path) -> None:
+    lines = [COMBINED[0].replace("referrals/1 ", f"referrals/{i} ") for i in range(5000)]
+    blob = gzip.compress(("\n".join(lines) + "\n").encode())
+    path = tmp_path / "cut.log.gz"
+    path.write_bytes(blob[: len(blob) // 2])
+    report = ingest(case, [path])
+    (res,) = report.results
+    assert res.status == "ingested"
+    assert any("truncated" in w for w in res.warnings)
+    assert res.events > 100
+    # every event is a complete, correct line: ids run 0..n-1 in line order, none skipped
+    ids = case.sql("select line_no, path from events order by line_no")
+    assert list(ids["path"]) == [f"/api/v2/referrals/{i}" for i in range(res.events)]
+    assert res.lines - res.events <= 1  # at most the one line cut by the break, kept as reject
+
+
+def test_python_reader_gives_same_rows_as_duckdb_reader(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_lines(tmp_path / "a.log", [*COMBINED, "", "garbage line", COMBINED[0]])
+    fast = Case.create(tmp_path / "fast.duckdb")
+    ingest(fast, [path])
+    monkeypatch.setattr(lines_mod, "duckdb_lines_sql", lambda *a: None)
+    monkeypatch.setattr(sys.modules["forensics.ingest"], "duckdb_lines_sql", lambda *a: None)
+    slow = Case.create(tmp_path / "slow.duckdb")
+    ingest(slow, [path])
+    assert fast.sources()["reader"][0] == "duckdb" and slow.sources()["reader"][0] == "python"
+    for table in ("events", "rejects"):
+        q = f"select * exclude (source_id) from {table} order by line_no"
+        assert fast.sql(q).equals(slow.sql(q)), table
+    assert list(slow.rejects()["line_no"]) == [4, 5]
+
+
+def test_invalid_utf8_and_crlf_are_kept_not_dropped(case: Case, tmp_path: Path) -> None:
+    raw = (COMBINED[0].encode() + b"\r\n"
+           + COMBINED[1].replace("curl/8.4.0", "bad@agent").encode().replace(b"@", b"\xff")
+           + b"\r\n" + COMBINED[2].encode() + b"\r\n")
+    path = tmp_path / "odd.log"
+    path.write_bytes(raw)
+    (res,) = ingest(case, [path]).results
+    assert (res.lines, res.events) == (3, 3)
+    uas = list(case.sql("select user_agent from events order by line_no")["user_agent"])
+    assert uas == ["curl/8.4.0", "bad\\xffagent", "Mozilla/5.0"]
+
+
+def test_evidence_is_not_modified(case: Case, tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "a.log", COMBINED)
+    os.chmod(path, 0o444)
+    before = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
+    ingest(case, [path])
+    assert (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns) == before
+    assert case.sources()["sha256"][0] == before[0]
+
+
+def test_unrecognised_file_is_recorded_then_forced(case: Case, tmp_path: Path) -> None:
+    err = write_lines(tmp_path / "error.log", [
+        "[Wed Oct 11 14:32:52.123456 2000] [core:error] [pid 1234] [client 1.2.3.4:5678] AH00037: x",
+    ] * 3)
+    (res,) = ingest(case, [err]).results
+    assert res.status == "unrecognised"
+    assert "error.log" in (res.message or "") and "AH00037" in (res.message or "")
+    assert len(case.events()) == 0
+    common = '203.0.113.9 - - [12/Mar/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1832'
+    good = write_lines(tmp_path / "x.log", [common, COMBINED[0]])
+    (forced,) = ingest(case, [good], IngestOptions(format="common")).results
+    assert (forced.status, forced.events, forced.rejects) == ("ingested", 1, 1)
+    assert case.rejects()["reason"].tolist() == ["not a common line"]
+
+
+def test_times_are_utc_and_offsets_kept(case: Case, tmp_path: Path) -> None:
+    ingest(case, [write_lines(tmp_path / "a.log", COMBINED)])
+    df = case.sql("select ts, ts_offset_min, principal, bytes_sent from events order by line_no")
+    assert list(df["ts"]) == [datetime(2024, 3, 12, 10, 0, 0, tzinfo=UTC),
+                              datetime(2024, 7, 12, 9, 0, 1, tzinfo=UTC),
+                              datetime(2024, 7, 12, 9, 0, 2, tzinfo=UTC)]
+    assert list(df["ts_offset_min"]) == [0, 60, 60]
+    assert df["principal"][2] == "alice" and df["bytes_sent"].isna()[2]
+
+
+def test_globs_and_files_mix(case: Case, tmp_path: Path) -> None:
+    write_lines(tmp_path / "a" / "x.log", COMBINED[:1])
+    write_lines(tmp_path / "b" / "y.log", COMBINED[1:2])
+    write_lines(tmp_path / "c.log", COMBINED[2:])
+    report = ingest(case, [str(tmp_path / "*" / "*.log"), tmp_path / "c.log"])
+    assert [r.path.name for r in report.results] == ["x.log", "y.log", "c.log"]
+    assert report.total("events") == 3
+
+
+def test_case_log_records_commands(case: Case, tmp_path: Path) -> None:
+    ingest(case, [write_lines(tmp_path / "a.log", COMBINED)], IngestOptions(tz="Europe/London"))
+    log = case.sql("select * from case_log")
+    assert list(log["command"]) == ["ingest"]
+    assert '"tz": "Europe/London"' in log["parameters"][0]
