@@ -75,7 +75,7 @@ def test_formats_lists_every_registered_format() -> None:
 
 
 def test_every_command_has_help_with_example() -> None:
-    for name, cmd in main.commands.items():
+    for name in main.commands:
         res = CliRunner().invoke(main, [name, "--help"])
         assert res.exit_code == 0, name
         assert "Example:" in res.output, name

@@ -27,3 +27,15 @@ def test_every_format_documents_itself() -> None:
     for name, fmt in formats.REGISTRY.items():
         assert fmt.name == name
         assert fmt.description and fmt.example, name
+
+
+def test_readme_formats_table_matches_registry() -> None:
+    from tests.conftest import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Formats", 1)[1].split("\n### ", 1)[0]
+    rows = [ln for ln in section.splitlines() if ln.startswith("| `")]
+    documented = {ln.split("`")[1]: ln.split("|")[2].strip() for ln in rows}
+    assert set(documented) == set(formats.REGISTRY)
+    for name, desc in documented.items():
+        assert desc == formats.REGISTRY[name].description, name
