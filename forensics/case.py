@@ -35,6 +35,10 @@ def connect(
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET preserve_insertion_order = true")
+    # progress of long queries is polled by ingest (query_progress), never printed by DuckDB
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    con.execute("SET progress_bar_time = 0")
     return con
 
 

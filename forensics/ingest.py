@@ -9,9 +9,12 @@ other formats that recognised part of the sample (mixed layouts in one file) →
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -53,10 +56,34 @@ class FileResult:
 class Progress:
     files_done: int
     files_total: int
-    bytes_done: int
+    bytes_done: int  # of whole files done, plus the estimated share of the current one
     bytes_total: int
     lines_done: int
     current: Path | None
+
+
+@contextmanager
+def _watch(con: duckdb.DuckDBPyConnection, report: Callable[[float], None] | None,
+           every: float = 0.5) -> Iterator[None]:
+    """While the body runs a long query, report its progress (0..1) from a polling thread."""
+    if report is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(every):
+            pct = con.query_progress()
+            if pct >= 0:
+                report(min(pct, 100.0) / 100.0)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 @dataclass
@@ -95,15 +122,24 @@ def ingest(
     results: list[FileResult] = []
     done_bytes = done_lines = 0
     for i, path in enumerate(paths):
+        within = None
         if progress:
             progress(Progress(i, len(paths), done_bytes, sum(sizes), done_lines, path))
-        result = ingest_file(case.con, path, opts, forced)
+            within = partial(_within_file, progress, i, len(paths), done_bytes, sum(sizes),
+                             sizes[i], done_lines, path)
+        with _watch(case.con, within):
+            result = ingest_file(case.con, path, opts, forced)
         results.append(result)
         done_bytes += sizes[i]
         done_lines += result.lines
     if progress:
         progress(Progress(len(paths), len(paths), done_bytes, sum(sizes), done_lines, None))
     return IngestReport(results)
+
+
+def _within_file(progress: Callable[[Progress], None], i: int, n: int, done: int, total: int,
+                 size: int, lines: int, path: Path, fraction: float) -> None:
+    progress(Progress(i, n, done + int(size * fraction), total, lines, path))
 
 
 def _forced_format(opts: IngestOptions) -> LogFormat | None:
