@@ -104,6 +104,12 @@ class Case:
     def rejects(self) -> pd.DataFrame:
         return self.sql("SELECT * FROM rejects ORDER BY source_id, line_no")
 
+    def raw_lines(self, source_id: int, line_nos: list[int], verify: bool = True) -> dict[int, str]:
+        """The exact evidence lines behind events or rejects (file re-hashed first)."""
+        from forensics.excerpts import raw_lines
+
+        return raw_lines(self.con, source_id, line_nos, verify=verify)
+
     def log_command(self, command: str, parameters: dict[str, Any]) -> None:
         """Append to the case log: what was run, with which parameters, by which tool version."""
         seq = self.con.execute("SELECT coalesce(max(seq), 0) + 1 FROM case_log").fetchone()
