@@ -147,26 +147,25 @@ def sources_cmd(case_path: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(_records(df), indent=2, default=str))
         return
-    show = df[
-        [
-            "source_id",
-            "status",
-            "format",
-            "compression",
-            "lines",
-            "events",
-            "rejects",
-            "first_ts",
-            "last_ts",
-            "duplicate_of",
-            "path",
-        ]
-    ].copy()
+    cols = ["source_id", "status", "format", "compression", "lines", "events", "rejects"]
+    show = df[cols].astype(object)
+    show["first"] = [_utc(v) for v in df["first_ts"]]
+    show["last"] = [_utc(v) for v in df["last_ts"]]
+    show["dup_of"] = df["duplicate_of"].astype(object)
     show["sha256"] = df["sha256"].str[:12]
+    show["path"] = df["path"]
+    show = show.rename(columns={"source_id": "id", "compression": "comp"})
+    show = show.astype(object).where(show.notna(), "")
     click.echo(safe(show.to_string(index=False)))
     for _, row in df.iterrows():
         for w in row["warnings"] if row["warnings"] is not None else []:
             click.echo(f"source {row['source_id']}: {safe(w)}")
+
+
+def _utc(value: object) -> str:
+    if _isna(value):
+        return ""
+    return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[arg-type]
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
