@@ -8,8 +8,10 @@ other formats that recognised part of the sample (mixed layouts in one file) →
 
 from __future__ import annotations
 
+import difflib
 import json
 import threading
+import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -142,7 +144,18 @@ def _within_file(progress: Callable[[Progress], None], i: int, n: int, done: int
     progress(Progress(i, n, done + int(size * fraction), total, lines, path))
 
 
+def _check_tz(tz: str | None) -> None:
+    if tz is None:
+        return
+    zones = zoneinfo.available_timezones()
+    if tz not in zones and tz != "UTC":
+        close = difflib.get_close_matches(tz, zones, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ForensicsError(f"unknown time zone {tz!r}.{hint} Use an IANA name such as Europe/London")
+
+
 def _forced_format(opts: IngestOptions) -> LogFormat | None:
+    _check_tz(opts.tz)
     if opts.log_format and opts.format:
         raise ForensicsError("give either --format or --log-format, not both")
     if opts.log_format:
@@ -156,8 +169,12 @@ def ingest_file(
     """Ingest one file; never raises for a bad file — the problem is recorded on its source."""
     try:
         ev = describe(path)
-    except ForensicsError as exc:
-        return FileResult(path, "error", message=str(exc))
+    except ForensicsError as exc:  # unreadable: recorded without a hash, never silently skipped
+        con.execute("DELETE FROM sources WHERE path = ? AND sha256 = ''", [str(path)])
+        sid = _next_source_id(con)
+        ev = EvidenceFile(path, 0, datetime.fromtimestamp(0, tz=UTC), "", "unknown")
+        _insert_source(con, sid, ev, status="error", warnings=[str(exc)])
+        return FileResult(path, "error", sid, message=str(exc))
     prior = con.execute(
         "SELECT source_id, path, status FROM sources WHERE sha256 = ? "
         "AND status NOT IN ('unrecognised', 'error') ORDER BY source_id",

@@ -203,3 +203,26 @@ def test_raw_lines_refuse_changed_evidence(case: Case, tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("alice", "mallory"))
     with pytest.raises(EvidenceError, match="changed since ingest"):
         case.raw_lines(1, [3])
+
+
+def test_unknown_time_zone_is_refused_with_a_suggestion(case: Case, tmp_path: Path) -> None:
+    from forensics.errors import ForensicsError
+
+    path = write_lines(tmp_path / "a.log", COMBINED)
+    with pytest.raises(ForensicsError, match="Did you mean 'Europe/London'"):
+        ingest(case, [path], IngestOptions(tz="Europe/Londn"))
+
+
+def test_unreadable_file_is_recorded(case: Case, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from forensics.errors import EvidenceError
+
+    path = write_lines(tmp_path / "a.log", COMBINED)
+
+    def refuse(p: Path) -> None:  # what describe() raises on EACCES (tests may run as root)
+        raise EvidenceError(f"cannot read evidence file {p}: Permission denied")
+
+    monkeypatch.setattr(sys.modules["forensics.ingest"], "describe", refuse)
+    (res,) = ingest(case, [path]).results
+    assert res.status == "error" and "cannot read" in (res.message or "")
+    assert case.sources()["status"].tolist() == ["error"]
