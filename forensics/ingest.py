@@ -1,33 +1,34 @@
-"""Ingest: evidence files → sources + events + rejects, one transaction per file.
+"""Ingest: evidence files → sources + events + rejects.
 
-Per file: hash and compression (evidence.py) → skip if this content was ingested before
-(a duplicate is recorded, not re-read) → sniff or force a format → stage lines and parse them
-inside DuckDB (lines.py, formats/) → lines the chosen format rejects get a second chance with
-other formats that recognised part of the sample (mixed layouts in one file) → commit.
+Per file (Python, cheap): hash and compression (evidence.py) → skip content already ingested
+(a copy elsewhere is recorded as ``duplicate_of`` the first, not read again) → sniff or force a
+format on the first lines → bind a parser. Files that share a parser are then parsed together
+in DuckDB and committed in one transaction per batch (batch.py).
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import threading
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from forensics import formats
+from forensics.batch import Planned, commit_batch, insert_sources, parse_batch, source_row
 from forensics.case import Case
 from forensics.errors import ForensicsError, UnrecognisedFormatError
 from forensics.evidence import EvidenceFile, describe, find_files, head_lines
-from forensics.formats.base import LogFormat, ParseOptions, Parser
-from forensics.lines import duckdb_lines_sql, stage_python
-from forensics.schema import EVENT_COLUMNS, PARSED_COLUMNS
+from forensics.formats.base import LogFormat, ParseOptions
+
+BATCH_FILES = 1000
+BATCH_BYTES = 32 * 1024 * 1024  # files at least this big are parsed alone, streaming
 
 
 @dataclass(frozen=True)
@@ -58,34 +59,10 @@ class FileResult:
 class Progress:
     files_done: int
     files_total: int
-    bytes_done: int  # of whole files done, plus the estimated share of the current one
+    bytes_done: int  # of files done, plus the estimated share of the batch being parsed
     bytes_total: int
     lines_done: int
     current: Path | None
-
-
-@contextmanager
-def _watch(con: duckdb.DuckDBPyConnection, report: Callable[[float], None] | None,
-           every: float = 0.5) -> Iterator[None]:
-    """While the body runs a long query, report its progress (0..1) from a polling thread."""
-    if report is None:
-        yield
-        return
-    stop = threading.Event()
-
-    def poll() -> None:
-        while not stop.wait(every):
-            pct = con.query_progress()
-            if pct >= 0:
-                report(min(pct, 100.0) / 100.0)
-
-    thread = threading.Thread(target=poll, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 @dataclass
@@ -110,7 +87,6 @@ def ingest(
     opts = options or IngestOptions()
     forced = _forced_format(opts)
     paths = find_files(inputs)
-    sizes = [p.stat().st_size for p in paths]
     case.log_command(
         "ingest",
         {
@@ -121,34 +97,191 @@ def ingest(
             "fields": dict(opts.fields),
         },
     )
-    results: list[FileResult] = []
-    done_bytes = done_lines = 0
-    for i, path in enumerate(paths):
-        within = None
-        if progress:
-            progress(Progress(i, len(paths), done_bytes, sum(sizes), done_lines, path))
-            within = partial(_within_file, progress, i, len(paths), done_bytes, sum(sizes),
-                             sizes[i], done_lines, path)
-        with _watch(case.con, within):
-            result = ingest_file(case.con, path, opts, forced)
-        results.append(result)
-        done_bytes += sizes[i]
-        done_lines += result.lines
-    if progress:
-        progress(Progress(len(paths), len(paths), done_bytes, sum(sizes), done_lines, None))
-    return IngestReport(results)
+    run = _Run(case.con, opts, forced, paths, progress)
+    for path in paths:
+        run.add(path)
+    run.flush()
+    run.report(None)
+    return IngestReport([run.results[p] for p in paths])
 
 
-def _within_file(progress: Callable[[Progress], None], i: int, n: int, done: int, total: int,
-                 size: int, lines: int, path: Path, fraction: float) -> None:
-    progress(Progress(i, n, done + int(size * fraction), total, lines, path))
+class _Run:
+    """State of one ingest: known hashes, the batch being gathered, results so far."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        opts: IngestOptions,
+        forced: LogFormat | None,
+        paths: list[Path],
+        progress: Callable[[Progress], None] | None,
+    ) -> None:
+        self.con, self.opts, self.forced, self.progress = con, opts, forced, progress
+        self.results: dict[Path, FileResult] = {}
+        self.total_bytes = sum(_size(p) for p in paths)
+        self.n_files, self.done_bytes, self.done_lines = len(paths), 0, 0
+        rows = con.execute("SELECT source_id, path, sha256, status FROM sources").fetchall()
+        self.originals = {sha: sid for sid, _, sha, st in rows if st in ("ingested", "empty")}
+        self.seen = {(p, sha) for _, p, sha, st in rows if st not in ("unrecognised", "error")}
+        self.failed = {(p, sha) for _, p, sha, st in rows if st in ("unrecognised", "error")}
+        self.next_sid = max((r[0] for r in rows), default=0) + 1
+        self.batch: list[Planned] = []
+        self.batch_bytes = 0
+        self.pending: dict[str, Planned] = {}  # sha256 -> planned original in this batch
+        self.dups: list[tuple[Path, list[Any], str]] = []  # waiting for their original's batch
+
+    def add(self, path: Path) -> None:
+        self.report(path)
+        try:
+            ev = describe(path)
+        except ForensicsError as exc:  # unreadable: recorded without a hash, never skipped
+            if (str(path), "") in self.failed:
+                self.con.execute("DELETE FROM sources WHERE path = ? AND sha256 = ''", [str(path)])
+            ev = EvidenceFile(path, 0, datetime.fromtimestamp(0, tz=UTC), "", "unknown")
+            self._record(ev, "error", str(exc), warnings=[str(exc)])
+            return
+        if (str(path), ev.sha256) in self.seen:
+            self._done(FileResult(path, "already-ingested"), ev.size)
+            return
+        self.seen.add((str(path), ev.sha256))
+        if (str(path), ev.sha256) in self.failed:  # retried: replace the failed record
+            self.con.execute("DELETE FROM sources WHERE path = ? AND sha256 = ?", [str(path), ev.sha256])
+        original = self.originals.get(ev.sha256)
+        if original is not None:
+            self._record(ev, "duplicate", f"same SHA-256 as source {original}", dup_of=original)
+        elif ev.sha256 in self.pending:
+            first = self.pending[ev.sha256]
+            row = source_row(self._sid(), ev, status="duplicate", duplicate_of=first.source_id)
+            self.dups.append((path, row, f"same SHA-256 as {first.ev.path}"))
+        else:
+            self._plan(ev)
+
+    def _plan(self, ev: EvidenceFile) -> None:
+        try:
+            item = plan(self.con, ev, self.opts, self.forced)
+        except ForensicsError as exc:
+            status = "unrecognised" if isinstance(exc, UnrecognisedFormatError) else "error"
+            self._record(ev, status, str(exc), warnings=[str(exc)])
+            return
+        if item is None:
+            self._record(ev, "empty", None, counts=(0, 0, 0))
+            return
+        if self.batch and (
+            item.key() != self.batch[0].key()
+            or len(self.batch) >= BATCH_FILES
+            or self.batch_bytes + ev.size > BATCH_BYTES
+        ):
+            self.flush()
+        item.source_id = self._sid()
+        self.batch.append(item)
+        self.batch_bytes += ev.size
+        self.pending[ev.sha256] = item
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        items, self.batch, self.batch_bytes = self.batch, [], 0
+        hashes = {i.ev.sha256 for i in items}
+        dups = [d for d in self.dups if d[1][4] in hashes]
+        self.dups = [d for d in self.dups if d[1][4] not in hashes]
+        with _watch(self.con, self._batch_progress(items)):
+            parse_batch(self.con, items, self.opts.parse_options())
+            commit_batch(self.con, items, [d[1] for d in dups], self.opts.tz)
+        for item in items:
+            self.originals[item.ev.sha256] = item.source_id
+            self._done(
+                FileResult(
+                    item.ev.path,
+                    "ingested",
+                    item.source_id,
+                    item.fmt.name,
+                    *item.counts,
+                    warnings=item.warnings,
+                ),
+                item.ev.size,
+            )
+        for path, row, message in dups:
+            self._done(FileResult(path, "duplicate", row[0], message=message), row[2])
+        self.pending.clear()
+
+    def _record(
+        self, ev: EvidenceFile, status: str, message: str | None, dup_of: int | None = None, **kw: Any
+    ) -> None:
+        sid = self._sid()
+        insert_sources(self.con, [source_row(sid, ev, status=status, duplicate_of=dup_of, **kw)])
+        self._done(FileResult(ev.path, status, sid, message=message), ev.size)
+
+    def _sid(self) -> int:
+        self.next_sid += 1
+        return self.next_sid - 1
+
+    def _done(self, result: FileResult, size: int) -> None:
+        self.results[result.path] = result
+        self.done_bytes += size
+        self.done_lines += result.lines
+
+    def report(self, current: Path | None, extra_bytes: int = 0) -> None:
+        if self.progress:
+            self.progress(
+                Progress(
+                    len(self.results),
+                    self.n_files,
+                    self.done_bytes + extra_bytes,
+                    self.total_bytes,
+                    self.done_lines,
+                    current,
+                )
+            )
+
+    def _batch_progress(self, items: list[Planned]) -> Callable[[float], None] | None:
+        if self.progress is None:
+            return None
+        size = sum(i.ev.size for i in items)
+        return lambda frac: self.report(items[-1].ev.path, int(size * frac))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def plan(
+    con: duckdb.DuckDBPyConnection, ev: EvidenceFile, opts: IngestOptions, forced: LogFormat | None
+) -> Planned | None:
+    """Sniff (or force) the format and bind its parser; None for an empty file."""
+    sample = head_lines(ev.path, ev.compression)
+    if not any(sample) and ev.size < 64:
+        return None
+    if forced is not None:
+        fmt, score, alternates = forced, formats.sniff(con, sample, [forced]).score, []
+    else:
+        sniffed = formats.sniff(con, sample)
+        if sniffed.best is None:
+            raise UnrecognisedFormatError(_unrecognised(ev, sample, sniffed))
+        fmt, score, alternates = sniffed.best, sniffed.score, sniffed.alternates
+    parser = fmt.bind(sample, opts.parse_options())
+    return Planned(ev, fmt, score, parser, alternates, sample, forced is not None)
+
+
+def _unrecognised(ev: EvidenceFile, sample: list[str], sniffed: formats.Sniffed) -> str:
+    first = next((ln for ln in sample if ln.strip()), "")
+    near = ", ".join(f"{f.name} {s:.0%}" for f, s in sniffed.ranked[:3]) or "none"
+    return (
+        f"{ev.path}: no known access-log format recognises this file "
+        f"(first line: {first[:200]!r}; partial matches: {near}). If it is an access log, "
+        "give its layout with --log-format '<your nginx log_format or Apache LogFormat>' "
+        "or force one with --format NAME (see `forensics formats`); error logs and syslog "
+        "are not access logs."
+    )
 
 
 def _check_tz(tz: str | None) -> None:
-    if tz is None:
+    if tz is None or tz == "UTC":
         return
     zones = zoneinfo.available_timezones()
-    if tz not in zones and tz != "UTC":
+    if tz not in zones:
         close = difflib.get_close_matches(tz, zones, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ForensicsError(f"unknown time zone {tz!r}.{hint} Use an IANA name such as Europe/London")
@@ -163,222 +296,26 @@ def _forced_format(opts: IngestOptions) -> LogFormat | None:
     return formats.get_format(opts.format) if opts.format else None
 
 
-def ingest_file(
-    con: duckdb.DuckDBPyConnection, path: Path, opts: IngestOptions, forced: LogFormat | None
-) -> FileResult:
-    """Ingest one file; never raises for a bad file — the problem is recorded on its source."""
+@contextmanager
+def _watch(
+    con: duckdb.DuckDBPyConnection, report: Callable[[float], None] | None, every: float = 0.5
+) -> Iterator[None]:
+    """While the body runs long queries, report their progress (0..1) from a polling thread."""
+    if report is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(every):
+            pct = con.query_progress()
+            if pct >= 0:
+                report(min(pct, 100.0) / 100.0)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
     try:
-        ev = describe(path)
-    except ForensicsError as exc:  # unreadable: recorded without a hash, never silently skipped
-        con.execute("DELETE FROM sources WHERE path = ? AND sha256 = ''", [str(path)])
-        sid = _next_source_id(con)
-        ev = EvidenceFile(path, 0, datetime.fromtimestamp(0, tz=UTC), "", "unknown")
-        _insert_source(con, sid, ev, status="error", warnings=[str(exc)])
-        return FileResult(path, "error", sid, message=str(exc))
-    prior = con.execute(
-        "SELECT source_id, path, status FROM sources WHERE sha256 = ? "
-        "AND status NOT IN ('unrecognised', 'error') ORDER BY source_id",
-        [ev.sha256],
-    ).fetchall()
-    if any(p == str(path) for _, p, _ in prior):
-        return FileResult(path, "already-ingested", source_id=prior[0][0])
-    con.execute("DELETE FROM sources WHERE path = ? AND sha256 = ?", [str(path), ev.sha256])
-    sid = _next_source_id(con)
-    if prior:
-        _insert_source(con, sid, ev, status="duplicate", duplicate_of=prior[0][0])
-        return FileResult(path, "duplicate", sid, message=f"same SHA-256 as {prior[0][1]}")
-    try:
-        return _parse_file(con, sid, ev, opts, forced)
-    except ForensicsError as exc:
-        status = "unrecognised" if isinstance(exc, UnrecognisedFormatError) else "error"
-        _insert_source(con, sid, ev, status=status, warnings=[str(exc)])
-        return FileResult(path, status, sid, message=str(exc))
-
-
-def _next_source_id(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchone()
-    return int(row[0]) if row else 1
-
-
-def _choose(
-    con: duckdb.DuckDBPyConnection,
-    ev: EvidenceFile,
-    sample: list[str],
-    opts: IngestOptions,
-    forced: LogFormat | None,
-) -> tuple[LogFormat, float, list[LogFormat]]:
-    if forced is not None:
-        return forced, formats.sniff(con, sample, [forced]).score, []
-    sniffed = formats.sniff(con, sample)
-    if sniffed.best is None:
-        first = next((ln for ln in sample if ln.strip()), "")
-        near = ", ".join(f"{f.name} {s:.0%}" for f, s in sniffed.ranked[:3]) or "none"
-        raise UnrecognisedFormatError(
-            f"{ev.path}: no known access-log format recognises this file "
-            f"(first line: {first[:200]!r}; partial matches: {near}). If it is an access log, "
-            "give its layout with --log-format '<your nginx log_format or Apache LogFormat>' "
-            "or force one with --format NAME (see `forensics formats`); error logs and syslog "
-            "are not access logs."
-        )
-    return sniffed.best, sniffed.score, sniffed.alternates
-
-
-def _parse_file(
-    con: duckdb.DuckDBPyConnection, sid: int, ev: EvidenceFile, opts: IngestOptions, forced: LogFormat | None
-) -> FileResult:
-    sample = head_lines(ev.path, ev.compression)
-    if not any(sample) and ev.size < 64:
-        _insert_source(con, sid, ev, status="empty", lines=0, events=0, rejects=0)
-        return FileResult(ev.path, "empty", sid)
-    fmt, score, alternates = _choose(con, ev, sample, opts, forced)
-    parser = fmt.bind(sample, opts.parse_options())
-    reader, warnings = _stage_and_parse(con, ev, parser)
-    warnings += _second_chance(con, sample, opts, alternates)
-    counts = _commit(con, sid, ev, fmt, score, reader, warnings, parser, opts)
-    return FileResult(ev.path, "ingested", sid, fmt.name, *counts, warnings=warnings)
-
-
-def _stage_and_parse(
-    con: duckdb.DuckDBPyConnection, ev: EvidenceFile, parser: Parser
-) -> tuple[str, list[str]]:
-    """Parse into temp table ``parsed``; DuckDB's reader first, Python's when it refuses."""
-    fast = duckdb_lines_sql(ev.path, ev.compression)
-    if fast is not None:
-        try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {parser.select_sql(f'({fast})')}")
-            return "duckdb", []
-        except (duckdb.InvalidInputException, duckdb.IOException):
-            pass  # invalid UTF-8, odd line ends, truncation…: read it the careful way
-    warning = stage_python(con, ev.path, ev.compression, "staged")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {parser.select_sql('staged')}")
-    con.execute("DROP TABLE staged")
-    return "python", [warning] if warning else []
-
-
-def _second_chance(
-    con: duckdb.DuckDBPyConnection, sample: list[str], opts: IngestOptions, alternates: list[LogFormat]
-) -> list[str]:
-    """Re-parse rejected lines with formats that recognised part of the sample."""
-    notes = []
-    for alt in alternates:
-        try:
-            parser = alt.bind(sample, opts.parse_options())
-        except ForensicsError:
-            continue
-        src = "(SELECT line_no, line FROM parsed WHERE reject_reason LIKE 'not a %')"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE alt AS {parser.select_sql(src)}")
-        con.execute("DELETE FROM alt WHERE reject_reason IS NOT NULL")
-        row = con.execute("SELECT count(*) FROM alt").fetchone()
-        if row and row[0]:
-            con.execute("DELETE FROM parsed WHERE line_no IN (SELECT line_no FROM alt)")
-            con.execute("INSERT INTO parsed SELECT * FROM alt")
-            notes.append(f"mixed layouts: {row[0]} lines parsed as {alt.name}")
-        con.execute("DROP TABLE alt")
-    return notes
-
-
-def _commit(
-    con: duckdb.DuckDBPyConnection,
-    sid: int,
-    ev: EvidenceFile,
-    fmt: LogFormat,
-    score: float,
-    reader: str,
-    warnings: list[str],
-    parser: Parser,
-    opts: IngestOptions,
-) -> tuple[int, int, int]:
-    row = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE reject_reason IS NULL), "
-        "min(ts) FILTER (WHERE reject_reason IS NULL), "
-        "max(ts) FILTER (WHERE reject_reason IS NULL) FROM parsed"
-    ).fetchone()
-    assert row is not None
-    lines, events, first, last = int(row[0]), int(row[1]), row[2], row[3]
-    cols = ", ".join(PARSED_COLUMNS)
-    options = json.dumps(
-        {
-            "format": fmt.name,
-            "forced": bool(opts.format or opts.log_format),
-            "parser": parser.description,
-            "tz": opts.tz,
-        },
-        sort_keys=True,
-    )
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(
-            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
-            f"SELECT {sid}, {cols} FROM parsed WHERE reject_reason IS NULL"
-        )
-        con.execute(
-            f"INSERT INTO rejects SELECT {sid}, line_no, line, reject_reason "
-            "FROM parsed WHERE reject_reason IS NOT NULL"
-        )
-        _insert_source(
-            con,
-            sid,
-            ev,
-            status="ingested",
-            fmt=fmt.name,
-            score=score,
-            reader=reader,
-            lines=lines,
-            events=events,
-            rejects=lines - events,
-            first=first,
-            last=last,
-            warnings=warnings,
-            options=options,
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        yield
     finally:
-        con.execute("DROP TABLE IF EXISTS parsed")
-    return lines, events, lines - events
-
-
-def _insert_source(
-    con: duckdb.DuckDBPyConnection,
-    sid: int,
-    ev: EvidenceFile,
-    *,
-    status: str,
-    duplicate_of: int | None = None,
-    fmt: str | None = None,
-    score: float | None = None,
-    reader: str | None = None,
-    lines: int | None = None,
-    events: int | None = None,
-    rejects: int | None = None,
-    first: datetime | None = None,
-    last: datetime | None = None,
-    warnings: list[str] | None = None,
-    options: str | None = None,
-) -> None:
-    con.execute(
-        "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            sid,
-            str(ev.path),
-            ev.size,
-            ev.mtime,
-            ev.sha256,
-            ev.compression,
-            status,
-            duplicate_of,
-            fmt,
-            score,
-            reader,
-            lines,
-            events,
-            rejects,
-            first,
-            last,
-            warnings or [],
-            options,
-            datetime.now(UTC),
-        ],
-    )
+        stop.set()
+        thread.join()

@@ -1,0 +1,242 @@
+"""Parse a batch of files that share one parser in a single DuckDB pass, and commit it.
+
+Thousands of small hourly files must not cost thousands of round trips, so files with the same
+format, parser settings and compression are read by one ``read_csv`` over the list of files.
+Inside the batch a line's key is ``(file index << 40) + line number``; formats never see more
+than ``(line_no, line)``. A batch DuckDB's reader refuses is read file by file, each with
+DuckDB's reader when it accepts it and Python's otherwise (lines.py). The batch commits in one
+transaction: every source in it is recorded whole, or none is.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from forensics.evidence import EvidenceFile
+from forensics.formats.base import LogFormat, ParseOptions, Parser
+from forensics.formats.sqltext import sql_list, sql_str
+from forensics.lines import DUCKDB_COMPRESSIONS, MAX_LINE_BYTES, duckdb_lines_sql, stage_python
+from forensics.schema import EVENT_COLUMNS, PARSED_COLUMNS, SOURCE_COLUMNS
+
+SHIFT = 40  # file index lives above bit 40 of the batch line key
+MASK = (1 << SHIFT) - 1
+READ_ERRORS = (duckdb.InvalidInputException, duckdb.IOException)
+
+
+@dataclass
+class Planned:
+    """A file ready to parse: its evidence facts, chosen format and bound parser."""
+
+    ev: EvidenceFile
+    fmt: LogFormat
+    score: float
+    parser: Parser
+    alternates: list[LogFormat]
+    sample: list[str]
+    forced: bool
+    source_id: int = 0
+    reader: str = "duckdb"
+    warnings: list[str] = field(default_factory=list)
+    counts: tuple[int, int, int] = (0, 0, 0)  # lines, events, rejects
+
+    def key(self) -> tuple[object, ...]:
+        fast = self.ev.compression in DUCKDB_COMPRESSIONS
+        return (
+            self.fmt.name,
+            self.parser.description,
+            self.ev.compression if fast else "py",
+            tuple(a.name for a in self.alternates),
+        )
+
+
+def multi_file_sql(items: list[Planned]) -> str:
+    """Lines of several files of one compression, keyed (file index << 40) + line number.
+
+    The per-file window buffers the batch, so batches are kept small (see ingest.BATCH_BYTES);
+    a single file is read with the streaming lines.duckdb_lines_sql instead.
+    """
+    paths = sql_list([str(p.ev.path) for p in items])
+    comp = DUCKDB_COMPRESSIONS[items[0].ev.compression]
+    return f"""
+SELECT ((f.idx - 1)::BIGINT << {SHIFT}) + (rn - min(rn) OVER (PARTITION BY f.idx) + 1) AS line_no,
+       coalesce(line, '') AS line
+FROM (SELECT row_number() OVER () AS rn, filename, line FROM read_csv({paths},
+      delim={sql_str(chr(1))}, quote='', escape='', comment='', header=false, auto_detect=false,
+      columns={{'line': 'VARCHAR'}}, compression={sql_str(comp)}, filename=true,
+      max_line_size={MAX_LINE_BYTES}, parallel=true)) AS l
+JOIN (SELECT unnest({paths}) AS filename, generate_subscripts({paths}, 1) AS idx) AS f
+  USING (filename)"""
+
+
+def parse_batch(con: duckdb.DuckDBPyConnection, items: list[Planned], options: ParseOptions) -> None:
+    """Fill temp table ``parsed`` (keyed lines) for the batch; sets each item's reader/warnings."""
+    parser = items[0].parser
+    if items[0].ev.compression in DUCKDB_COMPRESSIONS:
+        try:
+            one = duckdb_lines_sql(items[0].ev.path, items[0].ev.compression)
+            src = f"({one if len(items) == 1 else multi_file_sql(items)})"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {parser.select_sql(src)}")
+            _second_chance(con, items, options)
+            return
+        except READ_ERRORS:
+            pass  # some file has bytes DuckDB's reader refuses: read them one by one
+    con.execute("CREATE OR REPLACE TEMP TABLE staged_all (line_no BIGINT, line VARCHAR)")
+    for idx, item in enumerate(items):
+        _stage_one(con, idx, item)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {parser.select_sql('staged_all')}")
+    con.execute("DROP TABLE staged_all")
+    _second_chance(con, items, options)
+
+
+def _stage_one(con: duckdb.DuckDBPyConnection, idx: int, item: Planned) -> None:
+    key = f"({idx}::BIGINT << {SHIFT}) + line_no"
+    fast = duckdb_lines_sql(item.ev.path, item.ev.compression)
+    if fast is not None:
+        try:
+            con.execute(f"INSERT INTO staged_all SELECT {key}, line FROM ({fast})")
+            item.reader = "duckdb"
+            return
+        except READ_ERRORS:
+            pass
+    warning = stage_python(con, item.ev.path, item.ev.compression, "staged")
+    con.execute(f"INSERT INTO staged_all SELECT {key}, line FROM staged")
+    con.execute("DROP TABLE staged")
+    item.reader = "python"
+    if warning:
+        item.warnings.append(warning)
+
+
+def _second_chance(con: duckdb.DuckDBPyConnection, items: list[Planned], options: ParseOptions) -> None:
+    """Re-parse lines the format rejected with formats that recognised part of the sample."""
+    for alt in items[0].alternates:
+        try:
+            parser = alt.bind(items[0].sample, options)
+        except Exception:
+            continue
+        src = "(SELECT line_no, line FROM parsed WHERE reject_reason LIKE 'not a %')"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE alt AS {parser.select_sql(src)}")
+        con.execute("DELETE FROM alt WHERE reject_reason IS NOT NULL")
+        per_file = con.execute(f"SELECT line_no >> {SHIFT}, count(*) FROM alt GROUP BY 1").fetchall()
+        if per_file:
+            con.execute("DELETE FROM parsed WHERE line_no IN (SELECT line_no FROM alt)")
+            con.execute("INSERT INTO parsed SELECT * FROM alt")
+        for idx, n in per_file:
+            items[int(idx)].warnings.append(f"mixed layouts: {n} lines parsed as {alt.name}")
+        con.execute("DROP TABLE alt")
+
+
+def commit_batch(
+    con: duckdb.DuckDBPyConnection, items: list[Planned], duplicates: list[list[Any]], tz: str | None
+) -> None:
+    """One transaction: events, rejects, the batch's source rows and its queued duplicates."""
+    stats = {
+        int(r[0]): r[1:]
+        for r in con.execute(f"""
+        SELECT line_no >> {SHIFT}, count(*), count(*) FILTER (WHERE reject_reason IS NULL),
+               min(ts) FILTER (WHERE reject_reason IS NULL),
+               max(ts) FILTER (WHERE reject_reason IS NULL)
+        FROM parsed GROUP BY 1""").fetchall()
+    }
+    sids = "[" + ", ".join(str(i.source_id) for i in items) + "]"
+    sid = f"{sids}[(line_no >> {SHIFT}) + 1]"
+    rows = []
+    for idx, item in enumerate(items):
+        lines, events, first, last = stats.get(idx, (0, 0, None, None))
+        item.counts = (int(lines), int(events), int(lines) - int(events))
+        rows.append(
+            source_row(
+                item.source_id,
+                item.ev,
+                status="ingested",
+                fmt=item.fmt.name,
+                score=item.score,
+                reader=item.reader,
+                counts=item.counts,
+                first=first,
+                last=last,
+                warnings=item.warnings,
+                options=_options(item, tz),
+            )
+        )
+    cols = ", ".join(c if c != "line_no" else f"line_no & {MASK}" for c in PARSED_COLUMNS)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
+            f"SELECT {sid}, {cols} FROM parsed WHERE reject_reason IS NULL"
+        )
+        con.execute(
+            f"INSERT INTO rejects SELECT {sid}, line_no & {MASK}, line, reject_reason "
+            "FROM parsed WHERE reject_reason IS NOT NULL"
+        )
+        insert_sources(con, rows + duplicates)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("DROP TABLE IF EXISTS parsed")
+
+
+def _options(item: Planned, tz: str | None) -> str:
+    return json.dumps(
+        {"format": item.fmt.name, "forced": item.forced, "parser": item.parser.description, "tz": tz},
+        sort_keys=True,
+    )
+
+
+def source_row(
+    sid: int,
+    ev: EvidenceFile,
+    *,
+    status: str,
+    duplicate_of: int | None = None,
+    fmt: str | None = None,
+    score: float | None = None,
+    reader: str | None = None,
+    counts: tuple[int, int, int] | None = None,
+    first: datetime | None = None,
+    last: datetime | None = None,
+    warnings: list[str] | None = None,
+    options: str | None = None,
+) -> list[Any]:
+    """A row for the sources table, in SOURCE_COLUMNS order."""
+    lines, events, rejects = counts if counts else (None, None, None)
+    row = [
+        sid,
+        str(ev.path),
+        ev.size,
+        ev.mtime,
+        ev.sha256,
+        ev.compression,
+        status,
+        duplicate_of,
+        fmt,
+        score,
+        reader,
+        lines,
+        events,
+        rejects,
+        first,
+        last,
+        warnings or [],
+        options,
+        datetime.now(UTC),
+    ]
+    assert len(row) == len(SOURCE_COLUMNS)
+    return row
+
+
+def insert_sources(con: duckdb.DuckDBPyConnection, rows: list[list[Any]]) -> None:
+    """Insert source rows in one statement (executemany costs a round trip per row)."""
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        one = "(" + ", ".join("?" * len(SOURCE_COLUMNS)) + ")"
+        con.execute(
+            f"INSERT INTO sources VALUES {', '.join([one] * len(chunk))}", [v for row in chunk for v in row]
+        )
