@@ -15,14 +15,16 @@ from forensics.evidence import TruncatedError, describe, iter_chunks
 from forensics.lines import duckdb_lines_sql
 
 
-def raw_lines(con: duckdb.DuckDBPyConnection, source_id: int, line_nos: list[int],
-              verify: bool = True) -> dict[int, str]:
+def raw_lines(
+    con: duckdb.DuckDBPyConnection, source_id: int, line_nos: list[int], verify: bool = True
+) -> dict[int, str]:
     """``{line_no: raw line}`` for lines of an ingested source.
 
     With ``verify`` the file is re-hashed first and an EvidenceError raised if it changed.
     """
-    row = con.execute("SELECT path, compression, sha256, reader FROM sources WHERE source_id = ?",
-                      [source_id]).fetchone()
+    row = con.execute(
+        "SELECT path, compression, sha256, reader FROM sources WHERE source_id = ?", [source_id]
+    ).fetchone()
     if row is None:
         raise EvidenceError(f"no source {source_id} in this case")
     path, compression, sha256, reader = Path(row[0]), row[1], row[2], row[3]
@@ -34,8 +36,9 @@ def raw_lines(con: duckdb.DuckDBPyConnection, source_id: int, line_nos: list[int
     wanted = sorted(set(line_nos))
     fast = duckdb_lines_sql(path, compression) if reader == "duckdb" else None
     if fast is not None:
-        rows = con.execute(f"SELECT line_no, line FROM ({fast}) WHERE line_no IN "
-                           "(SELECT unnest(?))", [wanted]).fetchall()
+        rows = con.execute(
+            f"SELECT line_no, line FROM ({fast}) WHERE line_no IN (SELECT unnest(?))", [wanted]
+        ).fetchall()
         return {int(n): str(t) for n, t in rows}
     return _python_lines(path, compression, set(wanted))
 

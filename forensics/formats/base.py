@@ -62,13 +62,16 @@ class LogFormat(Protocol):
         ...
 
 
-def assemble_sql(inner: str, columns: Mapping[str, str], matched: str, format_name: str) -> str:
+def assemble_sql(
+    inner: str, columns: Mapping[str, str], matched: str, format_name: str, mismatch: str | None = None
+) -> str:
     """Wrap a format's inner relation into the common output shape.
 
     ``inner`` selects ``line_no``, ``line`` and whatever the expressions in ``columns`` use.
     ``columns`` maps PARSED_COLUMNS names (and the pseudo-columns ``_request``, a raw request
     line, and ``_target``, a path that may carry a query or be an absolute URL) to SQL.
-    ``matched`` is a SQL condition true when the line has this format's shape.
+    ``matched`` is a SQL condition true when the line has this format's shape; ``mismatch``
+    optionally a SQL expression (over ``line``) saying why a line does not.
     """
     unknown = set(columns) - set(PARSED_COLUMNS) - {"_request", "_target"}
     if unknown:
@@ -102,7 +105,7 @@ def assemble_sql(inner: str, columns: Mapping[str, str], matched: str, format_na
     outer = ",\n  ".join(derived.get(c, c) + f" AS {c}" for c in PARSED_COLUMNS)
     reason = (
         "CASE WHEN line IS NULL OR trim(line) = '' THEN 'empty line' "
-        f"WHEN NOT coalesce(_matched, false) THEN {sql_str('not a ' + format_name + ' line')} "
+        f"WHEN NOT coalesce(_matched, false) THEN {mismatch or sql_str('not a ' + format_name + ' line')} "
         "WHEN ts IS NULL THEN 'missing or unparseable timestamp' END"
     )
     return f"""

@@ -67,7 +67,14 @@ SYNONYMS: dict[str, list[str]] = {
         "respbytes",
         "contentlength",
     ],
-    "bytes_received": ["bytesreceived", "requestlength", "requestsize", "receivedbytes", "reqbytes"],
+    "bytes_received": [
+        "bytesreceived",
+        "bytesread",
+        "requestlength",
+        "requestsize",
+        "receivedbytes",
+        "reqbytes",
+    ],
     "duration_ms": [
         "durationms",
         "latencyms",
@@ -167,6 +174,8 @@ class JsonFormat:
     priority: int = 0
 
     def matches(self, con: duckdb.DuckDBPyConnection, lines: list[str]) -> list[bool]:
+        if not any(ln.lstrip().startswith("{") for ln in lines):
+            return [False] * len(lines)  # cheap pre-check before parsing JSON
         mapping = choose_mapping(lines)
         if "ts" not in mapping or not ({"_target", "_request"} & set(mapping)):
             return [False] * len(lines)  # JSON, but not an access log we can place in time
@@ -240,7 +249,8 @@ class JsonParser:
                 out[c] = secs if self.duration_is_ms else f"{secs} * 1000.0"
             else:
                 out[c] = f"nullif(nullif({r}, ''), '-')"
-        return assemble_sql(inner, out, "ok", self.format_name)
+        why = "CASE WHEN json_valid(line) THEN 'JSON value is not an object' ELSE 'invalid JSON' END"
+        return assemble_sql(inner, out, "ok", self.format_name, why)
 
 
 FORMAT = JsonFormat()

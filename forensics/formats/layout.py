@@ -10,6 +10,9 @@ Accepts what users paste from their config:
 A field enclosed in double quotes in the layout matches lazily up to the closing quote and
 what follows it, so escaped (``\\"``) or even unescaped quotes inside a request still parse;
 a line whose last quoted field lost its closing quote (a truncated user agent) still parses.
+The last quoted field takes the rest of the line, bare quotes and all (servers that do not
+escape quotes in user agents exist): which of two layouts that differ only by trailing fields
+fits a file is the sniffer's call, by priority.
 """
 
 from __future__ import annotations
@@ -26,14 +29,17 @@ KIND_RE = {
     "int": r"-|\d+",
     "status": r"-|\d{3}",
     "number": r"-|\d+(?:\.\d+)?",
-    "clf_time": r"[^\]]*",
+    "clf_time": r"\S+ [+-]\d{4}",  # inside [...] any text up to "]": see _field_regex
     "iso_time": r"\S+",
     "epoch": r"\d+(?:\.\d+)?",
     "strftime": r".*?",
     "text": r".*?",
     "rest": r".+",
+    # nginx $upstream_*: one value per upstream tried, "0.003, 0.001" or "502 : 200"
+    "list": r"[^\s,]+(?:(?:,| :) [^\s,]+)*",
 }
 LAZY_QUOTED = r".*?"
+ESCAPED_QUOTED = r'(?:[^"\\]|\\.)*'  # quoted text where a quote inside is written \"
 
 
 @dataclass(frozen=True)
@@ -136,12 +142,19 @@ class Field:
 
 @dataclass(frozen=True)
 class Layout:
-    """A compiled layout: the regex, and the fields in capture-group order."""
+    """A compiled layout: two regexes with the same groups, and the fields in group order.
+
+    ``fast`` is strict (single spaces, greedy tokens, escape-aware quoted fields): RE2 runs it
+    about twice as fast as ``regex``, the tolerant form (runs of blanks, lazy quoted fields that
+    survive unescaped quotes, a last quote cut off). Lines the fast one misses get the tolerant
+    one; what a line parses to is the same whichever matched.
+    """
 
     source: str
     dialect: str  # nginx | apache
     regex: str
     fields: tuple[Field, ...]
+    fast: str = ""
 
     @property
     def time_field(self) -> Field:
@@ -152,30 +165,60 @@ def unwrap_directive(text: str) -> tuple[str, str]:
     """Strip ``log_format NAME …;`` / ``LogFormat "…" NAME`` wrappers; return (dialect, body)."""
     s = text.strip()
     if s.startswith("log_format"):
-        words = shlex.split(s.rstrip(";"), posix=True)[1:]
+        words = _split(s.rstrip().rstrip(";"), text)[1:]
         words = [w for w in words[1:] if not w.startswith("escape=")]
-        return "nginx", "".join(words)
+        return "nginx", _body("".join(words), text)
     if s.startswith(("LogFormat", "CustomLog")):
-        words = shlex.split(s, posix=True)[1:]
+        words = _split(s, text)[1:]
         if s.startswith("CustomLog"):
             words = words[1:]
         if not words:
             raise LogFormatError(f"no format string in {text!r}")
-        return "apache", words[0]
+        return "apache", _body(words[0], text)
     if NGINX_VAR.search(s) and not APACHE_DIRECTIVE.search(s):
-        return "nginx", _strip_quotes(s)
+        return "nginx", _unquote(s, "nginx")
     if APACHE_DIRECTIVE.search(s):
-        return "apache", _strip_quotes(s)
+        return "apache", _unquote(s, "apache")
     raise LogFormatError(
         f"{text!r} has no nginx $variables or Apache %directives; paste the log_format "
         "or LogFormat line from the server's configuration"
     )
 
 
-def _strip_quotes(s: str) -> str:
-    if len(s) >= 2 and s[0] == s[-1] and s[0] in "'":
-        return s[1:-1]
+def _split(s: str, text: str) -> list[str]:
+    """Shell-like words, as nginx and Apache read their quoted config arguments."""
+    try:
+        return shlex.split(s, posix=True)
+    except ValueError as exc:  # e.g. "No closing quotation"
+        raise LogFormatError(f"cannot read {text!r}: {exc}; paste the whole directive") from exc
+
+
+def _unquote(s: str, dialect: str) -> str:
+    """The layout inside the quoted string(s) of a directive pasted without its keyword.
+
+    nginx concatenates several '…' strings; a body that merely starts and ends with a quoted
+    field (``"$request" … "$http_user_agent"``) is left as it is.
+    """
+    if s[:1] in ("'", '"'):
+        s = s.rstrip(";").rstrip()  # the end of a log_format directive came along
+    if len(s) < 2 or s[0] != s[-1] or s[0] not in "'\"":
+        return s
+    try:
+        words = shlex.split(s, posix=True)
+    except ValueError:
+        return s
+    if len(words) == 1 or (dialect == "nginx" and s[0] == "'"):
+        return "".join(words)
     return s
+
+
+def _body(body: str, text: str) -> str:
+    if not NGINX_VAR.search(body) and not APACHE_DIRECTIVE.search(body):
+        raise LogFormatError(
+            f"{text!r} has no format string with $variables or %directives (a nickname such "
+            "as 'combined' is not a layout: paste its LogFormat line, or use --format combined)"
+        )
+    return body
 
 
 def tokenize(dialect: str, body: str) -> list[str | Field]:
@@ -201,6 +244,8 @@ def _nginx_field(var: str) -> Field:
     spec = NGINX.get(var)
     if spec is None and var.startswith("http_"):
         spec = FieldSpec("extra", "text")
+    if spec is None and var.startswith("upstream_"):
+        spec = FieldSpec("extra", "list")
     return Field(var, spec or FieldSpec("extra"))
 
 
@@ -209,22 +254,28 @@ def _apache_field(arg: str | None, letter: str) -> Field:
         if letter in APACHE:
             return Field(f"%{letter}", APACHE[letter])
         return Field(APACHE_NAMES.get(letter, f"%{letter}"), FieldSpec("extra"))
+    if letter == "t":
+        arg_t = arg.removeprefix("begin:").removeprefix("end:")
+        if f"{{{arg_t}}}t" in APACHE:
+            return Field(f"%{{{arg}}}t", APACHE[f"{{{arg_t}}}t"])
+        if arg_t in ("msec_frac", "usec_frac"):  # fraction of a second printed by another %t
+            return Field(f"%{{{arg}}}t", FieldSpec("extra", "int"))
+        return Field(f"%{{{arg}}}t", FieldSpec("ts", "strftime"), arg_t)
     key = f"{{{arg.lower()}}}{letter}" if letter in "ieCnoa" else f"{{{arg}}}{letter}"
     if key in APACHE:
         return Field(f"%{{{arg}}}{letter}", APACHE[key])
-    if letter == "t":
-        fmt = arg.removeprefix("begin:").removeprefix("end:")
-        return Field(f"%{{{arg}}}t", FieldSpec("ts", "strftime"), fmt)
     if letter == "a":
         return Field(f"%{{{arg}}}a", APACHE["a"])
     return Field(f"%{{{arg}}}{letter}", FieldSpec("extra", "text" if letter == "i" else "token"))
 
 
-def _field_regex(field: Field, quoted: bool, last: bool) -> str:
+def _field_regex(field: Field, quoted: bool, last: bool, bracketed: bool) -> str:
     if field.spec.kind == "strftime":
         return strftime_regex(field.arg)
     if quoted:
         return LAZY_QUOTED
+    if field.spec.kind == "clf_time" and bracketed:
+        return r"[^\]]*"
     if field.spec.kind == "token" and last:
         return r"\S*"
     return KIND_RE[field.spec.kind]
@@ -245,11 +296,11 @@ def strftime_regex(fmt: str) -> str:
         "%e": r"[ \d]\d",
         "%y": r"\d{2}",
         "%j": r"\d{3}",
-        "%Z": r"[A-Z]+",
         "%%": "%",
         "%T": r"\d{2}:\d{2}:\d{2}",
         "%F": r"\d{4}-\d{2}-\d{2}",
         "%a": r"[A-Za-z]{3}",
+        "%Z": r"[A-Z]{1,5}",  # a zone name: ambiguous (BST, IST, CST…), so --tz decides
     }
     out, i = "", 0
     while i < len(fmt):
@@ -285,30 +336,54 @@ def compile_layout(text: str, trailing: bool = False) -> Layout:
             f"layout {text!r} has no time field ($time_local, $time_iso8601, $msec, %t …): "
             "events without a time cannot be placed in the exposure window"
         )
+    return Layout(
+        text, dialect, _regex(tokens, strict=False), tuple(fields), fast=_regex(tokens, strict=True)
+    )
+
+
+def _regex(tokens: list[str | Field], strict: bool) -> str:
     regex = "^"
     for i, tok in enumerate(tokens):
         if isinstance(tok, str):
             nxt_is_end = i == len(tokens) - 1
-            if tok.endswith('"') and nxt_is_end:  # tolerate a line cut inside its last quote
-                regex += _escape_literal(tok[:-1]) + '"?'
+            if tok.endswith('"') and nxt_is_end and not strict:  # a line cut in its last quote
+                regex += _escape_literal(tok[:-1], strict) + '"?'
             else:
-                regex += _escape_literal(tok)
+                regex += _escape_literal(tok, strict)
             continue
         before = tokens[i - 1] if i > 0 else ""
         after = tokens[i + 1] if i + 1 < len(tokens) else ""
-        quoted = (
-            isinstance(before, str)
-            and before.endswith('"')
-            and isinstance(after, str)
-            and after.startswith('"')
-        )
-        regex += "(" + _field_regex(tok, quoted, last=i == len(tokens) - 1) + ")"
-    return Layout(text, dialect, regex + "$", tuple(fields))
+        quoted = _between(before, after, '"', '"')
+        last = i == len(tokens) - 1
+        bracketed = _between(before, after, "[", "]")
+        if strict:
+            regex += "(" + _strict_field_regex(tok, quoted, bracketed) + ")"
+        else:
+            regex += "(" + _field_regex(tok, quoted, last, bracketed) + ")"
+    return regex + "$"
 
 
-def _escape_literal(s: str) -> str:
-    # Runs of spaces in a layout match one or more spaces/tabs in the log.
-    return "".join(r"[ \t]+" if ch.isspace() else re.escape(ch) for ch in re.sub(r"\s+", " ", s))
+def _strict_field_regex(field: Field, quoted: bool, bracketed: bool) -> str:
+    if quoted and field.spec.kind not in ("int", "status", "number", "list", "epoch"):
+        return ESCAPED_QUOTED
+    if field.spec.kind == "token":
+        return r"\S*"
+    return _field_regex(field, quoted, False, bracketed)
+
+
+def _between(before: str | Field, after: str | Field, opening: str, closing: str) -> bool:
+    return (
+        isinstance(before, str)
+        and before.endswith(opening)
+        and isinstance(after, str)
+        and after.startswith(closing)
+    )
+
+
+def _escape_literal(s: str, strict: bool = False) -> str:
+    # Tolerant: runs of spaces in a layout match one or more spaces/tabs in the log.
+    blank = " " if strict else r"[ \t]+"
+    return "".join(blank if ch.isspace() else re.escape(ch) for ch in re.sub(r"\s+", " ", s))
 
 
 def _bracket_apache_time(tokens: list[str | Field]) -> list[str | Field]:

@@ -30,6 +30,9 @@ NULLIF_DASH = {
 INT_COLUMNS = {"status": "SMALLINT", "bytes_sent": "BIGINT", "bytes_received": "BIGINT"}
 
 
+PY_TOLERANT_MAX = 2048  # longer sample lines are matched by RE2, not Python's backtracking re
+
+
 @functools.lru_cache(maxsize=256)
 def _compiled(regex: str) -> re.Pattern[str]:
     return re.compile(regex, re.ASCII)
@@ -53,9 +56,24 @@ class LineFormat:
     def matches(self, con: duckdb.DuckDBPyConnection, lines: list[str]) -> list[bool]:
         # Python's re with ASCII classes agrees with RE2 on the constructs layout.py emits,
         # and costs microseconds where a DuckDB round trip per format and file cost ~2 ms
-        # (measured: it dominated ingest of thousands of small files).
-        rx = _compiled(self.layout.regex)
-        return [rx.fullmatch(line) is not None for line in lines]
+        # (measured: it dominated ingest of thousands of small files). The strict regex is
+        # linear; the tolerant one can backtrack badly on crafted long lines in Python, so
+        # long lines that need it go to RE2 (linear time) in one query.
+        fast, tolerant = _compiled(self.layout.fast), _compiled(self.layout.regex)
+        out = [
+            fast.fullmatch(ln) is not None
+            or (len(ln) <= PY_TOLERANT_MAX and tolerant.fullmatch(ln) is not None)
+            for ln in lines
+        ]
+        long_misses = [i for i, ln in enumerate(lines) if not out[i] and len(ln) > PY_TOLERANT_MAX]
+        if long_misses:
+            row = con.execute(
+                f"SELECT list_transform(?, lambda l: regexp_full_match(l, {sql_str(self.layout.regex)}))",
+                [[lines[i] for i in long_misses]],
+            ).fetchone()
+            for i, hit in zip(long_misses, row[0] if row else [], strict=True):
+                out[i] = bool(hit)
+        return out
 
     def bind(self, lines: list[str], options: ParseOptions) -> LayoutParser:
         tf = self.layout.time_field
@@ -88,9 +106,13 @@ class LayoutParser:
 
     def select_sql(self, src: str) -> str:
         names = [f"f{i}" for i in range(len(self.layout.fields))]
+        ts_name = names[[f.spec.column for f in self.layout.fields].index("ts")]
+        # the strict regex first; only lines it misses pay for the tolerant one
         inner = (
-            f"SELECT line_no, line, regexp_extract(line, {sql_str(self.layout.regex)}, "
-            f"{sql_list(names)}) AS r FROM {src}"
+            f"SELECT line_no, line, CASE WHEN r0['{ts_name}'] <> '' THEN r0 "
+            f"ELSE regexp_extract(line, {sql_str(self.layout.regex)}, {sql_list(names)}) END AS r "
+            f"FROM (SELECT line_no, line, regexp_extract(line, {sql_str(self.layout.fast)}, "
+            f"{sql_list(names)}) AS r0 FROM {src})"
         )
         columns: dict[str, str] = {}
         extras: list[tuple[str, str]] = []
@@ -110,7 +132,6 @@ class LayoutParser:
             dashes = " AND ".join(f"{v} IN ('-', '')" for _, v in extras)
             kept = f"list_filter([{entries}], lambda e: e.v NOT IN ('-', ''))"
             columns["extra"] = f"CASE WHEN {dashes} THEN NULL ELSE map_from_entries({kept}) END"
-        ts_name = names[[f.spec.column for f in self.layout.fields].index("ts")]
         return assemble_sql(inner, columns, f"r['{ts_name}'] <> ''", self.format_name)
 
     def _time(self, fld: Field, ref: str) -> tuple[str, str]:

@@ -6,6 +6,8 @@ The session time zone is UTC (see ``case.connect``), so ``TIMESTAMPTZ`` values a
 
 from __future__ import annotations
 
+import re
+
 from forensics.formats.sqltext import sql_str
 
 OFFSET_RE = r"(Z|z|[+-]\d\d:?\d\d|UTC|GMT)$"
@@ -62,11 +64,18 @@ def epoch_time(expr: str) -> tuple[str, str]:
     return f"to_timestamp({secs})", "NULL"
 
 
+# strftime directives DuckDB's strptime does not know, in ones it does (it skips any spaces)
+STRPTIME_SPELLING = {"%e": "%-d", "%F": "%Y-%m-%d", "%T": "%H:%M:%S"}
+
+
 def strftime_time(expr: str, fmt: str, tz: str | None) -> tuple[str, str]:
     """A ``strftime``-style layout (Apache ``%{...}t``). ``%z`` in it makes it exact."""
-    if "%z" in fmt or "%Z" in fmt:
+    fmt = re.sub(r"%.", lambda m: STRPTIME_SPELLING.get(m.group(), m.group()), fmt)
+    if "%z" in fmt:
         ts = f"try_strptime({expr}, {sql_str(fmt)})"
         return ts, _offset_minutes(f"regexp_extract({expr}, '([+-]\\d\\d:?\\d\\d)', 1)")
+    if "%Z" in fmt:  # DuckDB would guess what BST means; drop the name, --tz decides
+        expr, fmt = f"regexp_replace({expr}, '\\b[A-Z]{{1,5}}\\b', '')", fmt.replace("%Z", "")
     naive = f"try_strptime({expr}, {sql_str(fmt)})::TIMESTAMP"
     if not tz:
         return "NULL::TIMESTAMPTZ", "NULL"
