@@ -74,21 +74,26 @@ JOIN (SELECT unnest({paths}) AS filename, generate_subscripts({paths}, 1) AS idx
 
 
 def parse_batch(con: duckdb.DuckDBPyConnection, items: list[Planned], options: ParseOptions) -> None:
-    """Fill temp table ``parsed`` (keyed lines) for the batch; sets each item's reader/warnings."""
-    parser = items[0].parser
+    """Fill temp table ``parsed`` (keyed lines) for the batch; sets each item's reader/warnings.
+
+    Lines are staged first and parsed from the staged table: numbering lines needs an
+    order-preserving scan, which runs on one thread, while parsing from a table runs on all
+    cores (measured 1.7x on 2 cores). The staged table spills to disk under the memory limit.
+    """
+    staged = False
     if items[0].ev.compression in DUCKDB_COMPRESSIONS:
         try:
             one = duckdb_lines_sql(items[0].ev.path, items[0].ev.compression)
-            src = f"({one if len(items) == 1 else multi_file_sql(items)})"
-            con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {parser.select_sql(src)}")
-            _second_chance(con, items, options)
-            return
+            src = one if len(items) == 1 else multi_file_sql(items)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE staged_all AS {src}")
+            staged = True
         except READ_ERRORS:
             pass  # some file has bytes DuckDB's reader refuses: read them one by one
-    con.execute("CREATE OR REPLACE TEMP TABLE staged_all (line_no BIGINT, line VARCHAR)")
-    for idx, item in enumerate(items):
-        _stage_one(con, idx, item)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {parser.select_sql('staged_all')}")
+    if not staged:
+        con.execute("CREATE OR REPLACE TEMP TABLE staged_all (line_no BIGINT, line VARCHAR)")
+        for idx, item in enumerate(items):
+            _stage_one(con, idx, item)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {items[0].parser.select_sql('staged_all')}")
     con.execute("DROP TABLE staged_all")
     _second_chance(con, items, options)
 
