@@ -19,6 +19,8 @@ from forensics.schema import PARSED_COLUMNS
 # method, request target, protocol of an HTTP request line. Anything else (a "-", TLS bytes
 # sent to the HTTP port, garbage) leaves method NULL and keeps the text in request_raw.
 REQUEST_RE = r"^([A-Za-z][A-Za-z0-9_-]{0,31}) (.*?)(?: (HTTP/\S+))?$"
+METHOD_RE = r"[A-Za-z][A-Za-z0-9_-]{0,31}"
+PROTOCOL_RE = r" (HTTP/\S+)$"
 ABSOLUTE_URL_RE = r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)"
 
 
@@ -62,6 +64,24 @@ class LogFormat(Protocol):
         ...
 
 
+def _request_parts(req: str) -> str:
+    """Columns _rq_m, _rq_t, _rq_p: what REQUEST_RE captures, by cheaper string functions.
+
+    REQUEST_RE with its lazy target cost ~40% of a combined parse. The method is the text
+    before the first space (checked against the method pattern), the protocol an ``HTTP/…``
+    last word, the target what lies between — the same split the regex makes.
+    """
+    method_ok = f"regexp_full_match(left({req}, _rq_sp - 1), {sql_str(METHOD_RE)})"
+    return (
+        f"strpos({req}, ' ') AS _rq_sp, "
+        f"CASE WHEN _rq_sp > 1 AND {method_ok} THEN left({req}, _rq_sp - 1) END AS _rq_m, "
+        f"CASE WHEN _rq_m IS NOT NULL THEN substr({req}, _rq_sp + 1) END AS _rq_rest, "
+        f"regexp_extract(_rq_rest, {sql_str(PROTOCOL_RE)}, 1) AS _rq_p, "
+        "CASE WHEN _rq_p <> '' THEN left(_rq_rest, length(_rq_rest) - length(_rq_p) - 1) "
+        "ELSE _rq_rest END AS _rq_t"
+    )
+
+
 def assemble_sql(
     inner: str, columns: Mapping[str, str], matched: str, format_name: str, mismatch: str | None = None
 ) -> str:
@@ -82,9 +102,10 @@ def assemble_sql(
     req = "_request" if "_request" in columns else "NULL::VARCHAR"
     tgt = "_target" if "_target" in columns else "NULL::VARCHAR"
     l3 = f"""
-  SELECT *, regexp_extract({req}, {sql_str(REQUEST_RE)}, ['m', 't', 'p']) AS _rq,
-         coalesce({tgt}, nullif(_rq['t'], '')) AS _tg,
-         regexp_extract(_tg, {sql_str(ABSOLUTE_URL_RE)}, 1) AS _authority,
+  SELECT *, {_request_parts(req)},
+         coalesce({tgt}, nullif(_rq_t, '')) AS _tg,
+         CASE WHEN contains(_tg, '://') THEN regexp_extract(_tg, {sql_str(ABSOLUTE_URL_RE)}, 1)
+              ELSE '' END AS _authority,
          CASE WHEN _authority <> '' THEN substr(_tg, strpos(_tg, '://') + 3 + length(_authority))
               ELSE _tg END AS _rel,
          strpos(_rel, '?') AS _qpos
@@ -94,22 +115,24 @@ def assemble_sql(
     FROM ({inner})
   )"""
     derived = {
-        "method": "coalesce(method, nullif(_rq['m'], ''))",
+        "method": "coalesce(method, _rq_m)",
         "host": "coalesce(host, nullif(_authority, ''))",
         "path": "CASE WHEN _qpos > 0 THEN left(_rel, _qpos - 1) ELSE _rel END",
         "query": "coalesce(nullif(ltrim(query, '?'), ''), "
         "CASE WHEN _qpos > 0 THEN nullif(substr(_rel, _qpos + 1), '') END)",
-        "protocol": "coalesce(protocol, nullif(_rq['p'], ''))",
-        "request_raw": f"CASE WHEN {req} IS NOT NULL AND _rq['m'] = '' THEN {req} END",
+        "protocol": "coalesce(protocol, nullif(_rq_p, ''))",
+        "request_raw": f"CASE WHEN {req} IS NOT NULL AND _rq_m IS NULL THEN {req} END",
     }
     outer = ",\n  ".join(derived.get(c, c) + f" AS {c}" for c in PARSED_COLUMNS)
+    # Parsed lines short-circuit the first test; only rejects pay for the rest (trim copies).
     reason = (
-        "CASE WHEN line IS NULL OR trim(line) = '' THEN 'empty line' "
+        "CASE WHEN coalesce(_matched, false) AND ts IS NOT NULL THEN NULL "
+        "WHEN line IS NULL OR trim(line) = '' THEN 'empty line' "
         f"WHEN NOT coalesce(_matched, false) THEN {mismatch or sql_str('not a ' + format_name + ' line')} "
-        "WHEN ts IS NULL THEN 'missing or unparseable timestamp' END"
+        "ELSE 'missing or unparseable timestamp' END"
     )
+    cols = ", ".join(PARSED_COLUMNS)
     return f"""
-SELECT {outer},
-  {reason} AS reject_reason,
-  CASE WHEN ({reason}) IS NOT NULL THEN coalesce(line, '') END AS line
-FROM ({l3})"""
+SELECT {cols}, reject_reason,
+  CASE WHEN reject_reason IS NOT NULL THEN coalesce(line, '') END AS line
+FROM (SELECT {outer}, {reason} AS reject_reason, line FROM ({l3}))"""

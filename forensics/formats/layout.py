@@ -155,6 +155,7 @@ class Layout:
     regex: str
     fields: tuple[Field, ...]
     fast: str = ""
+    tokens: tuple[str | Field, ...] = ()  # literals and fields in order (for splitplan.py)
 
     @property
     def time_field(self) -> Field:
@@ -337,7 +338,12 @@ def compile_layout(text: str, trailing: bool = False) -> Layout:
             "events without a time cannot be placed in the exposure window"
         )
     return Layout(
-        text, dialect, _regex(tokens, strict=False), tuple(fields), fast=_regex(tokens, strict=True)
+        text,
+        dialect,
+        _regex(tokens, strict=False),
+        tuple(fields),
+        fast=_regex(tokens, strict=True),
+        tokens=tuple(tokens),
     )
 
 
@@ -367,7 +373,7 @@ def _strict_field_regex(field: Field, quoted: bool, bracketed: bool) -> str:
     if quoted and field.spec.kind not in ("int", "status", "number", "list", "epoch"):
         return ESCAPED_QUOTED
     if field.spec.kind == "token":
-        return r"\S*"
+        return "[^ ]*"  # fields are separated by exactly one space in the strict form
     return _field_regex(field, quoted, False, bracketed)
 
 

@@ -12,6 +12,7 @@ from forensics.errors import TimezoneRequiredError
 from forensics.formats import times
 from forensics.formats.base import ParseOptions, assemble_sql
 from forensics.formats.layout import Field, Layout, compile_layout
+from forensics.formats.splitplan import plan_sql
 from forensics.formats.sqltext import sql_list, sql_str
 
 NULLIF_DASH = {
@@ -107,13 +108,7 @@ class LayoutParser:
     def select_sql(self, src: str) -> str:
         names = [f"f{i}" for i in range(len(self.layout.fields))]
         ts_name = names[[f.spec.column for f in self.layout.fields].index("ts")]
-        # the strict regex first; only lines it misses pay for the tolerant one
-        inner = (
-            f"SELECT line_no, line, CASE WHEN r0['{ts_name}'] <> '' THEN r0 "
-            f"ELSE regexp_extract(line, {sql_str(self.layout.regex)}, {sql_list(names)}) END AS r "
-            f"FROM (SELECT line_no, line, regexp_extract(line, {sql_str(self.layout.fast)}, "
-            f"{sql_list(names)}) AS r0 FROM {src})"
-        )
+        inner = self._extract_sql(src, names, ts_name)
         columns: dict[str, str] = {}
         extras: list[tuple[str, str]] = []
         for name, fld in zip(names, self.layout.fields, strict=True):
@@ -133,6 +128,26 @@ class LayoutParser:
             kept = f"list_filter([{entries}], lambda e: e.v NOT IN ('-', ''))"
             columns["extra"] = f"CASE WHEN {dashes} THEN NULL ELSE map_from_entries({kept}) END"
         return assemble_sql(inner, columns, f"r['{ts_name}'] <> ''", self.format_name)
+
+    def _extract_sql(self, src: str, names: list[str], ts_name: str) -> str:
+        """``line_no, line, r`` (struct of raw field texts): the cheapest method that is sure.
+
+        Quote/space splitting when the layout allows and the line leaves no doubt, else the
+        strict regex, else the tolerant regex; all three give the same fields for a line.
+        """
+        fast = f"regexp_extract(line, {sql_str(self.layout.fast)}, {sql_list(names)})"
+        tolerant = f"regexp_extract(line, {sql_str(self.layout.regex)}, {sql_list(names)})"
+        plan = plan_sql(self.layout.tokens, names)
+        if plan is None:
+            rel, first = src, fast
+        else:
+            cols, ok, struct = plan
+            rel = f"(SELECT line_no, line, {cols} FROM {src})"
+            first = f"CASE WHEN {ok} THEN {struct} ELSE {fast} END"
+        return (
+            f"SELECT line_no, line, CASE WHEN r0['{ts_name}'] <> '' THEN r0 ELSE {tolerant} END "
+            f"AS r FROM (SELECT line_no, line, {first} AS r0 FROM {rel})"
+        )
 
     def _time(self, fld: Field, ref: str) -> tuple[str, str]:
         kind, tz = fld.spec.kind, self.options.tz
