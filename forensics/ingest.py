@@ -86,7 +86,7 @@ def ingest(
     """Ingest evidence files/folders/globs into ``case``. Safe to re-run: nothing is added twice."""
     opts = options or IngestOptions()
     forced = _forced_format(opts)
-    paths = find_files(inputs)
+    paths = [p for p in find_files(inputs) if not _is_case_file(p, case.path)]
     case.log_command(
         "ingest",
         {
@@ -238,6 +238,14 @@ class _Run:
             return None
         size = sum(i.ev.size for i in items)
         return lambda frac: self.report(items[-1].ev.path, int(size * frac))
+
+
+def _is_case_file(path: Path, case_path: Path) -> bool:
+    """The case's own files (database, WAL, spill folder) are never evidence."""
+    case = case_path.absolute()
+    if path.parent == case.parent / (case.name + ".tmp"):
+        return True
+    return path.parent == case.parent and (path == case or path.name.startswith(case.name + "."))
 
 
 def _size(path: Path) -> int:

@@ -262,3 +262,10 @@ def test_duplicate_within_one_batch(case: Case, tmp_path: Path) -> None:
     src = case.sources()
     assert src["duplicate_of"].tolist()[1] == src["source_id"].tolist()[0]
     assert len(case.events()) == 3
+
+
+def test_case_file_inside_evidence_folder_is_not_evidence(tmp_path: Path) -> None:
+    write_lines(tmp_path / "ev" / "a.log", COMBINED)
+    with Case.create(tmp_path / "ev" / "case.duckdb") as case:
+        report = ingest(case, [tmp_path / "ev"])
+        assert [r.path.name for r in report.results] == ["a.log"]
