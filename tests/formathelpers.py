@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +45,11 @@ def parse_lines(
         )
         cur = con.execute(f"SELECT * FROM ({parser.select_sql('src')}) ORDER BY line_no")
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        for row in rows:  # extra is JSON text in the case; compare it as a dict
+            if isinstance(row.get("extra"), str):
+                row["extra"] = json.loads(row["extra"])
+        return rows
     finally:
         con.close()
 

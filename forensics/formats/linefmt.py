@@ -126,7 +126,7 @@ class LayoutParser:
             entries = ", ".join(f"{{'k': {sql_str(k)}, 'v': {v}}}" for k, v in extras)
             dashes = " AND ".join(f"{v} IN ('-', '')" for _, v in extras)
             kept = f"list_filter([{entries}], lambda e: e.v NOT IN ('-', ''))"
-            columns["extra"] = f"CASE WHEN {dashes} THEN NULL ELSE map_from_entries({kept}) END"
+            columns["extra"] = f"CASE WHEN {dashes} THEN NULL ELSE to_json(map_from_entries({kept})) END"
         return assemble_sql(inner, columns, f"r['{ts_name}'] <> ''", self.format_name)
 
     def _extract_sql(self, src: str, names: list[str], ts_name: str) -> str:
