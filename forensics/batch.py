@@ -11,12 +11,15 @@ transaction: every source in it is recorded whole, or none is.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
 
+from forensics.errors import ForensicsError
 from forensics.evidence import EvidenceFile
 from forensics.formats.base import LogFormat, ParseOptions, Parser
 from forensics.formats.sqltext import sql_list, sql_str
@@ -93,11 +96,23 @@ def parse_batch(con: duckdb.DuckDBPyConnection, items: list[Planned], options: P
         con.execute("CREATE OR REPLACE TEMP TABLE staged_all (line_no BIGINT, line VARCHAR)")
         for idx, item in enumerate(items):
             _stage_one(con, idx, item)
-    # Lines carry their numbers now; the rest need not keep row order (2x faster to store).
+    with _unordered(con):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {items[0].parser.select_sql('staged_all')}")
+        con.execute("DROP TABLE staged_all")
+        _second_chance(con, items, options)
+
+
+@contextmanager
+def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Once lines carry their numbers, row order need not be kept (measured 2x faster to store).
+
+    Always restored: numbering the next file's lines depends on an order-preserving scan.
+    """
     con.execute("SET preserve_insertion_order = false")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {items[0].parser.select_sql('staged_all')}")
-    con.execute("DROP TABLE staged_all")
-    _second_chance(con, items, options)
+    try:
+        yield
+    finally:
+        con.execute("SET preserve_insertion_order = true")
 
 
 def _stage_one(con: duckdb.DuckDBPyConnection, idx: int, item: Planned) -> None:
@@ -123,7 +138,7 @@ def _second_chance(con: duckdb.DuckDBPyConnection, items: list[Planned], options
     for alt in items[0].alternates:
         try:
             parser = alt.bind(items[0].sample, options)
-        except Exception:
+        except ForensicsError:  # e.g. it would need --tz: not a candidate for these lines
             continue
         src = "(SELECT line_no, line FROM parsed WHERE reject_reason LIKE 'not a %')"
         con.execute(f"CREATE OR REPLACE TEMP TABLE alt AS {parser.select_sql(src)}")
@@ -171,24 +186,24 @@ def commit_batch(
             )
         )
     cols = ", ".join(c if c != "line_no" else f"line_no & {MASK}" for c in PARSED_COLUMNS)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(
-            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
-            f"SELECT {sid}, {cols} FROM parsed WHERE reject_reason IS NULL"
-        )
-        con.execute(
-            f"INSERT INTO rejects SELECT {sid}, line_no & {MASK}, line, reject_reason "
-            "FROM parsed WHERE reject_reason IS NOT NULL"
-        )
-        insert_sources(con, rows + duplicates)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.execute("DROP TABLE IF EXISTS parsed")
-        con.execute("SET preserve_insertion_order = true")  # line numbering depends on it
+    with _unordered(con):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
+                f"SELECT {sid}, {cols} FROM parsed WHERE reject_reason IS NULL"
+            )
+            con.execute(
+                f"INSERT INTO rejects SELECT {sid}, line_no & {MASK}, line, reject_reason "
+                "FROM parsed WHERE reject_reason IS NOT NULL"
+            )
+            insert_sources(con, rows + duplicates)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.execute("DROP TABLE IF EXISTS parsed")
 
 
 def _options(item: Planned, tz: str | None) -> str:

@@ -184,9 +184,13 @@ class _Run:
         hashes = {i.ev.sha256 for i in items}
         dups = [d for d in self.dups if d[1][4] in hashes]
         self.dups = [d for d in self.dups if d[1][4] not in hashes]
-        with _watch(self.con, self._batch_progress(items)):
-            parse_batch(self.con, items, self.opts.parse_options())
-            commit_batch(self.con, items, [d[1] for d in dups], self.opts.tz)
+        try:
+            with _watch(self.con, self._batch_progress(items)):
+                parse_batch(self.con, items, self.opts.parse_options())
+                commit_batch(self.con, items, [d[1] for d in dups], self.opts.tz)
+        except duckdb.Error as exc:  # e.g. a pasted layout whose SQL DuckDB refuses
+            self._batch_failed(items, dups, exc)
+            return
         for item in items:
             self.originals[item.ev.sha256] = item.source_id
             self._done(
@@ -203,6 +207,18 @@ class _Run:
         for path, row, message in dups:
             self._done(FileResult(path, "duplicate", row[0], message=message), row[2])
         self.pending.clear()
+
+    def _batch_failed(
+        self, items: list[Planned], dups: list[tuple[Path, list[Any], str]], exc: duckdb.Error
+    ) -> None:
+        """Record every file of a batch DuckDB could not parse as an error, and go on."""
+        self.pending.clear()
+        for item in items:
+            msg = f"{item.ev.path}: parsing as {item.fmt.name} failed in DuckDB: {exc}"
+            self._record(item.ev, "error", msg, warnings=[msg])
+        for path, row, _ in dups:  # their original failed: they are not duplicates of anything
+            self.seen.discard((str(path), row[4]))
+            self._done(FileResult(path, "error", message="its identical original failed to parse"), row[2])
 
     def _record(
         self, ev: EvidenceFile, status: str, message: str | None, dup_of: int | None = None, **kw: Any

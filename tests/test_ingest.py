@@ -269,3 +269,25 @@ def test_case_file_inside_evidence_folder_is_not_evidence(tmp_path: Path) -> Non
     with Case.create(tmp_path / "ev" / "case.duckdb") as case:
         report = ingest(case, [tmp_path / "ev"])
         assert [r.path.name for r in report.results] == ["a.log"]
+
+
+def test_a_batch_duckdb_cannot_parse_is_recorded_not_fatal(
+        case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import duckdb
+
+    bad = write_lines(tmp_path / "a" / "x.log", COMBINED)
+    good = write_lines(tmp_path / "b" / "y.json", ['{"ts": "2024-03-12T10:00:00Z", "path": "/x"}'])
+
+    def boom(*a: object, **k: object) -> None:
+        raise duckdb.ConversionException("Could not convert string 'x' to INT32")
+
+    real = batch.parse_batch
+    monkeypatch.setattr(sys.modules["forensics.ingest"], "parse_batch",
+                        lambda con, items, o: boom() if items[0].fmt.name == "combined"
+                        else real(con, items, o))
+    report = ingest(case, [bad, good])
+    assert [r.status for r in report.results] == ["error", "ingested"]
+    assert "failed in DuckDB" in (report.results[0].message or "")
+    assert case.sources()["status"].tolist() == ["error", "ingested"]
+    order = case.con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    assert order == (True,)
