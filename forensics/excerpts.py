@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 
 from forensics.errors import EvidenceError
-from forensics.evidence import TruncatedError, describe, iter_chunks
-from forensics.lines import duckdb_lines_sql
+from forensics.evidence import describe
+from forensics.lines import LineReader, duckdb_lines_sql
 
 
 def raw_lines(
@@ -44,31 +44,15 @@ def raw_lines(
 
 
 def _python_lines(path: Path, compression: str, wanted: set[int]) -> dict[int, str]:
-    """Same numbering as lines.stage_python: split on \\n (or \\r), strip one trailing \\r."""
+    """The wanted lines, numbered as lines.stage_python numbers them (same LineReader)."""
     out: dict[int, str] = {}
     last = max(wanted, default=0)
-    buf = b""
-    sep: bytes | None = None
     no = 0
-    try:
-        for chunk in iter_chunks(path, compression):
-            buf += chunk
-            if sep is None:
-                sep = b"\n" if b"\n" in buf or b"\r" not in buf else b"\r"
-            *complete, buf = buf.split(sep)
-            for raw in complete:
-                no += 1
-                if no in wanted:
-                    out[no] = _text(raw, sep)
-            if no >= last:
-                return out
-    except TruncatedError:
-        pass
-    if buf and no + 1 in wanted:
-        out[no + 1] = _text(buf, sep or b"\n")
+    for block in LineReader(path, compression):
+        for line in block:
+            no += 1
+            if no in wanted:
+                out[no] = line
+        if no >= last:
+            break
     return out
-
-
-def _text(raw: bytes, sep: bytes) -> str:
-    text = raw.decode("utf-8", errors="backslashreplace")
-    return text[:-1] if sep == b"\n" and text.endswith("\r") else text

@@ -9,7 +9,7 @@ to any break, invalid bytes kept as backslash escapes, lines numbered identicall
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -45,10 +45,7 @@ def stage_python(
 ) -> str | None:
     """Read the file in Python into temp table ``table``. Returns a warning or None."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (line_no BIGINT, line VARCHAR)")
-    rest = b""
-    sep: bytes | None = None
     next_no = 1
-    warning = None
     batch: list[str] = []
 
     def flush() -> None:
@@ -66,25 +63,45 @@ def stage_python(
             on_lines(len(batch))
         batch = []
 
-    try:
-        for chunk in iter_chunks(path, compression):
-            data = rest + chunk
-            if sep is None:
-                sep = b"\n" if b"\n" in data or b"\r" not in data else b"\r"
-            cut = data.rfind(sep)
-            if cut < 0:
-                rest = data
-                continue
-            rest = data[cut + 1 :]
-            batch.extend(_decode(data[:cut], sep))
-            if len(batch) >= BATCH_LINES:
-                flush()
-    except TruncatedError as exc:
-        warning = f"truncated or corrupt compressed data: {exc}; kept every line before the break"
-    if rest:
-        batch.extend(_decode(rest, sep or b"\n"))
+    reader = LineReader(path, compression)
+    for block in reader:
+        batch.extend(block)
+        if len(batch) >= BATCH_LINES:
+            flush()
     flush()
-    return warning
+    return reader.warning
+
+
+class LineReader:
+    """Decoded lines of a file in order, in blocks; the Python side of line numbering.
+
+    Lines end at ``\n`` (one trailing ``\r`` dropped), or at ``\r`` in a file that has no
+    ``\n`` at all — as DuckDB's reader splits them. A compressed stream that breaks off yields
+    everything before the break (the cut line included) and sets ``warning``.
+    """
+
+    def __init__(self, path: Path, compression: str) -> None:
+        self.path, self.compression = path, compression
+        self.warning: str | None = None
+
+    def __iter__(self) -> Iterator[list[str]]:
+        rest = b""
+        sep: bytes | None = None
+        try:
+            for chunk in iter_chunks(self.path, self.compression):
+                data = rest + chunk
+                if sep is None:
+                    sep = b"\n" if b"\n" in data or b"\r" not in data else b"\r"
+                cut = data.rfind(sep)
+                if cut < 0:
+                    rest = data
+                    continue
+                rest = data[cut + 1 :]
+                yield _decode(data[:cut], sep)
+        except TruncatedError as exc:
+            self.warning = f"truncated or corrupt compressed data: {exc}; kept every line before the break"
+        if rest:
+            yield _decode(rest, sep or b"\n")
 
 
 def _decode(block: bytes, sep: bytes) -> list[str]:
