@@ -52,11 +52,10 @@ def stage_python(
         nonlocal next_no, batch
         if not batch:
             return
-        frame = pd.DataFrame({"line_no": range(next_no, next_no + len(batch)), "line": batch}, dtype=object)
+        numbers = pd.Series(range(next_no, next_no + len(batch)), dtype="int64")  # not boxed ints
+        frame = pd.DataFrame({"line_no": numbers, "line": pd.Series(batch, dtype=object)})
         con.register("_stage_batch", frame)
-        con.execute(
-            f"INSERT INTO {table} SELECT CAST(line_no AS BIGINT), CAST(line AS VARCHAR) FROM _stage_batch"
-        )
+        con.execute(f"INSERT INTO {table} SELECT line_no, CAST(line AS VARCHAR) FROM _stage_batch")
         con.unregister("_stage_batch")
         next_no += len(batch)
         if on_lines:
@@ -108,6 +107,6 @@ def _decode(block: bytes, sep: bytes) -> list[str]:
     """Split on ``sep`` and decode losslessly: bytes that are not UTF-8 become ``\\xNN``."""
     text = block.decode("utf-8", errors="backslashreplace")
     parts = text.split(sep.decode())
-    if sep == b"\n":
+    if sep == b"\n" and "\r" in text:  # the per-line check costs more than the split itself
         return [p[:-1] if p.endswith("\r") else p for p in parts]
     return parts

@@ -61,12 +61,21 @@ class LineFormat:
         # linear; the tolerant one can backtrack badly on crafted long lines in Python, so
         # long lines that need it go to RE2 (linear time) in one query.
         fast, tolerant = _compiled(self.layout.fast), _compiled(self.layout.regex)
+        # Every literal quote must be there (the tolerant form may lose only the last one):
+        # a cheap count rules out most lines of other layouts before any regex runs.
+        need = sum(t.count('"') for t in self.layout.tokens if isinstance(t, str)) - 1
+        possible = [ln.count('"') >= need for ln in lines]
         out = [
-            fast.fullmatch(ln) is not None
-            or (len(ln) <= PY_TOLERANT_MAX and tolerant.fullmatch(ln) is not None)
-            for ln in lines
+            ok
+            and (
+                fast.fullmatch(ln) is not None
+                or (len(ln) <= PY_TOLERANT_MAX and tolerant.fullmatch(ln) is not None)
+            )
+            for ok, ln in zip(possible, lines, strict=True)
         ]
-        long_misses = [i for i, ln in enumerate(lines) if not out[i] and len(ln) > PY_TOLERANT_MAX]
+        long_misses = [
+            i for i, ln in enumerate(lines) if possible[i] and not out[i] and len(ln) > PY_TOLERANT_MAX
+        ]
         if long_misses:
             row = con.execute(
                 f"SELECT list_transform(?, lambda l: regexp_full_match(l, {sql_str(self.layout.regex)}))",
