@@ -30,6 +30,8 @@ REGISTRY: dict[str, LogFormat] = {
 
 # Below this share of sample lines parsed, a format is not considered to recognise a file.
 MIN_SCORE = 0.5
+# Sniffing looks at this many non-empty lines from the top of a file (cost is per line).
+SNIFF_LINES = 100
 
 __all__ = [
     "MIN_SCORE",
@@ -86,9 +88,16 @@ def sniff(
     con: duckdb.DuckDBPyConnection, lines: list[str], candidates: list[LogFormat] | None = None
 ) -> Sniffed:
     """Score every candidate on the sample: highest share parsed, then priority, first."""
-    sample = [ln for ln in lines if ln.strip()]
-    hits = {f.name: f.matches(con, sample) for f in (candidates or list(REGISTRY.values()))}
+    sample = [ln for ln in lines if ln.strip()][:SNIFF_LINES]
     fmts = {f.name: f for f in (candidates or list(REGISTRY.values()))}
+    # Strict forms first; the tolerant forms (slow to fail in Python's re) only get the lines
+    # that no format's strict form took — none at all in a clean file.
+    hits = {n: f.matches(con, sample, strict_only=True) for n, f in fmts.items()}
+    left = [i for i in range(len(sample)) if not any(h[i] for h in hits.values())]
+    if left:
+        for n, f in fmts.items():
+            for i, hit in zip(left, f.matches(con, [sample[i] for i in left]), strict=True):
+                hits[n][i] = hits[n][i] or hit
     ranked = sorted(
         ((fmts[n], sum(h) / len(h) if h else 0.0) for n, h in hits.items()),
         key=lambda fs: (-fs[1], -fs[0].priority, fs[0].name),

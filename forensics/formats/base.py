@@ -55,8 +55,13 @@ class LogFormat(Protocol):
     @property
     def priority(self) -> int: ...
 
-    def matches(self, con: duckdb.DuckDBPyConnection, lines: list[str]) -> list[bool]:
-        """For each sample line: does this format parse it? (the sniffer)"""
+    def matches(
+        self, con: duckdb.DuckDBPyConnection, lines: list[str], strict_only: bool = False
+    ) -> list[bool]:
+        """For each sample line: does this format parse it? (the sniffer)
+
+        ``strict_only``: a cheap first pass that may miss lines a full check would take.
+        """
         ...
 
     def bind(self, lines: list[str], options: ParseOptions) -> Parser:

@@ -173,7 +173,9 @@ class JsonFormat:
     )
     priority: int = 0
 
-    def matches(self, con: duckdb.DuckDBPyConnection, lines: list[str]) -> list[bool]:
+    def matches(
+        self, con: duckdb.DuckDBPyConnection, lines: list[str], strict_only: bool = False
+    ) -> list[bool]:
         if not any(ln.lstrip().startswith("{") for ln in lines):
             return [False] * len(lines)  # cheap pre-check before parsing JSON
         mapping = choose_mapping(lines)

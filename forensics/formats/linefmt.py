@@ -54,7 +54,9 @@ class LineFormat:
     def __post_init__(self) -> None:
         object.__setattr__(self, "layout", compile_layout(self.layout_text, self.trailing))
 
-    def matches(self, con: duckdb.DuckDBPyConnection, lines: list[str]) -> list[bool]:
+    def matches(
+        self, con: duckdb.DuckDBPyConnection, lines: list[str], strict_only: bool = False
+    ) -> list[bool]:
         # Python's re with ASCII classes agrees with RE2 on the constructs layout.py emits,
         # and costs microseconds where a DuckDB round trip per format and file cost ~2 ms
         # (measured: it dominated ingest of thousands of small files). The strict regex is
@@ -65,13 +67,12 @@ class LineFormat:
         # a cheap count rules out most lines of other layouts before any regex runs.
         need = sum(t.count('"') for t in self.layout.tokens if isinstance(t, str)) - 1
         possible = [ln.count('"') >= need for ln in lines]
+        out = [ok and fast.fullmatch(ln) is not None for ok, ln in zip(possible, lines, strict=True)]
+        if strict_only:
+            return out
         out = [
-            ok
-            and (
-                fast.fullmatch(ln) is not None
-                or (len(ln) <= PY_TOLERANT_MAX and tolerant.fullmatch(ln) is not None)
-            )
-            for ok, ln in zip(possible, lines, strict=True)
+            hit or (ok and len(ln) <= PY_TOLERANT_MAX and tolerant.fullmatch(ln) is not None)
+            for hit, ok, ln in zip(out, possible, lines, strict=True)
         ]
         long_misses = [
             i for i, ln in enumerate(lines) if possible[i] and not out[i] and len(ln) > PY_TOLERANT_MAX
