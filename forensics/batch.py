@@ -22,8 +22,8 @@ import duckdb
 from forensics.errors import ForensicsError
 from forensics.evidence import EvidenceFile
 from forensics.formats.base import LogFormat, ParseOptions, Parser
-from forensics.formats.sqltext import sql_list, sql_str
-from forensics.lines import DUCKDB_COMPRESSIONS, MAX_LINE_BYTES, duckdb_lines_sql, stage_python
+from forensics.formats.sqltext import sql_list
+from forensics.lines import DUCKDB_COMPRESSIONS, duckdb_lines_sql, read_lines_call, stage_python
 from forensics.schema import EVENT_COLUMNS, PARSED_COLUMNS, SOURCE_COLUMNS
 
 SHIFT = 40  # file index lives above bit 40 of the batch line key
@@ -68,10 +68,8 @@ def multi_file_sql(items: list[Planned]) -> str:
     return f"""
 SELECT ((f.idx - 1)::BIGINT << {SHIFT}) + (rn - min(rn) OVER (PARTITION BY f.idx) + 1) AS line_no,
        coalesce(line, '') AS line
-FROM (SELECT row_number() OVER () AS rn, filename, line FROM read_csv({paths},
-      delim={sql_str(chr(1))}, quote='', escape='', comment='', header=false, auto_detect=false,
-      columns={{'line': 'VARCHAR'}}, compression={sql_str(comp)}, filename=true,
-      max_line_size={MAX_LINE_BYTES}, parallel=true)) AS l
+FROM (SELECT row_number() OVER () AS rn, filename, line
+      FROM {read_lines_call(paths, comp, filename=True)}) AS l
 JOIN (SELECT unnest({paths}) AS filename, generate_subscripts({paths}, 1) AS idx) AS f
   USING (filename)"""
 

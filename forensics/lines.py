@@ -23,16 +23,27 @@ MAX_LINE_BYTES = 8 * 1024 * 1024
 BATCH_LINES = 500_000
 
 
+def read_lines_call(files_sql: str, compression: str, filename: bool = False) -> str:
+    """The one ``read_csv`` call that reads raw lines: whole lines, no quoting, no comments.
+
+    ``files_sql`` is a SQL string literal or list of them; ``compression`` a DuckDB name.
+    """
+    return (
+        f"read_csv({files_sql}, delim={sql_str(chr(1))}, quote='', escape='', comment='', "
+        "header=false, auto_detect=false, columns={'line': 'VARCHAR'}, "
+        f"compression={sql_str(compression)}, max_line_size={MAX_LINE_BYTES}, parallel=true"
+        + (", filename=true)" if filename else ")")
+    )
+
+
 def duckdb_lines_sql(path: Path, compression: str) -> str | None:
     """SQL for the fast path, or None when DuckDB cannot read this compression."""
     comp = DUCKDB_COMPRESSIONS.get(compression)
     if comp is None:
         return None
     return (
-        "SELECT row_number() OVER () AS line_no, coalesce(line, '') AS line FROM read_csv("
-        f"{sql_str(str(path))}, delim={sql_str(chr(1))}, quote='', escape='', comment='', "
-        "header=false, auto_detect=false, columns={'line': 'VARCHAR'}, "
-        f"compression={sql_str(comp)}, max_line_size={MAX_LINE_BYTES}, parallel=true)"
+        "SELECT row_number() OVER () AS line_no, coalesce(line, '') AS line "
+        f"FROM {read_lines_call(sql_str(str(path)), comp)}"
     )
 
 
