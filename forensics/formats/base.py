@@ -23,6 +23,12 @@ METHOD_RE = r"[A-Za-z][A-Za-z0-9_-]{0,31}"
 PROTOCOL_RE = r" (HTTP/\S+)$"
 ABSOLUTE_URL_RE = r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)"
 
+# Reject reasons for lines that are not access-log entries at all (W3C ``#Fields:`` and other
+# directives, server start-up messages, non-request JSON log records) start with this: they are
+# rejects like any other (events + rejects = lines), but a file's parse rate is measured over
+# the lines that are entries. Say what the line is after the prefix.
+NOT_AN_ENTRY = "not an access-log entry: "
+
 
 @dataclass(frozen=True)
 class ParseOptions:
