@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from forensics.errors import LogFormatError
@@ -223,8 +224,11 @@ def _body(body: str, text: str) -> str:
     return body
 
 
-def tokenize(dialect: str, body: str) -> list[str | Field]:
-    """Split a layout into literal strings and Fields."""
+def tokenize(dialect: str, body: str, variables: Mapping[str, FieldSpec] | None = None) -> list[str | Field]:
+    """Split a layout into literal strings and Fields.
+
+    ``variables``: a registered format's own nginx-style variable names (they win over NGINX).
+    """
     pattern = NGINX_VAR if dialect == "nginx" else APACHE_DIRECTIVE
     out: list[str | Field] = []
     pos = 0
@@ -233,7 +237,7 @@ def tokenize(dialect: str, body: str) -> list[str | Field]:
         pos = m.end()
         if dialect == "nginx":
             var = m.group(1) or m.group(2)
-            out.append(_nginx_field(var))
+            out.append(_nginx_field(var, variables or {}))
         elif m.group(4) == "%":
             out.append("%")
         else:
@@ -242,8 +246,8 @@ def tokenize(dialect: str, body: str) -> list[str | Field]:
     return [t for t in out if t != ""]
 
 
-def _nginx_field(var: str) -> Field:
-    spec = NGINX.get(var)
+def _nginx_field(var: str, variables: Mapping[str, FieldSpec]) -> Field:
+    spec = variables.get(var) or NGINX.get(var)
     if spec is None and var.startswith("http_"):
         spec = FieldSpec("extra", "text")
     if spec is None and var.startswith("upstream_"):
@@ -318,14 +322,17 @@ def strftime_regex(fmt: str) -> str:
     return out
 
 
-def compile_layout(text: str, trailing: bool = False) -> Layout:
+def compile_layout(
+    text: str, trailing: bool = False, variables: Mapping[str, FieldSpec] | None = None
+) -> Layout:
     """Compile a pasted nginx/Apache layout. Raises LogFormatError with what to fix.
 
     ``trailing`` accepts one or more extra space-separated fields after the layout and
-    keeps them, as written, in ``extra['trailing']``.
+    keeps them, as written, in ``extra['trailing']``. ``variables`` lets a registered format
+    written in nginx syntax name its own fields (e.g. a proxy's ``$upstream_cluster``).
     """
     dialect, body = unwrap_directive(text)
-    tokens = tokenize(dialect, body)
+    tokens = tokenize(dialect, body, variables)
     if dialect == "apache":  # %t writes its own brackets
         tokens = _bracket_apache_time(tokens)
     if trailing:

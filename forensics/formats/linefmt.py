@@ -11,7 +11,7 @@ import duckdb
 from forensics.errors import TimezoneRequiredError
 from forensics.formats import times
 from forensics.formats.base import ParseOptions, assemble_sql
-from forensics.formats.layout import Field, Layout, compile_layout
+from forensics.formats.layout import Field, FieldSpec, Layout, compile_layout
 from forensics.formats.splitplan import plan_sql
 from forensics.formats.sqltext import sql_list, sql_str
 
@@ -49,10 +49,13 @@ class LineFormat:
     layout_text: str
     priority: int = 0  # breaks sniffing ties: the more specific layout wins
     trailing: bool = False  # accept (and keep in extra.trailing) fields after the layout
+    # this format's own nginx-style variable names -> where they go (win over layout.NGINX)
+    variables: tuple[tuple[str, FieldSpec], ...] = ()
     layout: Layout = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "layout", compile_layout(self.layout_text, self.trailing))
+        layout = compile_layout(self.layout_text, self.trailing, dict(self.variables))
+        object.__setattr__(self, "layout", layout)
 
     def matches(
         self, con: duckdb.DuckDBPyConnection, lines: list[str], strict_only: bool = False
