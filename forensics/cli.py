@@ -12,7 +12,7 @@ from typing import Any
 import click
 import pandas as pd
 
-from forensics import formats
+from forensics import formats, routes
 from forensics.case import Case
 from forensics.errors import ForensicsError
 from forensics.ingest import IngestOptions, IngestReport, Progress, ingest
@@ -180,6 +180,60 @@ def _isna(v: object) -> bool:
         return bool(pd.isna(v))  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return False
+
+
+@main.command("routes")
+@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--endpoint",
+    "endpoints",
+    multiple=True,
+    metavar="'METHOD /path/{id}'",
+    help="Declare a route (placeholders in braces match one segment); wins over inferred ones.",
+)
+@click.option(
+    "--min-distinct",
+    type=click.IntRange(min=2),
+    default=routes.DEFAULT_MIN_DISTINCT,
+    show_default=True,
+    help="Distinct values a word segment needs at one position to become {str}.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (all routes).")
+def routes_cmd(
+    case_path: Path, endpoints: tuple[str, ...], min_distinct: int, limit: int, as_json: bool
+) -> None:
+    """Route templates with request counts, distinct record ids, status mix and bytes.
+
+    Derives (or re-derives) the case's `routes` table and `requests` view.
+
+    Example:
+
+        forensics routes case.duckdb --endpoint "GET /api/v2/referrals/{id}"
+    """
+    try:
+        opts = routes.RouteOptions(tuple(routes.Endpoint.parse(e) for e in endpoints), min_distinct)
+        with Case.open(case_path) as case:
+            result = routes.derive_routes(case, opts)
+            case.log_command("routes", json.loads(opts.to_json()))
+            df = routes.route_summary(case)
+    except ForensicsError as exc:
+        raise _fail(exc) from exc
+    for ep, close in result.unmatched.items():
+        hint = f"; closest routes: {', '.join(close)}" if close else ""
+        click.echo(f"warning: endpoint {safe(ep)!r} matched no request{safe(hint)}", err=True)
+    if as_json:
+        click.echo(json.dumps(_records(df), indent=2, default=str))
+        return
+    show = df[["route", "requests", "records", "s2xx", "s3xx", "s4xx", "s5xx"]].astype(object)
+    show["bytes_med"] = df["bytes_median"].round().astype("Int64").astype(object)
+    show["first"] = [_utc(v) for v in df["first_seen"]]
+    show["last"] = [_utc(v) for v in df["last_seen"]]
+    show = show.astype(object).where(show.notna(), "")
+    click.echo(safe(show.head(limit).to_string(index=False)))
+    if len(df) > limit:
+        click.echo(f"… {len(df) - limit} more routes (--limit, or --json for all)")
+    click.echo(f"{result.paths:,} distinct paths in {result.routes:,} routes")
 
 
 @main.command("formats")

@@ -33,3 +33,7 @@ class TimezoneRequiredError(ForensicsError):
 
 class FieldMappingError(ForensicsError):
     """A `--field name=path` override is malformed or names an unknown field."""
+
+
+class EndpointError(ForensicsError):
+    """A declared endpoint template (``--endpoint``) that cannot be read."""
