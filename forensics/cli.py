@@ -6,6 +6,7 @@ import json
 import re
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,12 @@ import click
 import pandas as pd
 
 from forensics import formats, routes
+from forensics.actors import ActorOptions, derive_actors
+from forensics.auth import AuthOptions
 from forensics.case import Case
 from forensics.errors import ForensicsError
 from forensics.ingest import IngestOptions, IngestReport, Progress, ingest
+from forensics.network import Trusted
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -234,6 +238,123 @@ def routes_cmd(
     if len(df) > limit:
         click.echo(f"… {len(df) - limit} more routes (--limit, or --json for all)")
     click.echo(f"{result.paths:,} distinct paths in {result.routes:,} routes")
+
+
+def _duration(text: str) -> timedelta:
+    """``8h``, ``30m``, ``90s`` or ``1d`` as a timedelta (click parameter helper)."""
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
+    if not m:
+        raise click.BadParameter(f"{text!r}: expected a duration like 30m, 8h, 1d")
+    return timedelta(**{units[m.group(2)]: float(m.group(1))})
+
+
+@main.command("actors")
+@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--endpoint",
+    "endpoints",
+    multiple=True,
+    metavar="'METHOD /path/{id}'",
+    help="Declare a record route (see `forensics routes`).",
+)
+@click.option(
+    "--login",
+    "logins",
+    multiple=True,
+    metavar="'POST /path'",
+    help="The login endpoint: a successful call authenticates its IP + user agent.",
+)
+@click.option(
+    "--trusted",
+    multiple=True,
+    metavar="[NAME=]CIDR",
+    help="A network you trust (partner, office), e.g. partner=51.140.12.32/29.",
+)
+@click.option(
+    "--session-lifetime",
+    default="8h",
+    show_default=True,
+    help="How long a login authenticates its IP + user agent.",
+)
+@click.option("--session-gap", default="30m", show_default=True, help="Inactivity that ends a session.")
+@click.option("--limit", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (all actors).")
+def actors_cmd(
+    case_path: Path,
+    endpoints: tuple[str, ...],
+    logins: tuple[str, ...],
+    trusted: tuple[str, ...],
+    session_lifetime: str,
+    session_gap: str,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Who is behind the requests: authentication state, sessions, actors and their class.
+
+    Example:
+
+        forensics actors case.duckdb --login "POST /api/v2/auth/login" --trusted partner=51.140.12.32/29
+    """
+    try:
+        auth = AuthOptions(
+            logins=tuple(routes.Endpoint.parse(e) for e in logins),
+            trusted=tuple(Trusted.parse(t) for t in trusted),
+            session_lifetime=_duration(session_lifetime),
+        )
+        opts = ActorOptions(auth, session_gap=_duration(session_gap))
+        route_opts = routes.RouteOptions(tuple(routes.Endpoint.parse(e) for e in endpoints))
+        with Case.open(case_path) as case:
+            routes.derive_routes(case, route_opts)
+            result = derive_actors(case, opts)
+            case.log_command("actors", {**json.loads(route_opts.to_json()), **opts.to_dict()})
+            df = case.sql("SELECT * FROM actors ORDER BY requests DESC, actor_id")
+    except ForensicsError as exc:
+        raise _fail(exc) from exc
+    if not logins:
+        proposed = ", ".join(f"{r} ({n} successful)" for r, n in result.auth.proposed_logins)
+        click.echo(
+            "note: no --login given, so logins are not used as evidence"
+            + (f"; likely login endpoints: {safe(proposed)}" if proposed else ""),
+            err=True,
+        )
+    if result.auth.ambiguous:
+        click.echo(
+            f"note: {result.auth.ambiguous:,} requests are authenticated by a login from an IP "
+            "that showed several user agents that day (shared address; see auth_ambiguous)",
+            err=True,
+        )
+    if as_json:
+        click.echo(json.dumps(_records(df), indent=2, default=str))
+        return
+    states = ", ".join(f"{n:,} {s}" for s, n in result.auth.counts.items())
+    click.echo(f"requests: {states}")
+    show = pd.DataFrame(
+        {
+            "actor": df["actor_id"],
+            "class": df["class"],
+            "requests": df["requests"],
+            "records": df["records"],
+            "ips": [_listed(v) for v in df["ips"]],
+            "user_agents": [_listed(v) for v in df["user_agents"]],
+            "principals": [_listed(v) for v in df["principals"]],
+            "first": [_utc(v) for v in df["first_seen"]],
+            "last": [_utc(v) for v in df["last_seen"]],
+        }
+    )
+    click.echo(safe(show.head(limit).to_string(index=False)))
+    if len(df) > limit:
+        click.echo(f"… {len(df) - limit} more actors (--limit, or --json for all)")
+    classes = ", ".join(f"{n:,} {c}" for c, n in result.classes.items())
+    click.echo(f"{result.sessions:,} sessions in {result.actors:,} actors: {classes}")
+
+
+def _listed(values: object, width: int = 40) -> str:
+    items = [] if values is None or _isna(values) else [str(v) for v in values]  # type: ignore[attr-defined]
+    text = items[0] if items else ""
+    if len(items) > 1:
+        text += f" +{len(items) - 1}"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @main.command("formats")

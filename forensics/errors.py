@@ -37,3 +37,7 @@ class FieldMappingError(ForensicsError):
 
 class EndpointError(ForensicsError):
     """A declared endpoint template (``--endpoint``) that cannot be read."""
+
+
+class TrustedNetworkError(ForensicsError):
+    """A ``--trusted`` value that is not CIDR or NAME=CIDR."""

@@ -274,6 +274,12 @@ def route_summary(case: Case) -> pd.DataFrame:
     )
 
 
+def ensure_routes(case: Case) -> None:
+    """Derive routes with default settings unless the case already has them."""
+    if not _has_routes(case.con):
+        derive_routes(case)
+
+
 def _has_routes(con: duckdb.DuckDBPyConnection) -> bool:
     row = con.execute(
         "SELECT count(*) FROM duckdb_views() WHERE view_name = 'requests' AND NOT temporary"

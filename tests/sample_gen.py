@@ -7,6 +7,10 @@ offset changes from +0000 to +0100 at the end of March) and an application JSON 
 Rotated like logrotate leaves it: plain, gzip, bz2, xz, zstd; a backup copy of one rotated file
 (a duplicate by hash); one rotated file cut mid-stream (truncated gzip); a few odd lines real
 servers write (TLS bytes on the HTTP port, a "-" request, a line that is not a log line).
+Who is in it: clinicians who log in (POST /api/v2/auth/login) and read referrals; a partner's
+nightly sync from 51.140.12.32/29 that never logs in; an uptime monitor; a crawler; scanners
+probing /.env and friends; a night-time enumerator from one IP; a distributed enumerator
+rotating addresses across three networks.
 Issue 5's simulator will replace this with a full case with ground truth.
 """
 
@@ -50,9 +54,9 @@ def traffic(rng: random.Random) -> list[tuple[datetime, str, dict[str, object]]]
         base = START + timedelta(days=day)
         for user, ip in STAFF:
             t = base + timedelta(hours=8, minutes=rng.randint(0, 59))
-            out.append(_req(t, ip, user, "POST", "/api/v2/auth/login", 200, 312, UAS[0]))
+            out.append(_req(t, ip, user, "POST", "/api/v2/auth/login", 200, 312, UAS[day % 2]))
             for _ in range(rng.randint(20, 40)):
-                t += timedelta(seconds=rng.randint(30, 900))
+                t += timedelta(seconds=rng.randint(30, 600))  # within an 8 h session
                 rid = rng.randint(50000, 50400)
                 out.append(_req(t, ip, user, "GET", f"/api/v2/referrals/{rid}", 200,
                                 rng.randint(1500, 2600), UAS[day % 2]))
@@ -61,6 +65,27 @@ def traffic(rng: random.Random) -> list[tuple[datetime, str, dict[str, object]]]
             probe = rng.choice(["/.env", "/wp-login.php", "/phpmyadmin/", "/.git/config"])
             out.append(_req(t, f"45.155.205.{rng.randint(1, 254)}", "-", "GET", probe, 404, 153,
                             "Mozilla/5.0 zgrab/0.x"))
+        t = base + timedelta(hours=2)  # the partner's nightly sync (never logs in)
+        for _ in range(rng.randint(15, 25)):
+            t += timedelta(seconds=rng.randint(1, 20))
+            out.append(_req(t, f"51.140.12.{rng.randint(33, 38)}", "-", "GET",
+                            f"/api/v2/referrals/{rng.randint(50000, 50400)}", 200,
+                            rng.randint(1500, 2600), "PartnerSync/3.2 (+https://partner.example)"))
+        for slot in range(48):  # an uptime monitor
+            t = base + timedelta(minutes=30 * slot, seconds=rng.randint(0, 9))
+            out.append(_req(t, f"69.162.124.{rng.randint(226, 238)}", "-", "GET", "/api/v2/health",
+                            200, 17, "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)"))
+        for _ in range(3):  # a crawler
+            t = base + timedelta(seconds=rng.randint(0, 86399))
+            out.append(_req(t, f"66.249.66.{rng.randint(1, 200)}", "-", "GET", "/robots.txt", 404, 153,
+                            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"))
+    t = START + timedelta(days=9, hours=1, minutes=40)  # a distributed enumerator, rotating IPs
+    nets = ["185.220.101", "193.32.162", "45.134.26"]
+    for k, rid in enumerate(range(50200, 50400)):
+        t += timedelta(seconds=rng.randint(1, 4))
+        ip = f"{nets[(k // 5) % 3]}.{10 + (k // 15)}"  # a new address every 5 reads
+        out.append(_req(t, ip, "-", "GET", f"/api/v2/referrals/{rid}", 200, rng.randint(1500, 2600),
+                        "Mozilla/5.0 (X11; Linux x86_64; rv:124.0) Gecko/20100101 Firefox/124.0"))
     t = START + timedelta(days=7, hours=2, minutes=13)  # a night-time enumerator
     for rid in range(50100, 50160):
         t += timedelta(seconds=rng.randint(2, 6))

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -13,27 +12,9 @@ from click.testing import CliRunner
 from forensics import Case, Endpoint, RouteOptions, derive_routes, route_summary
 from forensics.cli import main
 from forensics.errors import EndpointError, ForensicsError
+from tests.eventrows import T0, add_events
 
-T0 = datetime(2024, 3, 12, 10, 0, tzinfo=UTC)
 UUID = "9f1c2b3a-4d5e-4f60-8a7b-1c2d3e4f5a6b"
-
-
-def add_events(case: Case, rows: list[dict[str, Any]]) -> None:
-    """Insert events (source 1, numbered lines, a second apart unless ``ts`` is given)."""
-    for i, r in enumerate(rows, 1):
-        case.con.execute(
-            "INSERT INTO events (source_id, line_no, ts, method, path, query, status, bytes_sent) "
-            "VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                i,
-                r.get("ts", T0 + timedelta(seconds=i)),
-                r.get("method", "GET"),
-                r["path"],
-                r.get("query"),
-                r.get("status", 200),
-                r.get("bytes", 100),
-            ],
-        )
 
 
 def route_of(case: Case) -> dict[tuple[str | None, str], tuple[str, str | None, str | None]]:
@@ -202,12 +183,12 @@ def test_record_ids_from_query_parameters(case: Case) -> None:
 
 def test_summary_counts_statuses_bytes_and_times(case: Case) -> None:
     rows = [
-        {"path": "/api/referrals/1", "status": 200, "bytes": 1000, "ts": T0},
-        {"path": "/api/referrals/2", "status": 200, "bytes": 3000, "ts": T0 + timedelta(hours=1)},
-        {"path": "/api/referrals/2", "status": 304, "bytes": 0, "ts": T0 + timedelta(hours=2)},
-        {"path": "/api/referrals/3", "status": 404, "bytes": 150, "ts": T0 + timedelta(hours=3)},
-        {"path": "/api/referrals/4", "status": 503, "bytes": 90, "ts": T0 + timedelta(hours=4)},
-        {"path": "/login", "method": "POST", "status": 401, "bytes": 20, "ts": T0},
+        {"path": "/api/referrals/1", "status": 200, "bytes_sent": 1000, "ts": T0},
+        {"path": "/api/referrals/2", "status": 200, "bytes_sent": 3000, "ts": T0 + timedelta(hours=1)},
+        {"path": "/api/referrals/2", "status": 304, "bytes_sent": 0, "ts": T0 + timedelta(hours=2)},
+        {"path": "/api/referrals/3", "status": 404, "bytes_sent": 150, "ts": T0 + timedelta(hours=3)},
+        {"path": "/api/referrals/4", "status": 503, "bytes_sent": 90, "ts": T0 + timedelta(hours=4)},
+        {"path": "/login", "method": "POST", "status": 401, "bytes_sent": 20, "ts": T0},
     ]
     add_events(case, rows)
     derive_routes(case)

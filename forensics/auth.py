@@ -1,0 +1,138 @@
+"""Authentication state of every request, and the evidence for it.
+
+A request is ``authenticated`` when the evidence says so, in this order:
+
+1. ``principal`` — the log names a principal (remote user, JSON user, authorizer principal);
+2. ``trusted`` — the client address is in a network the user declared (``--trusted``);
+3. ``login`` — a successful (2xx/3xx) request to a declared login endpoint came earlier from
+   the same IP and user agent, within the session lifetime. On an IP that showed several user
+   agents that day (a shared NAT) the inference is weaker: ``auth_ambiguous`` says so;
+
+otherwise ``unauthenticated`` — or ``unknown`` when the evidence could not have shown
+authentication (no client address; or a source that never logs principals while no login
+endpoint was given). Login endpoints are never guessed into evidence: without ``--login``,
+likely ones are proposed (``AuthResult.proposed_logins``) for the user to confirm.
+
+Table ``request_auth`` (source_id, line_no, auth_state, auth_evidence, auth_trusted,
+auth_login_ts, auth_ambiguous) joins to ``events``/``requests`` on (source_id, line_no).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from forensics.case import Case
+from forensics.formats.sqltext import sql_str
+from forensics.network import Trusted, derive_ip_info
+from forensics.routes import Endpoint, ensure_routes
+
+DEFAULT_SESSION_LIFETIME = timedelta(hours=8)
+# Route templates that look like login endpoints (for proposals only).
+LOGIN_HINT_RE = r"(?i)(log-?in|sign-?in|auth|token|oauth|session)"
+
+
+@dataclass(frozen=True)
+class AuthOptions:
+    logins: tuple[Endpoint, ...] = ()
+    trusted: tuple[Trusted, ...] = ()
+    session_lifetime: timedelta = DEFAULT_SESSION_LIFETIME
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "logins": [e.text for e in self.logins],
+            "trusted": [str(t) for t in self.trusted],
+            "session_lifetime_s": self.session_lifetime.total_seconds(),
+        }
+
+
+@dataclass
+class AuthResult:
+    counts: dict[str, int] = field(default_factory=dict)  # auth_state -> requests
+    ambiguous: int = 0  # login-inferred requests on an IP shared by several user agents
+    proposed_logins: list[tuple[str, int]] = field(default_factory=list)  # route, 2xx/3xx count
+
+
+def login_condition(logins: tuple[Endpoint, ...]) -> str:
+    """SQL over ``requests`` rows: the request hit one of the login endpoints."""
+    if not logins:
+        return "false"
+    parts = []
+    for ep in logins:
+        cond = f"regexp_full_match(path, {sql_str(ep.regex)})"
+        if ep.method:
+            cond += f" AND method = {sql_str(ep.method)}"
+        parts.append(f"({cond})")
+    return " OR ".join(parts)
+
+
+def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
+    """(Re)build ``ip_info`` and ``request_auth``."""
+    opts = options or AuthOptions()
+    ensure_routes(case)
+    derive_ip_info(case, opts.trusted)
+    lifetime_s = int(opts.session_lifetime.total_seconds())
+    has_logins = "true" if opts.logins else "false"
+    case.con.execute(
+        f"""
+        CREATE OR REPLACE TABLE request_auth AS
+        WITH logins AS (
+          SELECT client_ip, coalesce(user_agent, '') AS ua, ts AS login_ts FROM requests
+          WHERE ({login_condition(opts.logins)}) AND status BETWEEN 200 AND 399
+            AND client_ip IS NOT NULL),
+        src AS (SELECT source_id, bool_or(principal IS NOT NULL) AS logs_principal
+                FROM events GROUP BY source_id),
+        shared AS (SELECT client_ip, ts::DATE AS day, count(DISTINCT user_agent) AS uas
+                   FROM events WHERE client_ip IS NOT NULL GROUP BY ALL),
+        j AS (
+          SELECT e.source_id, e.line_no, e.ts, e.client_ip, e.principal, l.login_ts
+          FROM events e ASOF LEFT JOIN logins l
+            ON e.client_ip = l.client_ip AND coalesce(e.user_agent, '') = l.ua AND e.ts >= l.login_ts),
+        k AS (
+          SELECT j.*, i.trusted, s.logs_principal, sh.uas,
+            CASE WHEN j.principal IS NOT NULL THEN 'principal'
+                 WHEN i.trusted IS NOT NULL THEN 'trusted'
+                 WHEN j.login_ts IS NOT NULL
+                      AND epoch(j.ts) - epoch(j.login_ts) <= {lifetime_s} THEN 'login'
+                 WHEN j.client_ip IS NULL THEN 'no client address'
+                 WHEN NOT {has_logins} AND NOT s.logs_principal
+                   THEN 'source logs no principal and no login endpoint given'
+                 ELSE 'none' END AS auth_evidence
+          FROM j LEFT JOIN ip_info i USING (client_ip) LEFT JOIN src s USING (source_id)
+          LEFT JOIN shared sh ON sh.client_ip = j.client_ip AND sh.day = j.ts::DATE)
+        SELECT source_id, line_no,
+          CASE auth_evidence WHEN 'principal' THEN 'authenticated' WHEN 'login' THEN 'authenticated'
+               WHEN 'trusted' THEN 'trusted' WHEN 'none' THEN 'unauthenticated'
+               ELSE 'unknown' END AS auth_state,
+          auth_evidence,
+          trusted AS auth_trusted,
+          CASE WHEN auth_evidence = 'login' THEN login_ts END AS auth_login_ts,
+          (auth_evidence = 'login' AND coalesce(uas, 1) > 1) AS auth_ambiguous
+        FROM k"""
+    )
+    result = AuthResult()
+    for state, n in case.con.execute(
+        "SELECT auth_state, count(*) FROM request_auth GROUP BY ALL ORDER BY ALL"
+    ).fetchall():
+        result.counts[str(state)] = int(n)
+    row = case.con.execute("SELECT count_if(auth_ambiguous) FROM request_auth").fetchone()
+    result.ambiguous = int(row[0]) if row and row[0] is not None else 0
+    if not opts.logins:
+        result.proposed_logins = propose_logins(case)
+    case.con.execute(
+        "INSERT OR REPLACE INTO meta VALUES ('auth_options', ?)",
+        [json.dumps(opts.to_dict())],
+    )
+    return result
+
+
+def propose_logins(case: Case) -> list[tuple[str, int]]:
+    """Routes that look like login endpoints: POST, login-like template, successful answers."""
+    rows = case.con.execute(
+        f"""
+        SELECT route, count_if(status BETWEEN 200 AND 399) AS ok FROM requests
+        WHERE method = 'POST' AND regexp_matches(template, {sql_str(LOGIN_HINT_RE)})
+        GROUP BY route HAVING ok > 0 ORDER BY ok DESC, route LIMIT 5"""
+    ).fetchall()
+    return [(str(r), int(n)) for r, n in rows]

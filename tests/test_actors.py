@@ -1,0 +1,247 @@
+"""Authentication state, sessions and actors from small explicit event tables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from forensics import Case
+from forensics.actors import ActorOptions, derive_actors
+from forensics.auth import AuthOptions, derive_auth
+from forensics.errors import TrustedNetworkError
+from forensics.network import Trusted, classify_ip
+from forensics.routes import Endpoint
+from tests.eventrows import T0, add_events
+
+LOGIN = Endpoint.parse("POST /api/v2/auth/login")
+CHROME = "Mozilla/5.0 (Windows NT 10.0) Chrome/122.0"
+SAFARI = "Mozilla/5.0 (Macintosh) Version/17.3 Safari/605.1.15"
+
+
+def at(minutes: float) -> object:
+    return T0 + timedelta(minutes=minutes)
+
+
+def login(ip: str, ua: str, minutes: float, status: int = 200) -> dict[str, object]:
+    return {"method": "POST", "path": "/api/v2/auth/login", "client_ip": ip, "user_agent": ua,
+            "status": status, "ts": at(minutes)}
+
+
+def read(ip: str, ua: str, minutes: float, rid: int = 1, **kw: object) -> dict[str, object]:
+    return {"path": f"/api/v2/referrals/{rid}", "client_ip": ip, "user_agent": ua, "ts": at(minutes), **kw}
+
+
+def auth_rows(case: Case) -> list[tuple[object, ...]]:
+    return case.con.execute(
+        "SELECT line_no, auth_state, auth_evidence, auth_trusted, auth_ambiguous "
+        "FROM request_auth ORDER BY line_no"
+    ).fetchall()
+
+
+def test_auth_evidence_in_order_principal_trusted_login_none(case: Case) -> None:
+    add_events(case, [
+        read("203.0.113.5", CHROME, 0, principal="dr.jones"),      # 1 logged principal
+        read("51.140.12.34", "PartnerSync/3.2", 1),                 # 2 trusted network
+        login("198.51.100.7", CHROME, 2),                           # 3 the login itself
+        read("198.51.100.7", CHROME, 10),                           # 4 after a login
+        read("198.51.100.7", CHROME, 2 + 8 * 60 + 1),               # 5 session lifetime over
+        read("198.51.100.8", CHROME, 11),                           # 6 no login from this IP
+        read("198.51.100.7", SAFARI, 12),                           # 7 same IP, other browser
+        login("198.51.100.9", CHROME, 20, status=401),              # 8 a failed login
+        read("198.51.100.9", CHROME, 21),                           # 9 after a failed login
+        {"path": "/api/v2/referrals/1", "client_ip": None, "ts": at(30)},  # 10 no address
+    ])
+    opts = AuthOptions(logins=(LOGIN,), trusted=(Trusted.parse("partner=51.140.12.32/29"),))
+    result = derive_auth(case, opts)
+    assert auth_rows(case) == [
+        (1, "authenticated", "principal", None, False),
+        (2, "trusted", "trusted", "partner", False),
+        (3, "authenticated", "login", None, True),  # 198.51.100.7 showed two browsers that day
+        (4, "authenticated", "login", None, True),
+        (5, "unauthenticated", "none", None, False),
+        (6, "unauthenticated", "none", None, False),
+        (7, "unauthenticated", "none", None, False),
+        (8, "unauthenticated", "none", None, False),
+        (9, "unauthenticated", "none", None, False),
+        (10, "unknown", "no client address", None, False),
+    ]
+    assert result.counts == {"authenticated": 3, "trusted": 1, "unauthenticated": 5, "unknown": 1}
+    assert result.ambiguous == 2
+    assert result.proposed_logins == []  # a login endpoint was given
+
+
+def test_shared_nat_one_user_logged_in_the_other_did_not(case: Case) -> None:
+    """Two people behind one NAT address: the one who logged in is authenticated (flagged as
+    ambiguous, because the address showed two user agents that day); the other is not."""
+    nat = "81.2.69.160"
+    add_events(case, [login(nat, CHROME, 0), read(nat, CHROME, 5, rid=10), read(nat, SAFARI, 6, rid=11)])
+    derive_auth(case, AuthOptions(logins=(LOGIN,)))
+    assert [(r[1], r[4]) for r in auth_rows(case)] == [
+        ("authenticated", True),
+        ("authenticated", True),
+        ("unauthenticated", False),
+    ]
+
+
+def test_without_login_endpoint_nothing_is_guessed_but_one_is_proposed(case: Case) -> None:
+    add_events(case, [login("198.51.100.7", CHROME, 0), read("198.51.100.7", CHROME, 1)])
+    result = derive_auth(case)
+    # the source never logs principals and no login endpoint was given: cannot tell
+    assert [r[1:3] for r in auth_rows(case)] == [
+        ("unknown", "source logs no principal and no login endpoint given"),
+    ] * 2
+    assert result.proposed_logins == [("POST /api/v2/auth/login", 1)]
+
+
+def test_partner_is_trusted_only_when_declared(case: Case) -> None:
+    add_events(case, [read(f"51.140.12.{33 + i % 6}", "PartnerSync/3.2", i * 60 * 24, rid=i) for i in range(10)])
+    add_events(case, [read("203.0.113.5", CHROME, 0, principal="dr.jones")], source_id=2)
+    undeclared = derive_actors(case, ActorOptions(AuthOptions(logins=(LOGIN,))))
+    partner = case.sql("SELECT * FROM actors WHERE list_contains(user_agents, 'PartnerSync/3.2')")
+    assert len(partner) == 1 and partner["class"][0] == "unknown" and len(partner["ips"][0]) == 6
+    assert undeclared.auth.counts["unauthenticated"] == 10
+    trusted = (Trusted.parse("partner=51.140.12.32/29"),)
+    derive_actors(case, ActorOptions(AuthOptions(logins=(LOGIN,), trusted=trusted)))
+    partner = case.sql("SELECT * FROM actors WHERE list_contains(user_agents, 'PartnerSync/3.2')")
+    assert partner["class"].tolist() == ["trusted"]
+
+
+@pytest.mark.parametrize("bad", ["partner=51.140.12.300/29", "10.0.0.0/33", "partner=", "nonsense"])
+def test_malformed_trusted_network_is_a_clear_error(bad: str) -> None:
+    with pytest.raises(TrustedNetworkError, match="expected CIDR or NAME=CIDR"):
+        Trusted.parse(bad)
+
+
+def test_ip_scope_and_network_keys() -> None:
+    assert classify_ip("10.20.1.15")["scope"] == "private"
+    assert classify_ip("159.65.3.7") == {"client_ip": "159.65.3.7", "ip_version": 4, "scope": "public",
+                                          "net": "159.65.3.0/24", "trusted": None}
+    assert classify_ip("2001:41d0:8:f69::1")["net"] == "2001:41d0:8::/48"
+    assert classify_ip("::ffff:8.8.8.8")["net"] == "8.8.8.0/24"
+    assert classify_ip("www-c3.proxy.aol.com")["scope"] == "not an ip"
+
+
+def test_sessions_split_on_inactivity_and_principal_wins(case: Case) -> None:
+    add_events(case, [
+        read("203.0.113.5", CHROME, 0), read("203.0.113.5", CHROME, 20), read("203.0.113.5", CHROME, 80),
+        read("203.0.113.6", CHROME, 1, principal="dr.jones"), read("198.51.100.1", SAFARI, 2, principal="dr.jones"),
+    ])
+    result = derive_actors(case, ActorOptions(session_gap=timedelta(minutes=30)))
+    assert result.sessions == 3  # ip+ua split by the 60-minute pause; dr.jones's two addresses: one session
+    jones = case.sql("SELECT * FROM actors WHERE list_contains(principals, 'dr.jones')")
+    assert sorted(jones["ips"][0]) == ["198.51.100.1", "203.0.113.6"]
+    assert jones["class"][0] == "authenticated"
+
+
+def test_distributed_enumerator_on_rotating_ips_is_one_actor(case: Case) -> None:
+    ua = "Mozilla/5.0 (X11; Linux x86_64; rv:124.0) Gecko/20100101 Firefox/124.0"
+    nets = ["185.220.101", "193.32.162", "45.134.26"]
+    rows = [read(f"{nets[(k // 5) % 3]}.{10 + k // 15}", ua, 600 + k * 0.05, rid=50200 + k) for k in range(60)]
+    # two clinicians-like readers with the same browser reading random ids: must stay apart
+    rows += [read("81.2.69.1", CHROME, 600 + k, rid=rid) for k, rid in enumerate([50301, 50207, 50412])]
+    rows += [read("90.1.2.3", CHROME, 600.5 + k, rid=rid) for k, rid in enumerate([50302, 50100, 50413])]
+    add_events(case, rows)
+    derive_actors(case)
+    enum = case.sql(f"SELECT * FROM actors WHERE list_contains(user_agents, '{ua}')")
+    assert len(enum) == 1
+    assert len(enum["ips"][0]) == 12 and enum["records"][0] == 60 and enum["requests"][0] == 60
+    others = case.sql(f"SELECT ips FROM actors WHERE list_contains(user_agents, '{CHROME}')")
+    assert sorted(len(x) for x in others["ips"]) == [1, 1]
+
+
+def test_scanners_monitors_and_crawlers_are_classed(case: Case) -> None:
+    add_events(case, [
+        {"path": p, "status": 404, "client_ip": f"45.155.205.{i}", "user_agent": "Mozilla/5.0", "ts": at(i)}
+        for i, p in enumerate(["/.env", "/wp-login.php", "/.git/config", "/phpmyadmin/", "/x.php", "/"])
+    ])
+    add_events(case, [
+        {"path": "/api/v2/health", "client_ip": "69.162.124.230", "ts": at(30 * k),
+         "user_agent": "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)"} for k in range(5)
+    ])
+    add_events(case, [
+        {"path": "/robots.txt", "status": 404, "client_ip": "66.249.66.1", "ts": at(3),
+         "user_agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"},
+        {"path": "/", "client_ip": "192.0.2.77", "user_agent": "sqlmap/1.7", "ts": at(4)},
+        read("192.0.2.99", CHROME, 5),
+    ])
+    derive_actors(case)
+    got = case.sql("SELECT ips[1] AS ip, class, class_reason FROM actors ORDER BY ip")
+    classes = dict(zip(got["ip"], got["class"], strict=True))
+    assert classes == {
+        "45.155.205.0": "scanner",
+        "69.162.124.230": "monitor",
+        "66.249.66.1": "crawler",
+        "192.0.2.77": "scanner",
+        "192.0.2.99": "unknown",
+    }
+    reasons = dict(zip(got["ip"], got["class_reason"], strict=True))
+    assert "unverified" in reasons["66.249.66.1"] and "404" in reasons["45.155.205.0"]
+
+
+@pytest.fixture(scope="module")
+def sample_case(tmp_path_factory: pytest.TempPathFactory) -> Case:
+    from forensics import ingest
+    from tests.conftest import SAMPLE_LOGS
+
+    case = Case.create(tmp_path_factory.mktemp("sample") / "case.duckdb")
+    ingest(case, [SAMPLE_LOGS])
+    return case
+
+
+PARTNER_UA = "PartnerSync/3.2 (+https://partner.example)"
+ENUM_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:124.0) Gecko/20100101 Firefox/124.0"
+
+
+def test_sample_case_actors(sample_case: Case) -> None:
+    case = sample_case
+    derive_actors(case, ActorOptions(AuthOptions(logins=(LOGIN,))))
+    staff = case.sql(
+        "SELECT a.auth_state, count(*) AS n FROM events e JOIN request_auth a USING (source_id, line_no) "
+        "WHERE e.client_ip LIKE '10.20.%' GROUP BY ALL"
+    )
+    assert staff.set_index("auth_state")["n"].to_dict().keys() == {"authenticated"}  # clinicians log in
+    partner = case.sql(f"SELECT * FROM actors WHERE list_contains(user_agents, '{PARTNER_UA}')")
+    assert len(partner) == 1 and partner["class"][0] == "unknown"
+    assert (partner["last_seen"][0] - partner["first_seen"][0]).days >= 10  # a long history
+    states = case.sql(
+        "SELECT DISTINCT a.auth_state FROM events e JOIN request_auth a USING (source_id, line_no) "
+        f"WHERE e.user_agent = '{PARTNER_UA}'"
+    )
+    assert states["auth_state"].tolist() == ["unauthenticated"]
+    enum = case.sql(f"SELECT * FROM actors WHERE list_contains(user_agents, '{ENUM_UA}')")
+    enum_ips = set(case.sql(f"SELECT DISTINCT client_ip FROM events WHERE user_agent = '{ENUM_UA}'")["client_ip"])
+    assert len(enum) == 1 and set(enum["ips"][0]) >= enum_ips and len(enum_ips) > 30
+    classes = case.sql("SELECT user_agents[1] AS ua, class FROM actors WHERE len(user_agents) = 1")
+    by_ua = classes.groupby("ua")["class"].agg(set).to_dict()
+    assert by_ua["Mozilla/5.0 zgrab/0.x"] == {"scanner"}
+    assert by_ua["Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)"] == {"monitor"}
+    derive_actors(case, ActorOptions(AuthOptions(logins=(LOGIN,), trusted=(Trusted.parse("partner=51.140.12.32/29"),))))
+    partner = case.sql(f"SELECT class FROM actors WHERE list_contains(user_agents, '{PARTNER_UA}')")
+    assert partner["class"].tolist() == ["trusted"]
+
+
+def test_cli_actors_on_sample(tmp_path: object) -> None:
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from forensics.cli import main
+    from tests.conftest import SAMPLE_LOGS
+
+    path = Path(str(tmp_path)) / "case.duckdb"
+    runner = CliRunner()
+    assert runner.invoke(main, ["ingest", str(path), str(SAMPLE_LOGS)]).exit_code == 0
+    res = runner.invoke(main, ["actors", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "likely login endpoints: POST /api/v2/auth/login" in res.stderr
+    res = runner.invoke(main, ["actors", str(path), "--json", "--login", "POST /api/v2/auth/login",
+                               "--trusted", "partner=51.140.12.32/29", "--session-gap", "45m"])
+    assert res.exit_code == 0, res.output
+    actors = json.loads(res.stdout)
+    assert {"trusted", "authenticated", "monitor", "scanner"} <= {a["class"] for a in actors}
+    res = runner.invoke(main, ["actors", str(path), "--trusted", "partner=10.0.0.0/33"])
+    assert res.exit_code == 1 and "expected CIDR or NAME=CIDR" in res.output
+    res = runner.invoke(main, ["actors", str(path), "--session-gap", "soon"])
+    assert res.exit_code == 2 and "expected a duration" in res.output
