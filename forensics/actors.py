@@ -116,7 +116,7 @@ def derive_actors(case: Case, options: ActorOptions | None = None) -> ActorsResu
             FROM (SELECT source_id, line_no, ts,
                     CASE WHEN principal IS NOT NULL THEN 'p:' || principal
                          ELSE 'c:' || coalesce(client_ip, '?') || ' ' || coalesce(user_agent, '') END AS skey
-                  FROM events)))"""
+                  FROM request_facts)))"""
     )
     con.execute(
         """
@@ -125,9 +125,8 @@ def derive_actors(case: Case, options: ActorOptions | None = None) -> ActorsResu
           list(DISTINCT e.client_ip) FILTER (WHERE e.client_ip IS NOT NULL) AS ips,
           list(DISTINCT e.user_agent) FILTER (WHERE e.user_agent IS NOT NULL) AS user_agents,
           min(e.ts) AS first_seen, max(e.ts) AS last_seen, count(*) AS requests,
-          count_if(a.auth_evidence IN ('principal', 'login'))::BIGINT AS logged_in
-        FROM request_session s JOIN events e USING (source_id, line_no)
-        JOIN request_auth a USING (source_id, line_no)
+          count_if(e.auth_evidence IN ('principal', 'login'))::BIGINT AS logged_in
+        FROM request_session s JOIN request_facts e USING (source_id, line_no)
         GROUP BY s.session_id"""
     )
     _link_actors(case)
@@ -163,9 +162,8 @@ def _link_actors(case: Case) -> None:
         reads AS (
           SELECT rs.session_id, r.route, TRY_CAST(r.record_id AS BIGINT) AS rid, r.ts,
                  coalesce(r.user_agent, '') AS ua
-          FROM requests r JOIN request_session rs USING (source_id, line_no)
-          JOIN request_auth a USING (source_id, line_no)
-          WHERE a.auth_state IN ('unauthenticated', 'unknown') AND r.status BETWEEN 200 AND 299
+          FROM request_facts r JOIN request_session rs USING (source_id, line_no)
+          WHERE r.auth_state IN ('unauthenticated', 'unknown') AND r.status BETWEEN 200 AND 299
             AND TRY_CAST(r.record_id AS BIGINT) IS NOT NULL),
         own AS (  -- a session's own reads walk the ids: mostly small steps, in time order
           SELECT session_id, count(*) AS n,
@@ -227,7 +225,15 @@ def _classify(case: Case) -> dict[str, int]:
     con.execute(
         f"""
         CREATE OR REPLACE TABLE actors AS
-        WITH agg AS (
+        WITH ua AS (  -- user-agent patterns once per distinct user agent, not per request
+          SELECT user_agent, regexp_matches(user_agent, {sql_str(MONITOR_UA)}) AS monitor,
+            regexp_matches(user_agent, {sql_str(CRAWLER_UA)}) AS crawler,
+            regexp_matches(user_agent, {sql_str(SCANNER_UA)}) AS scanner
+          FROM (SELECT DISTINCT user_agent FROM request_facts WHERE user_agent IS NOT NULL)),
+        probe AS (
+          SELECT path, regexp_matches(path, {sql_str(PROBE_PATH)}) AS probe
+          FROM (SELECT DISTINCT path FROM request_facts WHERE path IS NOT NULL)),
+        agg AS (
           SELECT s.actor_id,
             list(DISTINCT e.client_ip ORDER BY e.client_ip) FILTER (WHERE e.client_ip IS NOT NULL) AS ips,
             list(DISTINCT e.user_agent ORDER BY e.user_agent) FILTER (WHERE e.user_agent IS NOT NULL)
@@ -236,19 +242,17 @@ def _classify(case: Case) -> dict[str, int]:
               FILTER (WHERE e.principal IS NOT NULL), []) AS principals,
             min(e.ts) AS first_seen, max(e.ts) AS last_seen, count(*) AS requests,
             count(DISTINCT s.session_id) AS sessions,
-            count(DISTINCT r.record_id) AS records, sum(e.bytes_sent) AS bytes,
-            avg(CASE WHEN a.auth_state = 'trusted' THEN 1 ELSE 0 END) AS trusted_share,
-            avg(CASE WHEN a.auth_state = 'authenticated' THEN 1 ELSE 0 END) AS authed_share,
+            count(DISTINCT e.record_id) AS records, sum(e.bytes_sent) AS bytes,
+            avg(CASE WHEN e.auth_state = 'trusted' THEN 1 ELSE 0 END) AS trusted_share,
+            avg(CASE WHEN e.auth_state = 'authenticated' THEN 1 ELSE 0 END) AS authed_share,
             avg(CASE WHEN e.status = 404 THEN 1 ELSE 0 END) AS s404_share,
-            avg(CASE WHEN regexp_matches(coalesce(e.path, ''), {sql_str(PROBE_PATH)}) THEN 1 ELSE 0 END)
-              AS probe_share,
-            count_if(regexp_matches(coalesce(e.user_agent, ''), {sql_str(MONITOR_UA)})) AS ua_monitor,
-            count_if(regexp_matches(coalesce(e.user_agent, ''), {sql_str(CRAWLER_UA)})) AS ua_crawler,
-            count_if(regexp_matches(coalesce(e.user_agent, ''), {sql_str(SCANNER_UA)})) AS ua_scanner
-          FROM sessions s JOIN request_session rs USING (session_id)
-          JOIN events e USING (source_id, line_no)
-          JOIN requests r USING (source_id, line_no)
-          JOIN request_auth a USING (source_id, line_no)
+            avg(CASE WHEN p.probe THEN 1 ELSE 0 END) AS probe_share,
+            count_if(u.monitor) AS ua_monitor,
+            count_if(u.crawler) AS ua_crawler,
+            count_if(u.scanner) AS ua_scanner
+          FROM request_session rs JOIN request_facts e USING (source_id, line_no)
+          JOIN sessions s USING (session_id)
+          LEFT JOIN ua u USING (user_agent) LEFT JOIN probe p USING (path)
           GROUP BY s.actor_id)
         SELECT *, CASE {rules} END AS class, CASE {reasons} END AS class_reason
         FROM agg ORDER BY actor_id"""

@@ -13,8 +13,10 @@ authentication (no client address; or a source that never logs principals while 
 endpoint was given). Login endpoints are never guessed into evidence: without ``--login``,
 likely ones are proposed (``AuthResult.proposed_logins``) for the user to confirm.
 
-Table ``request_auth`` (source_id, line_no, auth_state, auth_evidence, auth_trusted,
-auth_login_ts, auth_ambiguous) joins to ``events``/``requests`` on (source_id, line_no).
+Table ``request_facts`` holds one row per event: (source_id, line_no), the event columns the
+later derivations read (ts, client_ip, user_agent, principal, method, path, status,
+bytes_sent, route, record_id) and auth_state, auth_evidence, auth_trusted, auth_login_ts,
+auth_ambiguous — so sessions and actors scan one table instead of re-joining events.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def login_condition(logins: tuple[Endpoint, ...]) -> str:
 
 
 def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
-    """(Re)build ``ip_info`` and ``request_auth``."""
+    """(Re)build ``ip_info`` and ``request_facts``."""
     opts = options or AuthOptions()
     ensure_routes(case)
     derive_ip_info(case, opts.trusted)
@@ -76,7 +78,7 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
     has_logins = "true" if opts.logins else "false"
     case.con.execute(
         f"""
-        CREATE OR REPLACE TABLE request_auth AS
+        CREATE OR REPLACE TABLE request_facts AS
         WITH logins AS (
           SELECT client_ip, coalesce(user_agent, '') AS ua, ts AS login_ts FROM requests
           WHERE ({login_condition(opts.logins)}) AND status BETWEEN 200 AND 399
@@ -86,8 +88,9 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
         shared AS (SELECT client_ip, ts::DATE AS day, count(DISTINCT user_agent) AS uas
                    FROM events WHERE client_ip IS NOT NULL GROUP BY ALL),
         j AS (
-          SELECT e.source_id, e.line_no, e.ts, e.client_ip, e.principal, l.login_ts
-          FROM events e ASOF LEFT JOIN logins l
+          SELECT e.source_id, e.line_no, e.ts, e.client_ip, e.user_agent, e.principal, e.method,
+            e.path, e.status, e.bytes_sent, e.route, e.record_id, l.login_ts
+          FROM requests e ASOF LEFT JOIN logins l
             ON e.client_ip = l.client_ip AND coalesce(e.user_agent, '') = l.ua AND e.ts >= l.login_ts),
         k AS (
           SELECT j.*, i.trusted, s.logs_principal, sh.uas,
@@ -101,7 +104,8 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
                  ELSE 'none' END AS auth_evidence
           FROM j LEFT JOIN ip_info i USING (client_ip) LEFT JOIN src s USING (source_id)
           LEFT JOIN shared sh ON sh.client_ip = j.client_ip AND sh.day = j.ts::DATE)
-        SELECT source_id, line_no,
+        SELECT source_id, line_no, ts, client_ip, user_agent, principal, method, path, status,
+          bytes_sent, route, record_id,
           CASE auth_evidence WHEN 'principal' THEN 'authenticated' WHEN 'login' THEN 'authenticated'
                WHEN 'trusted' THEN 'trusted' WHEN 'none' THEN 'unauthenticated'
                ELSE 'unknown' END AS auth_state,
@@ -113,10 +117,10 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
     )
     result = AuthResult()
     for state, n in case.con.execute(
-        "SELECT auth_state, count(*) FROM request_auth GROUP BY ALL ORDER BY ALL"
+        "SELECT auth_state, count(*) FROM request_facts GROUP BY ALL ORDER BY ALL"
     ).fetchall():
         result.counts[str(state)] = int(n)
-    row = case.con.execute("SELECT count_if(auth_ambiguous) FROM request_auth").fetchone()
+    row = case.con.execute("SELECT count_if(auth_ambiguous) FROM request_facts").fetchone()
     result.ambiguous = int(row[0]) if row and row[0] is not None else 0
     if not opts.logins:
         result.proposed_logins = propose_logins(case)

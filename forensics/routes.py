@@ -53,11 +53,16 @@ SEGMENT_KINDS: list[tuple[str, str]] = [
         "AND regexp_matches(s, '\\d') AND regexp_matches(s, '[A-Za-z]')",
     ),
 ]
-# Segments that stay literal whatever their cardinality.
-KEEP_LITERAL = (
-    "regexp_full_match(s, 'v\\d+(\\.\\d+)*') OR regexp_full_match(lower(s), "
-    "'.+\\.(js|mjs|css|map|png|jpe?g|gif|svg|ico|webp|woff2?|ttf|eot|html?|txt|xml|pdf)')"
-)
+
+
+def keep_literal(seg: str) -> str:
+    """SQL: segment ``seg`` stays literal whatever its cardinality (version, static file)."""
+    return (
+        f"(regexp_full_match({seg}, 'v\\d+(\\.\\d+)*') OR regexp_full_match(lower({seg}), "
+        f"'.+\\.(js|mjs|css|map|png|jpe?g|gif|svg|ico|webp|woff2?|ttf|eot|html?|txt|xml|pdf)'))"
+    )
+
+
 # Query parameters that carry record ids: id, *_id, *-id, camelCase *Id, uuid.
 QUERY_ID_RE = r"(?:^|[&;])(id|ID|Id|uuid|[A-Za-z0-9]+[_-](?:id|ID|Id)|[a-z0-9]+(?:Id|ID))=([^&;#]+)"
 PLACEHOLDER = re.compile(r"\{([^{}/]*)\}")
@@ -144,64 +149,61 @@ def derive_routes(case: Case, options: RouteOptions | None = None) -> RoutesResu
 
 
 def _build(con: duckdb.DuckDBPyConnection, opts: RouteOptions) -> None:
-    kind = f"CASE WHEN {KEEP_LITERAL} THEN NULL "
+    """Typed templates per distinct path (list functions, no per-segment rows), then the
+    cardinality test for ``{str}`` on the distinct typed templates only (few)."""
+    kind = f"CASE WHEN s = '' OR {keep_literal('s')} THEN NULL "
     kind += " ".join(f"WHEN {cond} THEN '{k}'" for k, cond in SEGMENT_KINDS) + " END"
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _route_seg AS
-        SELECT m, path, i, s, CASE WHEN s = '' THEN NULL ELSE {kind} END AS kind,
-               (s <> '' AND NOT ({KEEP_LITERAL})) AS may_vary
+        CREATE OR REPLACE TEMP TABLE _route_p AS
+        SELECT m, path, parts, kinds,
+          array_to_string(list_transform(parts, lambda s, i: coalesce('{{' || kinds[i] || '}}', s)), '/')
+            AS typed
         FROM (
-          SELECT m, path, unnest(generate_series(1, len(parts))) AS i, unnest(parts) AS s
+          SELECT m, path, parts, list_transform(parts, lambda s: {kind}) AS kinds
           FROM (SELECT DISTINCT coalesce(method, '') AS m, path, string_split(path, '/') AS parts
-                FROM events WHERE path IS NOT NULL)
-        )"""
+                FROM events WHERE path IS NOT NULL))"""
     )
-    # Each literal's neighbourhood: the path's typed template with this position masked.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _route_typed AS
-        SELECT m, path, list(coalesce('{' || kind || '}', s) ORDER BY i) AS tl
-        FROM _route_seg GROUP BY m, path"""
-    )
+    # Distinct typed templates; a literal position varies when, with that position masked,
+    # it takes at least min_distinct values.
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _route_str AS
-        SELECT m, masked, i FROM (
-          SELECT g.m, g.i, g.s,
-                 array_to_string(list_concat(t.tl[:g.i - 1], ['*'], t.tl[g.i + 1:]), '/') AS masked
-          FROM _route_seg g JOIN _route_typed t USING (m, path)
-          WHERE g.kind IS NULL AND g.may_vary
-        ) GROUP BY m, masked, i HAVING count(DISTINCT s) >= {int(opts.min_distinct)}"""
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _route_final AS
-        SELECT g.m, g.path,
-          list(CASE WHEN g.kind IS NOT NULL THEN '{' || g.kind || '}'
-                    WHEN x.i IS NOT NULL THEN '{str}' ELSE g.s END ORDER BY g.i) AS parts,
-          list(g.s ORDER BY g.i) FILTER (WHERE g.kind IS NOT NULL OR x.i IS NOT NULL) AS params,
-          list(coalesce(g.kind, 'str') ORDER BY g.i)
-            FILTER (WHERE g.kind IS NOT NULL OR x.i IS NOT NULL) AS kinds
-        FROM _route_seg g JOIN _route_typed t USING (m, path)
-        LEFT JOIN _route_str x ON x.m = g.m AND x.i = g.i
-          AND x.masked = array_to_string(list_concat(t.tl[:g.i - 1], ['*'], t.tl[g.i + 1:]), '/')
-        GROUP BY g.m, g.path"""
+        CREATE OR REPLACE TEMP TABLE _route_t AS
+        WITH t AS (SELECT m, typed, any_value(parts) AS parts, any_value(kinds) AS kinds
+                   FROM _route_p GROUP BY m, typed),
+        lit AS (
+          SELECT m, typed, i, parts[i] AS s,
+            array_to_string(list_transform(parts, lambda x, j: CASE WHEN j = i THEN '*'
+              ELSE coalesce('{{' || kinds[j] || '}}', x) END), '/') AS masked
+          FROM (SELECT *, unnest(list_filter(range(1, len(parts) + 1),
+                  lambda j: kinds[j] IS NULL AND parts[j] <> '' AND NOT {keep_literal("parts[j]")})) AS i
+                FROM t)),
+        vary AS (SELECT m, masked, i FROM lit GROUP BY ALL
+                 HAVING count(DISTINCT s) >= {int(opts.min_distinct)}),
+        hit AS (SELECT l.m, l.typed, list(l.i) AS str_pos FROM lit l JOIN vary v USING (m, masked, i)
+                GROUP BY ALL)
+        SELECT t.m, t.typed, list_transform(t.kinds, lambda k, j:
+                 CASE WHEN list_contains(coalesce(h.str_pos, []), j) THEN 'str' ELSE k END) AS fkinds
+        FROM t LEFT JOIN hit h USING (m, typed)"""
     )
     declared_tpl, declared_id, declared_label = _declared_sql(opts.endpoints)
     con.execute(
         f"""
         CREATE OR REPLACE TABLE routes AS
         SELECT nullif(m, '') AS method, path,
-          coalesce({declared_tpl}, array_to_string(parts, '/')) AS template,
+          coalesce({declared_tpl}, array_to_string(list_transform(parts,
+            lambda s, i: coalesce('{{' || fkinds[i] || '}}', s)), '/')) AS template,
           {declared_label} AS label,
-          CASE WHEN {declared_label} IS NOT NULL THEN {declared_id} ELSE params[1] END AS record_id,
-          CASE WHEN {declared_label} IS NOT NULL THEN NULL ELSE kinds[1] END AS id_kind,
+          CASE WHEN {declared_label} IS NOT NULL THEN {declared_id}
+               ELSE parts[list_filter(range(1, len(parts) + 1), lambda j: fkinds[j] IS NOT NULL)[1]]
+          END AS record_id,
+          CASE WHEN {declared_label} IS NOT NULL THEN NULL
+               ELSE list_filter(fkinds, lambda k: k IS NOT NULL)[1] END AS id_kind,
           CASE WHEN {declared_label} IS NOT NULL THEN 'declared' ELSE 'inferred' END AS origin,
           coalesce(nullif(m, ''), '-') || ' ' || template AS route
-        FROM _route_final"""
+        FROM _route_p JOIN _route_t USING (m, typed)"""
     )
-    for t in ("_route_seg", "_route_typed", "_route_str", "_route_final"):
+    for t in ("_route_p", "_route_t"):
         con.execute(f"DROP TABLE {t}")
     con.execute(
         f"""

@@ -35,7 +35,7 @@ def read(ip: str, ua: str, minutes: float, rid: int = 1, **kw: object) -> dict[s
 def auth_rows(case: Case) -> list[tuple[object, ...]]:
     return case.con.execute(
         "SELECT line_no, auth_state, auth_evidence, auth_trusted, auth_ambiguous "
-        "FROM request_auth ORDER BY line_no"
+        "FROM request_facts ORDER BY line_no"
     ).fetchall()
 
 
@@ -197,7 +197,7 @@ def test_sample_case_actors(sample_case: Case) -> None:
     case = sample_case
     derive_actors(case, ActorOptions(AuthOptions(logins=(LOGIN,))))
     staff = case.sql(
-        "SELECT a.auth_state, count(*) AS n FROM events e JOIN request_auth a USING (source_id, line_no) "
+        "SELECT a.auth_state, count(*) AS n FROM events e JOIN request_facts a USING (source_id, line_no) "
         "WHERE e.client_ip LIKE '10.20.%' GROUP BY ALL"
     )
     assert staff.set_index("auth_state")["n"].to_dict().keys() == {"authenticated"}  # clinicians log in
@@ -205,7 +205,7 @@ def test_sample_case_actors(sample_case: Case) -> None:
     assert len(partner) == 1 and partner["class"][0] == "unknown"
     assert (partner["last_seen"][0] - partner["first_seen"][0]).days >= 10  # a long history
     states = case.sql(
-        "SELECT DISTINCT a.auth_state FROM events e JOIN request_auth a USING (source_id, line_no) "
+        "SELECT DISTINCT a.auth_state FROM events e JOIN request_facts a USING (source_id, line_no) "
         f"WHERE e.user_agent = '{PARTNER_UA}'"
     )
     assert states["auth_state"].tolist() == ["unauthenticated"]
