@@ -25,11 +25,11 @@ FORMAT = JsonMapFormat(
     signature=(("requestId",), ("httpMethod",), ("requestTimeEpoch", "requestTime")),
     fields=(
         # epoch ms first (millisecond precision); requestTime (CLF, seconds) stays in extra
-        Field("ts", ("requestTimeEpoch", "requestTime"), "time", drop="first"),
+        Field("ts", ("requestTimeEpoch", "requestTime"), "time", drop="used"),
         Field("client_ip", ("ip", "sourceIp", "identity.sourceIp")),
         Field("method", ("httpMethod",)),
         # the path as sent when logged; else the resource template (both stay if both logged)
-        Field("_target", ("path", "resourcePath"), drop="first"),
+        Field("_target", ("path", "resourcePath"), drop="used"),
         Field("host", ("domainName",)),
         Field("protocol", ("protocol",)),
         Field("status", ("status",), "int"),
@@ -49,7 +49,7 @@ FORMAT = JsonMapFormat(
                 "user",
                 "userArn",
             ),
-            drop="first",
+            drop="used",
         ),
     ),
 )

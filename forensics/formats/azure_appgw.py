@@ -47,7 +47,7 @@ FORMAT = JsonMapFormat(
         Field("method", ("properties.httpMethod",)),
         Field("_target", ("properties.requestUri",)),
         Field("query", ("properties.requestQuery",)),
-        Field("host", ("properties.originalHost", "properties.host"), drop="first"),
+        Field("host", ("properties.originalHost", "properties.host"), drop="used"),
         Field("protocol", ("properties.httpVersion",)),
         Field("status", ("properties.httpStatus",), "int"),
         Field("bytes_sent", ("properties.sentBytes",), "int"),

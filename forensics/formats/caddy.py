@@ -29,7 +29,7 @@ FORMAT = JsonMapFormat(
     fields=(
         Field("ts", ("ts",), "time"),
         # client_ip is the client after trusted proxies; remote_ip (the peer) stays in extra
-        Field("client_ip", ("request.client_ip", "request.remote_ip"), "ip", drop="first"),
+        Field("client_ip", ("request.client_ip", "request.remote_ip"), "ip", drop="used"),
         Field("method", ("request.method",)),
         Field("host", ("request.host",)),
         Field("_target", ("request.uri",)),

@@ -45,8 +45,9 @@ class Field:
     us | ns (durations) | gdur (protobuf Duration text ``"0.123s"``) | ip (an address that may
     carry ``:port``; the port is cut off). ``column`` may be ``extra.NAME``: the value goes to
     extra under NAME. ``drop``: which paths leave ``extra`` once mapped — all (spelling
-    variants of one key), first (the others are different facts, e.g. the proxy's remote_ip
-    after client_ip) or none (the raw value holds more than the column, e.g. ``ip:port``).
+    variants of one key), used (the path the value came from; the others are different facts,
+    e.g. the proxy's remote_ip after client_ip) or none (the raw value holds more than the
+    column, e.g. ``ip:port``).
     """
 
     column: str
@@ -120,8 +121,8 @@ def _patch_sql(node: dict[str, Any], at: list[str]) -> str:
     where the record has that object (a patch member for an absent key would create it)."""
     parts = []
     for key, sub in node.items():
-        if sub is None:
-            parts.append(f"{sql_str(key)}, NULL")
+        if not isinstance(sub, dict):  # a leaf: NULL deletes it, an expression keeps a value
+            parts.append(f"{sql_str(key)}, {sub or 'NULL'}")
         else:
             path = json_path(".".join([*at, key]))
             inner = _patch_sql(sub, [*at, key])
@@ -286,18 +287,23 @@ class JsonMapParser:
         patch: dict[str, Any] = {}
         parents: set[str] = set()
         for fld in self.fmt.fields:
-            chosen = {"all": fld.paths, "first": fld.paths[:1], "none": ()}[fld.drop]
-            for p in chosen:
+            if fld.drop == "none":
+                continue
+            for i, p in enumerate(fld.paths):
                 keys, _ = split_path(p)
+                # "used": a path leaves extra when no earlier path had a value (it is the one
+                # used, or empty); later ones keep their value (a merge patch of itself)
+                leaf = None
+                if fld.drop == "used" and i > 0:
+                    earlier = ", ".join(f"nullif(nullif({ref(q)}, ''), '-')" for q in fld.paths[:i])
+                    value = f"json_extract(j, {sql_str(json_path('.'.join(keys)))})"
+                    leaf = f"CASE WHEN coalesce({earlier}, NULL) IS NOT NULL THEN {value} END"
                 node = patch
                 for k in keys[:-1]:
                     node = node.setdefault(k, {})
-                    if node is None:
-                        break
-                else:
-                    node[keys[-1]] = None
-                for i in range(1, len(keys)):
-                    parents.add(json_path(".".join(keys[:i])))
+                node[keys[-1]] = leaf
+                for n in range(1, len(keys)):
+                    parents.add(json_path(".".join(keys[:n])))
         patched = f"json_merge_patch(j, {_patch_sql(patch, [])})"
         if parents:
             types = f"json_type(j, {sql_list(sorted(parents))})"

@@ -26,7 +26,7 @@ FORMAT = JsonMapFormat(
     signature=(("RequestMethod",), ("DownstreamStatus",), ("StartUTC", "StartLocal")),
     fields=(
         # StartLocal (the same instant with the server's offset) stays in extra
-        Field("ts", ("StartUTC", "StartLocal"), "time", drop="first"),
+        Field("ts", ("StartUTC", "StartLocal"), "time", drop="used"),
         Field("client_ip", ("ClientHost",)),
         Field("principal", ("ClientUsername",)),
         Field("method", ("RequestMethod",)),
