@@ -138,7 +138,10 @@ GCP = {
         "latency": "0.054772s",
         "protocol": "HTTP/1.1",
     },
-    "resource": {"type": "http_load_balancer", "labels": {"backend_service_name": "shop-bs", "zone": "global"}},
+    "resource": {
+        "type": "http_load_balancer",
+        "labels": {"backend_service_name": "shop-bs", "zone": "global"},
+    },
     "timestamp": "2023-09-12T15:47:55.884550Z",
     "severity": "INFO",
     "logName": "projects/shop-prod/logs/requests",
@@ -265,7 +268,12 @@ def test_azure_appgw_other_categories_and_records_wrapper() -> None:
         "operationName": "ApplicationGatewayFirewall",
         "time": "2017-04-26T19:27:39Z",
         "category": "ApplicationGatewayFirewallLog",
-        "properties": {"instanceId": "appgw_1", "clientIp": "191.96.249.97", "requestUri": "/x", "ruleId": "920350"},
+        "properties": {
+            "instanceId": "appgw_1",
+            "clientIp": "191.96.249.97",
+            "requestUri": "/x",
+            "ruleId": "920350",
+        },
     }
     wrapper = {"records": [APPGW_V1, APPGW_V1]}
     lines = jl(APPGW_V1, firewall, wrapper)
@@ -332,7 +340,12 @@ def test_azure_frontdoor_standard() -> None:
             "resourceId": AFD["resourceId"],
             "category": "FrontDoorAccessLog",
             "operationName": "Microsoft.Cdn/Profiles/AccessLog/Write",
-            "properties": {"clientPort": "50112", "socketIp": "198.51.100.201", "pop": "AMS", "cacheStatus": "MISS"},
+            "properties": {
+                "clientPort": "50112",
+                "socketIp": "198.51.100.201",
+                "pop": "AMS",
+                "cacheStatus": "MISS",
+            },
         },
     }
 
@@ -394,7 +407,13 @@ CADDY = {
             "X-Forwarded-For": ["198.51.100.4, 10.0.0.2"],
             "Accept": ["*/*"],
         },
-        "tls": {"resumed": False, "version": 772, "cipher_suite": 4865, "proto": "h2", "server_name": "example.com"},
+        "tls": {
+            "resumed": False,
+            "version": 772,
+            "cipher_suite": 4865,
+            "proto": "h2",
+            "server_name": "example.com",
+        },
     },
     "bytes_read": 0,
     "user_id": "admin",
@@ -445,9 +464,9 @@ def test_caddy_compose_prefix_and_start_up_records(tmp_path: Path) -> None:
     case, report = ingest_lines(tmp_path, "compose.log", lines)
     (result,) = report.results
     assert (result.format, result.lines, result.events, result.rejects) == ("caddy", 4, 1, 3)
-    assert case.con.execute("select line_no, extra->>'compose_service', client_ip from events").fetchall() == [
-        (3, "web-caddy", "2001:db8::7")
-    ]
+    assert case.con.execute(
+        "select line_no, extra->>'compose_service', client_ip from events"
+    ).fetchall() == [(3, "web-caddy", "2001:db8::7")]
     assert case.con.execute("select line_no, reason from rejects order by 1").fetchall() == [
         (1, NOT_AN_ENTRY + "Caddy log record logger=admin msg=admin endpoint started"),
         (2, NOT_AN_ENTRY + "Caddy log record msg=serving initial configuration"),

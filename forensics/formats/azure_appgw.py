@@ -52,7 +52,9 @@ FORMAT = JsonMapFormat(
         Field("status", ("properties.httpStatus",), "int"),
         Field("bytes_sent", ("properties.sentBytes",), "int"),
         Field("bytes_received", ("properties.receivedBytes",), "int"),
-        Field("duration_ms", ("properties.timeTaken",), "s", kind_if_absent=("properties.transactionId", "ms")),
+        Field(
+            "duration_ms", ("properties.timeTaken",), "s", kind_if_absent=("properties.transactionId", "ms")
+        ),
         Field("user_agent", ("properties.userAgent",)),
         Field("request_id", ("properties.transactionId",)),
     ),

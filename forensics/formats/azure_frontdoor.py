@@ -34,7 +34,11 @@ FORMAT = JsonMapFormat(
     '"requestProtocol":"HTTPS","securityProtocol":"TLS 1.2","httpStatusCode":"200",'
     '"httpStatusDetails":"200","pop":"LON","cacheStatus":"CONFIG_NOCACHE","errorInfo":"NoError",'
     '"endpoint":"api-abc123.z01.azurefd.net","referer":"","originName":"api-origin.example.com"}}',
-    signature=(_p("trackingReference", "TrackingReference"), _p("httpStatusCode", "HttpStatusCode"), ("time",)),
+    signature=(
+        _p("trackingReference", "TrackingReference"),
+        _p("httpStatusCode", "HttpStatusCode"),
+        ("time",),
+    ),
     entry_key="category",
     entry_values=("FrontDoorAccessLog", "FrontdoorAccessLog", "AzureCdnAccessLog"),
     entry_key_optional=True,

@@ -126,7 +126,9 @@ def _patch_sql(node: dict[str, Any], at: list[str]) -> str:
         else:
             path = json_path(".".join([*at, key]))
             inner = _patch_sql(sub, [*at, key])
-            parts.append(f"{sql_str(key)}, CASE WHEN json_type(j, {sql_str(path)}) = 'OBJECT' THEN {inner} END")
+            parts.append(
+                f"{sql_str(key)}, CASE WHEN json_type(j, {sql_str(path)}) = 'OBJECT' THEN {inner} END"
+            )
     return f"json_object({', '.join(parts)})"
 
 
@@ -168,7 +170,11 @@ class JsonMapFormat:
         return isinstance(v, str) and v.startswith(self.entry_values)
 
     def is_member(self, obj: Any) -> bool:
-        return bool(self.member) and isinstance(obj, dict) and all(lookup(obj, p) is not None for p in self.member)
+        return (
+            bool(self.member)
+            and isinstance(obj, dict)
+            and all(lookup(obj, p) is not None for p in self.member)
+        )
 
     def is_wrapper(self, obj: Any) -> bool:
         recs = obj.get("records") if self.wrapper_hint and isinstance(obj, dict) else None
@@ -338,15 +344,13 @@ class JsonMapParser:
             whens.append(
                 f"WHEN json_type({j}, '$.records') = 'ARRAY' THEN "
                 + sql_str(
-                    f"a {{\"records\": [...]}} wrapper holding many {f.name} records on one line; "
+                    f'a {{"records": [...]}} wrapper holding many {f.name} records on one line; '
                     f"{f.wrapper_hint}"
                 )
             )
         if f.member:
             present = " AND ".join(f"{ref(p)} IS NOT NULL" for p in f.member)
-            detail = " || ".join(
-                f"coalesce(' {k.rsplit('.', 1)[-1]}=' || {ref(k)}, '')" for k in f.detail
-            )
+            detail = " || ".join(f"coalesce(' {k.rsplit('.', 1)[-1]}=' || {ref(k)}, '')" for k in f.detail)
             reason = sql_str(NOT_AN_ENTRY + f.what) + (f" || {detail}" if detail else "")
             whens.append(f"WHEN {present} THEN {reason}")
         keys = " and ".join("/".join(g) for g in f.signature)
