@@ -14,9 +14,20 @@ performance logs) in the same export are NOT_AN_ENTRY rejects.
 
 from __future__ import annotations
 
+from typing import Any
+
 from forensics.formats.jsonmap import Field, JsonMapFormat
 
-WRAPPER_HINT = "convert to JSON lines first, e.g. jq -c '.records[]' PT1H.json > PT1H.jsonl"
+# Azure Monitor resource-log records: the access category is an entry, other categories of the
+# same resource (firewall, performance …) are not; shared with azure_frontdoor
+AZURE_DIAGNOSTIC: dict[str, Any] = {
+    "entry_key": "category",
+    "entry_key_optional": True,
+    "member": ("resourceId", "properties"),
+    "what": "Azure diagnostic record",
+    "detail": ("category", "operationName"),
+    "wrapper_hint": "convert to JSON lines first, e.g. jq -c '.records[]' PT1H.json > PT1H.jsonl",
+}
 
 FORMAT = JsonMapFormat(
     name="azure_appgw",
@@ -34,13 +45,8 @@ FORMAT = JsonMapFormat(
     '"serverRouted":"10.0.1.4:443","serverStatus":"200","serverResponseLatency":"0.010",'
     '"originalHost":"api.example.com","host":"api.example.com"}}',
     signature=(("properties.httpMethod",), ("properties.httpStatus",), ("time", "timeStamp")),
-    entry_key="category",
     entry_values=("ApplicationGatewayAccessLog",),
-    entry_key_optional=True,
-    member=("resourceId", "properties"),
-    what="Azure diagnostic record",
-    detail=("category", "operationName"),
-    wrapper_hint=WRAPPER_HINT,
+    **AZURE_DIAGNOSTIC,
     fields=(
         Field("ts", ("time", "timeStamp"), "time"),
         Field("client_ip", ("properties.clientIP",)),

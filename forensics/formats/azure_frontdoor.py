@@ -12,7 +12,7 @@ the client; ``socketIp`` (the peer that connected, maybe a proxy) stays in extra
 
 from __future__ import annotations
 
-from forensics.formats.azure_appgw import WRAPPER_HINT
+from forensics.formats.azure_appgw import AZURE_DIAGNOSTIC
 from forensics.formats.jsonmap import Field, JsonMapFormat
 
 
@@ -39,13 +39,8 @@ FORMAT = JsonMapFormat(
         _p("httpStatusCode", "HttpStatusCode"),
         ("time",),
     ),
-    entry_key="category",
     entry_values=("FrontDoorAccessLog", "FrontdoorAccessLog", "AzureCdnAccessLog"),
-    entry_key_optional=True,
-    member=("resourceId", "properties"),
-    what="Azure diagnostic record",
-    detail=("category", "operationName"),
-    wrapper_hint=WRAPPER_HINT,
+    **AZURE_DIAGNOSTIC,
     fields=(
         Field("ts", ("time",), "time"),
         Field("client_ip", _p("clientIp", "ClientIp", "clientIP")),
