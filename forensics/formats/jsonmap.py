@@ -116,7 +116,7 @@ def naive_time(value: Any) -> bool:
     )
 
 
-def _patch_sql(node: dict[str, Any], at: list[str]) -> str:
+def _patch_sql(node: dict[str, Any], at: list[str], jt: dict[str, str]) -> str:
     """A merge patch deleting the leaves of ``node``, built per record: a nested part only
     where the record has that object (a patch member for an absent key would create it)."""
     parts = []
@@ -125,10 +125,8 @@ def _patch_sql(node: dict[str, Any], at: list[str]) -> str:
             parts.append(f"{sql_str(key)}, {sub or 'NULL'}")
         else:
             path = json_path(".".join([*at, key]))
-            inner = _patch_sql(sub, [*at, key])
-            parts.append(
-                f"{sql_str(key)}, CASE WHEN json_type(j, {sql_str(path)}) = 'OBJECT' THEN {inner} END"
-            )
+            inner = _patch_sql(sub, [*at, key], jt)
+            parts.append(f"{sql_str(key)}, CASE WHEN {jt[path]} = 'OBJECT' THEN {inner} END")
     return f"json_object({', '.join(parts)})"
 
 
@@ -252,11 +250,14 @@ class JsonMapParser:
                 out["ts"], out["ts_offset_min"] = times.any_time(raw, self.options.tz)
             else:
                 out[fld.column] = typed
-        out["extra"] = self._extra_sql(renamed, ref)
+        out["extra"], parents = self._extra_sql(renamed, ref)
+        # the types of the objects extra's patch reaches into, read once per record
+        jt = f"json_type(j, {sql_list(parents)})" if parents else "NULL"
         why = self._why()
 
         inner = (
-            f"SELECT line_no, line, svc, j, ok, CASE WHEN ok THEN json_extract_string(j, "
+            f"SELECT line_no, line, svc, j, ok, CASE WHEN ok THEN {jt} END AS jt, "
+            f"CASE WHEN ok THEN json_extract_string(j, "
             f"{sql_list([json_path(p) for p in paths])}) END AS v FROM ("
             f"SELECT *, json_valid(j) AND starts_with(ltrim(j), '{{') AS ok FROM ({prefixed_sql(src)}))"
         )
@@ -284,7 +285,7 @@ class JsonMapParser:
             return f"CASE WHEN {ref(path)} IS NULL THEN {alt_ms} ELSE {ms} END"
         return ms
 
-    def _extra_sql(self, renamed: list[tuple[str, str]], ref: Callable[[str], str]) -> str:
+    def _extra_sql(self, renamed: list[tuple[str, str]], ref: Callable[[str], str]) -> tuple[str, list[str]]:
         """The record minus mapped keys, plus renamed values and the compose service name.
 
         The keys leave by a JSON merge patch of nulls. A patch over a key whose parent is not
@@ -310,17 +311,20 @@ class JsonMapParser:
                 node[keys[-1]] = leaf
                 for n in range(1, len(keys)):
                     parents.add(json_path(".".join(keys[:n])))
-        patched = f"json_merge_patch(j, {_patch_sql(patch, [])})"
-        if parents:
-            types = f"json_type(j, {sql_list(sorted(parents))})"
-            safe = f"list_bool_and(list_transform({types}, lambda t: t IS NULL OR t = 'OBJECT'))"
+        # the parents' types come from one json_type call per record (column jt): each JSON
+        # function parses the record again
+        order = sorted(parents)
+        jt = {p: f"jt[{i + 1}]" for i, p in enumerate(order)}
+        patched = f"json_merge_patch(j, {_patch_sql(patch, [], jt)})"
+        if order:
+            safe = "list_bool_and(list_transform(jt, lambda t: t IS NULL OR t = 'OBJECT'))"
             patched = f"CASE WHEN {safe} THEN {patched} ELSE j::JSON END"
         adds = [("compose_service", "svc"), *renamed]
         add_obj = "json_object(" + ", ".join(f"{sql_str(k)}, {v}" for k, v in adds) + ")"
         # json_object keeps NULL members; drop them so absent facts stay absent
-        add_clean = f"json_merge_patch('{{}}', {add_obj})"
-        merged = f"json_merge_patch({patched}, {add_clean})"
-        return f"CASE WHEN ok THEN nullif({merged}::VARCHAR, '{{}}') END"
+        none = " AND ".join(f"{v} IS NULL" for _, v in adds)
+        merged = f"CASE WHEN {none} THEN {patched} ELSE json_merge_patch({patched}, json_merge_patch('{{}}', {add_obj})) END"
+        return f"CASE WHEN ok THEN nullif({merged}::VARCHAR, '{{}}') END", order
 
     def _why(self) -> str:
         """Why a line is not an entry: SQL over ``line`` alone (assemble_sql's outer layer).
