@@ -98,6 +98,7 @@ def parse_batch(con: duckdb.DuckDBPyConnection, items: list[Planned], options: P
         con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {items[0].parser.select_sql('staged_all')}")
         con.execute("DROP TABLE staged_all")
         _second_chance(con, items, options)
+        _format_warnings(con, items)
 
 
 @contextmanager
@@ -129,6 +130,19 @@ def _stage_one(con: duckdb.DuckDBPyConnection, idx: int, item: Planned) -> None:
     item.reader = "python"
     if warning:
         item.warnings.append(warning)
+
+
+def _format_warnings(con: duckdb.DuckDBPyConnection, items: list[Planned]) -> None:
+    """Per-file warnings a parser derives from its parsed rows (e.g. gcp_lb: sampled logs).
+
+    A parser may define ``file_warnings_sql(table, file_key)`` returning SQL that selects
+    ``(file index, warning)`` from ``table``, grouping by the ``file_key`` expression.
+    """
+    hook = getattr(items[0].parser, "file_warnings_sql", None)
+    sql = hook("parsed", f"line_no >> {SHIFT}") if hook else None
+    if sql:
+        for idx, text in con.execute(sql).fetchall():
+            items[int(idx)].warnings.append(str(text))
 
 
 def _second_chance(con: duckdb.DuckDBPyConnection, items: list[Planned], options: ParseOptions) -> None:

@@ -12,7 +12,21 @@ from dataclasses import dataclass
 import duckdb
 
 from forensics.errors import UnknownFormatError
-from forensics.formats import combined, combined_extra, common, jsonl, nginx_main, vhost_combined
+from forensics.formats import (
+    apigw_json,
+    azure_appgw,
+    azure_frontdoor,
+    caddy,
+    combined,
+    combined_extra,
+    common,
+    envoy_json,
+    gcp_lb,
+    jsonl,
+    nginx_main,
+    traefik_json,
+    vhost_combined,
+)
 from forensics.formats.base import LogFormat, ParseOptions, Parser
 from forensics.formats.linefmt import LineFormat
 
@@ -25,6 +39,13 @@ REGISTRY: dict[str, LogFormat] = {
         nginx_main.FORMAT,
         vhost_combined.FORMAT,
         jsonl.FORMAT,
+        apigw_json.FORMAT,
+        gcp_lb.FORMAT,
+        azure_appgw.FORMAT,
+        azure_frontdoor.FORMAT,
+        caddy.FORMAT,
+        traefik_json.FORMAT,
+        envoy_json.FORMAT,
     )
 }
 

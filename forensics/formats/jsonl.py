@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from forensics.errors import FieldMappingError, TimezoneRequiredError
-from forensics.formats import times
+from forensics.formats import jsonmap, times
 from forensics.formats.base import ParseOptions, assemble_sql
 from forensics.formats.sqltext import sql_list
 
@@ -134,7 +134,7 @@ def choose_mapping(lines: list[str]) -> dict[str, tuple[str, ...]]:
     seen: dict[tuple[str, ...], Any] = {}
     for line in lines[:SAMPLE]:
         try:
-            obj = json.loads(line)
+            obj = json.loads(jsonmap.strip_prefix(line))
         except ValueError:
             continue
         for path, value in flatten(obj).items():
@@ -154,7 +154,7 @@ def choose_mapping(lines: list[str]) -> dict[str, tuple[str, ...]]:
 
 def _is_object(line: str) -> bool:
     try:
-        return isinstance(json.loads(line), dict)
+        return isinstance(json.loads(jsonmap.strip_prefix(line)), dict)
     except ValueError:
         return False
 
@@ -176,7 +176,7 @@ class JsonFormat:
     def matches(
         self, con: duckdb.DuckDBPyConnection, lines: list[str], strict_only: bool = False
     ) -> list[bool]:
-        if not any(ln.lstrip().startswith("{") for ln in lines):
+        if not any("{" in ln[:200] for ln in lines):
             return [False] * len(lines)  # cheap pre-check before parsing JSON
         mapping = choose_mapping(lines)
         if "ts" not in mapping or not ({"_target", "_request"} & set(mapping)):
@@ -188,7 +188,8 @@ class JsonFormat:
         samples: dict[tuple[str, ...], Any] = {}
         for line in lines[:SAMPLE]:
             try:
-                samples.update({k: v for k, v in flatten(json.loads(line)).items() if k not in samples})
+                obj = json.loads(jsonmap.strip_prefix(line))
+                samples.update({k: v for k, v in flatten(obj).items() if k not in samples})
             except ValueError:
                 continue
         for column, dotted in options.fields.items():
@@ -203,13 +204,7 @@ class JsonFormat:
             raise FieldMappingError("no time key found in the JSON lines; name it with --field ts=your.key")
         paths = {c: json_path(p, samples.get(p)) for c, p in mapping.items()}
         ts_sample = samples.get(mapping["ts"])
-        if (
-            isinstance(ts_sample, str)
-            and not options.tz
-            and not re.fullmatch(r"-?\d+(\.\d+)?", ts_sample)
-            and not re.search(times.OFFSET_RE, ts_sample)
-            and not re.search(r"[+-]\d{4}$", ts_sample)
-        ):
+        if jsonmap.naive_time(ts_sample) and not options.tz:
             raise TimezoneRequiredError(
                 f"JSON time values like {ts_sample!r} have no UTC offset; give the zone the "
                 "application logged in with --tz (e.g. --tz Europe/London)"
@@ -231,10 +226,11 @@ class JsonParser:
 
     def select_sql(self, src: str) -> str:
         cols = list(self.paths)
+        # a docker-compose "name  | " prefix is cut off (jsonmap.prefixed_sql)
         inner = (
-            f"SELECT line_no, line, json_valid(line) AND starts_with(ltrim(line), '{{') AS ok, "
-            f"CASE WHEN ok THEN json_extract_string(line, "
-            f"{sql_list([self.paths[c] for c in cols])}) END AS v FROM {src}"
+            f"SELECT line_no, line, json_valid(j) AND starts_with(ltrim(j), '{{') AS ok, "
+            f"CASE WHEN ok THEN json_extract_string(j, "
+            f"{sql_list([self.paths[c] for c in cols])}) END AS v FROM ({jsonmap.prefixed_sql(src)})"
         )
         ref = {c: f"v[{i + 1}]" for i, c in enumerate(cols)}
         out: dict[str, str] = {}
