@@ -33,27 +33,34 @@ from forensics.case import Case
 from forensics.errors import EndpointError, ForensicsError
 from forensics.formats.sqltext import sql_str
 
-# (kind, SQL condition over the segment text ``s``), tried in order.
+# (kind, SQL condition over the segment text ``s``), tried in order. Cheap length/character
+# guards come first so most segments never reach a regex (millions of distinct paths).
 SEGMENT_KINDS: list[tuple[str, str]] = [
     (
         "uuid",
-        "regexp_full_match(s, '[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}')",
+        "length(s) = 36 AND regexp_full_match(s, "
+        "'[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}')",
     ),
-    ("nhs", "regexp_full_match(s, '\\d{10}')"),
+    ("nhs", "length(s) = 10 AND regexp_full_match(s, '\\d{10}')"),
     ("int", "regexp_full_match(s, '\\d+')"),
     (
         "hex",
-        "regexp_full_match(s, '[0-9A-Fa-f]{8,}') AND regexp_matches(s, '\\d') "
+        "length(s) >= 8 AND regexp_full_match(s, '[0-9A-Fa-f]+') AND regexp_matches(s, '\\d') "
         "AND regexp_matches(s, '[A-Fa-f]')",
     ),
-    ("email", "regexp_full_match(url_decode(s), '[^@\\s]+@[^@\\s]+\\.[A-Za-z]{2,}')"),
+    (
+        "email",
+        "(contains(s, '@') OR contains(s, '%40')) "
+        "AND regexp_full_match(url_decode(s), '[^@\\s]+@[^@\\s]+\\.[A-Za-z]{2,}')",
+    ),
     (
         "token",
         "length(s) >= 16 AND regexp_full_match(s, '[A-Za-z0-9_~.=%-]+') "
         "AND regexp_matches(s, '\\d') AND regexp_matches(s, '[A-Za-z]')",
     ),
 ]
-
+# A plain word (no digit, no dot): literal at once, without trying the kinds.
+PLAIN_WORD = "regexp_full_match(s, '[A-Za-z_-]+')"
 
 def keep_literal(seg: str) -> str:
     """SQL: segment ``seg`` stays literal whatever its cardinality (version, static file)."""
@@ -151,7 +158,7 @@ def derive_routes(case: Case, options: RouteOptions | None = None) -> RoutesResu
 def _build(con: duckdb.DuckDBPyConnection, opts: RouteOptions) -> None:
     """Typed templates per distinct path (list functions, no per-segment rows), then the
     cardinality test for ``{str}`` on the distinct typed templates only (few)."""
-    kind = f"CASE WHEN s = '' OR {keep_literal('s')} THEN NULL "
+    kind = f"CASE WHEN s = '' OR {PLAIN_WORD} OR {keep_literal('s')} THEN NULL "
     kind += " ".join(f"WHEN {cond} THEN '{k}'" for k, cond in SEGMENT_KINDS) + " END"
     con.execute(
         f"""
