@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import duckdb
 
 from forensics.errors import UnknownFormatError
-from forensics.formats import combined, combined_extra, common, jsonl, nginx_main, vhost_combined
+from forensics.formats import combined, combined_extra, common, haproxy, jsonl, nginx_main, vhost_combined
 from forensics.formats.base import LogFormat, ParseOptions, Parser
 from forensics.formats.linefmt import LineFormat
 
@@ -25,6 +25,7 @@ REGISTRY: dict[str, LogFormat] = {
         nginx_main.FORMAT,
         vhost_combined.FORMAT,
         jsonl.FORMAT,
+        haproxy.FORMAT,
     )
 }
 
