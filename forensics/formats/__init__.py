@@ -12,7 +12,18 @@ from dataclasses import dataclass
 import duckdb
 
 from forensics.errors import UnknownFormatError
-from forensics.formats import combined, combined_extra, common, haproxy, jsonl, nginx_main, vhost_combined
+from forensics.formats import (
+    combined,
+    combined_extra,
+    common,
+    envoy,
+    envoy_istio,
+    haproxy,
+    jsonl,
+    nginx_main,
+    traefik_clf,
+    vhost_combined,
+)
 from forensics.formats.base import LogFormat, ParseOptions, Parser
 from forensics.formats.linefmt import LineFormat
 
@@ -26,6 +37,9 @@ REGISTRY: dict[str, LogFormat] = {
         vhost_combined.FORMAT,
         jsonl.FORMAT,
         haproxy.FORMAT,
+        traefik_clf.FORMAT,
+        envoy.FORMAT,
+        envoy_istio.FORMAT,
     )
 }
 
