@@ -45,7 +45,7 @@ from forensics.formats.sqltext import sql_list, sql_str
 DATE = r"\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2}(?:\.\d+)?"
 # The HAProxy message starts at the first "client_ip:client_port [date] " (IPv6 clients are
 # written without brackets: the port is after the last colon; "unix" for UNIX sockets).
-HEAD_RE = rf"^(.*?)(\S+):(\d+) \[({DATE})\] (.*)$"
+HEAD_RE = rf"^(.*?)([^\s>]+):(\d+) \[({DATE})\] (.*)$"
 HEAD_NAMES = ["pre", "client_ip", "client_port", "date", "rest"]
 
 # What may come before it: nothing (stdout, docker), "<PRI>", an RFC 5424 header, or an
@@ -65,7 +65,7 @@ BODY_RE = (
     r"^(\S+) ([^\s/]+)/(\S+) (?:(-?\d+)/)?(-?\d+)/(-?\d+)/(?:(-?\d+)/)?(\+?-?\d+) "
     r"(?:(-?\d+) )?(\+?\d+) (?:(\S+) (\S+) )?(\S+) "
     r"(\d+)/(\d+)/(\d+)/(\d+)/(\+?\d+) (\d+)/(\d+)"
-    r'(?:(?: (\{[^}]*\}))?(?: (\{[^}]*\}))? "(.*?)"?'
+    r'(?:(?: (\{[^}]*\}))?(?: (\{[^}]*\}))? (")(.*?)"?'
     r"(?: (\S+)/(\S+)/(\S+)/(\S+)/(\S+) (\S+)/(\S+)/(\S+))?)?$"
 )
 BODY_NAMES = [
@@ -91,6 +91,7 @@ BODY_NAMES = [
     "backend_queue",
     "hdr1",
     "hdr2",
+    "quote",
     "http_request",
     "fc_err",
     "ssl_fc_err",
@@ -101,6 +102,8 @@ BODY_NAMES = [
     "ssl_version",
     "ssl_ciphers",
 ]
+# HTTP has all of TR, Tr, status_code, the cookies and the request; TCP has none of them.
+HTTP_PARTS = ("t_req", "t_resp", "status_code", "captured_request_cookie", "quote")
 # 8.2.5: "frontend_name '/' bind_name ':' message" after the date.
 ERROR_RE = r"^([^\s/]+)/(\S*?): (.+)$"
 ERROR_NAMES = ["frontend_name", "bind_name", "message"]
@@ -160,7 +163,11 @@ def _py_entry(line: str) -> bool:
     if m is None or _PREFIX.match(m.group(1)) is None:
         return False
     rest = m.group(5)
-    return _BODY.match(rest) is not None or _ERROR.match(rest) is not None
+    b = _BODY.match(rest)
+    if b is not None:
+        parts = [b.group(BODY_NAMES.index(n) + 1) is not None for n in HTTP_PARTS]
+        return all(parts) or not any(parts)
+    return _ERROR.match(rest) is not None
 
 
 def _entry_sql(line: str) -> str:
@@ -168,8 +175,15 @@ def _entry_sql(line: str) -> str:
     h = f"regexp_extract({line}, {sql_str(HEAD_RE)}, {sql_list(HEAD_NAMES)})"
     return (
         f"(list_transform([{h}], lambda h: h.date <> '' AND regexp_full_match(h.pre, {sql_str(PREFIX_RE)}) "
-        f"AND (regexp_full_match(h.rest, {sql_str(BODY_RE)}) OR regexp_full_match(h.rest, {sql_str(ERROR_RE)})))[1])"
+        f"AND (list_transform([regexp_extract(h.rest, {sql_str(BODY_RE)}, {sql_list(BODY_NAMES)})], "
+        f"lambda b: b.frontend_name <> '' AND {_same_shape('b')})[1] "
+        f"OR regexp_full_match(h.rest, {sql_str(ERROR_RE)})))[1])"
     )
+
+
+def _same_shape(b: str) -> str:
+    """SQL: the body ``b`` is all HTTP or all TCP (see HTTP_PARTS)."""
+    return " AND ".join(f"({b}.{n} <> '') = ({b}.t_req <> '')" for n in HTTP_PARTS[1:])
 
 
 @dataclass(frozen=True)
@@ -184,7 +198,7 @@ class HaproxyParser:
     def select_sql(self, src: str) -> str:
         inner = f"""
 SELECT line_no, line, h, p, b,
-  CASE WHEN h.date <> '' AND b.frontend_name = '' THEN
+  CASE WHEN h.date <> '' AND NOT (b.frontend_name <> '' AND {_same_shape('b')}) THEN
     regexp_extract(h.rest, {sql_str(ERROR_RE)}, {sql_list(ERROR_NAMES)}) END AS e
 FROM (
   SELECT line_no, line, h,
@@ -201,7 +215,7 @@ FROM (
             "try_strptime(h.date, ['%d/%b/%Y:%H:%M:%S.%g', '%d/%b/%Y:%H:%M:%S'])::TIMESTAMP"
         )
         ts, off = times.naive_in_zone(naive, self.tz)
-        is_body = "b.frontend_name <> ''"
+        is_body = f"(b.frontend_name <> '' AND {_same_shape('b')})"
         is_error = "coalesce(e.frontend_name, '') <> ''"
         columns = {
             "ts": ts,
