@@ -116,7 +116,12 @@ def test_haproxy_tcp_line_is_a_connection_event() -> None:
 
 def test_haproxy_https_line_keeps_tls_fields() -> None:
     row = parse_one("haproxy", HTTPS_DOC, tz="UTC")
-    assert (row["method"], row["path"], row["status"], row["duration_ms"]) == ("GET", "/index.html", 200, 109.0)
+    assert (row["method"], row["path"], row["status"], row["duration_ms"]) == (
+        "GET",
+        "/index.html",
+        200,
+        109.0,
+    )
     tls = {k: row["extra"][k] for k in row["extra"] if k.startswith(("fc_", "ssl_"))}
     assert tls == {
         "fc_err": "0",
@@ -141,7 +146,7 @@ def test_haproxy_error_line_is_a_connection_event() -> None:
 
 
 BARE = (
-    '10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in static/srv1 10/0/30/69/109 200 2750 - - ---- '
+    "10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in static/srv1 10/0/30/69/109 200 2750 - - ---- "
     '1/1/1/1/0 0/0 "GET /a?b=1 HTTP/1.1"'
 )
 
@@ -153,23 +158,43 @@ BARE = (
         ("<134>", {"syslog_pri": "134"}),  # `format short`
         (
             "<134>1 2009-02-06T12:14:14.700+01:00 lb1 haproxy 14389 - - ",  # RFC 5424
-            {"syslog_pri": "134", "syslog_timestamp": "2009-02-06T12:14:14.700+01:00",
-             "syslog_hostname": "lb1", "process_name": "haproxy", "pid": "14389"},
+            {
+                "syslog_pri": "134",
+                "syslog_timestamp": "2009-02-06T12:14:14.700+01:00",
+                "syslog_hostname": "lb1",
+                "process_name": "haproxy",
+                "pid": "14389",
+            },
         ),
         (
             '<134>1 2009-02-06T12:14:14.700+01:00 lb1 haproxy 14389 HTTP [meta x="1"] ',
-            {"syslog_pri": "134", "syslog_timestamp": "2009-02-06T12:14:14.700+01:00",
-             "syslog_hostname": "lb1", "process_name": "haproxy", "pid": "14389", "msgid": "HTTP",
-             "structured_data": '[meta x="1"]'},
+            {
+                "syslog_pri": "134",
+                "syslog_timestamp": "2009-02-06T12:14:14.700+01:00",
+                "syslog_hostname": "lb1",
+                "process_name": "haproxy",
+                "pid": "14389",
+                "msgid": "HTTP",
+                "structured_data": '[meta x="1"]',
+            },
         ),
         (
             "2009-02-06T12:14:14.700123+01:00 lb1 haproxy[14389]: ",  # rsyslog high-precision
-            {"syslog_timestamp": "2009-02-06T12:14:14.700123+01:00", "syslog_hostname": "lb1",
-             "process_name": "haproxy", "pid": "14389"},
+            {
+                "syslog_timestamp": "2009-02-06T12:14:14.700123+01:00",
+                "syslog_hostname": "lb1",
+                "process_name": "haproxy",
+                "pid": "14389",
+            },
         ),
         (
             "<134>Feb  6 12:14:14 haproxy[14389]: ",  # HAProxy's own RFC 3164, no hostname
-            {"syslog_pri": "134", "syslog_timestamp": "Feb  6 12:14:14", "process_name": "haproxy", "pid": "14389"},
+            {
+                "syslog_pri": "134",
+                "syslog_timestamp": "Feb  6 12:14:14",
+                "process_name": "haproxy",
+                "pid": "14389",
+            },
         ),
     ],
 )
@@ -177,7 +202,15 @@ def test_haproxy_prefixes(prefix: str, syslog: dict[str, str]) -> None:
     row = parse_one("haproxy", prefix + BARE, tz="UTC")
     assert (row["client_ip"], row["path"], row["query"]) == ("10.0.1.2", "/a", "b=1")
     assert row["ts"] == utc(2009, 2, 6, 12, 14, 14, 655000)
-    keys = ("syslog_pri", "syslog_timestamp", "syslog_hostname", "process_name", "pid", "msgid", "structured_data")
+    keys = (
+        "syslog_pri",
+        "syslog_timestamp",
+        "syslog_hostname",
+        "process_name",
+        "pid",
+        "msgid",
+        "structured_data",
+    )
     assert {k: v for k, v in row["extra"].items() if k in keys} == syslog
     assert "captured_request_headers" not in row["extra"]  # no capture: no braces at all
 
@@ -202,13 +235,30 @@ def test_haproxy_ipv6_unix_and_odd_values() -> None:
     assert rows[0]["client_ip"] == "2001:db8::17" and rows[0]["extra"]["client_port"] == "40112"
     r = rows[1]
     assert (r["status"], r["bytes_sent"], r["duration_ms"], r["method"], r["request_raw"]) == (
-        400, 187, 3.0, None, "<BADREQ>")
+        400,
+        187,
+        3.0,
+        None,
+        "<BADREQ>",
+    )
     assert {k: r["extra"][k] for k in ("TR", "Tw", "Tc", "Tr", "Ta", "bytes_read", "server_name")} == {
-        "TR": "-1", "Tw": "-1", "Tc": "-1", "Tr": "-1", "Ta": "+3", "bytes_read": "+187", "server_name": "<NOSRV>"}
+        "TR": "-1",
+        "Tw": "-1",
+        "Tc": "-1",
+        "Tr": "-1",
+        "Ta": "+3",
+        "bytes_read": "+187",
+        "server_name": "<NOSRV>",
+    }
     assert rows[2]["extra"]["captured_headers"] == "Mozilla/5.0 (X11)|example.org"
     assert "captured_request_headers" not in rows[2]["extra"]
     assert rows[3]["path"] == '/a"b'
-    assert (rows[4]["method"], rows[4]["path"], rows[4]["query"], rows[4]["protocol"]) == ("GET", "/a", "b=1", None)
+    assert (rows[4]["method"], rows[4]["path"], rows[4]["query"], rows[4]["protocol"]) == (
+        "GET",
+        "/a",
+        "b=1",
+        None,
+    )
     assert rows[5]["client_ip"] == "unix"
 
 
@@ -229,10 +279,16 @@ def test_haproxy_rejects_say_what_the_line_is() -> None:
         "",
     ]
     reasons = [r["reject_reason"] for r in parse_lines("haproxy", lines, tz="UTC")]
-    assert reasons[0] == NOT_AN_ENTRY + "syslog message from haproxy (start-up, health check or other daemon message)"
+    assert (
+        reasons[0]
+        == NOT_AN_ENTRY + "syslog message from haproxy (start-up, health check or other daemon message)"
+    )
     assert reasons[1] == reasons[0]
     assert reasons[2] == NOT_AN_ENTRY + "HAProxy daemon message"
-    assert reasons[3] == NOT_AN_ENTRY + "syslog message from sshd (start-up, health check or other daemon message)"
+    assert (
+        reasons[3]
+        == NOT_AN_ENTRY + "syslog message from sshd (start-up, health check or other daemon message)"
+    )
     assert reasons[4] == "HAProxy entry with an unexpected field layout (a custom log-format?)"
     assert reasons[5] == "not a haproxy line"
     assert reasons[6] == "empty line"
@@ -245,7 +301,13 @@ def test_haproxy_needs_tz() -> None:
 
 def test_haproxy_sniffing() -> None:
     con = connect(":memory:")
-    sample = ["Feb  6 12:14:13 localhost haproxy[1]: Proxy http-in started.", HTTP_DOC, TCP_DOC, HTTPS_DOC, ERROR_DOC]
+    sample = [
+        "Feb  6 12:14:13 localhost haproxy[1]: Proxy http-in started.",
+        HTTP_DOC,
+        TCP_DOC,
+        HTTPS_DOC,
+        ERROR_DOC,
+    ]
     assert formats.REGISTRY["haproxy"].matches(con, sample) == [False, True, True, True, True]
     assert formats.sniff(con, sample).best is formats.REGISTRY["haproxy"]
     long_line = HTTP_DOC.replace("{1wt.eu}", "{" + "x" * 5000 + "}")  # matched by RE2, not re
@@ -276,7 +338,11 @@ def test_traefik_clf() -> None:
         "duration_ms": 12.0,
         "referer": "https://app.example.com/",
         "user_agent": "Mozilla/5.0 (X11)",
-        "extra": {"RequestCount": "4711", "RouterName": "api-router@docker", "ServiceURL": "http://172.18.0.5:8080"},
+        "extra": {
+            "RequestCount": "4711",
+            "RouterName": "api-router@docker",
+            "ServiceURL": "http://172.18.0.5:8080",
+        },
     }
 
 
@@ -428,5 +494,7 @@ def test_end_to_end_ingest_of_proxy_logs(tmp_path: Path) -> None:
         "empty line",
         NOT_AN_ENTRY + "syslog message from haproxy (start-up, health check or other daemon message)",
     ]
-    ts = case.con.execute("select min(ts) from events e join sources s using (source_id) where s.format = 'haproxy'")
+    ts = case.con.execute(
+        "select min(ts) from events e join sources s using (source_id) where s.format = 'haproxy'"
+    )
     assert ts.fetchone() == (utc(2009, 2, 6, 11, 12, 51, 443000),)  # local Paris time, CET

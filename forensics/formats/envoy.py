@@ -21,7 +21,7 @@ DEFAULT = (
 
 FORMAT = LineFormat(
     name="envoy",
-    description="Envoy's default text access log (`[%START_TIME%] \"%REQ(:METHOD)% …\" … \"%UPSTREAM_HOST%\"`).",
+    description='Envoy\'s default text access log (`[%START_TIME%] "%REQ(:METHOD)% …" … "%UPSTREAM_HOST%"`).',
     # the documentation's example line
     example='[2016-04-15T20:17:00.310Z] "POST /api/v1/locations HTTP/2" 204 - 154 0 226 100 "10.0.35.28" '
     '"nsq2http" "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2" "locations" "tcp://10.0.2.1:80"',

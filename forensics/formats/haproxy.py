@@ -57,7 +57,19 @@ PREFIX_RE = (
     rf"|({SYSLOG_TIME}) (?:(\S*[^\s:]) )?(?:([^\s\[\]]+)(?:\[(\d+)\])?: )?"
     r")?$"
 )
-PREFIX_NAMES = ["pri", "ts5424", "host5424", "app", "procid", "msgid", "sd", "ts3164", "host3164", "tag", "pid"]
+PREFIX_NAMES = [
+    "pri",
+    "ts5424",
+    "host5424",
+    "app",
+    "procid",
+    "msgid",
+    "sd",
+    "ts3164",
+    "host3164",
+    "tag",
+    "pid",
+]
 
 # HTTP and TCP in one: the TCP format is the HTTP one without TR, Tr, status_code, the two
 # cookies, captures and request (8.2.2 and 8.2.3), and the regex tells them apart unambiguously.
@@ -198,7 +210,7 @@ class HaproxyParser:
     def select_sql(self, src: str) -> str:
         inner = f"""
 SELECT line_no, line, h, p, b,
-  CASE WHEN h.date <> '' AND NOT (b.frontend_name <> '' AND {_same_shape('b')}) THEN
+  CASE WHEN h.date <> '' AND NOT (b.frontend_name <> '' AND {_same_shape("b")}) THEN
     regexp_extract(h.rest, {sql_str(ERROR_RE)}, {sql_list(ERROR_NAMES)}) END AS e
 FROM (
   SELECT line_no, line, h,
@@ -211,9 +223,7 @@ FROM (
   )
 )"""
         http = "b.status_code <> ''"
-        naive = (
-            "try_strptime(h.date, ['%d/%b/%Y:%H:%M:%S.%g', '%d/%b/%Y:%H:%M:%S'])::TIMESTAMP"
-        )
+        naive = "try_strptime(h.date, ['%d/%b/%Y:%H:%M:%S.%g', '%d/%b/%Y:%H:%M:%S'])::TIMESTAMP"
         ts, off = times.naive_in_zone(naive, self.tz)
         is_body = f"(b.frontend_name <> '' AND {_same_shape('b')})"
         is_error = "coalesce(e.frontend_name, '') <> ''"
@@ -229,7 +239,9 @@ FROM (
             "_request": f"CASE WHEN {http} THEN b.http_request END",
             "extra": self._extra_sql(http, is_body, is_error),
         }
-        matched = f"h.date <> '' AND regexp_full_match(h.pre, {sql_str(PREFIX_RE)}) AND ({is_body} OR {is_error})"
+        matched = (
+            f"h.date <> '' AND regexp_full_match(h.pre, {sql_str(PREFIX_RE)}) AND ({is_body} OR {is_error})"
+        )
         # only ``line`` is in scope here, and only rejects get this far
         pre = f"regexp_extract(line, {sql_str(HEAD_RE)}, 1)"
         tag = f"regexp_extract(line, {sql_str(SYSLOG_LINE_RE)}, ['a', 'b'])"
@@ -284,7 +296,10 @@ FROM (
             ("'retries'", "b.retries"),
             ("'srv_queue'", "b.srv_queue"),
             ("'backend_queue'", "b.backend_queue"),
-            (f"CASE WHEN {two} THEN 'captured_request_headers' ELSE 'captured_headers' END", braces.format("b.hdr1")),
+            (
+                f"CASE WHEN {two} THEN 'captured_request_headers' ELSE 'captured_headers' END",
+                braces.format("b.hdr1"),
+            ),
             ("'captured_response_headers'", braces.format("b.hdr2")),
         ]
         body += [(sql_str(n), f"b.{n}") for n in BODY_NAMES[BODY_NAMES.index("fc_err") :]]
