@@ -322,28 +322,30 @@ TRAEFIK = (
     '"https://app.example.com/" "Mozilla/5.0 (X11)" 4711 "api-router@docker" "http://172.18.0.5:8080" 12ms'
 )
 
+TRAEFIK_WANT = {
+    "ts": utc(2024, 3, 12, 9, 0, 0),
+    "ts_offset_min": 60,
+    "client_ip": "192.0.2.10",
+    "principal": "alice",
+    "method": "POST",
+    "path": "/api/v2/referrals",
+    "query": "id=7",
+    "protocol": "HTTP/2.0",
+    "status": 201,
+    "bytes_sent": 1832,
+    "duration_ms": 12.0,
+    "referer": "https://app.example.com/",
+    "user_agent": "Mozilla/5.0 (X11)",
+    "extra": {
+        "RequestCount": "4711",
+        "RouterName": "api-router@docker",
+        "ServiceURL": "http://172.18.0.5:8080",
+    },
+}
+
 
 def test_traefik_clf() -> None:
-    assert event_values(parse_one("traefik_clf", TRAEFIK)) == {
-        "ts": utc(2024, 3, 12, 9, 0, 0),
-        "ts_offset_min": 60,
-        "client_ip": "192.0.2.10",
-        "principal": "alice",
-        "method": "POST",
-        "path": "/api/v2/referrals",
-        "query": "id=7",
-        "protocol": "HTTP/2.0",
-        "status": 201,
-        "bytes_sent": 1832,
-        "duration_ms": 12.0,
-        "referer": "https://app.example.com/",
-        "user_agent": "Mozilla/5.0 (X11)",
-        "extra": {
-            "RequestCount": "4711",
-            "RouterName": "api-router@docker",
-            "ServiceURL": "http://172.18.0.5:8080",
-        },
-    }
+    assert event_values(parse_one("traefik_clf", TRAEFIK)) == TRAEFIK_WANT
 
 
 def test_traefik_no_router_and_sniffing() -> None:
@@ -366,53 +368,57 @@ ISTIO_DOC = (
     "outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default"
 )
 
+ENVOY_WANT = {
+    "ts": utc(2016, 4, 15, 20, 17, 0, 310000),
+    "ts_offset_min": 0,
+    "forwarded_for": "10.0.35.28",
+    "method": "POST",
+    "host": "locations",
+    "path": "/api/v1/locations",
+    "protocol": "HTTP/2",
+    "status": 204,
+    "bytes_received": 154,
+    "bytes_sent": 0,
+    "duration_ms": 226.0,
+    "user_agent": "nsq2http",
+    "request_id": "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2",
+    "extra": {"RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)": "100", "UPSTREAM_HOST": "tcp://10.0.2.1:80"},
+}
+
 
 def test_envoy_default_format() -> None:
-    assert event_values(parse_one("envoy", ENVOY_DOC)) == {
-        "ts": utc(2016, 4, 15, 20, 17, 0, 310000),
-        "ts_offset_min": 0,
-        "forwarded_for": "10.0.35.28",
-        "method": "POST",
-        "host": "locations",
-        "path": "/api/v1/locations",
-        "protocol": "HTTP/2",
-        "status": 204,
-        "bytes_received": 154,
-        "bytes_sent": 0,
-        "duration_ms": 226.0,
-        "user_agent": "nsq2http",
-        "request_id": "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2",
-        "extra": {"RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)": "100", "UPSTREAM_HOST": "tcp://10.0.2.1:80"},
-    }
+    assert event_values(parse_one("envoy", ENVOY_DOC)) == ENVOY_WANT
+
+
+ISTIO_WANT = {
+    "ts": utc(2020, 11, 25, 21, 26, 18, 409000),
+    "ts_offset_min": 0,
+    "client_ip": "10.44.1.23",
+    "method": "GET",
+    "host": "httpbin:8000",
+    "path": "/status/418",
+    "protocol": "HTTP/1.1",
+    "status": 418,
+    "bytes_received": 0,
+    "bytes_sent": 135,
+    "duration_ms": 4.0,
+    "user_agent": "curl/7.73.0-DEV",
+    "request_id": "84961386-6d84-929d-98bd-c5aee93b5c88",
+    "extra": {
+        "RESPONSE_CODE_DETAILS": "via_upstream",
+        "RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)": "4",
+        "UPSTREAM_HOST": "10.44.1.27:80",
+        "UPSTREAM_CLUSTER": "outbound|8000||httpbin.foo.svc.cluster.local",
+        "UPSTREAM_LOCAL_ADDRESS": "10.44.1.23:37652",
+        "DOWNSTREAM_LOCAL_ADDRESS": "10.0.45.184:8000",
+        "DOWNSTREAM_REMOTE_ADDRESS": "10.44.1.23:46520",
+        "ROUTE_NAME": "default",
+    },
+}
 
 
 def test_envoy_istio_format() -> None:
-    row = parse_one("envoy_istio", ISTIO_DOC)
-    assert event_values(row) == {
-        "ts": utc(2020, 11, 25, 21, 26, 18, 409000),
-        "ts_offset_min": 0,
-        "client_ip": "10.44.1.23",
-        "method": "GET",
-        "host": "httpbin:8000",
-        "path": "/status/418",
-        "protocol": "HTTP/1.1",
-        "status": 418,
-        "bytes_received": 0,
-        "bytes_sent": 135,
-        "duration_ms": 4.0,
-        "user_agent": "curl/7.73.0-DEV",
-        "request_id": "84961386-6d84-929d-98bd-c5aee93b5c88",
-        "extra": {
-            "RESPONSE_CODE_DETAILS": "via_upstream",
-            "RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)": "4",
-            "UPSTREAM_HOST": "10.44.1.27:80",
-            "UPSTREAM_CLUSTER": "outbound|8000||httpbin.foo.svc.cluster.local",
-            "UPSTREAM_LOCAL_ADDRESS": "10.44.1.23:37652",
-            "DOWNSTREAM_LOCAL_ADDRESS": "10.0.45.184:8000",
-            "DOWNSTREAM_REMOTE_ADDRESS": "10.44.1.23:46520",
-            "ROUTE_NAME": "default",
-        },
-    }
+    assert event_values(parse_one("envoy_istio", ISTIO_DOC)) == ISTIO_WANT
 
 
 def test_envoy_tcp_and_no_response_lines() -> None:
@@ -498,3 +504,11 @@ def test_end_to_end_ingest_of_proxy_logs(tmp_path: Path) -> None:
         "select min(ts) from events e join sources s using (source_id) where s.format = 'haproxy'"
     )
     assert ts.fetchone() == (utc(2009, 2, 6, 11, 12, 51, 443000),)  # local Paris time, CET
+
+
+# The layout-driven proxy formats' cases for tests/test_formats_clf.py's per-format checks.
+PROXY_REPRESENTATIVE = {
+    "traefik_clf": (TRAEFIK, TRAEFIK_WANT),
+    "envoy": (ENVOY_DOC, ENVOY_WANT),
+    "envoy_istio": (ISTIO_DOC, ISTIO_WANT),
+}
