@@ -34,6 +34,14 @@ CUSTOM_LINES = [
     '10.0.0.{i} - bob [12/Mar/2024:10:00:0{j} +0000] "GET /r/{i}?a={j} HTTP/1.1" 200 {i}{j} 0.0{j}1 '
     '"req-{i}" api.example.com',
     '10.0.0.{i} - - [12/Mar/2024:10:00:0{j} +0100] "POST /login HTTP/1.1" 302 - "-" "curl/{i}.{j}" 12{j}',
+    # traefik_clf, envoy, envoy_istio
+    '10.0.0.{i} - - [12/Mar/2024:10:00:0{j} +0000] "GET /r/{i} HTTP/2.0" 200 {i}{j} "-" "curl/{i}" {i}{j} '
+    '"api@docker" "http://172.18.0.{j}:80" {j}ms',
+    '[2024-03-12T10:00:0{j}.123Z] "GET /r/{i}?a={j} HTTP/1.1" 200 - 0 {i}{j} {j} {i} "10.1.0.{i}" "curl/{i}" '
+    '"id-{i}-{j}" "api.example.com" "10.2.0.{j}:8080"',
+    '[2024-03-12T10:00:0{j}.123Z] "POST /r/{i} HTTP/2" 503 UF upstream_reset_before_response_started{{connection_failure}} '
+    '- "-" {i}{j} 91 {j} - "-" "grpc-go/1.{i}" "id-{i}" "svc:80" "10.2.0.{j}:80" outbound|80||svc.ns.svc.cluster.local '
+    '- 10.3.0.1:80 10.4.0.{i}:5{j}123 - default',
 ]
 
 

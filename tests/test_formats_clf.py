@@ -13,6 +13,7 @@ import pytest
 from forensics import formats
 from forensics.formats.linefmt import LineFormat
 from tests.formathelpers import event_values, ingest_lines, parse_lines, parse_one, utc
+from tests.test_proxy import PROXY_REPRESENTATIVE
 
 # format -> (a representative line, every non-NULL column it yields)
 REPRESENTATIVE: dict[str, tuple[str, dict[str, Any]]] = {
@@ -103,6 +104,9 @@ REPRESENTATIVE: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+REPRESENTATIVE.update(PROXY_REPRESENTATIVE)  # traefik_clf, envoy, envoy_istio
+
+
 def test_every_text_format_has_a_representative_case() -> None:
     text_formats = {n for n, f in formats.REGISTRY.items() if isinstance(f, LineFormat)}
     assert text_formats == set(REPRESENTATIVE)
@@ -121,7 +125,7 @@ def test_representative_file_is_sniffed_and_ingested(name: str, tmp_path: Path) 
     (result,) = report.results
     assert (result.format, result.events, result.rejects) == (name, 2, 0)
     ev = case.con.execute("select ts, status, client_ip from events order by line_no").fetchall()
-    assert ev == [(expected["ts"], expected["status"], expected["client_ip"])] * 2
+    assert ev == [(expected["ts"], expected["status"], expected.get("client_ip"))] * 2  # envoy logs none
 
 
 TLS = r"\x16\x03\x01\x00\xF7\x01\x00\x00\xF3\x03\x03\xA5\x1B"

@@ -8,21 +8,24 @@ the raw lines by hand.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from forensics import Case, ingest
+from forensics import Case, IngestOptions, ingest
 from forensics.formats.base import NOT_AN_ENTRY
 from tests.formathelpers import utc
 
 EXCERPTS = Path(__file__).resolve().parent / "data" / "realdata"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-FOLDERS = ("combined", "common", "caddy", "azure_appgw")
+FOLDERS = ("combined", "common", "caddy", "azure_appgw", "haproxy")
 MIN_PARSE_RATE = 0.999
+# Folders whose logs write local times without an offset: ingested with this --tz.
+TZ_FOLDERS = {"haproxy": "UTC"}
 
 EXPECTED_FORMAT = {
     "elastic-examples_apache_logs.log": "combined",
@@ -35,11 +38,17 @@ EXPECTED_FORMAT = {
     "lnav_caddy_log.0.jsonl": "caddy",
     "lnav_caddy_log.1.jsonl": "caddy",
     "plaso_azure_application_gateway_access.jsonl": "azure_appgw",
+    "lnav_haproxy.0.log": "haproxy",
 }
 
-# Lines that are not access-log entries (rejected with a NOT_AN_ENTRY reason, left out of the
-# parse rate), recognised here independently of the parsers: Caddy records of other loggers.
-NOT_ENTRY_LINE = {"caddy": lambda ln: b'"logger":"http.log.access' not in ln}
+# Lines that are not access-log entries (start-up messages, other loggers' records), recognised
+# here by hand-written rules independent of the parsers: they must be exactly the NOT_AN_ENTRY
+# rejects, and the parse rate is measured over the other lines.
+HAPROXY_ENTRY = re.compile(rb"\S+:\d+ \[\d\d/[A-Z][a-z]{2}/\d{4}:")
+NOT_ENTRY_LINE: dict[str, Callable[[bytes], bool]] = {
+    "caddy": lambda ln: b'"logger":"http.log.access' not in ln,
+    "haproxy": lambda ln: HAPROXY_ENTRY.search(ln) is None,
+}
 
 ROOTS = [
     pytest.param(EXCERPTS, id="committed-excerpts"),
@@ -67,7 +76,9 @@ class Ingested:
 def realdata(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingested]:
     root: Path = request.param
     case = Case.create(tmp_path_factory.mktemp("realdata") / "case.duckdb")
-    ingest(case, [root / f for f in FOLDERS])
+    ingest(case, [root / f for f in FOLDERS if f not in TZ_FOLDERS])
+    for f, tz in TZ_FOLDERS.items():
+        ingest(case, [root / f], IngestOptions(tz=tz))
     yield Ingested(root, case)
     case.close()
 
@@ -92,12 +103,14 @@ def test_parse_rate_per_folder(realdata: Ingested, folder: str) -> None:
     raw = [ln for p in (realdata.root / folder).iterdir() for ln in p.read_bytes().splitlines()]
     assert lines == len(raw) > 0
     assert events + rejects == lines
-    not_entries = sum(1 for ln in raw if NOT_ENTRY_LINE.get(folder, lambda _: False)(ln))
-    (flagged,) = realdata.case.con.execute(
-        "select count(*) from rejects join sources using (source_id) where path like ? and starts_with(reason, ?)",
+    is_not_entry = NOT_ENTRY_LINE.get(folder, lambda _: False)
+    not_entries = sum(1 for ln in raw if is_not_entry(ln))
+    got = realdata.case.con.execute(
+        "select count(*) from rejects r join sources s using (source_id) "
+        "where s.path like ? and starts_with(r.reason, ?)",
         [f"%/{folder}/%", NOT_AN_ENTRY],
-    ).fetchone() or (0,)
-    assert flagged == not_entries
+    ).fetchone()
+    assert got is not None and got[0] == not_entries
     assert events / (lines - not_entries) >= MIN_PARSE_RATE, realdata.case.sql("select * from rejects limit 20")
 
 
@@ -239,6 +252,34 @@ SPOTS: list[tuple[str, str, dict[str, Any]]] = [
          "path": "/", "query": None, "status": 400, "protocol": "HTTP/1.1", "bytes_sent": 466,
          "bytes_received": 184, "duration_ms": 34.0, "host": "20.110.30.194",
          "request_id": "592d1649f75a8d480a3c4dc6a975309d"},
+    ),
+]
+
+
+HAPROXY = "lnav_haproxy.0.log"  # ingested with --tz UTC: times are the clock HAProxy wrote
+SPOTS += [
+    (
+        HAPROXY,
+        "Feb 25 16:19:49 192.168.4.2 haproxy[7]: 141.35.244.171:53332 [25/Feb/2019:16:19:48.143] prod_http_in~ bk_admin/nginx_sonst 0/0/7/1457/1487 200 11394 - - ---- 2/1/0/0/0 0/0 {Mozilla/5.0 (Windows NT 6.1; Win64; x64; rv:65.0) Gecko/20100101 Firefox/65.0} {} \"GET /admin/colt/administration?survey=130&input_stats=1&ajax=1&&ajax=1&refresh=1&ihandle=1 HTTP/1.1\"",
+        {"client_ip": "141.35.244.171", "ts": utc(2019, 2, 25, 16, 19, 48, 143000), "ts_offset_min": 0,
+         "method": "GET", "path": "/admin/colt/administration",
+         "query": "survey=130&input_stats=1&ajax=1&&ajax=1&refresh=1&ihandle=1", "protocol": "HTTP/1.1",
+         "status": 200, "bytes_sent": 11394, "duration_ms": 1487.0, "user_agent": None, "host": None},
+    ),
+    (
+        HAPROXY,
+        "Feb 25 16:20:15 192.168.4.2 haproxy[7]: 95.216.197.33:56224 [25/Feb/2019:16:20:10.111] prod_http_in/sktst2: SSL handshake failure",
+        {"client_ip": "95.216.197.33", "ts": utc(2019, 2, 25, 16, 20, 10, 111000), "method": None, "path": None,
+         "status": None, "extra": {"client_port": "56224", "syslog_timestamp": "Feb 25 16:20:15",
+         "syslog_hostname": "192.168.4.2", "process_name": "haproxy", "pid": "7",
+         "frontend_name": "prod_http_in", "bind_name": "sktst2", "message": "SSL handshake failure"}},
+    ),
+    (
+        HAPROXY,
+        "Feb 25 16:20:09 192.168.4.2 haproxy[7]: 89.247.124.65:15564 [25/Feb/2019:16:20:06.321] prod_http_in~ bk_ktest_kt/nginx_sonst 0/0/1/43/2707 200 26170 - - ---- 3/3/1/1/0 0/0 {Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:65.0) Gecko/20100101 Firefox/65.0} {} \"GET /portal/?Script=934&onlinetest=korrektur&anm=13915&currentPage=0 HTTP/1.1\"",
+        {"ts": utc(2019, 2, 25, 16, 20, 6, 321000), "path": "/portal/",
+         "query": "Script=934&onlinetest=korrektur&anm=13915&currentPage=0", "bytes_sent": 26170,
+         "duration_ms": 2707.0},
     ),
 ]
 

@@ -8,8 +8,19 @@ import pytest
 
 from forensics import formats
 from forensics.case import connect
-from forensics.errors import UnknownFormatError
+from forensics.errors import TimezoneRequiredError, UnknownFormatError
+from forensics.formats.base import ParseOptions
 from tests.formathelpers import ingest_lines
+
+
+def tz_for(name: str) -> str | None:
+    """'UTC' for a format that refuses to guess the zone of its local times, else None."""
+    fmt = formats.REGISTRY[name]
+    try:
+        fmt.bind([fmt.example], ParseOptions())
+    except TimezoneRequiredError:
+        return "UTC"
+    return None
 
 
 @pytest.mark.parametrize("name", sorted(formats.REGISTRY))
@@ -24,7 +35,7 @@ def test_each_format_example_is_sniffed_as_that_format(name: str) -> None:
 def test_each_format_example_parses_to_an_event(name: str) -> None:
     from tests.formathelpers import parse_one
 
-    row = parse_one(name, formats.REGISTRY[name].example)
+    row = parse_one(name, formats.REGISTRY[name].example, tz=tz_for(name))
     assert row["ts"] is not None and row["ts"].tzinfo is not None
     assert row["path"] and row["status"]
 
@@ -32,7 +43,7 @@ def test_each_format_example_parses_to_an_event(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(formats.REGISTRY))
 def test_each_format_example_file_is_ingested_as_that_format(name: str, tmp_path: Path) -> None:
     example = formats.REGISTRY[name].example
-    _, report = ingest_lines(tmp_path, "evidence.log", [example] * 5)
+    _, report = ingest_lines(tmp_path, "evidence.log", [example] * 5, tz=tz_for(name))
     (result,) = report.results
     assert (result.status, result.format, result.events) == ("ingested", name, 5)
 

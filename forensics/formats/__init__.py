@@ -20,10 +20,14 @@ from forensics.formats import (
     combined,
     combined_extra,
     common,
+    envoy,
+    envoy_istio,
     envoy_json,
     gcp_lb,
+    haproxy,
     jsonl,
     nginx_main,
+    traefik_clf,
     traefik_json,
     vhost_combined,
 )
@@ -46,6 +50,10 @@ REGISTRY: dict[str, LogFormat] = {
         caddy.FORMAT,
         traefik_json.FORMAT,
         envoy_json.FORMAT,
+        haproxy.FORMAT,
+        traefik_clf.FORMAT,
+        envoy.FORMAT,
+        envoy_istio.FORMAT,
     )
 }
 

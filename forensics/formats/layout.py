@@ -6,6 +6,8 @@ Accepts what users paste from their config:
   or just the quoted body, with ``$var`` / ``${var}`` variables;
 * Apache: ``LogFormat "%h %l %u %t \\"%r\\" %>s %b" combined`` or just the format string,
   with ``%h``, ``%>s``, ``%{User-Agent}i``, ``%{%Y-%m-%d %H:%M:%S}t``, ``%400,501{Referer}i`` …
+* Envoy: an access-log format string (``text_format``/``format``) with ``%COMMAND%`` operators:
+  ``[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" …``
 
 A field enclosed in double quotes in the layout matches lazily up to the closing quote and
 what follows it, so escaped (``\\"``) or even unescaped quotes inside a request still parse;
@@ -38,6 +40,8 @@ KIND_RE = {
     "rest": r".+",
     # nginx $upstream_*: one value per upstream tried, "0.003, 0.001" or "502 : 200"
     "list": r"[^\s,]+(?:(?:,| :) [^\s,]+)*",
+    # an address that may carry a port: "1.2.3.4:5678", "[2001:db8::1]:5678", "1.2.3.4", "-"
+    "addr_port": r"[^\s\"]+",
 }
 LAZY_QUOTED = r".*?"
 ESCAPED_QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'  # quoted text where a quote inside is written \"
@@ -131,6 +135,31 @@ APACHE_NAMES = {
     "L": "log_id",
 }
 
+# Envoy command operators, as written between the %s (header names upper-cased, no ":Z"
+# truncation). Unknown operators go to ``extra`` under their own text, e.g. RESPONSE_FLAGS.
+ENVOY: dict[str, FieldSpec] = {
+    "START_TIME": FieldSpec("ts", "iso_time"),
+    "REQ(:METHOD)": FieldSpec("method"),
+    "REQ(X-ENVOY-ORIGINAL-PATH?:PATH)": FieldSpec("_target"),
+    "REQ(:PATH)": FieldSpec("_target"),
+    "PROTOCOL": FieldSpec("protocol"),
+    "RESPONSE_CODE": FieldSpec("status", "int"),  # 0: no response was sent
+    "BYTES_RECEIVED": FieldSpec("bytes_received", "int"),
+    "BYTES_SENT": FieldSpec("bytes_sent", "int"),
+    "DURATION": FieldSpec("duration_ms", "int"),
+    "REQ(X-FORWARDED-FOR)": FieldSpec("forwarded_for", "text"),
+    "REQ(USER-AGENT)": FieldSpec("user_agent", "text"),
+    "REQ(REFERER)": FieldSpec("referer", "text"),
+    "REQ(X-REQUEST-ID)": FieldSpec("request_id"),
+    "REQ(:AUTHORITY)": FieldSpec("host"),
+    "REQ(HOST)": FieldSpec("host"),
+    "DOWNSTREAM_REMOTE_ADDRESS": FieldSpec("client_ip", "addr_port"),
+    "DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT": FieldSpec("client_ip"),
+}
+ENVOY_OP = re.compile(r"%([A-Z][A-Z0-9_]+)(?:\(([^)]*)\))?(?::\d+)?%")
+# Envoy format strings pasted from YAML/JSON config: the key before the string.
+ENVOY_KEYS = re.compile(r"^\s*(?:-\s*)?(?:\w+\s*:\s*)?")
+
 APACHE_DIRECTIVE = re.compile(r"%([!\d,]*)([<>]?)(?:\{([^}]*)\})?([a-zA-Z%])")
 NGINX_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
@@ -178,6 +207,8 @@ def unwrap_directive(text: str) -> tuple[str, str]:
         if not words:
             raise LogFormatError(f"no format string in {text!r}")
         return "apache", _body(words[0], text)
+    if ENVOY_OP.search(s):  # %UPPER_CASE% operators: neither nginx nor Apache writes these
+        return "envoy", _envoy_body(s)
     if NGINX_VAR.search(s) and not APACHE_DIRECTIVE.search(s):
         return "nginx", _unquote(s, "nginx")
     if APACHE_DIRECTIVE.search(s):
@@ -186,6 +217,16 @@ def unwrap_directive(text: str) -> tuple[str, str]:
         f"{text!r} has no nginx $variables or Apache %directives; paste the log_format "
         "or LogFormat line from the server's configuration"
     )
+
+
+def _envoy_body(s: str) -> str:
+    """An Envoy format string without a YAML key, its quotes, or the trailing newline."""
+    s = ENVOY_KEYS.sub("", s, count=1).strip() if not s.startswith(("[", "%", '"[', "'[")) else s
+    if len(s) >= 2 and s[0] == s[-1] and s[0] in "'\"":
+        s = s[1:-1].replace('\\"', '"') if s[0] == '"' else s[1:-1]
+    for end in ("\\n", "\n"):
+        s = s.removesuffix(end)
+    return s.rstrip()
 
 
 def _split(s: str, text: str) -> list[str]:
@@ -229,13 +270,15 @@ def tokenize(dialect: str, body: str, variables: Mapping[str, FieldSpec] | None 
 
     ``variables``: a registered format's own nginx-style variable names (they win over NGINX).
     """
-    pattern = NGINX_VAR if dialect == "nginx" else APACHE_DIRECTIVE
+    pattern = {"nginx": NGINX_VAR, "envoy": ENVOY_OP}.get(dialect, APACHE_DIRECTIVE)
     out: list[str | Field] = []
     pos = 0
     for m in pattern.finditer(body):
         out.append(body[pos : m.start()])
         pos = m.end()
-        if dialect == "nginx":
+        if dialect == "envoy":
+            out.append(_envoy_field(m.group(1), m.group(2)))
+        elif dialect == "nginx":
             var = m.group(1) or m.group(2)
             out.append(_nginx_field(var, variables or {}))
         elif m.group(4) == "%":
@@ -253,6 +296,17 @@ def _nginx_field(var: str, variables: Mapping[str, FieldSpec]) -> Field:
     if spec is None and var.startswith("upstream_"):
         spec = FieldSpec("extra", "list")
     return Field(var, spec or FieldSpec("extra"))
+
+
+def _envoy_field(op: str, arg: str | None) -> Field:
+    name = op if arg is None else f"{op}({arg.upper() if op in ('REQ', 'RESP', 'TRAILER') else arg})"
+    if op == "START_TIME" and arg:  # %START_TIME(%s.%3f)% is epoch, else a strftime layout
+        if re.fullmatch(r"%s(?:\.%\d?f)?", arg):
+            return Field(name, FieldSpec("ts", "epoch"))
+        return Field(name, FieldSpec("ts", "strftime"), arg)
+    if name in ENVOY:
+        return Field(name, ENVOY[name])
+    return Field(name, FieldSpec("extra"))
 
 
 def _apache_field(arg: str | None, letter: str) -> Field:

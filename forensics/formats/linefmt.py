@@ -31,6 +31,14 @@ NULLIF_DASH = {
 INT_COLUMNS = {"status": "SMALLINT", "bytes_sent": "BIGINT", "bytes_received": "BIGINT"}
 
 
+def addr_without_port(v: str) -> str:
+    """SQL: the address of ``1.2.3.4:5678``, ``[2001:db8::1]:5678`` or a bare address."""
+    return (
+        f"CASE WHEN starts_with({v}, '[') THEN regexp_extract({v}, '^\\[([^\\]]*)\\]', 1) "
+        f"WHEN regexp_matches({v}, '^[^:]*:\\d+$') THEN split_part({v}, ':', 1) ELSE {v} END"
+    )
+
+
 PY_TOLERANT_MAX = 2048  # longer sample lines are matched by RE2, not Python's backtracking re
 
 
@@ -135,6 +143,8 @@ class LayoutParser:
                 columns["ts"], columns["ts_offset_min"] = self._time(fld, f"r['{name}']")
                 continue
             columns[col] = self._typed(fld, f"r['{name}']")
+            if fld.spec.kind == "addr_port":  # the column gets the address; extra keeps the port too
+                extras.append((fld.name.lstrip("%"), f"r['{name}']"))
         if extras:  # fields logged as "-" (the usual %l ident) are left out; none left: NULL
             entries = ", ".join(f"{{'k': {sql_str(k)}, 'v': {v}}}" for k, v in extras)
             dashes = " AND ".join(f"{v} IN ('-', '')" for _, v in extras)
@@ -175,6 +185,8 @@ class LayoutParser:
     @staticmethod
     def _typed(fld: Field, ref: str) -> str:
         col, spec = fld.spec.column, fld.spec
+        if spec.kind == "addr_port":
+            return addr_without_port(f"nullif(nullif({ref}, '-'), '')")
         if col in INT_COLUMNS:
             return f"TRY_CAST(nullif({ref}, '-') AS {INT_COLUMNS[col]})"
         if col == "duration_ms":

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from forensics.formats.layout import KIND_RE, Field
 from forensics.formats.sqltext import sql_str
 
-SPLITTABLE_KINDS = {"token", "int", "status", "number", "epoch", "iso_time", "clf_time"}
+SPLITTABLE_KINDS = {"token", "int", "status", "number", "epoch", "iso_time", "clf_time", "addr_port"}
 
 
 @dataclass(frozen=True)
