@@ -28,3 +28,6 @@ def test_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the sample's enumerator read 60 ids once each (the app log records the same 60 again)
     assert (enum["n"][0], enum["d"][0]) == (60, 60)
     assert ns["wide"].shape[0] >= 12  # type: ignore[attr-defined]  # one row per day
+    reads = ns["reads"]
+    # the largest unauthenticated reader is the distributed enumerator: 200 ids from 40 addresses
+    assert reads["records"].iloc[0] == 200  # type: ignore[index]
