@@ -12,7 +12,16 @@ from dataclasses import dataclass
 import duckdb
 
 from forensics.errors import UnknownFormatError
-from forensics.formats import combined, combined_extra, common, jsonl, nginx_main, vhost_combined
+from forensics.formats import (
+    cloudfront,
+    combined,
+    combined_extra,
+    common,
+    jsonl,
+    nginx_main,
+    vhost_combined,
+    w3c,
+)
 from forensics.formats.base import LogFormat, ParseOptions, Parser
 from forensics.formats.linefmt import LineFormat
 
@@ -25,6 +34,8 @@ REGISTRY: dict[str, LogFormat] = {
         nginx_main.FORMAT,
         vhost_combined.FORMAT,
         jsonl.FORMAT,
+        w3c.FORMAT,
+        cloudfront.FORMAT,
     )
 }
 
@@ -58,8 +69,14 @@ def get_format(name: str) -> LogFormat:
     )
 
 
-def custom_format(layout_text: str) -> LineFormat:
-    """A format compiled from a pasted nginx ``log_format`` or Apache ``LogFormat`` line."""
+def custom_format(layout_text: str) -> LogFormat:
+    """A format from a pasted nginx ``log_format`` or Apache ``LogFormat`` line, a W3C
+    ``#Fields: …`` line, or ``cloudfront-realtime: field …`` (a real-time log's field list)."""
+    text = layout_text.strip()
+    if text.lower().startswith("#fields:"):
+        return w3c.declared(text)
+    if text.lower().startswith(cloudfront.REALTIME_PREFIX):
+        return cloudfront.realtime(text)
     return LineFormat(
         name="custom",
         description="user-supplied layout",
