@@ -93,8 +93,10 @@ def _fits(d: Default, values: list[str], current: list[str] | None) -> bool:
     n = len(values)
     if n != len(d.fields) and (d.min_fields is None or n < d.min_fields):
         return False
-    if current is not None and [c.lower() for c in current] != [f.lower() for f in d.fields[: len(current)]]:
-        return False
+    if current is not None and (
+        n <= len(current) or [c.lower() for c in current] != [f.lower() for f in d.fields[: len(current)]]
+    ):
+        return False  # a #Fields in force: only a line longer than it (a truncated directive)
     return all(p <= n and re.fullmatch(rx, values[p - 1]) for p, rx in d.checks)
 
 
@@ -212,7 +214,7 @@ class FieldLogParser:
         for d in self.dialect.defaults:
             count = f"_n = {len(d.fields)}" if d.min_fields is None else f"_n >= {d.min_fields}"
             lfields = sql_list([f.lower() for f in d.fields])
-            prefix = f"(_cur IS NULL OR _cur.lnames = {lfields}[1:_cur.n])"
+            prefix = f"(_cur IS NULL OR (_n > _cur.n AND _cur.lnames = {lfields}[1:_cur.n]))"
             checks = [f"regexp_full_match(_v[{p}], {sql_str(rx)})" for p, rx in d.checks]
             cond = " AND ".join([count, prefix, *checks])
             branches.append(f"WHEN {cond} THEN {_const_struct(d.fields, self.dialect)}")
@@ -223,9 +225,11 @@ class FieldLogParser:
             f"{sql_str(NOT_AN_ENTRY + self.dialect.label + ' ')} || split_part(line, ':', 1) || ' directive'"
         )
         if self.forced:
-            no_header = f"'expected {len(self.forced)} fields (as {self.forced_source} lists), got ' || _n"
-        else:
-            no_header = sql_str(self._no_header_reason()) + " || ' (' || _n || ' fields)'"
+            return (
+                f"CASE WHEN _dir THEN {directive} "
+                f"ELSE 'expected {len(self.forced)} fields (as {self.forced_source} lists), got ' || _n END"
+            )
+        no_header = sql_str(self._no_header_reason()) + " || ' (' || _n || ' fields)'"
         return (
             f"CASE WHEN _dir THEN {directive} "
             "WHEN _cur IS NOT NULL THEN 'expected ' || _cur.n || ' fields (as the #Fields directive lists), got ' || _n "
