@@ -79,7 +79,11 @@ class _ProgressLine:
 @click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("evidence", nargs=-1, required=True)
 @click.option("--format", "fmt", help="Force a format for every file (see `forensics formats`).")
-@click.option("--log-format", help="Your server's nginx log_format or Apache LogFormat line.")
+@click.option(
+    "--log-format",
+    help="Your server's nginx log_format or Apache LogFormat line; for header-less W3C/IIS logs "
+    "'#Fields: date time c-ip …'; for CloudFront real-time logs 'cloudfront-realtime: timestamp c-ip …'.",
+)
 @click.option("--tz", help="IANA zone for logs that write local time without an offset.")
 @click.option(
     "--field",

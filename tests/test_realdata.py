@@ -22,10 +22,11 @@ from tests.formathelpers import utc
 
 EXCERPTS = Path(__file__).resolve().parent / "data" / "realdata"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-FOLDERS = ("combined", "common", "caddy", "azure_appgw", "haproxy")
+FOLDERS = ("combined", "common", "caddy", "azure_appgw", "haproxy", "w3c", "cloudfront")
+# Folders whose logs write local times without an offset (HAProxy; lnav_w3c.3.log logs
+# date-local/time-local): ingested with these options.
+FOLDER_OPTIONS = {"haproxy": IngestOptions(tz="UTC"), "w3c": IngestOptions(tz="UTC")}
 MIN_PARSE_RATE = 0.999
-# Folders whose logs write local times without an offset: ingested with this --tz.
-TZ_FOLDERS = {"haproxy": "UTC"}
 
 EXPECTED_FORMAT = {
     "elastic-examples_apache_logs.log": "combined",
@@ -39,6 +40,36 @@ EXPECTED_FORMAT = {
     "lnav_caddy_log.1.jsonl": "caddy",
     "plaso_azure_application_gateway_access.jsonl": "azure_appgw",
     "lnav_haproxy.0.log": "haproxy",
+    **{
+        name: "w3c"
+        for name in (
+            "lnav_w3c.0.log",
+            "lnav_w3c.1.log",
+            "lnav_w3c.2.log",
+            "lnav_w3c.3.log",
+            "lnav_w3c.4.log",
+            "lnav_w3c.5.log",
+            "lnav_w3c.6.log",
+            "lnav_w3c_big.0.log",
+            "plaso_iis10.log",
+            "plaso_iis10_cookies.log",
+            "plaso_iis10_edge_cases.log",
+            "plaso_iis6.log",
+            "plaso_iis7_owa.log",
+            "plaso_iis7_sqli.log",
+            "plaso_iis_without_date.log",
+        )
+    },
+    **{
+        name: "cloudfront"
+        for name in (
+            "aws-log-parser_cloudfront-multiple.log",
+            "aws-log-parser_cloudfront_entry.log",
+            "aws-log-parser_cloudfront_entry2.log",
+            "aws-log-parser_cloudfront_entry_broken_cookie.log",
+            "aws-log-parser_cloudfront_entry_cookie_with_encoding.log",
+        )
+    },
 }
 
 # Lines that are not access-log entries (start-up messages, other loggers' records), recognised
@@ -48,6 +79,8 @@ HAPROXY_ENTRY = re.compile(rb"\S+:\d+ \[\d\d/[A-Z][a-z]{2}/\d{4}:")
 NOT_ENTRY_LINE: dict[str, Callable[[bytes], bool]] = {
     "caddy": lambda ln: b'"logger":"http.log.access' not in ln,
     "haproxy": lambda ln: HAPROXY_ENTRY.search(ln) is None,
+    "w3c": lambda ln: ln.startswith(b"#"),
+    "cloudfront": lambda ln: ln.startswith(b"#"),
 }
 
 ROOTS = [
@@ -76,9 +109,9 @@ class Ingested:
 def realdata(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingested]:
     root: Path = request.param
     case = Case.create(tmp_path_factory.mktemp("realdata") / "case.duckdb")
-    ingest(case, [root / f for f in FOLDERS if f not in TZ_FOLDERS])
-    for f, tz in TZ_FOLDERS.items():
-        ingest(case, [root / f], IngestOptions(tz=tz))
+    ingest(case, [root / f for f in FOLDERS if f not in FOLDER_OPTIONS])
+    for f, options in FOLDER_OPTIONS.items():
+        ingest(case, [root / f], options)
     yield Ingested(root, case)
     case.close()
 
@@ -111,7 +144,10 @@ def test_parse_rate_per_folder(realdata: Ingested, folder: str) -> None:
         [f"%/{folder}/%", NOT_AN_ENTRY],
     ).fetchone()
     assert got is not None and got[0] == not_entries
-    assert events / (lines - not_entries) >= MIN_PARSE_RATE, realdata.case.sql("select * from rejects limit 20")
+    # blank lines (between IIS Advanced Logging directives) are 'empty line' rejects
+    blank = sum(1 for ln in raw if not ln.strip() and not is_not_entry(ln))
+    entries = lines - not_entries - blank
+    assert events / entries >= MIN_PARSE_RATE, realdata.case.sql("select * from rejects limit 20")
 
 
 def test_each_file_is_detected_as_its_format(realdata: Ingested) -> None:
@@ -280,6 +316,95 @@ SPOTS += [
         {"ts": utc(2019, 2, 25, 16, 20, 6, 321000), "path": "/portal/",
          "query": "Script=934&onlinetest=korrektur&anm=13915&currentPage=0", "bytes_sent": 26170,
          "duration_ms": 2707.0},
+    ),
+]
+
+SPOTS += [
+    # W3C / IIS: UTC date and time, '+' in the user agent decoded, other fields in extra
+    (
+        "plaso_iis10_cookies.log",
+        '2021-04-01 00:00:21 111.111.111.111 GET /foo/bar/baz.asp - 80 - 222.222.222.222 Mozilla/5.0+(Windows+NT+5.1)+AppleWebKit/537.36+(KHTML,+like+Gecko)+Chrome/35.0.2309.372+Safari/537.36 OutlookSession="{AAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE}" http://111.111.111.111/ 200 0 0 65',
+        {"ts": utc(2021, 4, 1, 0, 0, 21), "ts_offset_min": None, "client_ip": "222.222.222.222", "method": "GET",
+         "path": "/foo/bar/baz.asp", "query": None, "status": 200, "duration_ms": 65.0,
+         "referer": "http://111.111.111.111/",
+         "user_agent": "Mozilla/5.0 (Windows NT 5.1) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/35.0.2309.372 Safari/537.36",
+         "extra": {"s-ip": "111.111.111.111", "s-port": "80",
+                   "cs(Cookie)": 'OutlookSession="{AAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE}"',
+                   "sc-substatus": "0", "sc-win32-status": "0"}},
+    ),
+    (
+        "plaso_iis10_edge_cases.log",
+        r"2022-01-01 00:01:24 ::1 POST /powershell clientApplication=ActiveMonitor;PSVersion=5.1.14393.4467 444  random\ranuser1 ::1 Microsoft+WinRM+Client - 200 0 0 15",
+        {"ts": utc(2022, 1, 1, 0, 1, 24), "client_ip": "::1", "method": "POST", "path": "/powershell",
+         "query": "clientApplication=ActiveMonitor;PSVersion=5.1.14393.4467", "principal": r"random\ranuser1",
+         "user_agent": "Microsoft WinRM Client", "status": 200, "duration_ms": 15.0},
+    ),
+    (
+        "plaso_iis_without_date.log",
+        "00:00:13 SOME1234NAME 10.10.10.100 POST /some/image/path/something.jpg requesttimeout=500 80 - 22.22.22.200 HTTP/1.1 Mozilla/4.0+(compatible;+MSIE+8.0;+Windows+NT+6.1;+Trident/4.0;+SLCC2;+.NET+CLR+2.0.50727;+.NET+CLR+3.5.30729;+.NET+CLR+3.0.30729;+Media+Center+PC+6.0;+.NET+CLR+1.1.4322;+.NET4.0C;+.NET4.0E;+InfoPath.2) 302 0 0",
+        {"ts": utc(2013, 7, 30, 0, 0, 13), "client_ip": "22.22.22.200", "method": "POST", "protocol": "HTTP/1.1",
+         "path": "/some/image/path/something.jpg", "query": "requesttimeout=500", "status": 302, "duration_ms": None},
+    ),
+    (
+        "lnav_w3c.3.log",
+        '2012-08-15 17:00:00.675 10.10.28.140 GET /hello/world/6,681965 - 80 - "173.5.0.0" "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/37.0.2062.124 Safari/537.36" - "hello.example.com" 404 " ""garbage"" w/ spaces " 0 359',
+        {"ts": utc(2012, 8, 15, 17, 0, 0, 675000), "ts_offset_min": 0, "client_ip": "173.5.0.0",
+         "host": "hello.example.com", "path": "/hello/world/6,681965", "status": 404, "duration_ms": 359.0,
+         "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_1) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/37.0.2062.124 Safari/537.36",
+         "extra": {"s-ip": "10.10.28.140", "s-port": "80", "sc-substatus": ' "garbage" w/ spaces ',
+                   "sc-win32-status": "0"}},
+    ),
+    (
+        "lnav_w3c.5.log",
+        "2015-01-13 00:32:17 100.79.192.81 GET /robots.txt - 80 - 157.55.39.146 Mozilla/5.0+(compatible;+bingbot/2.0;++http://www.bing.com/bingbot.htm) - 404 0 2 1405 242 283",
+        {"client_ip": "157.55.39.146", "path": "/robots.txt", "status": 404, "bytes_sent": 1405,
+         "bytes_received": 242, "duration_ms": 283.0,
+         "user_agent": "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"},
+    ),
+    (
+        "lnav_w3c.1.log",
+        '64.103.37.2      client_joaz7      DMS.user      2001-10-31     00:00:18      GET      /admin/images/oc_bottomleft.gif    200     350    "BIGipServerwww_webcache_pool=1443321748.19460.0000;ORA_UCM_AGID=%2fMP%2f8M7%3etSHPV%40%2fS%3f%3fDh3VHO"         "http://www.oracle.com/nl/partner/content.html"      370879      "Mozilla/4.5 [en] (WinNT; I)"',
+        {"ts": utc(2001, 10, 31, 0, 0, 18), "client_ip": "64.103.37.2", "principal": "DMS.user", "method": "GET",
+         "path": "/admin/images/oc_bottomleft.gif", "status": 200, "bytes_sent": 350, "duration_ms": None,
+         "referer": "http://www.oracle.com/nl/partner/content.html", "user_agent": "Mozilla/4.5 [en] (WinNT; I)",
+         "extra": {"c-dns": "client_joaz7", "time-taken": "370879",
+                   "cs(Cookie)": "BIGipServerwww_webcache_pool=1443321748.19460.0000;"
+                   "ORA_UCM_AGID=%2fMP%2f8M7%3etSHPV%40%2fS%3f%3fDh3VHO"}},
+    ),
+    (
+        "lnav_w3c.2.log",
+        "16:48:24 1.1.1.1 [3]PASS user@domain.com 230",
+        {"ts": utc(2000, 10, 9, 16, 48, 24), "client_ip": "1.1.1.1", "method": "[3]PASS", "path": "user@domain.com",
+         "status": 230},
+    ),
+    (
+        "lnav_w3c.4.log",
+        '"2017-06-28" "07:26:35" "a1f36498-c34a-45b9-b3a5-ee0bd00f91b6" "Chrome" "Browser" "false" "true" "123.123.123.123" "" "62a660e57ba257275cf7ccf699919eae18e07e84cb11c1075e99b1be98456059d3064ec14d3932ba6e89f5393a158b8b8c2572ad7ad7dadb0fe02a34ae4c3d504c035017bf9a6a7802bb898226378938" "NA" "774502" "Mozilla/5.0 (Windows NT 6.1; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/58.0.3029.110 Safari/537.36" "452000660051880893" "44850949" "SE" "LS" "Stockholm" "www.example.com" "32.0000" "32.0000" "Customer" "www.example.com/page.php" "" "HTTP" "REQ_PASSED" "118866685985031205" "" "124.124.124.124" "80" "GET" "variable=test" "200" "123.123.123.123" "10117" "1498634795555" "" "" "" "" ""',
+        {"ts": utc(2017, 6, 28, 7, 26, 35), "client_ip": "123.123.123.123", "method": "GET", "query": "variable=test",
+         "status": 200, "bytes_received": 10117, "protocol": "HTTP", "referer": None},
+    ),
+    # CloudFront: tab-separated, URL-decoded, seconds -> ms, x-host-header is the host
+    (
+        "aws-log-parser_cloudfront-multiple.log",
+        "2019-12-13\t22:36:27\tSEA19-C1\t900\t192.0.2.200\tGET\td111111abcdef8.cloudfront.net\t/favicon.ico\t502\thttp://www.example.com/\tMozilla/5.0%20(Windows%20NT%2010.0;%20Win64;%20x64)%20AppleWebKit/537.36%20(KHTML,%20like%20Gecko)%20Chrome/78.0.3904.108%20Safari/537.36\t-\t-\tError\t1pkpNfBQ39sYMnjjUQjmH2w1wdJnbHYTbag21o_3OfcQgPzdL2RSSQ==\twww.example.com\thttp\t675\t0.102\t-\t-\t-\tError\tHTTP/1.1\t-\t-\t25260\t0.102\tOriginDnsError\ttext/html\t507\t-\t-",
+        {"ts": utc(2019, 12, 13, 22, 36, 27), "ts_offset_min": None, "client_ip": "192.0.2.200", "method": "GET",
+         "host": "www.example.com", "path": "/favicon.ico", "query": None, "status": 502, "bytes_sent": 900,
+         "bytes_received": 675, "duration_ms": 102.0, "protocol": "HTTP/1.1", "referer": "http://www.example.com/",
+         "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/78.0.3904.108 Safari/537.36",
+         "request_id": "1pkpNfBQ39sYMnjjUQjmH2w1wdJnbHYTbag21o_3OfcQgPzdL2RSSQ==", "forwarded_for": None},
+    ),
+    (
+        "aws-log-parser_cloudfront_entry_cookie_with_encoding.log",
+        "2014-05-23\t01:13:11\tFRA2\t182\t192.0.2.10\tGET\td111111abcdef8.cloudfront.net\t/view/my/file.html\t200\twww.displaymyfiles.com\tMozilla/4.0%20(compatible;%20MSIE%205.0b1;%20Mac_PowerPC)\t-\tthis%20zip=98101\tRefreshHit\tMRVMF7KydIvxMWfJIglgwHQwZsbG2IhRJ07sn9AkKUFSHS9EXAMPLE==\td111111abcdef8.cloudfront.net\thttp\t-\t0.001\t-\t-\t-\tRefreshHit\tHTTP/1.1",
+        {"ts": utc(2014, 5, 23, 1, 13, 11), "client_ip": "192.0.2.10", "host": "d111111abcdef8.cloudfront.net",
+         "bytes_sent": 182, "bytes_received": None, "duration_ms": 1.0, "referer": "www.displaymyfiles.com",
+         "user_agent": "Mozilla/4.0 (compatible; MSIE 5.0b1; Mac_PowerPC)",
+         "extra": {"x-edge-location": "FRA2", "cs(Host)": "d111111abcdef8.cloudfront.net",
+                   "cs(Cookie)": "this zip=98101", "x-edge-result-type": "RefreshHit", "cs-protocol": "http",
+                   "x-edge-response-result-type": "RefreshHit"}},
     ),
 ]
 

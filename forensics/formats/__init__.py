@@ -17,6 +17,7 @@ from forensics.formats import (
     azure_appgw,
     azure_frontdoor,
     caddy,
+    cloudfront,
     combined,
     combined_extra,
     common,
@@ -30,6 +31,7 @@ from forensics.formats import (
     traefik_clf,
     traefik_json,
     vhost_combined,
+    w3c,
 )
 from forensics.formats.base import LogFormat, ParseOptions, Parser
 from forensics.formats.linefmt import LineFormat
@@ -54,6 +56,8 @@ REGISTRY: dict[str, LogFormat] = {
         traefik_clf.FORMAT,
         envoy.FORMAT,
         envoy_istio.FORMAT,
+        w3c.FORMAT,
+        cloudfront.FORMAT,
     )
 }
 
@@ -87,8 +91,14 @@ def get_format(name: str) -> LogFormat:
     )
 
 
-def custom_format(layout_text: str) -> LineFormat:
-    """A format compiled from a pasted nginx ``log_format`` or Apache ``LogFormat`` line."""
+def custom_format(layout_text: str) -> LogFormat:
+    """A format from a pasted nginx ``log_format`` or Apache ``LogFormat`` line, a W3C
+    ``#Fields: …`` line, or ``cloudfront-realtime: field …`` (a real-time log's field list)."""
+    text = layout_text.strip()
+    if text.lower().startswith("#fields:"):
+        return w3c.declared(text)
+    if text.lower().startswith(cloudfront.REALTIME_PREFIX):
+        return cloudfront.realtime(text)
     return LineFormat(
         name="custom",
         description="user-supplied layout",

@@ -102,7 +102,8 @@ def assemble_sql(
     ``columns`` maps PARSED_COLUMNS names (and the pseudo-columns ``_request``, a raw request
     line, and ``_target``, a path that may carry a query or be an absolute URL) to SQL.
     ``matched`` is a SQL condition true when the line has this format's shape; ``mismatch``
-    optionally a SQL expression (over ``line``) saying why a line does not.
+    optionally a SQL expression (over ``inner``'s columns, evaluated only for lines that do
+    not match) saying why a line does not.
     """
     unknown = set(columns) - set(PARSED_COLUMNS) - {"_request", "_target"}
     if unknown:
@@ -122,6 +123,8 @@ def assemble_sql(
          strpos(_rel, '?') AS _qpos
   FROM (
     SELECT line_no, line, ({matched}) AS _matched,
+    CASE WHEN NOT coalesce(_matched, false) THEN {mismatch or sql_str("not a " + format_name + " line")} END
+      AS _mismatch,
     {typed}{typed_nulls}
     FROM ({inner})
   )"""
@@ -139,7 +142,7 @@ def assemble_sql(
     reason = (
         "CASE WHEN coalesce(_matched, false) AND ts IS NOT NULL THEN NULL "
         "WHEN line IS NULL OR trim(line) = '' THEN 'empty line' "
-        f"WHEN NOT coalesce(_matched, false) THEN {mismatch or sql_str('not a ' + format_name + ' line')} "
+        "WHEN NOT coalesce(_matched, false) THEN _mismatch "
         "ELSE 'missing or unparseable timestamp' END"
     )
     cols = ", ".join(PARSED_COLUMNS)
