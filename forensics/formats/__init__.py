@@ -12,7 +12,18 @@ from dataclasses import dataclass
 import duckdb
 
 from forensics.errors import UnknownFormatError
-from forensics.formats import combined, combined_extra, common, jsonl, nginx_main, vhost_combined
+from forensics.formats import (
+    alb,
+    combined,
+    combined_extra,
+    common,
+    elb,
+    jsonl,
+    nginx_main,
+    nlb,
+    s3,
+    vhost_combined,
+)
 from forensics.formats.base import LogFormat, ParseOptions, Parser
 from forensics.formats.linefmt import LineFormat
 
@@ -25,6 +36,10 @@ REGISTRY: dict[str, LogFormat] = {
         nginx_main.FORMAT,
         vhost_combined.FORMAT,
         jsonl.FORMAT,
+        alb.FORMAT,
+        elb.FORMAT,
+        nlb.FORMAT,
+        s3.FORMAT,
     )
 }
 
