@@ -14,6 +14,8 @@ import duckdb
 from forensics.errors import UnknownFormatError
 from forensics.formats import (
     alb,
+    apigw_http_clf,
+    apigw_rest_clf,
     combined,
     combined_extra,
     common,
@@ -40,6 +42,8 @@ REGISTRY: dict[str, LogFormat] = {
         elb.FORMAT,
         nlb.FORMAT,
         s3.FORMAT,
+        apigw_rest_clf.FORMAT,
+        apigw_http_clf.FORMAT,
     )
 }
 
