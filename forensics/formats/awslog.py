@@ -51,6 +51,9 @@ KIND_RE = {
     "zero_int": r"-|\d+",
     "status": r"-|\d{3}",
 }
+# Kinds whose values the parser checks (both ways in), so that one AWS format does not read
+# another's lines; other values are only typed (a bad number becomes NULL).
+ANCHOR_KINDS = {"word", "iso_time", "iso_utc", "clf_bracket", "addr_port"}
 QUOTED_LAZY = r'".*?"'
 QUOTED_STRICT = r'"[^"]*"'
 PY_TOLERANT_MAX = 4096  # longer sample lines are matched by RE2 (linear time), not Python's re
@@ -92,31 +95,34 @@ class AwsFormat:
                 out.append({"no": "U", "yes": "Q", "either": "[QU]"}[f.quoted])
         return tuple(out)
 
-    def _regex(self, strict: bool) -> str:
+    def _regex(self, strict: bool, kinds: bool) -> str:
         parts = []
         for f in self.fields:
+            word = KIND_RE[f.kind] if kinds or f.kind in ANCHOR_KINDS else r"[^ ]+"
             if f.quoted == "yes":
                 rx = QUOTED_STRICT if strict else QUOTED_LAZY
             elif f.quoted == "either":
-                rx = f"{QUOTED_STRICT if strict else QUOTED_LAZY}|{KIND_RE[f.kind]}"
+                rx = f"{QUOTED_STRICT if strict else QUOTED_LAZY}|{word}"
             else:
-                rx = KIND_RE[f.kind]
+                rx = word
             parts.append(f"({rx})")
         return "^" + _nested(parts, self.required, r"(?: (.*))?") + "$"
 
     @property
     def regex(self) -> str:
-        """Tolerant form: lazy quoted fields, optional newer fields, captured unknown tail."""
-        return self._regex(strict=False)
+        """The parser's tolerant form: lazy quoted fields, optional newer fields, captured unknown
+        tail. Like the fast split it checks the layout, not the values (a bad number is NULL)."""
+        return self._regex(strict=False, kinds=False)
 
     @property
-    def strict(self) -> str:
-        return self._regex(strict=True)
+    def sniff_regexes(self) -> tuple[str, str]:
+        """Strict and tolerant forms that also check each value's kind, to recognise a file."""
+        return self._regex(strict=True, kinds=True), self._regex(strict=False, kinds=True)
 
     def matches(
         self, con: duckdb.DuckDBPyConnection, lines: list[str], strict_only: bool = False
     ) -> list[bool]:
-        strict, tolerant = _compiled(self.strict), _compiled(self.regex)
+        strict, tolerant = (_compiled(rx) for rx in self.sniff_regexes)
         out = [strict.fullmatch(ln) is not None for ln in lines]
         if strict_only:
             return out
@@ -127,7 +133,7 @@ class AwsFormat:
         long_misses = [i for i, ln in enumerate(lines) if not out[i] and len(ln) > PY_TOLERANT_MAX]
         if long_misses:
             row = con.execute(
-                f"SELECT list_transform(?, lambda l: regexp_full_match(l, {sql_str(self.regex)}))",
+                f"SELECT list_transform(?, lambda l: regexp_full_match(l, {sql_str(self.sniff_regexes[1])}))",
                 [[lines[i] for i in long_misses]],
             ).fetchone()
             for i, hit in zip(long_misses, row[0] if row else [], strict=True):
@@ -160,6 +166,18 @@ class AwsParser:
     def description(self) -> str:
         return f"{self.fmt.name}: {len(self.fmt.fields)} documented fields"
 
+    def _anchors(self) -> str:
+        """Fast-way checks of the anchor kinds (and no empty word: AWS writes ``-``)."""
+        conds, pos = ["NOT list_contains(_t, '')"], 1
+        for i, f in enumerate(self.fmt.fields):
+            width = 2 if f.kind == "clf_bracket" else 1
+            if f.kind in ANCHOR_KINDS:
+                tok = f"_t[{pos}] || ' ' || _t[{pos + 1}]" if width == 2 else f"_t[{pos}]"
+                test = f"regexp_full_match({tok}, {sql_str(KIND_RE[f.kind])})"
+                conds.append(test if i < self.fmt.required else f"coalesce({test}, true)")
+            pos += width
+        return " AND ".join(conds)
+
     def _tokens_sql(self) -> str:
         """``_t`` (the line's tokens, quoted ones with their quotes) and ``_fast`` (shape fits)."""
         fmt = self.fmt
@@ -168,7 +186,7 @@ class AwsParser:
             return (
                 "string_split(line, ' ') AS _t, "
                 f"len(_t) BETWEEN {_count(fmt, fmt.required)} AND {_count(fmt, len(fmt.fields))} "
-                "AS _fast"
+                f"AND {self._anchors()} AS _fast"
             )
         # Unquoted stretches must meet each quoted field at a space (or the line's edge).
         edges = (
@@ -177,27 +195,40 @@ class AwsParser:
         )
         return (
             "string_split(line, '\"') AS _q, "
+            # the words of an unquoted stretch, less the single spaces that meet the quotes
             "flatten(list_transform(_q, lambda s, i: CASE WHEN i % 2 = 0 THEN ['\"' || s || '\"'] "
-            "ELSE list_filter(string_split(s, ' '), lambda w: w <> '') END)) AS _t, "
+            "WHEN s[CASE WHEN i = 1 THEN 1 ELSE 2 END:CASE WHEN i = len(_q) THEN -1 ELSE -2 END] = '' THEN [] "
+            "ELSE string_split(s[CASE WHEN i = 1 THEN 1 ELSE 2 END:CASE WHEN i = len(_q) THEN -1 ELSE -2 END], ' ') "
+            "END)) AS _t, "
             "len(_q) % 2 = 1 AND regexp_full_match(array_to_string(list_transform(_t, lambda w: "
             f"CASE WHEN starts_with(w, '\"') THEN 'Q' ELSE 'U' END), ''), {sql_str(shape)}) "
-            f"AND {edges} AS _fast"
+            f"AND {edges} AND {self._anchors()} AS _fast"
         )
+
+    @property
+    def names(self) -> list[str]:
+        return [f"f{i}" for i in range(len(self.fmt.fields))] + ["tail"]
+
+    def fast_struct(self) -> str:
+        """The raw field texts from the tokens ``_t`` (valid where ``_fast``)."""
+        vals, pos = [], 1
+        for f in self.fmt.fields:
+            if f.kind == "clf_bracket":
+                vals.append(f"_t[{pos}] || ' ' || _t[{pos + 1}]")
+                pos += 2
+            else:
+                vals.append(f"_t[{pos}]")
+                pos += 1
+        vals.append("NULL")
+        return "struct_pack(" + ", ".join(f"{n} := {v}" for n, v in zip(self.names, vals, strict=True)) + ")"
+
+    def tokens_sql(self) -> str:
+        return self._tokens_sql()
 
     def select_sql(self, src: str) -> str:
         fmt = self.fmt
-        names = [f"f{i}" for i in range(len(fmt.fields))] + ["tail"]
-        fast_vals = []
-        pos = 1
-        for f in fmt.fields:
-            if f.kind == "clf_bracket":
-                fast_vals.append(f"_t[{pos}] || ' ' || _t[{pos + 1}]")
-                pos += 2
-            else:
-                fast_vals.append(f"_t[{pos}]")
-                pos += 1
-        fast_vals.append("NULL")
-        fast = "struct_pack(" + ", ".join(f"{n} := {v}" for n, v in zip(names, fast_vals, strict=True)) + ")"
+        names = self.names
+        fast = self.fast_struct()
         tolerant = f"regexp_extract(line, {sql_str(fmt.regex)}, {sql_list(names)})"
         ts_i = next(i for i, f in enumerate(fmt.fields) if f.column == "ts")
         inner = f"""
@@ -207,7 +238,11 @@ FROM (SELECT line_no, line, CASE WHEN _fast THEN {fast} ELSE {tolerant} END AS r
         columns, extras, durations = {}, [], []
         for i, f in enumerate(fmt.fields):
             raw = f"r['f{i}']"
-            val = f"CASE WHEN starts_with({raw}, '\"') THEN {raw}[2:-2] ELSE {raw} END" if f.quoted != "no" else raw
+            val = (
+                f"CASE WHEN starts_with({raw}, '\"') THEN {raw}[2:-2] ELSE {raw} END"
+                if f.quoted != "no"
+                else raw
+            )
             if f.kind == "addr_port":
                 columns[f.column] = _addr(val)
                 extras.append((f.name.split(":")[0] + "_port", f"regexp_extract({val}, ':(\\d+)$', 1)"))

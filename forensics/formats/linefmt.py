@@ -129,7 +129,9 @@ class LayoutParser:
             col = fld.spec.column
             if fld.spec.rank:  # several variables may fill the column: first non-empty wins
                 top = all(
-                    f.spec.rank >= fld.spec.rank for f in self.layout.fields if f.spec.column == col and f.spec.rank
+                    f.spec.rank >= fld.spec.rank
+                    for f in self.layout.fields
+                    if f.spec.column == col and f.spec.rank
                 )
                 ranked.setdefault(col, []).append((fld.spec.rank, self._typed(fld, f"r['{name}']")))
                 if top:

@@ -23,7 +23,7 @@ from forensics.formats.awslog import AwsField, AwsFormat
 FORMAT = AwsFormat(
     name="nlb",
     description="AWS Network Load Balancer access logs (TLS connections; no HTTP request).",
-    example="tls 2.0 2024-03-12T10:00:00 net/my-network-loadbalancer/c6e77e28c25b2234 g3d4b5e8bb8464cd 203.0.113.9:51341 172.100.100.185:443 5 2 98 246 - arn:aws:acm:us-east-2:671290407336:certificate/2a108f19-aded-46b0-8493-c63eb1ef4a99 - ECDHE-RSA-AES128-SHA tlsv12 - api.example.com h2 h2 \"h2\",\"http/1.1\" 2024-03-12T09:59:59",
+    example='tls 2.0 2024-03-12T10:00:00 net/my-network-loadbalancer/c6e77e28c25b2234 g3d4b5e8bb8464cd 203.0.113.9:51341 172.100.100.185:443 5 2 98 246 - arn:aws:acm:us-east-2:671290407336:certificate/2a108f19-aded-46b0-8493-c63eb1ef4a99 - ECDHE-RSA-AES128-SHA tlsv12 - api.example.com h2 h2 "h2","http/1.1" 2024-03-12T09:59:59',
     fields=(
         AwsField("type", kind="word"),
         AwsField("version", kind="ms"),
