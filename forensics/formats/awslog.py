@@ -28,6 +28,7 @@ Both give the same raw field texts for a line the fast way takes; typing happens
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass
 
@@ -54,6 +55,8 @@ KIND_RE = {
 # Kinds whose values the parser checks (both ways in), so that one AWS format does not read
 # another's lines; other values are only typed (a bad number becomes NULL).
 ANCHOR_KINDS = {"word", "iso_time", "iso_utc", "clf_bracket", "addr_port"}
+# A line padded with a space at each end: unquoted stretches meet quoted fields at a space.
+EDGES_RE = r' (?:[^"]* )?(?:"[^"]*" (?:[^"]* )?)*'
 QUOTED_LAZY = r'".*?"'
 QUOTED_STRICT = r'"[^"]*"'
 PY_TOLERANT_MAX = 4096  # longer sample lines are matched by RE2 (linear time), not Python's re
@@ -188,21 +191,17 @@ class AwsParser:
                 f"len(_t) BETWEEN {_count(fmt, fmt.required)} AND {_count(fmt, len(fmt.fields))} "
                 f"AND {self._anchors()} AS _fast"
             )
-        # Unquoted stretches must meet each quoted field at a space (or the line's edge).
-        edges = (
-            "list_bool_and(list_transform(_q, lambda s, i: i % 2 = 0 OR "
-            "((i = 1 OR starts_with(s, ' ')) AND (i = len(_q) OR suffix(s, ' ')))))"
-        )
+        # Padded with a space at each end, every unquoted stretch must start and end with the
+        # space that meets a quoted field (or the line's edge, EDGES_RE); its words are what lies
+        # between. (The lambdas use only their own arguments: capturing a column costs ~10x.)
         return (
-            "string_split(line, '\"') AS _q, "
-            # the words of an unquoted stretch, less the single spaces that meet the quotes
+            "string_split(' ' || line || ' ', '\"') AS _q, "
             "flatten(list_transform(_q, lambda s, i: CASE WHEN i % 2 = 0 THEN ['\"' || s || '\"'] "
-            "WHEN s[CASE WHEN i = 1 THEN 1 ELSE 2 END:CASE WHEN i = len(_q) THEN -1 ELSE -2 END] = '' THEN [] "
-            "ELSE string_split(s[CASE WHEN i = 1 THEN 1 ELSE 2 END:CASE WHEN i = len(_q) THEN -1 ELSE -2 END], ' ') "
-            "END)) AS _t, "
+            "WHEN s = ' ' THEN [] ELSE string_split(s[2:-2], ' ') END)) AS _t, "
             "len(_q) % 2 = 1 AND regexp_full_match(array_to_string(list_transform(_t, lambda w: "
             f"CASE WHEN starts_with(w, '\"') THEN 'Q' ELSE 'U' END), ''), {sql_str(shape)}) "
-            f"AND {edges} AND {self._anchors()} AS _fast"
+            f"AND regexp_full_match(' ' || line || ' ', {sql_str(EDGES_RE)}) "
+            f"AND {self._anchors()} AS _fast"
         )
 
     @property
@@ -262,9 +261,13 @@ FROM (SELECT line_no, line, CASE WHEN _fast THEN {fast} ELSE {tolerant} END AS r
         if durations:  # every part known, or no duration: a -1 part means "no value"
             columns["duration_ms"] = " + ".join(durations)
         extras.append(("trailing", "r['tail']"))
-        entries = ", ".join(f"{{'k': {sql_str(k)}, 'v': {v}}}" for k, v in extras)
-        kept = f"list_filter([{entries}], lambda e: coalesce(e.v, '') NOT IN ('-', ''))"
-        columns["extra"] = f"CASE WHEN len({kept}) > 0 THEN to_json(map_from_entries({kept})) END"
+        # JSON text by concatenation (concat_ws skips the NULLs of "-" and absent fields):
+        # measured ~2x cheaper than building a list of structs into a MAP for ~30 fields.
+        members = ", ".join(
+            f"CASE WHEN coalesce({v}, '') NOT IN ('-', '') THEN {sql_str(json.dumps(k) + ':')} || to_json({v}) END"
+            for k, v in extras
+        )
+        columns["extra"] = f"nullif('{{' || concat_ws(',', {members}) || '}}', '{{}}')"
         why = (
             f"CASE WHEN starts_with(line, {sql_str(TEST_FILE_LINE)}) "
             f"THEN {sql_str(NOT_AN_ENTRY + 'the test line ELB writes when access logging is enabled')} "
