@@ -10,7 +10,8 @@ size and seed), then runs each case as a child process under a tiny wrapper that
 child's wall time, CPU time and peak RSS (``RUSAGE_CHILDREN`` of the wrapper = that one
 command). Each run gets a fresh case file; input files are in the page cache. Cases: forensics
 on the plain and the .gz file, the naive Python ``re`` ingest (bench/baseline_python_re.py),
-GoAccess when it is on PATH, and one ingest of a tree of many small .gz files.
+GoAccess when it is on PATH, one ingest of a tree of many small .gz files, and (``--alb-files K``)
+one ingest of an ALB ``AWSLogs/…/elasticloadbalancing`` tree of .log.gz files.
 
 After each run the case is checked: events + rejects must equal the lines generated, the
 sources table must agree, and 300 sampled line numbers must hold those lines' ip/status/bytes.
@@ -36,7 +37,7 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loggen import write_big, write_small
+from loggen import write_alb_tree, write_big, write_small
 
 IDLE_WAIT = 0.0  # --wait-idle
 HERE = Path(__file__).resolve().parent
@@ -278,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--goaccess", choices=["auto", "no"], default="auto", help="run GoAccess if on PATH")
     ap.add_argument("--small-files", type=int, default=2000, metavar="K", help="K hourly .gz files (0: skip)")
     ap.add_argument("--small-lines", type=int, default=250, help="lines per small file")
+    ap.add_argument("--alb-files", type=int, default=0, metavar="K", help="K ALB .log.gz files (0: skip)")
+    ap.add_argument("--alb-lines", type=int, default=2500, help="lines per ALB file")
     ap.add_argument("--seed", type=int, default=20240331)
     ap.add_argument("--workdir", type=Path, default=HERE / "work")
     ap.add_argument("--json", type=Path, help="also write the results here")
@@ -335,6 +338,16 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [FORENSICS, "ingest", str(case), str(root)]
         results.append(
             run_case(f"forensics {k}x{per} .gz tree", cmd, case, k * per, k, args.repeat, work / "logs")
+        )
+    if args.alb_files:
+        k, per = args.alb_files, args.alb_lines
+        print(f"generating/reusing {k:,} x {per} line ALB .log.gz files …", flush=True)
+        root = write_alb_tree(work, k, per, args.seed)
+        cmd = [FORENSICS, "ingest", str(case), str(root)]
+        results.append(
+            run_case(
+                f"forensics ALB {k}x{per} .gz AWSLogs tree", cmd, case, k * per, k, args.repeat, work / "logs"
+            )
         )
     print()
     print(f"code measured: {', '.join(sorted({r.code for r in results if r.code}))}")

@@ -259,3 +259,84 @@ def write_small(workdir: Path, files: int, per_file: int, seed: int) -> Path:
         (folder / name).write_bytes(gzip.compress(gen.chunk(per_file).encode(), 6, mtime=0))
     done.write_text(f"{files} {per_file}\n")
     return root
+
+
+class AlbGenerator(Generator):
+    """AWS Application Load Balancer lines over the same clients, paths and agents.
+
+    A realistic mix: https and h2 (some http, ws), IPv6 clients written unbracketed, Lambda and
+    WAF-blocked requests without a target, ``-1`` processing times, ``"- - - "`` requests from
+    clients that sent nothing, 1-in-20 lines from an older ALB without the fields after
+    error_reason, long trace ids and conn_trace_id. Times are UTC with ``Z``.
+    """
+
+    def chunk(self, n: int) -> str:
+        r = self.rng
+        utc = self.t + np.cumsum(r.exponential(self.mean_step, n))
+        self.t = float(utc[-1])
+        ip_i = (len(self.ips) * r.random(n) ** 3).astype(np.int64).tolist()
+        ua_i = (len(self.uas) * r.random(n) ** 2).astype(np.int64).tolist()
+        p_i = r.choice(len(PATHS), n, p=_probs([w for _, w, _ in PATHS])).tolist()
+        m_i = r.choice(len(METHODS[0]), n, p=_probs(METHODS[1])).tolist()
+        ty_i = r.choice(4, n, p=_probs([30, 60, 8, 2])).tolist()
+        ids = r.integers(100_000, 9_999_999, n).tolist()
+        toks = r.integers(0, 1 << 62, n).tolist()
+        ports = r.integers(1024, 65535, n).tolist()
+        sizes = np.exp(r.normal(7.5, 1.6, n)).astype(np.int64).tolist()
+        lat = r.exponential(0.04, n).tolist()
+        odd = r.random(n).tolist()
+        statuses = self._statuses(np.asarray(p_i), r.random(n)).tolist()
+        out = []
+        for j in range(n):
+            t, status, ty = toks[j], statuses[j], ("http", "h2", "https", "ws")[ty_i[j]]
+            sec = utc[j]
+            tm = time.gmtime(int(sec))
+            us = int((sec % 1) * 1e6)
+            ts = time.strftime("%Y-%m-%dT%H:%M:%S", tm) + f".{us:06d}Z"
+            path = PATHS[p_i[j]][0].format(i=ids[j], t=t % 10**9, h=f"{t % (1 << 40):010x}", p=ids[j] % 40)
+            scheme, port = ("http", 80) if ty in ("http", "ws") else ("https", 443)
+            proto = "HTTP/2.0" if ty == "h2" else "HTTP/1.1"
+            request = f"{METHODS[0][m_i[j]]} {scheme}://api.example.com:{port}{path} {proto}"
+            ip = self.ips[ip_i[j]]
+            target, tstat, times_ = f"10.0.{t % 8}.{t % 200}:8080", str(status), f"0.001 {lat[j]:.3f} 0.000"
+            if odd[j] < 0.002:  # connected, sent nothing usable
+                request, status, tstat, target, times_ = "- - - ", 400, "-", "-", "-1 -1 -1"
+            elif odd[j] < 0.01:  # WAF-blocked / Lambda target: no target:port
+                target, tstat = "-", "-" if odd[j] < 0.006 else tstat
+                status = 403 if odd[j] < 0.006 else status
+            tls = "- -" if scheme == "http" else "ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2"
+            line = (
+                f"{ty} {ts} app/prod-api/50dc6c495c0c9188 {ip}:{ports[j]} {target} {times_} {status} {tstat} "
+                f'{200 + sizes[j] % 900} {sizes[j]} "{request}" "{self.uas[ua_i[j]]}" {tls} '
+                "arn:aws:elasticloadbalancing:eu-west-2:123456789012:targetgroup/api/73e2d6bc24d8a067 "
+                f'"Root=1-{int(sec):08x}-{t:024x}" "api.example.com" '
+                '"arn:aws:acm:eu-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" '
+                f'1 {ts} "waf,forward" "-" "-"'
+            )
+            if odd[j] > 0.05:  # newer ALBs: target lists, classification, conn_trace_id
+                line += f' "{target}" "{tstat}" "-" "-" TID_{t:032x}'
+            out.append(line + "\n")
+        return "".join(out)
+
+
+def write_alb_tree(workdir: Path, files: int, per_file: int, seed: int) -> Path:
+    """``files`` gzip files as ALB delivers them (AWSLogs/<account>/elasticloadbalancing/…)."""
+    root = workdir / f"alb-{files}x{per_file}-s{seed}"
+    done = root.with_name(root.name + ".complete")
+    if done.exists():
+        return root
+    if root.exists():
+        shutil.rmtree(root)
+    gen = AlbGenerator(seed, files * per_file, mean_step_s=3600 / per_file)
+    start = DST_SWITCH_UTC - files * 1800
+    for k in range(files):
+        tm = time.gmtime(start + k * 3600)
+        folder = root / "AWSLogs/123456789012/elasticloadbalancing/eu-west-2" / time.strftime("%Y/%m/%d", tm)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = (
+            "123456789012_elasticloadbalancing_eu-west-2_app.prod-api.50dc6c495c0c9188_"
+            f"{time.strftime('%Y%m%dT%H%MZ', tm)}_10.0.1.{k % 250}_{k:08x}.log.gz"
+        )
+        (folder / name).write_bytes(gzip.compress(gen.chunk(per_file).encode(), 6, mtime=0))
+    done.write_text(f"{files} {per_file}\n")
+    return root

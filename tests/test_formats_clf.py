@@ -101,6 +101,38 @@ REPRESENTATIVE: dict[str, tuple[str, dict[str, Any]]] = {
             "extra": {"server_port": "443"},
         },
     ),
+    # API Gateway CLF presets (more in tests/test_aws.py)
+    "apigw_rest_clf": (
+        '203.0.113.9 - AIDAJDPLRKLG7UEXAMPLE [12/Jan/2024:10:00:00 +0000]"GET /referrals/{id} HTTP/1.1" 200 57 '
+        "c5d8a3e4-9f1b-4a6e-b0c2-7d3e5f6a8b9c UjV1mGhSIAMEbXw=",
+        {
+            "ts": utc(2024, 1, 12, 10, 0, 0),
+            "ts_offset_min": 0,
+            "client_ip": "203.0.113.9",
+            "principal": "AIDAJDPLRKLG7UEXAMPLE",
+            "method": "GET",
+            "path": "/referrals/{id}",
+            "protocol": "HTTP/1.1",
+            "status": 200,
+            "bytes_sent": 57,
+            "request_id": "c5d8a3e4-9f1b-4a6e-b0c2-7d3e5f6a8b9c",
+            "extra": {"extendedRequestId": "UjV1mGhSIAMEbXw="},
+        },
+    ),
+    "apigw_http_clf": (
+        '203.0.113.9 - - [12/Jan/2024:10:00:00 +0000] "GET GET /referrals/{id} HTTP/1.1" 200 57 UjV1mGhSIAMEbXw=',
+        {
+            "ts": utc(2024, 1, 12, 10, 0, 0),
+            "ts_offset_min": 0,
+            "client_ip": "203.0.113.9",
+            "method": "GET",
+            "protocol": "HTTP/1.1",
+            "status": 200,
+            "bytes_sent": 57,
+            "request_id": "UjV1mGhSIAMEbXw=",
+            "extra": {"routeKey": "GET /referrals/{id}"},
+        },
+    ),
 }
 
 

@@ -22,7 +22,7 @@ from tests.formathelpers import utc
 
 EXCERPTS = Path(__file__).resolve().parent / "data" / "realdata"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-FOLDERS = ("combined", "common", "caddy", "azure_appgw", "haproxy", "w3c", "cloudfront")
+FOLDERS = ("combined", "common", "caddy", "azure_appgw", "haproxy", "w3c", "cloudfront", "alb")
 # Folders whose logs write local times without an offset (HAProxy; lnav_w3c.3.log logs
 # date-local/time-local): ingested with these options.
 FOLDER_OPTIONS = {"haproxy": IngestOptions(tz="UTC"), "w3c": IngestOptions(tz="UTC")}
@@ -70,6 +70,18 @@ EXPECTED_FORMAT = {
             "aws-log-parser_cloudfront_entry_cookie_with_encoding.log",
         )
     },
+    # alb/: one raw line per aws-log-parser file; plaso's file mixes ALB, classic ELB and NLB
+    # lines (its ELB and NLB lines are parsed in the second pass, see the sources' warnings)
+    "aws-log-parser_classic_loadbalancer_http_entry.log": "elb",
+    **{
+        f"aws-log-parser_loadbalancer_{n}.log": "alb"
+        for n in (
+            "cloudfront_forward", "cloudfront_forward_h2", "cloudfront_forward_refused", "http2_entry",
+            "http2_entry_auth_error", "http2_entry_auth_missing", "http_entry", "https_entry",
+            "lambda_entry", "lambda_failed_entry", "secured_websockets_entry", "websockets_entry",
+        )
+    },
+    "plaso_aws_elb_access.log": "alb",
 }
 
 # Lines that are not access-log entries (start-up messages, other loggers' records), recognised
@@ -405,6 +417,52 @@ SPOTS += [
          "extra": {"x-edge-location": "FRA2", "cs(Host)": "d111111abcdef8.cloudfront.net",
                    "cs(Cookie)": "this zip=98101", "x-edge-result-type": "RefreshHit", "cs-protocol": "http",
                    "x-edge-response-result-type": "RefreshHit"}},
+    ),
+    (
+        "aws-log-parser_loadbalancer_http2_entry_auth_error.log",
+        'h2 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 - -1 -1 -1 401 - 4956 616 "GET https://example.com:443/oauth2/idpresponse?code=XXXXX HTTP/2.0" "curl/7.46.0" TLS_AES_128_GCM_SHA256 TLSv1.3 - "Root=1-665d7a41-032e7e1d59b8e8043f88b4dc" "example.com" "arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" -1 2018-07-02T22:22:48.364000Z "authenticate" "-" "AuthInvalidAWSALBAuthNonce" "-" "-" "-" "-" TID_b33932fc40603344b9a76c1b94b208fd',
+        {
+            "ts": utc(2018, 7, 2, 22, 23, 0, 186641), "ts_offset_min": 0, "client_ip": "192.168.131.39",
+            "status": 401, "bytes_received": 4956, "bytes_sent": 616, "duration_ms": None, "method": "GET",
+            "host": "example.com:443", "path": "/oauth2/idpresponse", "query": "code=XXXXX", "protocol": "HTTP/2.0",
+            "user_agent": "curl/7.46.0", "request_id": "Root=1-665d7a41-032e7e1d59b8e8043f88b4dc",
+            "extra": {
+                "type": "h2", "elb": "app/my-loadbalancer/50dc6c495c0c9188", "client_port": "2817",
+                "ssl_cipher": "TLS_AES_128_GCM_SHA256", "ssl_protocol": "TLSv1.3", "domain_name": "example.com",
+                "chosen_cert_arn": "arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012",
+                "matched_rule_priority": "-1", "request_creation_time": "2018-07-02T22:22:48.364000Z",
+                "actions_executed": "authenticate", "error_reason": "AuthInvalidAWSALBAuthNonce",
+                "conn_trace_id": "TID_b33932fc40603344b9a76c1b94b208fd",
+            },
+        },
+    ),
+    (
+        "aws-log-parser_classic_loadbalancer_http_entry.log",
+        '2015-05-13T23:39:43.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80 0.000086 0.001048 0.001337 200 200 0 57 "GET https://www.example.com:443/ HTTP/1.1" "curl/7.38.0" DHE-RSA-AES128-SHA TLSv1.2',
+        {"ts": utc(2015, 5, 13, 23, 39, 43, 945958), "client_ip": "192.168.131.39", "status": 200, "bytes_received": 0,
+         "bytes_sent": 57, "method": "GET", "host": "www.example.com:443", "path": "/", "protocol": "HTTP/1.1",
+         "user_agent": "curl/7.38.0"},
+    ),
+    (
+        "plaso_aws_elb_access.log",
+        'h2 2020-01-11T16:55:32.115600Z app/production-web/jf29fj2198ejf922 192.168.1.10:55753 192.168.1.123:32869 0.010 0.004 0.000 302 302 32 596 "GET https://www.domain.name:443/banner/test.png HTTP/2.0" "Mozilla/5.0 (iPhone; CPU iPhone OS 14_4_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148  Safari//ncdkkdmsgvtxrndqffyfatjvbytwlqak" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:123456789123:targetgroup/dev-abc/13ff1ec1f13456f1 "XXXXXXX" "www.domain.name" "arn:aws:abc:us-east-2:234567891234:certificate/a246f123-221c-56a1-d3bc-c01860f9f16e" 2 2020-01-11T16:55:32.101000Z "waf,forward" "-" "-" "192.168.1.123:32869" "302" "-" "-"',
+        {"ts": utc(2020, 1, 11, 16, 55, 32, 115600), "client_ip": "192.168.1.10", "status": 302, "bytes_sent": 596,
+         "path": "/banner/test.png", "protocol": "HTTP/2.0", "request_id": "XXXXXXX",
+         "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 14_4_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+         "Gecko) Mobile/15E148  Safari//ncdkkdmsgvtxrndqffyfatjvbytwlqak"},
+    ),
+    (
+        "plaso_aws_elb_access.log",
+        '2021-05-13T23:39:46.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80 0.001065 0.000015 0.000023 - - -1 -1 "- - - " "-" ECDHE-ECDSA-AES128-GCM-SHA256 TLSv1.2',
+        {"ts": utc(2021, 5, 13, 23, 39, 46, 945958), "status": None, "bytes_received": None, "bytes_sent": None,
+         "method": None, "path": None, "request_raw": "- - - ", "user_agent": None, "client_ip": "192.168.131.39"},
+    ),
+    (
+        "plaso_aws_elb_access.log",
+        'tls 2.0 2022-12-20T02:59:40 net/my-network-loadbalancer/c6e77e28c25b2234 g3d4b5e8bb8464cd 72.21.218.154:51341 172.100.100.185:443 5 2 98 246 - arn:aws:acm:us-east-2:671290407336:certificate/2a108f19-aded-46b0-8493-c63eb1ef4a99 - ECDHE-RSA-AES128-SHA tlsv12 - my-network-loadbalancer-c6e77e28c25b2234.elb.us-east-2.amazonaws.com - - -',
+        {"ts": utc(2022, 12, 20, 2, 59, 40), "ts_offset_min": None, "client_ip": "72.21.218.154",
+         "host": "my-network-loadbalancer-c6e77e28c25b2234.elb.us-east-2.amazonaws.com", "duration_ms": 5.0,
+         "bytes_received": 98, "bytes_sent": 246, "method": None, "path": None, "status": None},
     ),
 ]
 

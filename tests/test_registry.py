@@ -7,7 +7,7 @@ import pkgutil
 
 from forensics import formats
 
-HELPERS = {"base", "fieldlist", "jsonmap", "layout", "linefmt", "splitplan", "sqltext", "times"}
+HELPERS = {"awslog", "base", "fieldlist", "jsonmap", "layout", "linefmt", "splitplan", "sqltext", "times"}
 
 
 def test_every_format_module_is_registered() -> None:

@@ -13,7 +13,10 @@ import duckdb
 
 from forensics.errors import UnknownFormatError
 from forensics.formats import (
+    alb,
+    apigw_http_clf,
     apigw_json,
+    apigw_rest_clf,
     azure_appgw,
     azure_frontdoor,
     caddy,
@@ -21,6 +24,7 @@ from forensics.formats import (
     combined,
     combined_extra,
     common,
+    elb,
     envoy,
     envoy_istio,
     envoy_json,
@@ -28,6 +32,8 @@ from forensics.formats import (
     haproxy,
     jsonl,
     nginx_main,
+    nlb,
+    s3,
     traefik_clf,
     traefik_json,
     vhost_combined,
@@ -58,6 +64,12 @@ REGISTRY: dict[str, LogFormat] = {
         envoy_istio.FORMAT,
         w3c.FORMAT,
         cloudfront.FORMAT,
+        alb.FORMAT,
+        elb.FORMAT,
+        nlb.FORMAT,
+        s3.FORMAT,
+        apigw_rest_clf.FORMAT,
+        apigw_http_clf.FORMAT,
     )
 }
 

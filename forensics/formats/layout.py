@@ -8,6 +8,8 @@ Accepts what users paste from their config:
   with ``%h``, ``%>s``, ``%{User-Agent}i``, ``%{%Y-%m-%d %H:%M:%S}t``, ``%400,501{Referer}i`` …
 * Envoy: an access-log format string (``text_format``/``format``) with ``%COMMAND%`` operators:
   ``[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" …``
+* AWS API Gateway: an access-log format with dotted ``$context.…`` variables
+  (``$context.identity.sourceIp - - [$context.requestTime] "$context.httpMethod …"``).
 
 A field enclosed in double quotes in the layout matches lazily up to the closing quote and
 what follows it, so escaped (``\\"``) or even unescaped quotes inside a request still parse;
@@ -55,6 +57,9 @@ class FieldSpec:
     column: str
     kind: str = "token"
     scale: float = 1.0  # multiply into the column's unit (duration_ms)
+    # >0: one of several variables that may fill the column; the first non-empty by rank wins
+    # (the others stay in extra under their names)
+    rank: int = 0
 
 
 # nginx variables (without the $). Unknown variables go to ``extra`` under their own name.
@@ -159,6 +164,37 @@ ENVOY: dict[str, FieldSpec] = {
 ENVOY_OP = re.compile(r"%([A-Z][A-Z0-9_]+)(?:\(([^)]*)\))?(?::\d+)?%")
 # Envoy format strings pasted from YAML/JSON config: the key before the string.
 ENVOY_KEYS = re.compile(r"^\s*(?:-\s*)?(?:\w+\s*:\s*)?")
+# AWS API Gateway access-log variables ($context.…, without "context."), REST and HTTP APIs:
+# "Variables for access logging for API Gateway" / "Customize HTTP API access logs"
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-variables-for-access-logging.html).
+# principal: the first non-empty of the Lambda authorizer's principalId, the IAM caller's ARN,
+# identity.user, identity.caller, the Cognito identity id. routeKey ("GET /pets/{id}") is a
+# route template, not the path requested: it stays in extra. resourcePath is the resource
+# template (/pets/{id}); path the path requested: either fills the path column.
+APIGW: dict[str, FieldSpec] = {
+    "identity.sourceIp": FieldSpec("client_ip"),
+    "requestTime": FieldSpec("ts", "clf_time"),
+    "requestTimeEpoch": FieldSpec("ts", "epoch"),
+    "httpMethod": FieldSpec("method"),
+    "resourcePath": FieldSpec("_target"),
+    "path": FieldSpec("_target"),
+    "routeKey": FieldSpec("extra", "text"),
+    "protocol": FieldSpec("protocol"),
+    "status": FieldSpec("status", "status"),
+    "responseLength": FieldSpec("bytes_sent", "int"),
+    "requestId": FieldSpec("request_id", rank=1),
+    "extendedRequestId": FieldSpec("request_id", rank=2),
+    "authorizer.principalId": FieldSpec("principal", rank=1),
+    "identity.userArn": FieldSpec("principal", rank=2),
+    "identity.user": FieldSpec("principal", rank=3),
+    "identity.caller": FieldSpec("principal", rank=4),
+    "identity.cognitoIdentityId": FieldSpec("principal", rank=5),
+    "identity.userAgent": FieldSpec("user_agent", "text"),
+    "responseLatency": FieldSpec("duration_ms", "int"),
+    "integrationLatency": FieldSpec("extra", "int"),
+    "domainName": FieldSpec("host"),
+}
+APIGW_VAR = re.compile(r"\$context\.(\w+(?:\.[\w-]+)*)")
 
 APACHE_DIRECTIVE = re.compile(r"%([!\d,]*)([<>]?)(?:\{([^}]*)\})?([a-zA-Z%])")
 NGINX_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
@@ -182,7 +218,7 @@ class Layout:
     """
 
     source: str
-    dialect: str  # nginx | apache
+    dialect: str  # nginx | apache | apigw
     regex: str
     fields: tuple[Field, ...]
     fast: str = ""
@@ -196,6 +232,8 @@ class Layout:
 def unwrap_directive(text: str) -> tuple[str, str]:
     """Strip ``log_format NAME …;`` / ``LogFormat "…" NAME`` wrappers; return (dialect, body)."""
     s = text.strip()
+    if APIGW_VAR.search(s):
+        return "apigw", _unquote(s, "apigw")
     if s.startswith("log_format"):
         words = _split(s.rstrip().rstrip(";"), text)[1:]
         words = [w for w in words[1:] if not w.startswith("escape=")]
@@ -270,7 +308,7 @@ def tokenize(dialect: str, body: str, variables: Mapping[str, FieldSpec] | None 
 
     ``variables``: a registered format's own nginx-style variable names (they win over NGINX).
     """
-    pattern = {"nginx": NGINX_VAR, "envoy": ENVOY_OP}.get(dialect, APACHE_DIRECTIVE)
+    pattern = {"nginx": NGINX_VAR, "envoy": ENVOY_OP, "apigw": APIGW_VAR}.get(dialect, APACHE_DIRECTIVE)
     out: list[str | Field] = []
     pos = 0
     for m in pattern.finditer(body):
@@ -278,6 +316,8 @@ def tokenize(dialect: str, body: str, variables: Mapping[str, FieldSpec] | None 
         pos = m.end()
         if dialect == "envoy":
             out.append(_envoy_field(m.group(1), m.group(2)))
+        elif dialect == "apigw":
+            out.append(Field(m.group(1), APIGW.get(m.group(1), FieldSpec("extra"))))
         elif dialect == "nginx":
             var = m.group(1) or m.group(2)
             out.append(_nginx_field(var, variables or {}))

@@ -132,8 +132,19 @@ class LayoutParser:
         inner = self._extract_sql(src, names, ts_name)
         columns: dict[str, str] = {}
         extras: list[tuple[str, str]] = []
+        ranked: dict[str, list[tuple[int, str]]] = {}  # column -> (rank, typed value)
         for name, fld in zip(names, self.layout.fields, strict=True):
             col = fld.spec.column
+            if fld.spec.rank:  # several variables may fill the column: first non-empty wins
+                top = all(
+                    f.spec.rank >= fld.spec.rank
+                    for f in self.layout.fields
+                    if f.spec.column == col and f.spec.rank
+                )
+                ranked.setdefault(col, []).append((fld.spec.rank, self._typed(fld, f"r['{name}']")))
+                if top:
+                    continue
+                col = "extra"
             if col == "extra" or col in columns or (col == "ts_offset_min"):
                 key = fld.name.lstrip("%")
                 n = sum(k == key or k.startswith(key + "#") for k, _ in extras)  # a repeated field
@@ -145,6 +156,9 @@ class LayoutParser:
             columns[col] = self._typed(fld, f"r['{name}']")
             if fld.spec.kind == "addr_port":  # the column gets the address; extra keeps the port too
                 extras.append((fld.name.lstrip("%"), f"r['{name}']"))
+        for col, values in ranked.items():
+            exprs = [v for _, v in sorted(values)]
+            columns[col] = exprs[0] if len(exprs) == 1 else f"coalesce({', '.join(exprs)})"
         if extras:  # fields logged as "-" (the usual %l ident) are left out; none left: NULL
             entries = ", ".join(f"{{'k': {sql_str(k)}, 'v': {v}}}" for k, v in extras)
             dashes = " AND ".join(f"{v} IN ('-', '')" for _, v in extras)

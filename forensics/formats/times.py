@@ -91,3 +91,13 @@ def any_time(expr: str, tz: str | None) -> tuple[str, str]:
     ts = f"CASE WHEN {is_num} THEN {e_ts} ELSE coalesce({i_ts}, {c_ts}) END"
     off = f"CASE WHEN {is_num} THEN NULL WHEN {i_ts} IS NOT NULL THEN {i_off} ELSE {c_off} END"
     return ts, off
+
+
+def utc_iso_time(expr: str) -> tuple[str, str]:
+    """ISO 8601 text the source documents as UTC: without an offset it is UTC, offset NULL."""
+    off_text = f"regexp_extract({expr}, {sql_str(OFFSET_RE)}, 1)"
+    ts = (
+        f"CASE WHEN {off_text} <> '' THEN TRY_CAST({expr} AS TIMESTAMPTZ) "
+        f"ELSE timezone('UTC', TRY_CAST({expr} AS TIMESTAMP)) END"
+    )
+    return ts, f"CASE WHEN {off_text} <> '' THEN {_offset_minutes(off_text)} END"
