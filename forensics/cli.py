@@ -190,15 +190,18 @@ def _isna(v: object) -> bool:
         return False
 
 
-@main.command("routes")
-@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
+ENDPOINT_OPTION = click.option(
     "--endpoint",
     "endpoints",
     multiple=True,
     metavar="'METHOD /path/{id}'",
     help="Declare a route (placeholders in braces match one segment); wins over inferred ones.",
 )
+
+
+@main.command("routes")
+@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@ENDPOINT_OPTION
 @click.option(
     "--min-distinct",
     type=click.IntRange(min=2),
@@ -255,13 +258,7 @@ def _duration(text: str) -> timedelta:
 
 @main.command("actors")
 @click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--endpoint",
-    "endpoints",
-    multiple=True,
-    metavar="'METHOD /path/{id}'",
-    help="Declare a record route (see `forensics routes`).",
-)
+@ENDPOINT_OPTION
 @click.option(
     "--login",
     "logins",

@@ -62,6 +62,7 @@ SEGMENT_KINDS: list[tuple[str, str]] = [
 # A plain word (no digit, no dot): literal at once, without trying the kinds.
 PLAIN_WORD = "regexp_full_match(s, '[A-Za-z_-]+')"
 
+
 def keep_literal(seg: str) -> str:
     """SQL: segment ``seg`` stays literal whatever its cardinality (version, static file)."""
     return (
