@@ -157,59 +157,71 @@ def derive_routes(case: Case, options: RouteOptions | None = None) -> RoutesResu
 
 
 def _build(con: duckdb.DuckDBPyConnection, opts: RouteOptions) -> None:
-    """Typed templates per distinct path (list functions, no per-segment rows), then the
-    cardinality test for ``{str}`` on the distinct typed templates only (few)."""
+    """Typed template, record id and id kind per distinct path in one pass of scalar results
+    (list functions, no per-segment rows, no stored lists); the ``{str}`` test then runs on the
+    distinct typed templates only (few), and only paths under such a template are redone."""
     kind = f"CASE WHEN s = '' OR {PLAIN_WORD} OR {keep_literal('s')} THEN NULL "
     kind += " ".join(f"WHEN {cond} THEN '{k}'" for k, cond in SEGMENT_KINDS) + " END"
+    # a literal brace in a path is written %7B/%7D in its template: '{' marks placeholders only
+    literal = "replace(replace(p[1], '{', '%7B'), '}', '%7D')"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _route_p AS
-        SELECT m, path, parts, kinds,
-          array_to_string(list_transform(parts, lambda s, i: coalesce('{{' || kinds[i] || '}}', s)), '/')
-            AS typed
+        SELECT m, path,
+          array_to_string(list_transform(list_zip(parts, kinds),
+            lambda p: coalesce('{{' || p[2] || '}}', {literal})), '/') AS typed,
+          list_position(list_transform(kinds, lambda k: k IS NOT NULL), true) AS id_pos,
+          parts[id_pos] AS rid, kinds[id_pos] AS rkind
         FROM (
           SELECT m, path, parts, list_transform(parts, lambda s: {kind}) AS kinds
           FROM (SELECT DISTINCT coalesce(method, '') AS m, path, string_split(path, '/') AS parts
                 FROM events WHERE path IS NOT NULL))"""
     )
-    # Distinct typed templates; a literal position varies when, with that position masked,
-    # it takes at least min_distinct values.
+    # A literal position of a typed template varies when, with that position masked, it takes
+    # at least min_distinct values (compared on the distinct typed templates).
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _route_t AS
-        WITH t AS (SELECT m, typed, any_value(parts) AS parts, any_value(kinds) AS kinds
-                   FROM _route_p GROUP BY m, typed),
+        WITH t AS (SELECT DISTINCT m, typed, string_split(typed, '/') AS tl FROM _route_p),
         lit AS (
-          SELECT m, typed, i, parts[i] AS s,
-            array_to_string(list_transform(parts, lambda x, j: CASE WHEN j = i THEN '*'
-              ELSE coalesce('{{' || kinds[j] || '}}', x) END), '/') AS masked
-          FROM (SELECT *, unnest(list_filter(range(1, len(parts) + 1),
-                  lambda j: kinds[j] IS NULL AND parts[j] <> '' AND NOT {keep_literal("parts[j]")})) AS i
+          SELECT m, typed, i, tl[i] AS s,
+            array_to_string(list_transform(list_zip(tl, range(1, len(tl) + 1)),
+              lambda x: CASE WHEN x[2] = i THEN '*' ELSE x[1] END), '/') AS masked
+          FROM (SELECT *, unnest(list_filter(range(1, len(tl) + 1), lambda j: tl[j] <> ''
+                  AND NOT regexp_full_match(tl[j], '\\{{[a-z]+\\}}')
+                  AND NOT {keep_literal("tl[j]")})) AS i
                 FROM t)),
         vary AS (SELECT m, masked, i FROM lit GROUP BY ALL
-                 HAVING count(DISTINCT s) >= {int(opts.min_distinct)}),
-        hit AS (SELECT l.m, l.typed, list(l.i) AS str_pos FROM lit l JOIN vary v USING (m, masked, i)
-                GROUP BY ALL)
-        SELECT t.m, t.typed, list_transform(t.kinds, lambda k, j:
-                 CASE WHEN list_contains(coalesce(h.str_pos, []), j) THEN 'str' ELSE k END) AS fkinds
-        FROM t LEFT JOIN hit h USING (m, typed)"""
+                 HAVING count(DISTINCT s) >= {int(opts.min_distinct)})
+        SELECT l.m, l.typed, any_value(l.tl) AS tl, list(l.i) AS str_pos
+        FROM (SELECT lit.*, t.tl FROM lit JOIN t USING (m, typed)) l JOIN vary v USING (m, masked, i)
+        GROUP BY l.m, l.typed"""
+    )
+    # Paths under a template with {str} positions: template and first placeholder redone.
+    is_ph = "regexp_full_match(x[1], '\\{[a-z]+\\}') OR list_contains(str_pos, x[2])"
+    first = f"list_filter(list_zip(tl, range(1, len(tl) + 1)), lambda x: {is_ph})[1]"
+    final_tpl = (
+        "CASE WHEN str_pos IS NULL THEN typed ELSE array_to_string(list_transform("
+        "list_zip(tl, range(1, len(tl) + 1)), lambda x: CASE WHEN list_contains(str_pos, x[2]) "
+        "THEN '{str}' ELSE x[1] END), '/') END"
+    )
+    final_rid = f"CASE WHEN str_pos IS NULL THEN rid ELSE string_split(path, '/')[{first}[2]] END"
+    final_kind = (
+        f"CASE WHEN str_pos IS NULL THEN rkind WHEN list_contains(str_pos, {first}[2]) THEN 'str' "
+        f"ELSE trim({first}[1], '{{}}') END"
     )
     declared_tpl, declared_id, declared_label = _declared_sql(opts.endpoints)
     con.execute(
         f"""
         CREATE OR REPLACE TABLE routes AS
         SELECT nullif(m, '') AS method, path,
-          coalesce({declared_tpl}, array_to_string(list_transform(parts,
-            lambda s, i: coalesce('{{' || fkinds[i] || '}}', s)), '/')) AS template,
+          coalesce({declared_tpl}, {final_tpl}) AS template,
           {declared_label} AS label,
-          CASE WHEN {declared_label} IS NOT NULL THEN {declared_id}
-               ELSE parts[list_filter(range(1, len(parts) + 1), lambda j: fkinds[j] IS NOT NULL)[1]]
-          END AS record_id,
-          CASE WHEN {declared_label} IS NOT NULL THEN NULL
-               ELSE list_filter(fkinds, lambda k: k IS NOT NULL)[1] END AS id_kind,
+          CASE WHEN {declared_label} IS NOT NULL THEN {declared_id} ELSE {final_rid} END AS record_id,
+          CASE WHEN {declared_label} IS NOT NULL THEN NULL ELSE {final_kind} END AS id_kind,
           CASE WHEN {declared_label} IS NOT NULL THEN 'declared' ELSE 'inferred' END AS origin,
           coalesce(nullif(m, ''), '-') || ' ' || template AS route
-        FROM _route_p JOIN _route_t USING (m, typed)"""
+        FROM _route_p LEFT JOIN _route_t USING (m, typed)"""
     )
     for t in ("_route_p", "_route_t"):
         con.execute(f"DROP TABLE {t}")

@@ -228,3 +228,13 @@ def test_cli_routes_json_and_table(tmp_path: Path) -> None:
     with Case.open(path, read_only=True) as case:
         logged = case.sql("SELECT command FROM case_log")["command"].tolist()
     assert logged.count("routes") == 2
+
+
+def test_str_placeholder_carries_the_record_id_and_literal_braces_are_not_placeholders(case: Case) -> None:
+    add_events(case, [{"path": f"/profiles/user{c}{d}/summary"} for c in "abcde" for d in "fghij"])
+    add_events(case, [{"path": "/api/v2/referrals/{int}"}, {"path": "/api/v2/referrals/77"}])
+    derive_routes(case, RouteOptions(min_distinct=25))
+    got = route_of(case)
+    assert got[("GET", "/profiles/useraf/summary")] == ("GET /profiles/{str}/summary", "useraf", "str")
+    assert got[("GET", "/api/v2/referrals/{int}")] == ("GET /api/v2/referrals/%7Bint%7D", None, None)
+    assert got[("GET", "/api/v2/referrals/77")] == ("GET /api/v2/referrals/{int}", "77", "int")
