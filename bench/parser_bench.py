@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest_bench import PY, measure  # noqa: E402
+from ingest_bench import PY, measure
 
 HERE = Path(__file__).resolve().parent
 # run forensics' CLI, optionally from an exported package dir instead of the editable install
@@ -43,8 +43,15 @@ sys.argv[0] = "forensics"
 forensics.cli.main()
 """
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-PATHS = ["/", "/index.html", "/api/v2/users/{n}", "/api/v2/orders?id={n}&full=1", "/static/app.{n}.js",
-         "/login", "/search?q=a+b&page={n}"]  # fmt: skip
+PATHS = [
+    "/",
+    "/index.html",
+    "/api/v2/users/{n}",
+    "/api/v2/orders?id={n}&full=1",
+    "/static/app.{n}.js",
+    "/login",
+    "/search?q=a+b&page={n}",
+]
 TERM = ["----", "----", "----", "--NI", "CD--", "SD--", "cD--"]
 
 
@@ -60,13 +67,14 @@ def haproxy_lines(n: int, rng: random.Random) -> list[str]:
         method = rng.choice(["GET", "GET", "GET", "POST", "PUT"])
         tr, tw, tc, tres = rng.randrange(50), 0, rng.randrange(5), rng.randrange(500)
         status = rng.choice([200, 200, 200, 304, 404, 302, 500])
+        conn = "/".join(str(rng.randrange(1, k)) for k in (300, 300, 100, 50)) + "/0"
         cap = rng.choice(["", " {api.example.com} {}", " {api.example.com|curl/8.4.0}"])
         out.append(
             f"{mon} {day:2d} {hh:02d}:{mm:02d}:{ss:02d} lb-{i % 3} haproxy[{1000 + i % 7}]: "
             f"{ip}:{rng.randrange(1024, 65535)} [{day:02d}/{mon}/2024:{hh:02d}:{mm:02d}:{ss:02d}.{ms:03d}] "
             f"http-in{'~' if i % 2 else ''} api/srv{i % 4} {tr}/{tw}/{tc}/{tres}/{tr + tc + tres} {status} "
-            f"{rng.randrange(100, 90000)} - - {rng.choice(TERM)} {rng.randrange(1, 300)}/{rng.randrange(1, 300)}"
-            f"/{rng.randrange(1, 100)}/{rng.randrange(1, 50)}/0 0/0{cap} \"{method} {path} HTTP/1.1\""
+            f"{rng.randrange(100, 90000)} - - {rng.choice(TERM)} "
+            f'{conn} 0/0{cap} "{method} {path} HTTP/1.1"'
         )
     return out
 
@@ -95,8 +103,13 @@ def caddy_lines(n: int, rng: random.Random) -> list[str]:
                     "X-Forwarded-Proto": ["https"],
                     "Accept-Encoding": ["gzip"],
                 },
-                "tls": {"resumed": False, "version": 772, "cipher_suite": 4865, "proto": "h2",
-                        "server_name": "mirrors.example.net"},  # fmt: skip
+                "tls": {
+                    "resumed": False,
+                    "version": 772,
+                    "cipher_suite": 4865,
+                    "proto": "h2",
+                    "server_name": "mirrors.example.net",
+                },
             },
             "bytes_read": 0,
             "user_id": "",
@@ -144,13 +157,15 @@ def generate(name: str, n: int, work: Path) -> Path:
 
 def export(ref: str, work: Path) -> Path:
     """The package as it was at ``ref``, unpacked under ``work``."""
-    sha = subprocess.run(["git", "rev-parse", "--short", ref], cwd=HERE, capture_output=True, text=True,
-                         check=True).stdout.strip()  # fmt: skip
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=HERE, capture_output=True, text=True, check=True
+    ).stdout.strip()
     dest = work / f"pkg-{sha}"
     if not dest.exists():
         dest.mkdir(parents=True)
-        tar = subprocess.run(["git", "archive", sha, "forensics"], cwd=HERE.parent, capture_output=True,
-                             check=True).stdout  # fmt: skip
+        tar = subprocess.run(
+            ["git", "archive", sha, "forensics"], cwd=HERE.parent, capture_output=True, check=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=tar, check=True)
     return dest
 
@@ -178,16 +193,23 @@ def main() -> None:
                 cmd = [PY, "-c", CHILD, pkg, "ingest", str(case), str(data), "--format", name, "--tz", "UTC"]
                 res = measure(cmd, args.work / f"{name}-{label.replace('/', '_')}-{k}.log")
                 con = duckdb.connect(str(case), read_only=True)
-                ev, rj = ((con.execute(f"SELECT count(*) FROM {t}").fetchone() or (0,))[0]
-                          for t in ("events", "rejects"))  # fmt: skip
+                ev, rj = (
+                    (con.execute(f"SELECT count(*) FROM {t}").fetchone() or (0,))[0]
+                    for t in ("events", "rejects")
+                )
                 con.close()
-                row = (f"| {name} | {label} | {args.lines:,} | {res['wall']:.2f} | {args.lines / res['wall']:,.0f} "
-                       f"| {res['cpu']:.1f} | {args.lines / res['cpu']:,.0f} | {res['maxrss_kb'] / 1024:.0f} "
-                       f"| {case.stat().st_size / 1e6:.1f} | {res['other_cpus']:.2f} | {ev:,} + {rj:,} |")  # fmt: skip
+                row = (
+                    f"| {name} | {label} | {args.lines:,} | {res['wall']:.2f} "
+                    f"| {args.lines / res['wall']:,.0f} "
+                    f"| {res['cpu']:.1f} | {args.lines / res['cpu']:,.0f} | {res['maxrss_kb'] / 1024:.0f} "
+                    f"| {case.stat().st_size / 1e6:.1f} | {res['other_cpus']:.2f} | {ev:,} + {rj:,} |"
+                )
                 print(row, flush=True)
                 rows.append(row)
-    print("| format | code | lines | wall s | lines/s | CPU s | lines/CPU s | peak RSS MB | case MB "
-          "| other load | events + rejects |")  # fmt: skip
+    print(
+        "| format | code | lines | wall s | lines/s | CPU s | lines/CPU s | peak RSS MB | case MB "
+        "| other load | events + rejects |"
+    )
     print("|" + "---|" * 11)
     print("\n".join(rows))
 
