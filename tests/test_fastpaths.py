@@ -7,6 +7,7 @@ that make parsing hard (quotes, backslashes, blanks, brackets) at random places.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -225,3 +226,56 @@ def test_json_object_sql_equals_to_json_of_a_map() -> None:
     assert any(o is None for _, _, o in got) and any(o is not None and "\\" in o for _, _, o in got)
     for v, n, o in got:
         assert n == o, v
+
+
+def jsonmap_records(seed: int = 13) -> dict[str, list[str]]:
+    """Per fixed-mapping JSON format: its example and records with keys dropped, emptied, or
+    with an object the mapping reaches into absent or not an object."""
+    from forensics.formats.jsonmap import JsonMapFormat
+
+    rng = random.Random(seed)
+    out = {}
+    for fmt in formats.REGISTRY.values():
+        if not isinstance(fmt, JsonMapFormat):
+            continue
+        base = json.loads(fmt.example)
+        recs = [base]
+        for _ in range(250):
+            rec = json.loads(fmt.example)
+            for _ in range(rng.randint(1, 4)):
+                node, parent, key = rec, None, None
+                while isinstance(node, dict) and node and rng.random() < 0.7:
+                    parent, key = node, rng.choice(list(node))
+                    node = node[key]
+                if parent is None or key is None:
+                    continue
+                parent[key] = rng.choice([None, "", "-", "x", 7, [], {}, "DELETE"])
+                if parent[key] == "DELETE":
+                    del parent[key]
+            recs.append(rec)
+        out[fmt.name] = [json.dumps(r) for r in recs]
+    return out
+
+
+def test_jsonmap_constant_patch_equals_built_patch() -> None:
+    from forensics.formats.base import ParseOptions
+    from forensics.formats.jsonmap import JsonMapParser
+
+    c = connect(":memory:")
+    for name, lines in jsonmap_records().items():
+        fmt = formats.REGISTRY[name]
+        c.execute(
+            "CREATE OR REPLACE TABLE src AS SELECT generate_subscripts($l, 1) AS line_no, unnest($l) AS line",
+            {"l": lines},
+        )
+        fast, slow = (
+            c.execute(
+                f"SELECT * FROM ({JsonMapParser(fmt, ParseOptions(tz='UTC'), f).select_sql('src')}) "
+                "ORDER BY line_no"
+            ).fetchall()
+            for f in (True, False)
+        )
+        assert sum(r[-2] is None for r in slow) > len(lines) // 4, name
+        for f, s in zip(fast, slow, strict=True):
+            fx, sx = (json.loads(r[-3]) if r[-3] else None for r in (f, s))  # extra
+            assert (f[:-3], fx, f[-2:]) == (s[:-3], sx, s[-2:]), (name, lines[s[0] - 1])
