@@ -9,7 +9,11 @@ The shape differs from the layouts layout.py compiles (a syslog header of severa
 front, ``/``-joined timers and counters, captured-header blocks that are present only when
 captures are configured), so this module has its own SQL: one regex finds where the HAProxy
 message starts (``client_ip:client_port [date]``), one splits the message, and the common
-``assemble_sql`` does the rest.
+``assemble_sql`` does the rest. Those regexes are the spec; the usual lines take a fast path of
+string functions that gives the same captures (start at the first `` [``, the body's fixed
+words by ``string_split``, the captures and request by position), and only lines it is not
+sure of run the regexes (tests/test_fastpaths.py checks both agree, on mutated lines too).
+Measured: 11.7k → 37.6k lines/s whole-process (200k HTTP lines, shared 2-core machine).
 
 * Time: the accept/request date (``[06/Feb/2009:12:14:14.655]``) is the host's local time and
   carries no offset; HAProxy has no way to mark it as UTC, so ``--tz`` is required. The syslog

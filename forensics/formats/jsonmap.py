@@ -6,6 +6,13 @@ non-empty wins) with the kind of value found there. Everything runs in one DuckD
 ``json_extract_string`` with the list of every path, typed SQL per column, and ``extra`` = the
 record with the mapped keys removed (a JSON merge patch), so nothing the source logged is lost.
 
+``extra`` was most of the parse (Caddy, 100k records: 7.7 s with it vs 1.6 s without, by its
+author). The merge itself is cheap; building the patch per record was not. Records that have
+every object the mapped paths go through (nearly all) get a constant patch (one per combination
+of which path each ``drop="used"`` field took); the others get the per-record patch. Measured
+alternative, not taken: ``extra`` = the record as logged (mapped keys kept twice) costs ~40%
+less parse CPU but made the Caddy case 61% larger (32.5 vs 20.2 MB per 100k records).
+
 Records of the same source that are not access entries (Caddy start-up messages, other Azure
 diagnostic categories, Cloud Logging entries without ``httpRequest``) are rejects whose reason
 starts with ``base.NOT_AN_ENTRY``. Lines may carry a docker-compose prefix (``caddy  | {…}``);
