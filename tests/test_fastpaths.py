@@ -7,6 +7,7 @@ that make parsing hard (quotes, backslashes, blanks, brackets) at random places.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -41,7 +42,7 @@ CUSTOM_LINES = [
     '"id-{i}-{j}" "api.example.com" "10.2.0.{j}:8080"',
     '[2024-03-12T10:00:0{j}.123Z] "POST /r/{i} HTTP/2" 503 UF upstream_reset_before_response_started{{connection_failure}} '
     '- "-" {i}{j} 91 {j} - "-" "grpc-go/1.{i}" "id-{i}" "svc:80" "10.2.0.{j}:80" outbound|80||svc.ns.svc.cluster.local '
-    '- 10.3.0.1:80 10.4.0.{i}:5{j}123 - default',
+    "- 10.3.0.1:80 10.4.0.{i}:5{j}123 - default",
 ]
 
 
@@ -93,21 +94,188 @@ def test_split_plan_agrees_with_strict_regex(con: duckdb.DuckDBPyConnection, fmt
 
 
 def test_request_split_equals_request_regex(con: duckdb.DuckDBPyConnection) -> None:
-    reqs = ["GET / HTTP/1.1", "GET /a b c HTTP/1.0", "GET  HTTP/1.1", "GET HTTP/1.1", "-", "GET",
-            "GET /x HTTP/1.1 HTTP/1.1", "\\x16\\x03\\x01", "PROPFIND /dav/ HTTP/2.0", "get /x",
-            "GET /x HTTP/", "GET /x HTTP/1.1 ", "X" * 40 + " /too-long-method HTTP/1.1", ""]
+    reqs = [
+        "GET / HTTP/1.1",
+        "GET /a b c HTTP/1.0",
+        "GET  HTTP/1.1",
+        "GET HTTP/1.1",
+        "-",
+        "GET",
+        "GET /x HTTP/1.1 HTTP/1.1",
+        "\\x16\\x03\\x01",
+        "PROPFIND /dav/ HTTP/2.0",
+        "get /x",
+        "GET /x HTTP/",
+        "GET /x HTTP/1.1 ",
+        "X" * 40 + " /too-long-method HTTP/1.1",
+        "",
+    ]
     rng = random.Random(3)
     for r in list(reqs):
         for _ in range(5):
             chars = list(r)
             chars.insert(rng.randrange(len(chars) + 1), rng.choice(NASTY))
             reqs.append("".join(chars))
-    got = con.execute(f"""
+    got = con.execute(
+        f"""
         SELECT req, _rq_m, _rq_t, _rq_p,
                regexp_extract(req, {sql_str(REQUEST_RE)}, ['m', 't', 'p']) AS rx
-        FROM (SELECT req, {_request_parts('req')} FROM (SELECT unnest(?) AS req))""",
-                      [reqs]).fetchall()
+        FROM (SELECT req, {_request_parts("req")} FROM (SELECT unnest(?) AS req))""",
+        [reqs],
+    ).fetchall()
     assert len(got) == len(reqs)
     for req, m, t, p, rx in got:
         expect = (rx["m"] or None, rx["t"] if rx["m"] else None, rx["p"] if rx["m"] else None)
         assert (m, t, p) == expect, req
+
+
+# HAProxy (haproxy.py): the string-function head/body/tail split against the regexes alone.
+HAPROXY_NASTY = [*NASTY, "{", "}", "/", ":", ">", "<", ' "', " [", "] ", "+", "\n", "/1/2", " {a b}"]
+
+
+def haproxy_corpus(seed: int = 11, per_line: int = 8) -> list[str]:
+    from tests.test_proxy import BARE, ERROR_DOC, HTTP_DOC, HTTPS_DOC, TCP_DOC
+
+    prefixes = ["", "<134>", "<134>1 2009-02-06T12:14:14.700+01:00 lb1 haproxy 14389 - - ",
+                '<134>1 2009-02-06T12:14:14.700+01:00 lb1 haproxy 14389 HTTP [meta x="1"] ',
+                "2009-02-06T12:14:14.700123+01:00 lb1 haproxy[14389]: ", "<134>Feb  6 12:14:14 haproxy[14389]: ",
+                "Feb 16 01:02:03 lb haproxy: ", "Feb 16 01:02:03 lb1 "]  # fmt: skip
+    bodies = [
+        BARE,
+        BARE.replace("10.0.1.2:33317", "2001:db8::17:40112"),
+        BARE.replace("10.0.1.2:33317", "unix:1"),
+        BARE.replace('0/0 "GET', '0/0 {Mozilla/5.0 (X11)|example.org} "GET'),
+        BARE.replace('0/0 "GET', '0/0 {a} {b} {c} "GET'),
+        BARE.replace('0/0 "GET', '0/0 {a "GET'),
+        BARE.replace("/a?b=1", '/a"b'),
+        BARE.replace("/a?b=1", "/a/b/c"),
+        BARE.replace(" HTTP/1.1", ""),
+        BARE.replace(" HTTP/1.1", " a/b/c/d/e x/y/z"),
+        BARE[:-10],
+        BARE.replace(" 200 2750", " 200"),
+        "10.0.1.3:1 [06/Feb/2009:12:14:14.655] http-in http-in/<NOSRV> -1/-1/-1/-1/+3 400 +187 - - CR-- "
+        '1/1/0/0/0 0/0 "<BADREQ>"',
+        "10.0.1.2:33313 [06/Feb/2009:12:12:51.443] fnt bck/srv1 0/0/+5007 +212 -- 0/0/0/0/+3 0/0",
+    ]
+    lines = [HTTP_DOC, TCP_DOC, HTTPS_DOC, ERROR_DOC, HTTPS_DOC.replace(" 1wt.eu/", ' "1wt.eu/')]
+    lines += [p + b for p in prefixes for b in bodies]
+    lines += (DATA / "haproxy" / "lnav_haproxy.0.log").read_text(encoding="utf-8").splitlines()
+    rng = random.Random(seed)
+    mutated = []
+    for line in lines:
+        for _ in range(per_line):
+            chars = list(line)
+            for _ in range(rng.randint(1, 3)):
+                if rng.random() < 0.3 and chars:
+                    del chars[rng.randrange(len(chars))]
+                else:
+                    chars.insert(rng.randrange(len(chars) + 1), rng.choice(HAPROXY_NASTY))
+            mutated.append("".join(chars))
+    return lines + mutated
+
+
+def test_haproxy_fast_path_equals_regexes() -> None:
+    from forensics.formats.haproxy import HaproxyParser
+
+    lines = haproxy_corpus()
+    c = connect(":memory:")
+    c.execute(
+        "CREATE TABLE src AS SELECT generate_subscripts($l, 1) AS line_no, unnest($l) AS line", {"l": lines}
+    )
+    fast, slow = (
+        c.execute(
+            f"SELECT * FROM ({HaproxyParser('haproxy', 'UTC', f).select_sql('src')}) ORDER BY line_no"
+        ).fetchall()
+        for f in (True, False)
+    )
+    assert len(fast) == len(slow) == len(lines)
+    events = [r for r in slow if r[-2] is None]
+    assert len(events) > len(lines) // 5, "the corpus must exercise the parser"
+    assert len({r[-2] for r in slow}) >= 4, "and its rejects"
+    for f, s in zip(fast, slow, strict=True):
+        assert f == s, lines[s[0] - 1]
+
+
+def test_json_object_sql_equals_to_json_of_a_map() -> None:
+    from forensics.formats.sqltext import json_members_sql, json_object_sql
+
+    values = [
+        "a",
+        "-",
+        "",
+        None,
+        'q"uote',
+        "back\\slash",
+        "tab\there",
+        "\x01ctl",
+        "é ü",
+        "\u2028",
+        "</x>",
+        "{}",
+    ]
+    rng = random.Random(5)
+    rows = [[rng.choice(values) for _ in range(4)] for _ in range(300)]
+    keys = ["k1", 'k"2', "k\\3", "k 4"]
+    c = connect(":memory:")
+    c.execute("CREATE TABLE t AS SELECT unnest($r) AS v", {"r": rows})
+    entries = [(sql_str(k), f"v[{i + 1}]") for i, k in enumerate(keys)]
+    new = json_object_sql([json_members_sql(entries[:2]), json_members_sql(entries[2:])])
+    items = ", ".join(f"{{'k': {k}, 'v': {v}}}" for k, v in entries)
+    old = f"nullif(to_json(map_from_entries(list_filter([{items}], lambda x: x.v NOT IN ('-', '')))), '{{}}')"
+    got = c.execute(f"SELECT v, {new}, {old} FROM t").fetchall()
+    assert any(o is None for _, _, o in got) and any(o is not None and "\\" in o for _, _, o in got)
+    for v, n, o in got:
+        assert n == o, v
+
+
+def jsonmap_records(seed: int = 13) -> dict[str, list[str]]:
+    """Per fixed-mapping JSON format: its example and records with keys dropped, emptied, or
+    with an object the mapping reaches into absent or not an object."""
+    from forensics.formats.jsonmap import JsonMapFormat
+
+    rng = random.Random(seed)
+    out = {}
+    for fmt in formats.REGISTRY.values():
+        if not isinstance(fmt, JsonMapFormat):
+            continue
+        base = json.loads(fmt.example)
+        recs = [base]
+        for _ in range(250):
+            rec = json.loads(fmt.example)
+            for _ in range(rng.randint(1, 4)):
+                node, parent, key = rec, None, None
+                while isinstance(node, dict) and node and rng.random() < 0.7:
+                    parent, key = node, rng.choice(list(node))
+                    node = node[key]
+                if parent is None or key is None:
+                    continue
+                parent[key] = rng.choice([None, "", "-", "x", 7, [], {}, "DELETE"])
+                if parent[key] == "DELETE":
+                    del parent[key]
+            recs.append(rec)
+        out[fmt.name] = [json.dumps(r) for r in recs]
+    return out
+
+
+def test_jsonmap_constant_patch_equals_built_patch() -> None:
+    from forensics.formats.base import ParseOptions
+    from forensics.formats.jsonmap import JsonMapParser
+
+    c = connect(":memory:")
+    for name, lines in jsonmap_records().items():
+        fmt = formats.REGISTRY[name]
+        c.execute(
+            "CREATE OR REPLACE TABLE src AS SELECT generate_subscripts($l, 1) AS line_no, unnest($l) AS line",
+            {"l": lines},
+        )
+        fast, slow = (
+            c.execute(
+                f"SELECT * FROM ({JsonMapParser(fmt, ParseOptions(tz='UTC'), f).select_sql('src')}) "
+                "ORDER BY line_no"
+            ).fetchall()
+            for f in (True, False)
+        )
+        assert sum(r[-2] is None for r in slow) > len(lines) // 4, name
+        for f, s in zip(fast, slow, strict=True):
+            fx, sx = (json.loads(r[-3]) if r[-3] else None for r in (f, s))  # extra
+            assert (f[:-3], fx, f[-2:]) == (s[:-3], sx, s[-2:]), (name, lines[s[0] - 1])
