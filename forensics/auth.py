@@ -60,13 +60,7 @@ def login_condition(logins: tuple[Endpoint, ...]) -> str:
     """SQL over ``requests`` rows: the request hit one of the login endpoints."""
     if not logins:
         return "false"
-    parts = []
-    for ep in logins:
-        cond = f"regexp_full_match(path, {sql_str(ep.regex)})"
-        if ep.method:
-            cond += f" AND method = {sql_str(ep.method)}"
-        parts.append(f"({cond})")
-    return " OR ".join(parts)
+    return " OR ".join(f"({ep.match_sql()})" for ep in logins)
 
 
 def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:

@@ -115,6 +115,11 @@ class Endpoint:
             out += re.escape(part) if i % 2 == 0 else "([^/]+)"
         return out
 
+    def match_sql(self, path: str = "path", method: str = "method") -> str:
+        """SQL: the request in columns ``path`` and ``method`` is this endpoint."""
+        cond = f"regexp_full_match({path}, {sql_str(self.regex)})"
+        return cond + (f" AND {method} = {sql_str(self.method)}" if self.method else "")
+
     @property
     def id_group(self) -> int | None:
         """1-based capture group of the record id: ``{id}`` if present, else the first."""
@@ -246,9 +251,7 @@ def _declared_sql(endpoints: tuple[Endpoint, ...]) -> tuple[str, str, str]:
         return "NULL", "NULL", "NULL::VARCHAR"
     tpl, rid, label = "CASE", "CASE", "CASE"
     for ep in endpoints:
-        cond = f"regexp_full_match(path, {sql_str(ep.regex)})"
-        if ep.method:
-            cond += f" AND m = {sql_str(ep.method)}"
+        cond = ep.match_sql(method="m")
         group = ep.id_group
         tpl += f" WHEN {cond} THEN {sql_str(ep.template)}"
         rid += f" WHEN {cond} THEN " + (

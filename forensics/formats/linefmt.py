@@ -13,7 +13,7 @@ from forensics.formats import times
 from forensics.formats.base import ParseOptions, assemble_sql
 from forensics.formats.layout import Field, FieldSpec, Layout, compile_layout
 from forensics.formats.splitplan import plan_sql
-from forensics.formats.sqltext import sql_list, sql_str
+from forensics.formats.sqltext import json_members_sql, json_object_sql, sql_list, sql_str
 
 NULLIF_DASH = {
     "client_ip",
@@ -160,10 +160,8 @@ class LayoutParser:
             exprs = [v for _, v in sorted(values)]
             columns[col] = exprs[0] if len(exprs) == 1 else f"coalesce({', '.join(exprs)})"
         if extras:  # fields logged as "-" (the usual %l ident) are left out; none left: NULL
-            entries = ", ".join(f"{{'k': {sql_str(k)}, 'v': {v}}}" for k, v in extras)
-            dashes = " AND ".join(f"{v} IN ('-', '')" for _, v in extras)
-            kept = f"list_filter([{entries}], lambda e: e.v NOT IN ('-', ''))"
-            columns["extra"] = f"CASE WHEN {dashes} THEN NULL ELSE to_json(map_from_entries({kept})) END"
+            members = json_members_sql([(sql_str(k), v) for k, v in extras])
+            columns["extra"] = json_object_sql([members])
         return assemble_sql(inner, columns, f"r['{ts_name}'] <> ''", self.format_name)
 
     def _extract_sql(self, src: str, names: list[str], ts_name: str) -> str:
