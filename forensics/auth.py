@@ -14,7 +14,7 @@ endpoint was given). Login endpoints are never guessed into evidence: without ``
 likely ones are proposed (``AuthResult.proposed_logins``) for the user to confirm.
 
 Table ``request_facts`` holds one row per event: (source_id, line_no), the event columns the
-later derivations read (ts, client_ip, user_agent, principal, method, path, status,
+later derivations read (ts, client_ip, user_agent, principal, method, path, query, status,
 bytes_sent, route, record_id) and auth_state, auth_evidence, auth_trusted, auth_login_ts,
 auth_ambiguous — so sessions and actors scan one table instead of re-joining events.
 """
@@ -83,7 +83,7 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
                    FROM events WHERE client_ip IS NOT NULL GROUP BY ALL),
         j AS (
           SELECT e.source_id, e.line_no, e.ts, e.client_ip, e.user_agent, e.principal, e.method,
-            e.path, e.status, e.bytes_sent, e.route, e.record_id, l.login_ts
+            e.path, e.query, e.status, e.bytes_sent, e.route, e.record_id, l.login_ts
           FROM requests e ASOF LEFT JOIN logins l
             ON e.client_ip = l.client_ip AND coalesce(e.user_agent, '') = l.ua AND e.ts >= l.login_ts),
         k AS (
@@ -98,8 +98,8 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
                  ELSE 'none' END AS auth_evidence
           FROM j LEFT JOIN ip_info i USING (client_ip) LEFT JOIN src s USING (source_id)
           LEFT JOIN shared sh ON sh.client_ip = j.client_ip AND sh.day = j.ts::DATE)
-        SELECT source_id, line_no, ts, client_ip, user_agent, principal, method, path, status,
-          bytes_sent, route, record_id,
+        SELECT source_id, line_no, ts, client_ip, user_agent, principal, method, path, query,
+          status, bytes_sent, route, record_id,
           CASE auth_evidence WHEN 'principal' THEN 'authenticated' WHEN 'login' THEN 'authenticated'
                WHEN 'trusted' THEN 'trusted' WHEN 'none' THEN 'unauthenticated'
                ELSE 'unknown' END AS auth_state,

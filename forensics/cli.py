@@ -15,8 +15,10 @@ import pandas as pd
 
 from forensics import formats, routes
 from forensics.actors import ActorOptions, derive_actors
-from forensics.auth import AuthOptions
+from forensics.auth import AuthOptions, AuthResult
 from forensics.case import Case
+from forensics.detect import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
+from forensics.detectors import REGISTRY as DETECTORS
 from forensics.errors import ForensicsError
 from forensics.ingest import IngestOptions, IngestReport, Progress, ingest
 from forensics.network import Trusted
@@ -256,29 +258,69 @@ def _duration(text: str) -> timedelta:
     return timedelta(**{units[m.group(2)]: float(m.group(1))})
 
 
+def _actor_options(f: Any) -> Any:
+    """--login, --trusted, --session-lifetime, --session-gap (who is authenticated, who is one actor)."""
+    for opt in reversed(
+        [
+            click.option(
+                "--login",
+                "logins",
+                multiple=True,
+                metavar="'POST /path'",
+                help="The login endpoint: a successful call authenticates its IP + user agent.",
+            ),
+            click.option(
+                "--trusted",
+                multiple=True,
+                metavar="[NAME=]CIDR",
+                help="A network you trust (partner, office), e.g. partner=51.140.12.32/29.",
+            ),
+            click.option(
+                "--session-lifetime",
+                default="8h",
+                show_default=True,
+                help="How long a login authenticates its IP + user agent.",
+            ),
+            click.option(
+                "--session-gap", default="30m", show_default=True, help="Inactivity that ends a session."
+            ),
+        ]
+    ):
+        f = opt(f)
+    return f
+
+
+def _build_actor_options(
+    logins: tuple[str, ...], trusted: tuple[str, ...], session_lifetime: str, session_gap: str
+) -> ActorOptions:
+    auth = AuthOptions(
+        logins=tuple(routes.Endpoint.parse(e) for e in logins),
+        trusted=tuple(Trusted.parse(t) for t in trusted),
+        session_lifetime=_duration(session_lifetime),
+    )
+    return ActorOptions(auth, session_gap=_duration(session_gap))
+
+
+def _auth_notes(result: AuthResult, logins: tuple[str, ...]) -> None:
+    if not logins:
+        proposed = ", ".join(f"{r} ({n} successful)" for r, n in result.proposed_logins)
+        click.echo(
+            "note: no --login given, so logins are not used as evidence"
+            + (f"; likely login endpoints: {safe(proposed)}" if proposed else ""),
+            err=True,
+        )
+    if result.ambiguous:
+        click.echo(
+            f"note: {result.ambiguous:,} requests are authenticated by a login from an IP "
+            "that showed several user agents that day (shared address; see auth_ambiguous)",
+            err=True,
+        )
+
+
 @main.command("actors")
 @click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
 @ENDPOINT_OPTION
-@click.option(
-    "--login",
-    "logins",
-    multiple=True,
-    metavar="'POST /path'",
-    help="The login endpoint: a successful call authenticates its IP + user agent.",
-)
-@click.option(
-    "--trusted",
-    multiple=True,
-    metavar="[NAME=]CIDR",
-    help="A network you trust (partner, office), e.g. partner=51.140.12.32/29.",
-)
-@click.option(
-    "--session-lifetime",
-    default="8h",
-    show_default=True,
-    help="How long a login authenticates its IP + user agent.",
-)
-@click.option("--session-gap", default="30m", show_default=True, help="Inactivity that ends a session.")
+@_actor_options
 @click.option("--limit", type=click.IntRange(min=1), default=30, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (all actors).")
 def actors_cmd(
@@ -298,12 +340,7 @@ def actors_cmd(
         forensics actors case.duckdb --login "POST /api/v2/auth/login" --trusted partner=51.140.12.32/29
     """
     try:
-        auth = AuthOptions(
-            logins=tuple(routes.Endpoint.parse(e) for e in logins),
-            trusted=tuple(Trusted.parse(t) for t in trusted),
-            session_lifetime=_duration(session_lifetime),
-        )
-        opts = ActorOptions(auth, session_gap=_duration(session_gap))
+        opts = _build_actor_options(logins, trusted, session_lifetime, session_gap)
         route_opts = routes.RouteOptions(tuple(routes.Endpoint.parse(e) for e in endpoints))
         with Case.open(case_path) as case:
             routes.derive_routes(case, route_opts)
@@ -312,19 +349,7 @@ def actors_cmd(
             df = case.sql("SELECT * FROM actors ORDER BY requests DESC, actor_id")
     except ForensicsError as exc:
         raise _fail(exc) from exc
-    if not logins:
-        proposed = ", ".join(f"{r} ({n} successful)" for r, n in result.auth.proposed_logins)
-        click.echo(
-            "note: no --login given, so logins are not used as evidence"
-            + (f"; likely login endpoints: {safe(proposed)}" if proposed else ""),
-            err=True,
-        )
-    if result.auth.ambiguous:
-        click.echo(
-            f"note: {result.auth.ambiguous:,} requests are authenticated by a login from an IP "
-            "that showed several user agents that day (shared address; see auth_ambiguous)",
-            err=True,
-        )
+    _auth_notes(result.auth, logins)
     if as_json:
         click.echo(json.dumps(_records(df), indent=2, default=str))
         return
@@ -348,6 +373,140 @@ def actors_cmd(
         click.echo(f"… {len(df) - limit} more actors (--limit, or --json for all)")
     classes = ", ".join(f"{n:,} {c}" for c, n in result.classes.items())
     click.echo(f"{result.sessions:,} sessions in {result.actors:,} actors: {classes}")
+
+
+@main.command("detect")
+@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@ENDPOINT_OPTION
+@_actor_options
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="DETECTOR.NAME=VALUE",
+    help="Override a detector threshold, e.g. enumeration.min_requests=30 (see --list).",
+)
+@click.option("--all", "show_all", is_flag=True, help="Also list low-severity findings one by one.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (all findings).")
+@click.option("--list", "list_detectors", is_flag=True, help="List the detectors and their thresholds.")
+def detect_cmd(
+    case_path: Path,
+    endpoints: tuple[str, ...],
+    logins: tuple[str, ...],
+    trusted: tuple[str, ...],
+    session_lifetime: str,
+    session_gap: str,
+    thresholds: tuple[str, ...],
+    show_all: bool,
+    as_json: bool,
+    list_detectors: bool,
+) -> None:
+    """Run the detectors and print their findings grouped by actor.
+
+    Example:
+
+        forensics detect case.duckdb --endpoint "GET /api/v2/referrals/{id}" \\
+            --login "POST /api/v2/auth/login" --trusted partner=51.140.12.32/29
+    """
+    if list_detectors:
+        _print_detectors()
+        return
+    try:
+        overrides: dict[str, dict[str, float]] = {}
+        for text in thresholds:
+            det, name, value = parse_threshold(text)
+            overrides.setdefault(det, {})[name] = value
+        opts = DetectOptions(
+            routes=routes.RouteOptions(tuple(routes.Endpoint.parse(e) for e in endpoints)),
+            actors=_build_actor_options(logins, trusted, session_lifetime, session_gap),
+            thresholds=overrides,
+        )
+        with Case.open(case_path) as case:
+            result = run_detectors(case, opts)
+            case.log_command("detect", opts.to_dict())
+            df = findings(case)
+            actors_df = flagged_actors(case)
+            paths = dict(case.con.execute("SELECT source_id, path FROM sources").fetchall())
+    except ForensicsError as exc:
+        raise _fail(exc) from exc
+    for ep, close in result.routes.unmatched.items():
+        hint = f"; closest routes: {', '.join(close)}" if close else ""
+        click.echo(f"warning: endpoint {safe(ep)!r} matched no request{safe(hint)}", err=True)
+    _auth_notes(result.actors.auth, logins)
+    if as_json:
+        click.echo(json.dumps(_records(df), indent=2, default=str))
+        return
+    _print_findings(df, actors_df, paths, show_all)
+
+
+def _print_detectors() -> None:
+    for det in DETECTORS.values():
+        click.echo(f"{det.id} ({det.severity}; {', '.join(det.signals)}): {det.title}")
+        click.echo(f"    {det.meaning}")
+        for t in det.thresholds:
+            click.echo(f"    {det.id}.{t.name} = {t.default:g}  ({t.meaning})")
+
+
+def _first_line(sample: object, paths: dict[int, str]) -> str:
+    items = [] if sample is None or _isna(sample) else list(sample)  # type: ignore[call-overload]
+    if not items:
+        return ""
+    first = items[0]
+    return f"{paths.get(int(first['source_id']), '?')}:{int(first['line_no'])}"
+
+
+def _finding_line(row: Any, paths: dict[int, str]) -> str:
+    what = (
+        f"{row.records} records in {row.requests} requests"
+        if not _isna(row.records)
+        else f"{row.requests} requests"
+    )
+    if not _isna(row.estimated_records):
+        what += f", ~{int(row.estimated_records):,} records estimated in bulk responses"
+    route = "" if _isna(row.route) else f" {row.route}"
+    return (
+        f"  {row.severity:<6} {row.detector:<16}{route}: {what}, "
+        f"{_utc(row.first_seen)} → {_utc(row.last_seen)}"
+        f"\n         e.g. {_first_line(row.sample, paths)}  {row.metrics}"
+    )
+
+
+def _print_findings(df: pd.DataFrame, actors_df: pd.DataFrame, paths: dict[int, str], show_all: bool) -> None:
+    by_actor = {int(str(a)): g for a, g in df[df["actor_id"].notna()].groupby("actor_id")}
+    quiet = 0
+    for a in actors_df.to_dict(orient="records"):
+        rows = by_actor[int(a["actor_id"])]
+        if not show_all and set(rows["severity"]) <= {"low", "info"}:
+            quiet += 1
+            continue
+        verdict = "UNAUTHORISED" if a["unauthorised"] else "suspicious"
+        ips = [] if _isna(a["ips"]) else list(a["ips"])
+        principals = "" if _isna(a["principals"]) or not len(a["principals"]) else _listed(a["principals"])
+        click.echo(
+            safe(
+                f"actor {a['actor_id']} — {verdict} · class {a['class']} · {len(ips)} IPs ({_listed(ips)})"
+                f" · UA {_listed(a['user_agents'], 60) or '-'}"
+                + (f" · principal {principals}" if principals else "")
+                + f" · {a['unauthorised_records_n']} records received unauthorised"
+            )
+        )
+        for row in rows.itertuples():
+            if show_all or row.severity not in ("low", "info"):
+                click.echo(safe(_finding_line(row, paths)))
+    endpoint_rows = df[df["actor_id"].isna()]
+    if len(endpoint_rows):
+        click.echo("endpoints:")
+        for row in endpoint_rows.itertuples():
+            click.echo(safe(_finding_line(row, paths)))
+    if quiet:
+        click.echo(f"… {quiet} actors with only low-severity findings (scanner noise); --all lists them")
+    unauth = actors_df[actors_df["unauthorised"]]
+    records = {r for recs in unauth["unauthorised_records"] for r in recs}
+    counts = ", ".join(f"{n} {d}" for d, n in df["detector"].value_counts(sort=False).items())
+    click.echo(
+        f"{len(df):,} findings ({counts}); {len(unauth):,} actors shown unauthorised, "
+        f"{len(records):,} distinct records received by them"
+    )
 
 
 def _listed(values: object, width: int = 40) -> str:

@@ -41,3 +41,7 @@ class EndpointError(ForensicsError):
 
 class TrustedNetworkError(ForensicsError):
     """A ``--trusted`` value that is not CIDR or NAME=CIDR."""
+
+
+class DetectorError(ForensicsError):
+    """An unknown detector or threshold name, or a threshold value that is not a number."""
