@@ -14,7 +14,8 @@ wrapper):
 * baseline — one full scan of events grouping by (client_ip, user_agent) and by path, the floor
   any derivation pays to read the table;
 * ``forensics routes CASE``;
-* ``forensics actors CASE --login … --trusted …`` (routes again, auth, sessions, actors).
+* ``forensics actors CASE --login … --trusted …`` (routes again, auth, sessions, actors);
+* ``forensics detect CASE --login … --trusted …`` (all of the above, then every detector).
 
 The case file is copied fresh for each run, so no run sees another's derived tables.
 """
@@ -92,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         "forensics actors": [
             FORENSICS or "forensics",
             "actors",
+            "--login",
+            "POST /api/v2/auth/login",
+            "--trusted",
+            "office=10.20.0.0/16",
+        ],
+        "forensics detect": [
+            FORENSICS or "forensics",
+            "detect",
             "--login",
             "POST /api/v2/auth/login",
             "--trusted",

@@ -387,6 +387,7 @@ def actors_cmd(
     help="Override a detector threshold, e.g. enumeration.min_requests=30 (see --list).",
 )
 @click.option("--all", "show_all", is_flag=True, help="Also list low-severity findings one by one.")
+@click.option("--limit", type=click.IntRange(min=1), default=30, show_default=True, help="Actors to list.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (all findings).")
 @click.option("--list", "list_detectors", is_flag=True, help="List the detectors and their thresholds.")
 def detect_cmd(
@@ -398,6 +399,7 @@ def detect_cmd(
     session_gap: str,
     thresholds: tuple[str, ...],
     show_all: bool,
+    limit: int,
     as_json: bool,
     list_detectors: bool,
 ) -> None:
@@ -436,7 +438,7 @@ def detect_cmd(
     if as_json:
         click.echo(json.dumps(_records(df), indent=2, default=str))
         return
-    _print_findings(df, actors_df, paths, show_all)
+    _print_findings(df, actors_df, paths, show_all, limit)
 
 
 def _print_detectors() -> None:
@@ -471,13 +473,18 @@ def _finding_line(row: Any, paths: dict[int, str]) -> str:
     )
 
 
-def _print_findings(df: pd.DataFrame, actors_df: pd.DataFrame, paths: dict[int, str], show_all: bool) -> None:
+def _print_findings(
+    df: pd.DataFrame, actors_df: pd.DataFrame, paths: dict[int, str], show_all: bool, limit: int
+) -> None:
     by_actor = {int(str(a)): g for a, g in df[df["actor_id"].notna()].groupby("actor_id")}
-    quiet = 0
+    quiet = shown = 0
     for a in actors_df.to_dict(orient="records"):
         rows = by_actor[int(a["actor_id"])]
         if not show_all and set(rows["severity"]) <= {"low", "info"}:
             quiet += 1
+            continue
+        shown += 1
+        if shown > limit:
             continue
         verdict = "UNAUTHORISED" if a["unauthorised"] else "suspicious"
         ips = [] if _isna(a["ips"]) else list(a["ips"])
@@ -498,6 +505,8 @@ def _print_findings(df: pd.DataFrame, actors_df: pd.DataFrame, paths: dict[int, 
         click.echo("endpoints:")
         for row in endpoint_rows.itertuples():
             click.echo(safe(_finding_line(row, paths)))
+    if shown > limit:
+        click.echo(f"… {shown - limit} more actors with findings (--limit, or --json for all)")
     if quiet:
         click.echo(f"… {quiet} actors with only low-severity findings (scanner noise); --all lists them")
     unauth = actors_df[actors_df["unauthorised"]]

@@ -1,0 +1,238 @@
+"""Detector evaluation against simulated cases with ground truth.
+
+Run on demand (it is not a test)::
+
+    python bench/evaluate.py --seeds 1 2 3 --scales 0.5 1 --days 120
+
+For each seed x scale: ``forensics simulate`` writes an evidence folder and ``truth.json``; the
+folder is ingested and every detector runs with the parameters a responder would give (the
+truth's endpoints, login endpoint and trusted networks). Then, inside the exposure window:
+
+* records — per detector, the record ids its findings say were received (2xx) in the window,
+  against ``truth.records.unauthorised`` (records unauthorised actors received in logged time);
+  ``overall`` is the records of actors shown unauthorised (actor_findings.unauthorised);
+* actors — a truth actor is flagged by a detector when a case actor sharing one of its IPs (or
+  its principal, for logged-in actors) has a finding of that detector; ``overall`` counts case
+  actors shown unauthorised. Precision is over flagged truth actors, recall over unauthorised
+  ones; every benign truth actor (staff, partner, monitor, crawler, tester) flagged
+  unauthorised is listed by name;
+* bulk — estimated records in unauthorised bulk findings against ``truth.records.bulk``.
+
+Prints one table per case and the totals over all cases (micro-averaged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from forensics import Case, ingest
+from forensics.actors import ActorOptions
+from forensics.auth import AuthOptions
+from forensics.detect import DetectOptions, run_detectors
+from forensics.detectors import REGISTRY
+from forensics.network import Trusted
+from forensics.routes import Endpoint, RouteOptions
+
+HERE = Path(__file__).resolve().parent
+BENIGN = {"staff", "partner", "monitor", "crawler", "tester"}
+
+
+@dataclass
+class Counts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def add(self, got: set[Any], want: set[Any]) -> None:
+        self.tp += len(got & want)
+        self.fp += len(got - want)
+        self.fn += len(want - got)
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+
+@dataclass
+class Result:
+    records: dict[str, Counts] = field(default_factory=lambda: defaultdict(Counts))
+    actors: dict[str, Counts] = field(default_factory=lambda: defaultdict(Counts))
+    benign_flagged: list[str] = field(default_factory=list)
+    missed: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    bulk_estimated: int = 0
+    bulk_truth: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    events: int = 0
+
+
+def options(truth: dict[str, Any]) -> DetectOptions:
+    return DetectOptions(
+        routes=RouteOptions(tuple(Endpoint.parse(e) for e in truth["endpoints"])),
+        actors=ActorOptions(
+            AuthOptions(
+                logins=(Endpoint.parse(truth["login"]),),
+                trusted=tuple(Trusted.parse(t) for t in truth["trusted"]),
+            )
+        ),
+    )
+
+
+def evaluate_case(evidence: Path, work: Path) -> Result:
+    truth = json.loads((evidence / "truth.json").read_text())
+    res = Result()
+    case_path = work / "eval.duckdb"
+    case_path.unlink(missing_ok=True)
+    with Case.create(case_path) as case:
+        t = time.monotonic()
+        ingest(case, [evidence])
+        res.seconds["ingest"] = time.monotonic() - t
+        t = time.monotonic()
+        run_detectors(case, options(truth))
+        res.seconds["detect"] = time.monotonic() - t
+        res.events = int(case.sql("SELECT count(*) AS n FROM events")["n"][0])
+        start = datetime.fromisoformat(truth["window"]["start"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(truth["window"]["end"].replace("Z", "+00:00"))
+        # records each finding says were received, inside the window
+        got = case.con.execute(
+            """
+            SELECT f.detector, f.unauthorised, list(DISTINCT d.record_id)
+            FROM findings f JOIN detect_requests d
+              ON d.actor_id = f.actor_id AND (f.route IS NULL OR d.route = f.route)
+             AND list_contains(f.record_ids, d.record_id)
+            WHERE d.ok AND d.ts BETWEEN ? AND ? GROUP BY ALL""",
+            [start, end],
+        ).fetchall()
+        unauth_actor_records = case.con.execute(
+            """
+            SELECT list(DISTINCT d.record_id) FROM actor_findings af
+            JOIN detect_requests d ON d.actor_id = af.actor_id
+             AND list_contains(af.unauthorised_records, d.record_id)
+            WHERE af.unauthorised AND d.ok AND d.ts BETWEEN ? AND ?""",
+            [start, end],
+        ).fetchone()
+        actor_rows = case.con.execute(
+            """
+            SELECT a.actor_id, a.ips, a.principals, af.unauthorised,
+              (SELECT list(DISTINCT detector) FROM findings f WHERE f.actor_id = a.actor_id
+                 AND f.severity IN ('high', 'medium')) AS detectors
+            FROM actors a JOIN actor_findings af USING (actor_id)"""
+        ).fetchall()
+        bulk = case.con.execute(
+            "SELECT coalesce(sum(estimated_records), 0) FROM findings "
+            "WHERE detector = 'bulk' AND unauthorised"
+        ).fetchone()
+    want_records = set(truth["records"]["unauthorised"])
+    by_det: dict[str, set[str]] = defaultdict(set)
+    for det, _unauth, recs in got:
+        by_det[det] |= set(recs)
+    for det in REGISTRY:
+        res.records[det].add(by_det.get(det, set()), want_records)
+    overall = set(unauth_actor_records[0] or []) if unauth_actor_records else set()
+    res.records["overall"].add(overall, want_records)
+    res.missed["records"] = sorted(want_records - overall)[:20]
+    # actors: match case actors to truth actors by IP or principal
+    truth_actors = truth["actors"]
+    want_actors = {a["name"] for a in truth_actors if a["unauthorised"]}
+    flagged: dict[str, set[str]] = defaultdict(set)
+    for _actor_id, ips, principals, unauthorised, detectors in actor_rows:
+        names = match(truth_actors, set(ips or []), set(principals or []))
+        for det in detectors or []:
+            flagged[det] |= names
+        if unauthorised:
+            flagged["overall"] |= names
+            res.benign_flagged += [n for n in names if kind(truth_actors, n) in BENIGN]
+    for det in [*REGISTRY, "overall"]:
+        res.actors[det].add(flagged.get(det, set()), want_actors)
+    res.missed["actors"] = sorted(want_actors - flagged.get("overall", set()))
+    res.bulk_estimated = int(bulk[0]) if bulk else 0
+    res.bulk_truth = int(truth["records"].get("bulk", 0))
+    return res
+
+
+def match(truth_actors: list[dict[str, Any]], ips: set[str], principals: set[str]) -> set[str]:
+    out = set()
+    for a in truth_actors:
+        mine = principals & set(a["principals"]) if a.get("principals") else ips & set(a["ips"])
+        if mine:
+            out.add(a["name"])
+    return out
+
+
+def kind(truth_actors: list[dict[str, Any]], name: str) -> str:
+    return next(str(a["class"]) for a in truth_actors if a["name"] == name)
+
+
+def table(title: str, rows: Iterable[tuple[str, Counts, Counts]]) -> None:
+    print(title)
+    head = ("detector", "rec P", "rec R", "rec TP", "rec FP", "act P", "act R")
+    print(f"  {head[0]:<18} " + " ".join(f"{h:>7}" for h in head[1:]))
+    for name, rec, act in rows:
+        print(
+            f"  {name:<18} {rec.precision:>7.3f} {rec.recall:>7.3f} {rec.tp:>7} {rec.fp:>7} "
+            f"{act.precision:>7.3f} {act.recall:>7.3f}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--scales", type=float, nargs="+", default=[0.5, 1.0])
+    ap.add_argument("--days", type=int, default=120)
+    ap.add_argument("--work", type=Path, default=HERE / "work" / "evaluate")
+    args = ap.parse_args(argv)
+    from forensics.simulate import simulate
+
+    total = Result()
+    for seed in args.seeds:
+        for scale in args.scales:
+            out = args.work / f"sim-{seed}-{scale}"
+            shutil.rmtree(out, ignore_errors=True)
+            t = time.monotonic()
+            simulate(out, seed=seed, days=args.days, scale=scale)
+            sim_s = time.monotonic() - t
+            res = evaluate_case(out, args.work)
+            names = [*REGISTRY, "overall"]
+            table(
+                f"seed {seed} scale {scale}: {res.events:,} events; simulate {sim_s:.1f}s, ingest "
+                f"{res.seconds['ingest']:.1f}s, detect {res.seconds['detect']:.1f}s",
+                ((n, res.records[n], res.actors[n]) for n in names),
+            )
+            print(f"  bulk: estimated {res.bulk_estimated} records, truth {res.bulk_truth}")
+            print(f"  benign flagged unauthorised: {res.benign_flagged or 'none'}")
+            print(
+                f"  missed actors: {res.missed['actors'] or 'none'}; missed records (first 20): "
+                f"{res.missed['records'] or 'none'}"
+            )
+            for n in names:
+                for attr in ("records", "actors"):
+                    c, t_ = getattr(res, attr)[n], getattr(total, attr)[n]
+                    t_.tp, t_.fp, t_.fn = t_.tp + c.tp, t_.fp + c.fp, t_.fn + c.fn
+            total.benign_flagged += res.benign_flagged
+            shutil.rmtree(out, ignore_errors=True)
+    table("all cases", ((n, total.records[n], total.actors[n]) for n in [*REGISTRY, "overall"]))
+    print(f"  benign flagged unauthorised, all cases: {total.benign_flagged or 'none'}")
+    ok = (
+        total.records["overall"].precision >= 0.95
+        and total.records["overall"].recall >= 0.95
+        and not total.benign_flagged
+    )
+    print("targets (records P and R >= 0.95, no benign actor flagged):", "met" if ok else "NOT met")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
