@@ -1,0 +1,67 @@
+"""The assessment: everything a report shows, computed once (assess.py), rendered many ways.
+
+``Assessment.document`` is the ``findings.json`` document (schema ``forensics.findings/1``,
+documented in the README): plain JSON types only, ISO 8601 UTC times ('Z'), deterministic
+ordering. The DataFrames are the material behind the report's plots and tables that is too big or
+too raw for the JSON. Every string that came from a log (paths, user agents, principals, record
+ids, raw lines) is untrusted: renderers escape it for their medium.
+
+Document keys (all present; values may be null where noted):
+
+* ``schema`` "forensics.findings/1"; ``tool`` {name, version}; ``case`` {path}
+* ``parameters`` {endpoints [str], login [str], trusted [str], window_source ("given" |
+  "proposed"), detect_options {...}, command str}
+* ``window`` {start, end, source, evidence str (how it was established)}
+* ``coverage`` {ratio 0..1, grade "A".."D", grade_reasons [str], gaps [{start, end}],
+  covered_s, uncovered_s, fields {source path: {field: share}}}
+* ``events`` {total, rejected, in_window, to_endpoints_in_window}
+* ``sources`` [{path, sha256, sha256_verified (bool|null: file gone), format, events, rejected,
+  duplicate_of (path|null), warnings [str], first_ts, last_ts}]
+* ``verdict`` one of VERDICTS; ``verdict_text`` one plain-language sentence;
+  ``reasoning`` [str]; ``alternatives`` [str] (alternative explanations considered)
+* ``records`` {confirmed int, probable int, at_risk int|null, estimated_bulk int,
+  id_range {min, max}|null, at_risk_basis str}
+* ``requests`` {to_endpoints int, unauthorised int}
+* ``actors`` [{id, ips [str], user_agents [str], principals [str], classification,
+  unauthorised bool, requests, records, bytes, first_seen, last_seen, detectors [str]}]
+  (actors with findings, unauthorised first)
+* ``findings`` [{id, detector, title, severity, actor (id|null), route, first_seen, last_seen,
+  count (requests), records, estimated_records|null, unauthorised bool,
+  evidence {metrics {...}, sample [{path, line_no}], thresholds {...}}}]
+* ``bounds`` {statement str, covered_s, uncovered_s, expected_max|null, p_any_max|null}
+* ``regulatory`` {gdpr_art33_3 {nature, categories_and_numbers, consequences, measures} (str
+  each), hipaa_four_factors {nature_and_extent, unauthorised_person, acquired_or_viewed,
+  mitigation} (str each)}
+* ``limitations`` [str]
+* ``reproduce`` {command str, tool_version str, sql {number name: SQL text}}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+SCHEMA = "forensics.findings/1"
+VERDICTS = ("excluded", "no_evidence", "possible", "likely", "confirmed")
+STATUS_CLASSES = ("2xx", "3xx", "401/403", "404", "other 4xx", "5xx")
+
+
+@dataclass
+class Assessment:
+    document: dict[str, Any]
+    # per source and UTC day, events (whole logged period): source (path), day (UTC midnight), events
+    daily_volume: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # requests to the endpoints per UTC day: route, day, status_class (STATUS_CLASSES),
+    # auth_state ('authenticated' | 'trusted' | 'unauthenticated' | 'unknown'), requests
+    endpoint_daily: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # record reads in the window by the top actors: actor_id, label (str), ts, record_id (str),
+    # y (float: the integer id, else the id's rank), unauthorised (bool)
+    scatter: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # response sizes on the endpoints (a sample): route, status_class, bytes
+    response_sizes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # finding id -> raw evidence lines [{path, line_no, line}] (untrusted text)
+    excerpts: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # the affected_records.csv rows: record_id, basis, first_seen, last_seen, actors, requests, bytes
+    affected_records: pd.DataFrame = field(default_factory=pd.DataFrame)
