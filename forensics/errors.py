@@ -41,3 +41,11 @@ class EndpointError(ForensicsError):
 
 class TrustedNetworkError(ForensicsError):
     """A ``--trusted`` value that is not CIDR or NAME=CIDR."""
+
+
+class WindowError(ForensicsError):
+    """An exposure window (``--window START/END``) that cannot be read or is empty/reversed."""
+
+
+class CoverageError(ForensicsError):
+    """Coverage cannot be computed (e.g. the case has no events table)."""
