@@ -45,3 +45,11 @@ class TrustedNetworkError(ForensicsError):
 
 class DetectorError(ForensicsError):
     """An unknown detector or threshold name, or a threshold value that is not a number."""
+
+
+class WindowError(ForensicsError):
+    """An exposure window (``--window START/END``) that cannot be read or is empty/reversed."""
+
+
+class CoverageError(ForensicsError):
+    """Coverage cannot be computed (e.g. the case has no events table)."""

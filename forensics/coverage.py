@@ -1,0 +1,321 @@
+"""Coverage of the exposure window: when there are logs, how many, which fields, and a grade.
+
+Everything that scales with events runs in DuckDB: one aggregation per (source, hour) into table
+``coverage_hourly``, one per minute for the silences, one per source for the field matrix.
+Python only sees hours, gaps and sources.
+
+**Gaps.** A *silence* is a stretch inside the window where no ingested source logged an event:
+between two consecutive events, or between a window edge and the first/last event inside it
+(retention, truncated files — a truncated source simply has no events after its last parsed
+line). A silence of length ``L`` is a *gap* (uncovered time) when it is implausible for the API's
+normal traffic: its expected event count ``Σ λ(hour-of-week)·overlap`` is at least
+``gap_expected`` (7: a Poisson silence with mean 7 has probability e⁻⁷ ≈ 0.0009 < 0.001) and
+``L ≥ min_gap_s`` (15 min: shorter pauses are not worth naming even on a busy API). A quiet night
+of a low-rate API is therefore covered time; the same length in the afternoon is a gap.
+
+``λ`` is the mean event rate per hour-of-week (UTC) over the logged span inside the window
+(first to last event, silent hours included, hours weighted by their overlap with the window).
+With fewer than ``min_bucket_samples`` hours in a bucket it falls back to hour-of-day, then to the
+overall rate. Deliberate consequences: gaps lower the rate they are judged by (a long outage
+still shows: its expected count is large); traffic that grows over years makes early quiet
+periods look like gaps — both errors claim *less* coverage, never more. Without any event in
+the window the whole window is one gap.
+
+**Grade** (METHOD.md): A complete (ratio ≥ 0.99) and field-sufficient; B complete but a key
+field missing (client address, record id, status, bytes, authentication evidence = a logged
+principal or requests to a given login endpoint); C partial; D none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from forensics.auth import login_condition
+from forensics.bounds import ZeroEventBound, zero_event_bound
+from forensics.case import Case
+from forensics.errors import CoverageError
+from forensics.routes import Endpoint, _has_routes
+from forensics.window import Window, iso_z
+
+GAP_EXPECTED = 7.0
+MIN_GAP_S = 900.0
+MIN_BUCKET_SAMPLES = 4
+COMPLETE_RATIO = 0.99
+FIELD_MIN_SHARE = 0.5  # a field "exists" when some source has it on at least this share of events
+EVENT_FIELDS = ("client_ip", "forwarded_for", "user_agent", "principal", "status", "bytes_sent", "query",
+                "request_id")  # fmt: skip
+ROUTE_FIELDS = ("route", "record_id")
+NUMERIC_FIELDS = frozenset({"status", "bytes_sent"})
+EMPTY = "''"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+__all__ = ["Coverage", "CoverageOptions", "Gap", "ZeroEventBound", "compute_coverage", "zero_event_bound"]
+
+
+@dataclass(frozen=True)
+class CoverageOptions:
+    gap_expected: float = GAP_EXPECTED
+    min_gap_s: float = MIN_GAP_S
+    min_bucket_samples: int = MIN_BUCKET_SAMPLES
+    complete_ratio: float = COMPLETE_RATIO
+    field_min_share: float = FIELD_MIN_SHARE
+    logins: tuple[Endpoint, ...] = ()  # login endpoints count as authentication evidence
+
+
+@dataclass(frozen=True)
+class Gap:
+    start: datetime
+    end: datetime
+    kind: str  # before_first | between | after_last | no_events
+    expected_events: float | None  # λ·L: events the silence should have held (None: no rate known)
+
+    @property
+    def seconds(self) -> float:
+        return _seconds(self.end - self.start)
+
+    def to_dict(self) -> dict[str, object]:
+        expected = None if self.expected_events is None else round(self.expected_events, 3)
+        return {
+            "start": iso_z(self.start),
+            "end": iso_z(self.end),
+            "kind": self.kind,
+            "expected_events": expected,
+        }
+
+
+@dataclass(frozen=True)
+class Coverage:
+    window: Window
+    events: int
+    ratio: float
+    covered_s: float
+    uncovered_s: float
+    grade: str
+    grade_reasons: tuple[str, ...]
+    gaps: tuple[Gap, ...]
+    fields: tuple[dict[str, Any], ...]  # per source: events and the share of each field
+    sources: tuple[dict[str, Any], ...]  # per ingested source: events and span inside the window
+    daily: pd.DataFrame = field(compare=False, repr=False)  # source_id, day, events (for plots)
+
+    def bound(self, sensitivity: float = 1.0) -> ZeroEventBound:
+        """The zero-event statement for this window's uncovered time."""
+        return zero_event_bound(self.covered_s, self.uncovered_s, sensitivity, self.gaps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ratio": self.ratio,
+            "grade": self.grade,
+            "gaps": [g.to_dict() for g in self.gaps],
+            "grade_reasons": list(self.grade_reasons),
+            "covered_s": self.covered_s,
+            "uncovered_s": self.uncovered_s,
+            "events": self.events,
+            "fields": list(self.fields),
+            "sources": list(self.sources),
+        }
+
+
+def compute_coverage(case: Case, window: Window, options: CoverageOptions | None = None) -> Coverage:
+    """Coverage of ``window`` by the case's events (see the module docstring)."""
+    opts = options or CoverageOptions()
+    con = case.con
+    params = {"start": window.start, "end": window.end}
+    try:
+        _hourly(con, params)
+        gaps = _gaps(con, window, opts)
+        fields, sources = _fields_and_sources(con, params)
+    except duckdb.CatalogException as exc:
+        raise CoverageError(f"{case.path} has no events to assess ({exc}); ingest evidence first") from exc
+    window_s = _seconds(window.end - window.start)
+    uncovered_s = min(sum(g.seconds for g in gaps), window_s)
+    covered_s = window_s - uncovered_s
+    ratio = round(covered_s / window_s, 6)
+    events = sum(int(s["events"]) for s in sources)
+    grade, reasons = _grade(con, params, ratio, gaps, fields, opts)
+    daily = con.execute(
+        """SELECT source_id, CAST(date_trunc('day', hour) AS DATE) AS day, sum(events)::BIGINT AS events
+           FROM coverage_hourly GROUP BY ALL ORDER BY day, source_id"""
+    ).df()
+    return Coverage(window, events, ratio, covered_s, uncovered_s, grade, tuple(reasons), tuple(gaps),
+                    tuple(fields), tuple(sources), daily)  # fmt: skip
+
+
+def _hourly(con: duckdb.DuckDBPyConnection, params: dict[str, datetime]) -> None:
+    con.execute(
+        """CREATE OR REPLACE TABLE coverage_hourly AS
+           SELECT source_id, date_trunc('hour', ts) AS hour, count(*)::BIGINT AS events
+           FROM events WHERE ts >= $start AND ts < $end
+           GROUP BY ALL ORDER BY source_id, hour""",
+        params,
+    )
+
+
+# Rate per hour-of-week (0..167, UTC) from the logged span; see the module docstring.
+RATE_SQL = """
+WITH tot AS (SELECT hour, sum(events) AS n FROM coverage_hourly GROUP BY hour),
+dense AS (
+  SELECT g.hour, coalesce(t.n, 0) AS n,
+         (isodow(g.hour) - 1) * 24 + hour(g.hour) AS how, hour(g.hour) AS hod,
+         (epoch(least(g.hour + INTERVAL 1 HOUR, $end)) - epoch(greatest(g.hour, $start))) / 3600.0 AS h
+  FROM (SELECT unnest(generate_series(min(hour), max(hour), INTERVAL 1 HOUR)) AS hour FROM tot) g
+  LEFT JOIN tot t USING (hour)),
+by_how AS (SELECT how, sum(n) / sum(h) AS rate, count(*) AS k FROM dense GROUP BY how),
+by_hod AS (SELECT hod, sum(n) / sum(h) AS rate, count(*) AS k FROM dense GROUP BY hod),
+overall AS (SELECT sum(n) / sum(h) AS rate FROM dense)
+SELECT w.how,
+       CASE WHEN w_how.k >= $min_k THEN w_how.rate WHEN w_hod.k >= $min_k THEN w_hod.rate
+            ELSE overall.rate END AS rate
+FROM (SELECT unnest(range(168)) AS how) w
+LEFT JOIN by_how w_how ON w_how.how = w.how
+LEFT JOIN by_hod w_hod ON w_hod.hod = w.how % 24
+CROSS JOIN overall
+"""
+
+SILENCES_SQL = """
+WITH m AS (
+  SELECT date_trunc('minute', ts) AS m, min(ts) AS lo, max(ts) AS hi
+  FROM events WHERE ts >= $start AND ts < $end GROUP BY 1),
+s AS (
+  SELECT 'between' AS kind, lag(hi) OVER (ORDER BY m) AS s_start, lo AS s_end FROM m
+  UNION ALL SELECT 'before_first', $start, min(lo) FROM m
+  UNION ALL SELECT 'after_last', max(hi), $end FROM m),
+silences AS (
+  SELECT kind, s_start, s_end FROM s
+  WHERE s_start IS NOT NULL AND s_end IS NOT NULL AND epoch(s_end) - epoch(s_start) >= $min_gap),
+parts AS (
+  SELECT kind, s_start, s_end,
+         unnest(generate_series(date_trunc('hour', s_start), s_end, INTERVAL 1 HOUR)) AS hour
+  FROM silences)
+SELECT kind, epoch_us(s_start) AS s_us, epoch_us(s_end) AS e_us,
+       sum(r.rate * greatest(epoch(least(hour + INTERVAL 1 HOUR, s_end)) - epoch(greatest(hour, s_start)), 0)
+           / 3600.0) AS expected
+FROM parts JOIN _coverage_rate r ON r.how = (isodow(hour) - 1) * 24 + hour(hour)
+GROUP BY ALL HAVING expected >= $gap_expected
+ORDER BY s_us
+"""
+
+
+def _gaps(con: duckdb.DuckDBPyConnection, window: Window, opts: CoverageOptions) -> list[Gap]:
+    row = con.execute("SELECT count(*) FROM coverage_hourly").fetchone()
+    if not row or not row[0]:
+        return [Gap(window.start, window.end, "no_events", None)]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _coverage_rate AS {RATE_SQL}",
+        {"start": window.start, "end": window.end, "min_k": opts.min_bucket_samples},
+    )
+    rows = con.execute(
+        SILENCES_SQL,
+        {
+            "start": window.start,
+            "end": window.end,
+            "min_gap": opts.min_gap_s,
+            "gap_expected": opts.gap_expected,
+        },
+    ).fetchall()
+    return [Gap(_utc(s), _utc(e), kind, float(x)) for kind, s, e, x in rows]
+
+
+def _fields_and_sources(
+    con: duckdb.DuckDBPyConnection, params: dict[str, datetime]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    has_routes = _has_routes(con)
+    names = EVENT_FIELDS + (ROUTE_FIELDS if has_routes else ())
+    shares = ", ".join(
+        f"count({c if c in NUMERIC_FIELDS else f'NULLIF({c}, {EMPTY})'}) / greatest(count(*), 1) AS {c}"
+        for c in names
+    )
+    stats = con.execute(
+        f"""SELECT source_id, count(*) AS events, epoch_us(min(ts)) AS first_us, epoch_us(max(ts)) AS last_us,
+                   {shares}
+            FROM {"requests" if has_routes else "events"} WHERE ts >= $start AND ts < $end
+            GROUP BY source_id""",
+        params,
+    ).df()
+    by_id = {int(r["source_id"]): r for r in stats.to_dict("records")}
+    src = con.execute(
+        "SELECT source_id, path, format, warnings FROM sources WHERE status = 'ingested' ORDER BY source_id"
+    ).fetchall()
+    fields, sources = [], []
+    for sid, path, fmt, warnings in src:
+        r = by_id.get(int(sid), {})
+        n = int(r.get("events", 0))
+        sources.append({
+            "source_id": int(sid), "path": path, "format": fmt, "events": n,
+            "first_ts": iso_z(_utc(int(r["first_us"]))) if n else None,
+            "last_ts": iso_z(_utc(int(r["last_us"]))) if n else None,
+            "warnings": list(warnings or []),
+        })  # fmt: skip
+        fields.append(
+            {"source_id": int(sid), "events": n, **{c: round(float(r.get(c, 0.0)), 4) for c in names}}
+        )
+    return fields, sources
+
+
+def _grade(
+    con: duckdb.DuckDBPyConnection,
+    params: dict[str, datetime],
+    ratio: float,
+    gaps: list[Gap],
+    fields: list[dict[str, Any]],
+    opts: CoverageOptions,
+) -> tuple[str, list[str]]:
+    if ratio <= 0:
+        why = "no events in the window" if gaps and gaps[0].kind == "no_events" else "no covered time"
+        return "D", [f"none: {why}"]
+    if ratio < opts.complete_ratio:
+        return "C", [f"partial: logs cover {ratio:.1%} of the window ({len(gaps)} gap(s))"]
+    missing = _missing_fields(con, params, fields, opts)
+    if missing:
+        return "B", [f"complete ({ratio:.1%}) but missing: {m}" for m in missing]
+    return "A", [
+        f"complete ({ratio:.1%}) with client address, record id, status, bytes and authentication evidence"
+    ]
+
+
+def _missing_fields(
+    con: duckdb.DuckDBPyConnection,
+    params: dict[str, datetime],
+    fields: list[dict[str, Any]],
+    opts: CoverageOptions,
+) -> list[str]:
+    def best(name: str) -> float:
+        return max((float(f.get(name, 0.0)) for f in fields if f["events"]), default=0.0)
+
+    missing = [
+        f"{label} (no source logs {name} on {opts.field_min_share:.0%} of its events)"
+        for name, label in (("client_ip", "client address"), ("status", "status"), ("bytes_sent", "bytes"))
+        if best(name) < opts.field_min_share
+    ]
+    if not fields or "record_id" not in fields[0]:
+        missing.append("record id (routes not derived: run derive_routes / `forensics routes` first)")
+    elif best("record_id") <= 0:
+        missing.append("record id (no request in the window carries one; declare --endpoint)")
+    if best("principal") <= 0 and not _login_requests(con, params, opts.logins):
+        missing.append("authentication evidence (no principal logged and no successful --login requests)")
+    return missing
+
+
+def _login_requests(
+    con: duckdb.DuckDBPyConnection, params: dict[str, datetime], logins: tuple[Endpoint, ...]
+) -> int:
+    if not logins:
+        return 0
+    row = con.execute(
+        f"""SELECT count(*) FROM events WHERE ts >= $start AND ts < $end
+            AND ({login_condition(logins)}) AND status BETWEEN 200 AND 399""",
+        params,
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _utc(epoch_us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=int(epoch_us))
+
+
+def _seconds(d: timedelta) -> float:
+    return d / timedelta(microseconds=1) / 1e6
