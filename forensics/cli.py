@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 import pandas as pd
 
 from forensics import formats, routes
 from forensics.actors import ActorOptions, derive_actors
+from forensics.assess import InvestigateOptions, assess
 from forensics.auth import AuthOptions, AuthResult
 from forensics.case import Case
 from forensics.detect import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
@@ -22,6 +25,8 @@ from forensics.detectors import REGISTRY as DETECTORS
 from forensics.errors import ForensicsError
 from forensics.ingest import IngestOptions, IngestReport, Progress, ingest
 from forensics.network import Trusted
+from forensics.outputs import write_outputs
+from forensics.window import parse_window
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -414,15 +419,7 @@ def detect_cmd(
         _print_detectors()
         return
     try:
-        overrides: dict[str, dict[str, float]] = {}
-        for text in thresholds:
-            det, name, value = parse_threshold(text)
-            overrides.setdefault(det, {})[name] = value
-        opts = DetectOptions(
-            routes=routes.RouteOptions(tuple(routes.Endpoint.parse(e) for e in endpoints)),
-            actors=_build_actor_options(logins, trusted, session_lifetime, session_gap),
-            thresholds=overrides,
-        )
+        opts = _detect_options(endpoints, logins, trusted, session_lifetime, session_gap, thresholds)
         with Case.open(case_path) as case:
             result = run_detectors(case, opts)
             case.log_command("detect", opts.to_dict())
@@ -439,6 +436,121 @@ def detect_cmd(
         click.echo(json.dumps(_records(df), indent=2, default=str))
         return
     _print_findings(df, actors_df, paths, show_all, limit)
+
+
+@main.command("investigate")
+@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@ENDPOINT_OPTION
+@click.option(
+    "--window",
+    metavar="START/END",
+    help="The exposure window, ISO 8601 (UTC or with offsets). Default: proposed from the logs.",
+)
+@click.option("--tz", help="Zone for window times written without an offset, e.g. Europe/London.")
+@_actor_options
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="DETECTOR.NAME=VALUE",
+    help="Override a detector threshold (see forensics detect --list).",
+)
+@click.option(
+    "--records-total",
+    type=click.IntRange(min=0),
+    help="How many records the flaw exposed (from the data owner): the at-risk upper bound.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("report"),
+    show_default=True,
+    help="Folder for report.html, report.md, findings.json, affected_records.csv, timeline.jsonl.",
+)
+def investigate_cmd(
+    case_path: Path,
+    endpoints: tuple[str, ...],
+    window: str | None,
+    tz: str | None,
+    logins: tuple[str, ...],
+    trusted: tuple[str, ...],
+    session_lifetime: str,
+    session_gap: str,
+    thresholds: tuple[str, ...],
+    records_total: int | None,
+    out_dir: Path,
+) -> None:
+    """Was data taken in the exposure window? Writes the report and machine-readable findings.
+
+    Example:
+
+        forensics investigate case.duckdb --endpoint "GET /api/v2/referrals/{id}" \\
+            --window 2023-03-14T16:20:00Z/2024-11-21T09:40:00Z \\
+            --login "POST /api/v2/auth/login" --trusted partner=51.140.12.32/29 --out report/
+    """
+    try:
+        zone = _zone(tz) if tz else None
+        opts = InvestigateOptions(
+            detect=_detect_options(endpoints, logins, trusted, session_lifetime, session_gap, thresholds),
+            window=parse_window(window, zone) if window else None,
+            records_total=records_total,
+            command=" ".join(["forensics", *(shlex.quote(a) for a in sys.argv[1:])]),
+        )
+        with Case.open(case_path) as case:
+            click.echo("running detectors and measuring coverage …", err=True)
+            result = assess(case, opts)
+            written = write_outputs(case, result, out_dir)
+            case.log_command("investigate", {**opts.detect.to_dict(), "window": window, "out": str(out_dir)})
+    except ForensicsError as exc:
+        raise _fail(exc) from exc
+    doc = result.document
+    if doc["window"]["source"] == "proposed":
+        click.echo(f"note: no --window given; {safe(doc['window']['evidence'])}", err=True)
+    if doc["parameters"]["endpoints_source"] == "proposed":
+        click.echo(
+            "note: no --endpoint given; endpoints with unauthenticated record reads: "
+            + safe(", ".join(doc["parameters"]["endpoints"]) or "none"),
+            err=True,
+        )
+    rec = doc["records"]
+    click.echo(safe(f"verdict: {doc['verdict']} — {doc['verdict_text']}"))
+    click.echo(
+        f"window {doc['window']['start']} → {doc['window']['end']}; coverage {doc['coverage']['ratio']:.1%} "
+        f"(grade {doc['coverage']['grade']}); records confirmed {rec['confirmed']:,}, probable "
+        f"{rec['probable']:,}, in bulk responses ~{rec['estimated_bulk']:,}, at risk "
+        f"{rec['at_risk'] if rec['at_risk'] is not None else 'unknown'}"
+    )
+    for name, path in written.items():
+        click.echo(f"{name:<22} {safe(path)}")
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise click.BadParameter(
+            f"{name!r} is not an IANA time zone (e.g. Europe/London)", param_hint="--tz"
+        ) from exc
+
+
+def _detect_options(
+    endpoints: tuple[str, ...],
+    logins: tuple[str, ...],
+    trusted: tuple[str, ...],
+    session_lifetime: str,
+    session_gap: str,
+    thresholds: tuple[str, ...],
+) -> DetectOptions:
+    overrides: dict[str, dict[str, float]] = {}
+    for text in thresholds:
+        det, name, value = parse_threshold(text)
+        overrides.setdefault(det, {})[name] = value
+    return DetectOptions(
+        routes=routes.RouteOptions(tuple(routes.Endpoint.parse(e) for e in endpoints)),
+        actors=_build_actor_options(logins, trusted, session_lifetime, session_gap),
+        thresholds=overrides,
+    )
 
 
 def _print_detectors() -> None:

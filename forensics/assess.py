@@ -1,0 +1,602 @@
+"""The exposure assessment: was data taken in the window, which records, by whom, how sure.
+
+``assess(case, options)`` runs the detectors (detect.py), establishes the window (given, or
+proposed from the status-flip evidence), measures coverage (coverage.py) and computes, only
+from the window and only from covered time:
+
+* records — ``confirmed``: distinct record ids a record-bearing 2xx delivered, inside the window,
+  to an actor a finding shows unauthorised (H1 unauthenticated reads, H2 reads outside the
+  caller's own records), only the records those findings name; ``probable``: records delivered in
+  the window to actors with high-severity enumeration/outlier findings whose authentication the
+  logs could not judge (``auth_state = 'unknown'``), not already confirmed; ``estimated_bulk``:
+  records inside unauthorised bulk responses (ids not in the logs — never added to the others);
+  ``at_risk``: everything reachable through the flaw — the owner's record count when given
+  (``records_total``), else the integer id range seen on the endpoints, else the distinct ids seen;
+* the verdict (assessment.VERDICTS) with its reasoning, and the zero-event bound for uncovered
+  time.
+
+The document and frames go into ``Assessment`` (assessment.py); writers render it. Nothing here
+depends on the wall clock: the same evidence and parameters give the same document.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from forensics.assessment import SCHEMA, Assessment
+from forensics.bounds import human_duration, period_text
+from forensics.case import Case, tool_version
+from forensics.coverage import Coverage, CoverageOptions, compute_coverage
+from forensics.detect import DetectOptions, run_detectors
+from forensics.detectors import REGISTRY
+from forensics.errors import ForensicsError, WindowError
+from forensics.evidence import describe
+from forensics.excerpts import raw_lines
+from forensics.window import Window, iso_z
+
+TOP_ACTORS = 8  # actors in the record-id scatter
+EXCERPT_LINES = 3  # raw lines shown per finding
+SIZE_SAMPLE = 20000  # response sizes per route for the histogram
+SUSPICIOUS = ("enumeration", "distinct_outlier")  # detectors whose records can be 'probable'
+
+
+@dataclass(frozen=True)
+class InvestigateOptions:
+    detect: DetectOptions = field(default_factory=DetectOptions)
+    window: Window | None = None  # None: proposed from the status-flip evidence
+    records_total: int | None = None  # the owner's count of records reachable through the flaw
+    command: str = ""  # the command line, for "how to reproduce"
+
+
+def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
+    opts = options or InvestigateOptions()
+    run_detectors(case, opts.detect)
+    window, window_source, window_evidence = _window(case, opts.window)
+    logins = opts.detect.actors.auth.logins
+    coverage = compute_coverage(case, window, CoverageOptions(logins=logins))
+    con = case.con
+    params = [window.start, window.end]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _w AS SELECT ?::TIMESTAMPTZ AS ws, ?::TIMESTAMPTZ AS we", params
+    )
+    records = _records(case, opts.records_total)
+    affected = _affected(case)
+    verdict, text, reasoning, alternatives = _verdict(case, coverage, records)
+    bound = coverage.bound()
+    endpoints = [e.text for e in opts.detect.routes.endpoints] or _proposed_endpoints(case)
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "tool": {"name": "access-log-forensics", "version": tool_version()},
+        "case": {"path": str(case.path)},
+        "parameters": {
+            "endpoints": endpoints,
+            "endpoints_source": "given" if opts.detect.routes.endpoints else "proposed",
+            "login": [e.text for e in logins],
+            "trusted": [str(t) for t in opts.detect.actors.auth.trusted],
+            "window_source": window_source,
+            "records_total": opts.records_total,
+            "detect_options": opts.detect.to_dict(),
+            "command": opts.command,
+        },
+        "window": {**window.to_dict(), "source": window_source, "evidence": window_evidence},
+        "coverage": coverage.to_dict(),
+        "events": _event_counts(case),
+        "sources": _sources(case),
+        "verdict": verdict,
+        "verdict_text": text,
+        "reasoning": reasoning,
+        "alternatives": alternatives,
+        "records": records,
+        "requests": _request_counts(case),
+        "actors": _actors(case),
+        "findings": _findings(case),
+        "bounds": {
+            "statement": bound.statement,
+            "covered_s": bound.covered_s,
+            "uncovered_s": bound.uncovered_s,
+            "expected_max": bound.expected_uncovered,
+            "p_any_max": bound.p_any_uncovered,
+        },
+        "regulatory": _regulatory(window, records, verdict, coverage),
+        "limitations": _limitations(case, coverage),
+        "reproduce": {"command": opts.command, "tool_version": tool_version(), "sql": dict(NUMBER_SQL)},
+    }
+    return Assessment(
+        document=doc,
+        daily_volume=_daily_volume(case),
+        endpoint_daily=_endpoint_daily(case),
+        scatter=_scatter(case),
+        response_sizes=_response_sizes(case),
+        excerpts=_excerpts(case, doc["findings"]),
+        affected_records=affected,
+    )
+
+
+# --- the window --------------------------------------------------------------------------------
+
+
+def _window(case: Case, given: Window | None) -> tuple[Window, str, str]:
+    if given is not None:
+        return given, "given", "given by the investigator (--window)"
+    rows = case.con.execute(
+        "SELECT route, metrics FROM findings WHERE detector = 'status_flip' ORDER BY route"
+    ).fetchall()
+    if not rows:
+        raise WindowError(
+            "no --window given, and the logs show no unauthenticated record-bearing answer on the "
+            "endpoints to propose one from; give --window START/END (ISO 8601)"
+        )
+    span = case.con.execute("SELECT min(ts), max(ts) FROM events").fetchone()
+    assert span is not None
+    first_log, last_log = span
+    starts, ends, notes = [], [], []
+    for route, metrics in rows:
+        m = json.loads(metrics)
+        opened = m["last_denied_before"] or iso_z(first_log)
+        closed = m["first_denied_after"] or iso_z(last_log)
+        starts.append(opened)
+        ends.append(closed)
+        notes.append(
+            f"{route}: first unauthenticated 2xx {m['first_allowed']}, last {m['last_allowed']}; "
+            + (
+                f"refused before until {m['last_denied_before']}"
+                if m["last_denied_before"]
+                else "no refusal before it in the logs (the flaw may predate them)"
+            )
+            + "; "
+            + (
+                f"refused again from {m['first_denied_after']}"
+                if m["first_denied_after"]
+                else "no refusal after it in the logs"
+            )
+        )
+    start = datetime.fromisoformat(min(starts).replace("Z", "+00:00"))
+    end = datetime.fromisoformat(max(ends).replace("Z", "+00:00"))
+    if end <= start:
+        end = start + timedelta(seconds=1)
+    evidence = (
+        "proposed from the status-flip evidence (widest plausible: from the last refusal before the "
+        "first unauthenticated 2xx, or the first log, to the first refusal after the last one, or the "
+        "last log): " + " | ".join(notes)
+    )
+    return Window(start, end), "proposed", evidence
+
+
+def _proposed_endpoints(case: Case) -> list[str]:
+    rows = case.con.execute(
+        "SELECT DISTINCT route FROM findings WHERE detector = 'unauth_read' ORDER BY route"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+# --- the numbers (each one's SQL is in the document's reproduce.sql) ---------------------------
+
+IN_WINDOW = "d.ts >= (SELECT ws FROM _w) AND d.ts < (SELECT we FROM _w)"
+NUMBER_SQL: dict[str, str] = {
+    "confirmed_reads": f"""
+        SELECT d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
+        JOIN actor_findings af ON af.actor_id = d.actor_id AND af.unauthorised
+        WHERE d.ok AND d.record_route AND {IN_WINDOW}
+          AND list_contains(af.unauthorised_records, d.record_id)""",
+    "probable_reads": f"""
+        SELECT d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
+        JOIN (SELECT DISTINCT actor_id, route FROM findings
+              WHERE detector IN {SUSPICIOUS} AND severity = 'high') f
+          ON f.actor_id = d.actor_id AND f.route = d.route
+        WHERE d.ok AND d.record_route AND d.auth_state = 'unknown' AND {IN_WINDOW}""",
+    "estimated_bulk": f"""
+        SELECT coalesce(sum(d.est), 0) FROM (
+          SELECT f.estimated_records AS est, f.first_seen AS ts FROM findings f
+          WHERE f.detector = 'bulk' AND f.unauthorised) d WHERE {IN_WINDOW}""",
+    "endpoint_ids": f"""
+        SELECT count(DISTINCT d.record_id), min(d.rid), max(d.rid), count(d.rid), count(*)
+        FROM detect_requests d WHERE d.record_route AND {IN_WINDOW}""",
+    "unattributed_reads": f"""
+        SELECT count(*) FROM detect_requests d
+        WHERE d.record_route AND d.ok AND d.auth_state IN ('unauthenticated', 'unknown') AND {IN_WINDOW}""",
+}
+
+
+def _records(case: Case, records_total: int | None) -> dict[str, Any]:
+    con = case.con
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _confirmed AS {NUMBER_SQL['confirmed_reads']}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _probable AS SELECT * FROM ({NUMBER_SQL['probable_reads']}) "
+        "WHERE record_id NOT IN (SELECT record_id FROM _confirmed)"
+    )
+    confirmed = _scalar(case, "SELECT count(DISTINCT record_id) FROM _confirmed")
+    probable = _scalar(case, "SELECT count(DISTINCT record_id) FROM _probable")
+    bulk = _scalar(case, NUMBER_SQL["estimated_bulk"])
+    row = con.execute(NUMBER_SQL["endpoint_ids"]).fetchone()
+    distinct, lo, hi, ints, total = row if row else (0, None, None, 0, 0)
+    if records_total is not None:
+        at_risk, basis = records_total, "the record count given by the data owner (--records-total)"
+    elif lo is not None and ints == total:
+        at_risk, basis = int(hi) - int(lo) + 1, f"the integer id range seen on the endpoints ({lo} to {hi})"
+    elif distinct:
+        at_risk, basis = (
+            int(distinct),
+            "the distinct record ids seen on the endpoints (a floor: ids are not ranges)",
+        )
+    else:
+        at_risk, basis = None, "unknown: no record ids seen on the endpoints; give --records-total"
+    return {
+        "confirmed": confirmed,
+        "probable": probable,
+        "at_risk": at_risk,
+        "at_risk_basis": basis,
+        "estimated_bulk": bulk,
+        "id_range": {"min": int(lo), "max": int(hi)} if lo is not None else None,
+    }
+
+
+def _affected(case: Case) -> pd.DataFrame:
+    return case.sql(
+        """
+        SELECT record_id, basis, min(ts) AS first_seen, max(ts) AS last_seen,
+          string_agg(DISTINCT actor_id::VARCHAR, ' ' ORDER BY actor_id::VARCHAR) AS actors,
+          count(*) AS requests, sum(bytes_sent)::BIGINT AS bytes
+        FROM (SELECT *, 'confirmed' AS basis FROM _confirmed
+              UNION ALL SELECT *, 'probable' AS basis FROM _probable)
+        GROUP BY record_id, basis
+        ORDER BY basis, TRY_CAST(record_id AS BIGINT) NULLS LAST, record_id"""
+    )
+
+
+def _scalar(case: Case, sql: str) -> int:
+    row = case.con.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+# --- the verdict -------------------------------------------------------------------------------
+
+
+def _verdict(
+    case: Case, coverage: Coverage, records: dict[str, Any]
+) -> tuple[str, str, list[str], list[str]]:
+    con = case.con
+    unauth_actors = _scalar(
+        case,
+        f"""SELECT count(DISTINCT af.actor_id) FROM actor_findings af JOIN detect_requests d USING (actor_id)
+            WHERE af.unauthorised AND {IN_WINDOW}""",
+    )
+    suspicious = con.execute(
+        """SELECT detector, count(*) FROM findings d
+            WHERE severity IN ('high', 'medium') AND NOT unauthorised AND actor_id IS NOT NULL
+              AND d.last_seen >= (SELECT ws FROM _w) AND d.first_seen < (SELECT we FROM _w)
+            GROUP BY ALL ORDER BY ALL"""
+    ).fetchall()
+    unattributed = _scalar(case, NUMBER_SQL["unattributed_reads"])
+    period = period_text(coverage.window.start, coverage.window.end)
+    covered = f"{coverage.ratio:.1%} of the window is covered by logs (grade {coverage.grade})"
+    reasoning = [covered + "."]
+    confirmed, probable, bulk = records["confirmed"], records["probable"], records["estimated_bulk"]
+    if confirmed or bulk:
+        verdict = "confirmed"
+        parts = []
+        if confirmed:
+            parts.append(
+                f"{confirmed:,} distinct records were delivered to {unauth_actors} unauthorised actor(s)"
+            )
+        if bulk:
+            parts.append(f"about {bulk:,} more records were returned in bulk responses (ids not logged)")
+        text = f"Unauthorised acquisition is confirmed: between {period}, " + "; ".join(parts) + "."
+        reasoning.append(
+            "Record-level proof: record-bearing 2xx responses went to callers with no authentication "
+            "evidence or outside their own records (see the findings)."
+        )
+    elif probable:
+        verdict = "likely"
+        text = (
+            f"Unauthorised acquisition is likely: between {period}, {probable:,} records went to callers "
+            "showing enumeration signals whose authentication the logs cannot establish."
+        )
+        reasoning.append("Strong signals without record-level proof of missing authentication.")
+    elif suspicious or unattributed:
+        verdict = "possible"
+        what = ", ".join(f"{n} {d}" for d, n in suspicious) or "no suspicious findings"
+        text = (
+            f"Unauthorised acquisition is possible but not shown: between {period} there were "
+            f"{unattributed:,} record-bearing responses whose caller's authentication the logs do not "
+            f"establish ({what})."
+        )
+        reasoning.append("Unexplained access exists but no finding shows it unauthorised.")
+    elif coverage.grade == "A" and not unattributed:
+        verdict = "excluded"
+        text = (
+            f"Unauthorised acquisition is excluded for {period}: the logs cover the whole window with "
+            "every field needed, and every record-bearing response went to an authenticated or trusted "
+            "caller."
+        )
+        reasoning.append("Full coverage, every record-bearing response attributed, nothing unexplained.")
+    else:
+        verdict = "no_evidence"
+        text = (
+            f"No evidence of unauthorised acquisition was found for {period}, within the limits of the "
+            f"logs: {covered}; this does not show that no data was accessed."
+        )
+        reasoning.append("No finding shows an unauthorised caller receiving records in covered time.")
+    if coverage.uncovered_s > 0:
+        reasoning.append(
+            f"{human_duration(coverage.uncovered_s)} of the window has no logs: the numbers are lower bounds "
+            "and the at-risk figure stands for that time."
+        )
+    alternatives = [
+        "A login the logs do not show (before retention, in a gap, from another address) would make "
+        "authenticated reads look unauthenticated; declared logins and trusted networks are used as "
+        "evidence.",
+        "Partner integrations, monitors and authorised testers are excluded only when declared (--trusted) "
+        "or recognised (user agent classes); an undeclared one would appear as an unauthorised actor.",
+        "Cross-source copies of one request (load balancer and application logs) count as one record but "
+        "may show as two actors.",
+    ]
+    return verdict, text, reasoning, alternatives
+
+
+# --- document parts ----------------------------------------------------------------------------
+
+
+def _event_counts(case: Case) -> dict[str, int]:
+    return {
+        "total": _scalar(case, "SELECT count(*) FROM events"),
+        "rejected": _scalar(case, "SELECT count(*) FROM rejects"),
+        "in_window": _scalar(case, f"SELECT count(*) FROM events d WHERE {IN_WINDOW}"),
+        "to_endpoints_in_window": _scalar(
+            case, f"SELECT count(*) FROM detect_requests d WHERE d.record_route AND {IN_WINDOW}"
+        ),
+    }
+
+
+def _request_counts(case: Case) -> dict[str, int]:
+    return {
+        "to_endpoints": _scalar(
+            case, f"SELECT count(*) FROM detect_requests d WHERE d.record_route AND {IN_WINDOW}"
+        ),
+        "unauthorised": _scalar(case, "SELECT count(*) FROM (SELECT DISTINCT * FROM _confirmed)"),
+    }
+
+
+def _sources(case: Case) -> list[dict[str, Any]]:
+    rows = case.sql(
+        """
+        SELECT s.source_id, s.path, s.sha256, s.format, s.status, s.events, s.rejects, d.path AS duplicate_of,
+          coalesce(s.warnings, []) AS warnings, s.first_ts, s.last_ts
+        FROM sources s LEFT JOIN sources d ON d.source_id = s.duplicate_of ORDER BY s.path, s.source_id"""
+    )
+    out = []
+    for r in rows.to_dict(orient="records"):
+        path = Path(str(r["path"]))
+        verified: bool | None = None
+        if path.is_file():
+            verified = describe(path).sha256 == r["sha256"]
+        out.append(
+            {
+                "path": str(r["path"]),
+                "sha256": r["sha256"],
+                "sha256_verified": verified,
+                "format": None if pd.isna(r["format"]) else r["format"],
+                "status": r["status"],
+                "events": _int(r["events"]),
+                "rejected": _int(r["rejects"]),
+                "duplicate_of": None if pd.isna(r["duplicate_of"]) else r["duplicate_of"],
+                "warnings": [str(w) for w in r["warnings"]],
+                "first_ts": _iso(r["first_ts"]),
+                "last_ts": _iso(r["last_ts"]),
+            }
+        )
+    return out
+
+
+def _actors(case: Case) -> list[dict[str, Any]]:
+    rows = case.sql(
+        f"""
+        WITH touched AS (SELECT DISTINCT actor_id FROM detect_requests d WHERE d.record_route AND {IN_WINDOW})
+        SELECT a.actor_id, a.ips, a.user_agents, a.principals, a.class,
+          coalesce(af.unauthorised, false) AS unauth,
+          a.requests, a.records, a.bytes, a.first_seen, a.last_seen, coalesce(af.detectors, []) AS detectors,
+          coalesce(af.severity_rank, 9) AS sev
+        FROM actors a LEFT JOIN actor_findings af USING (actor_id)
+        WHERE a.actor_id IN (SELECT actor_id FROM touched) OR af.severity_rank <= 1
+        ORDER BY unauth DESC, sev, a.records DESC, a.actor_id"""
+    )
+    return [
+        {
+            "id": int(r["actor_id"]),
+            "ips": [str(x) for x in r["ips"]] if r["ips"] is not None else [],
+            "user_agents": [str(x) for x in r["user_agents"]] if r["user_agents"] is not None else [],
+            "principals": [str(x) for x in r["principals"]],
+            "classification": r["class"],
+            "unauthorised": bool(r["unauth"]),
+            "requests": _int(r["requests"]),
+            "records": _int(r["records"]),
+            "bytes": _int(r["bytes"]),
+            "first_seen": _iso(r["first_seen"]),
+            "last_seen": _iso(r["last_seen"]),
+            "detectors": [str(x) for x in r["detectors"]],
+        }
+        for r in rows.to_dict(orient="records")
+    ]
+
+
+def _findings(case: Case) -> list[dict[str, Any]]:
+    runs = {
+        str(d): json.loads(t)
+        for d, t in case.con.execute("SELECT detector, thresholds FROM detector_runs").fetchall()
+    }
+    paths = dict(case.con.execute("SELECT source_id, path FROM sources").fetchall())
+    rows = case.sql(
+        """SELECT * FROM findings d
+           WHERE d.last_seen >= (SELECT ws FROM _w) AND d.first_seen < (SELECT we FROM _w)
+           ORDER BY finding_id"""
+    )
+    return [
+        {
+            "id": int(r["finding_id"]),
+            "detector": r["detector"],
+            "title": REGISTRY[r["detector"]].title,
+            "severity": r["severity"],
+            "actor": None if pd.isna(r["actor_id"]) else int(r["actor_id"]),
+            "route": None if pd.isna(r["route"]) else r["route"],
+            "first_seen": _iso(r["first_seen"]),
+            "last_seen": _iso(r["last_seen"]),
+            "count": _int(r["requests"]),
+            "records": _int(r["records"]),
+            "estimated_records": None if pd.isna(r["estimated_records"]) else int(r["estimated_records"]),
+            "unauthorised": bool(r["unauthorised"]),
+            "evidence": {
+                "metrics": json.loads(r["metrics"]),
+                "sample": [
+                    {"path": paths.get(int(s["source_id"])), "line_no": int(s["line_no"])}
+                    for s in r["sample"]
+                ],
+                "thresholds": runs.get(r["detector"], {}),
+            },
+        }
+        for r in rows.to_dict(orient="records")
+    ]
+
+
+def _regulatory(window: Window, records: dict[str, Any], verdict: str, coverage: Coverage) -> dict[str, Any]:
+    period = period_text(window.start, window.end)
+    numbers = (
+        f"{records['confirmed']:,} records confirmed, {records['probable']:,} probable, "
+        f"about {records['estimated_bulk']:,} in bulk responses (ids unknown); "
+        f"at risk: {records['at_risk'] if records['at_risk'] is not None else 'unknown'} "
+        f"({records['at_risk_basis']}). Data subjects: not derivable from access logs; map record ids "
+        "to subjects with the data owner."
+    )
+    return {
+        "gdpr_art33_3": {
+            "nature": f"Unauthorised access to records through the API endpoints in scope, {period} "
+            f"(verdict: {verdict}; log coverage {coverage.ratio:.1%}, grade {coverage.grade}).",
+            "categories_and_numbers": numbers,
+            "consequences": "To be assessed by the controller from the record contents; the logs show which "
+            "records were delivered, not what was done with them afterwards.",
+            "measures": f"The exposure ends {iso_z(window.end)} as established ({'see scope'}); further "
+            "measures are outside the logs.",
+        },
+        "hipaa_four_factors": {
+            "nature_and_extent": numbers,
+            "unauthorised_person": "The unauthorised actors in the actors table (IP addresses, user agents; "
+            "identity unknown unless a principal was logged).",
+            "acquired_or_viewed": (
+                f"Yes: {records['confirmed']:,} records were delivered in record-bearing 2xx responses."
+                if records["confirmed"]
+                else "Not shown by the logs."
+            ),
+            "mitigation": "Not visible in access logs (e.g. assurances obtained, data recovered).",
+        },
+    }
+
+
+def _limitations(case: Case, coverage: Coverage) -> list[str]:
+    out = [
+        "Access logs show requests and responses, not what a caller did with the data afterwards "
+        "(exfiltration/misuse is outside the logs).",
+        "Responses served from a CDN cache, ids sent in POST bodies and sampled logs are not visible.",
+        "IP ownership and user-agent classes are claims of the caller or current data, not historical facts.",
+    ]
+    if coverage.gaps:
+        out.append(f"{len(coverage.gaps)} gap(s) without logs inside the window: see coverage.")
+    out += [f"{reason}." for reason in coverage.grade_reasons]
+    warned = _scalar(case, "SELECT count(*) FROM sources WHERE len(warnings) > 0")
+    if warned:
+        out.append(
+            f"{warned} source file(s) carry warnings (truncated, odd bytes, …): see the evidence inventory."
+        )
+    return out
+
+
+# --- report material ---------------------------------------------------------------------------
+
+
+def _daily_volume(case: Case) -> pd.DataFrame:
+    return case.sql(
+        """SELECT s.path AS source, date_trunc('day', e.ts) AS day, count(*) AS events
+           FROM events e JOIN sources s USING (source_id) GROUP BY ALL ORDER BY day, source"""
+    )
+
+
+def _endpoint_daily(case: Case) -> pd.DataFrame:
+    return case.sql(
+        """SELECT route, date_trunc('day', ts) AS day,
+             CASE WHEN status BETWEEN 200 AND 299 THEN '2xx' WHEN status BETWEEN 300 AND 399 THEN '3xx'
+                  WHEN status IN (401, 403) THEN '401/403' WHEN status = 404 THEN '404'
+                  WHEN status BETWEEN 400 AND 499 THEN 'other 4xx' ELSE '5xx' END AS status_class,
+             auth_state, count(*) AS requests
+           FROM detect_requests WHERE record_route GROUP BY ALL ORDER BY ALL"""
+    )
+
+
+def _scatter(case: Case) -> pd.DataFrame:
+    return case.sql(
+        f"""
+        WITH top AS (
+          SELECT af.actor_id, af.unauthorised FROM actor_findings af
+          WHERE af.severity_rank <= 1
+          ORDER BY af.unauthorised DESC, len(af.records_in_findings) DESC, af.actor_id
+          LIMIT {TOP_ACTORS})
+        SELECT d.actor_id, 'actor ' || d.actor_id || ' (' || coalesce(a.ips[1], '?')
+                 || CASE WHEN len(a.ips) > 1 THEN ' +' || (len(a.ips) - 1) ELSE '' END || ')' AS label,
+          d.ts, d.record_id,
+          coalesce(d.rid::DOUBLE, dense_rank() OVER (ORDER BY d.record_id)::DOUBLE) AS y, t.unauthorised
+        FROM detect_requests d JOIN top t USING (actor_id) JOIN actors a USING (actor_id)
+        WHERE d.record_route AND d.ok AND {IN_WINDOW}
+        ORDER BY d.actor_id, d.ts, d.source_id, d.line_no"""
+    )
+
+
+def _response_sizes(case: Case) -> pd.DataFrame:
+    return case.sql(
+        f"""SELECT route, bytes_sent AS bytes,
+              CASE WHEN status BETWEEN 200 AND 299 THEN '2xx' WHEN status IN (401, 403) THEN '401/403'
+                   WHEN status = 404 THEN '404' ELSE 'other' END AS status_class
+            FROM (SELECT *, row_number() OVER (PARTITION BY route ORDER BY hash(source_id, line_no)) AS k
+                  FROM detect_requests WHERE record_route AND bytes_sent IS NOT NULL)
+            WHERE k <= {SIZE_SAMPLE} ORDER BY route, status_class, bytes"""
+    )
+
+
+def _excerpts(case: Case, findings: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """Raw lines behind the high/medium findings' samples, read once per evidence file."""
+    ids = {str(p): int(i) for p, i in case.con.execute("SELECT path, source_id FROM sources").fetchall()}
+    shown = [f for f in findings if f["severity"] in ("high", "medium")]
+    wanted: dict[int, set[int]] = {}
+    for f in shown:
+        for s in f["evidence"]["sample"][:EXCERPT_LINES]:
+            if s["path"] in ids:
+                wanted.setdefault(ids[s["path"]], set()).add(int(s["line_no"]))
+    text: dict[tuple[int, int], str] = {}
+    for source_id, line_nos in sorted(wanted.items()):
+        try:
+            got = raw_lines(case.con, source_id, sorted(line_nos), verify=False)
+        except ForensicsError as exc:  # a file gone or unreadable is reported, not fatal
+            got = {n: f"<line not readable: {exc}>" for n in line_nos}
+        text.update({(source_id, n): line for n, line in got.items()})
+    return {
+        int(f["id"]): [
+            {
+                "path": s["path"],
+                "line_no": s["line_no"],
+                "line": text.get((ids.get(s["path"], -1), s["line_no"]), ""),
+            }
+            for s in f["evidence"]["sample"][:EXCERPT_LINES]
+        ]
+        for f in shown
+    }
+
+
+def _iso(value: Any) -> str | None:
+    if value is None or pd.isna(value):
+        return None
+    return iso_z(pd.Timestamp(value).to_pydatetime())
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)

@@ -1,0 +1,51 @@
+"""Write an assessment's files into the report folder (created owner-only: it holds personal data).
+
+The registry ``WRITERS`` names every file and the function that writes it; each writes to a
+temporary name and renames, so an interrupted run never leaves a half-written file under the
+final name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from forensics.assessment import Assessment
+from forensics.case import Case
+from forensics.errors import ForensicsError
+from forensics.export import findings_json, write_affected_csv, write_timeline
+
+
+def _text(render: Callable[[Assessment], str]) -> Callable[[Case, Assessment, Path], object]:
+    def write(case: Case, assessment: Assessment, path: Path) -> None:
+        path.write_text(render(assessment), encoding="utf-8")
+
+    return write
+
+
+WRITERS: dict[str, Callable[[Case, Assessment, Path], object]] = {
+    "findings.json": _text(findings_json),
+    "affected_records.csv": lambda case, a, path: write_affected_csv(a, path),
+    "timeline.jsonl": lambda case, a, path: write_timeline(case, path),
+}
+
+
+def write_outputs(case: Case, assessment: Assessment, out_dir: Path) -> dict[str, Path]:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ForensicsError(f"cannot create the report folder {out_dir}: {exc}") from exc
+    written = {}
+    for name, write in WRITERS.items():
+        final = out_dir / name
+        tmp = out_dir / f".{name}.partial"
+        try:
+            write(case, assessment, tmp)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, final)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise ForensicsError(f"cannot write {final}: {exc}") from exc
+        written[name] = final
+    return written
