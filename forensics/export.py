@@ -68,7 +68,7 @@ def write_timeline(case: Case, path: Path) -> int:
                        bool_or(unauthorised) AS unauthorised
                 FROM findings WHERE severity IN ('high', 'medium') AND actor_id IS NOT NULL GROUP BY ALL) f
             ON f.actor_id = d.actor_id AND (f.route IS NULL OR f.route = d.route)
-          JOIN sources s USING (source_id)
+          LEFT JOIN sources s USING (source_id)
           WHERE d.ts >= (SELECT ws FROM _w) AND d.ts < (SELECT we FROM _w)
           ORDER BY d.ts, d.source_id, d.line_no
         ) TO {sql_str(str(path))} (FORMAT json)"""
