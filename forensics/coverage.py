@@ -1,25 +1,31 @@
 """Coverage of the exposure window: when there are logs, how many, which fields, and a grade.
 
 Everything that scales with events runs in DuckDB: one aggregation per (source, hour) into table
-``coverage_hourly``, one per minute for the silences, one per source for the field matrix.
+``coverage_hourly``, one per minute (all sources) for rates and silences, one per source for the
+field matrix.
 Python only sees hours, gaps and sources.
 
 **Gaps.** A *silence* is a stretch inside the window where no ingested source logged an event:
 between two consecutive events, or between a window edge and the first/last event inside it
 (retention, truncated files — a truncated source simply has no events after its last parsed
 line). A silence of length ``L`` is a *gap* (uncovered time) when it is implausible for the API's
-normal traffic: its expected event count ``Σ λ(hour-of-week)·overlap`` is at least
-``gap_expected`` (7: a Poisson silence with mean 7 has probability e⁻⁷ ≈ 0.0009 < 0.001) and
-``L ≥ min_gap_s`` (15 min: shorter pauses are not worth naming even on a busy API). A quiet night
-of a low-rate API is therefore covered time; the same length in the afternoon is a gap.
+normal traffic: the number of *active minutes* (minutes with at least one event) it should have
+held, ``Σ λ(hour-of-week)·overlap``, is at least ``gap_expected`` (7: a silence of that
+expectation has probability at most e⁻⁷ ≈ 0.0009 < 0.001, under Poisson as under independent
+minutes), and ``L ≥ min_gap_s`` (15 min: shorter pauses are not worth naming even on a busy
+API). A quiet night of a low-rate API is therefore covered time; the same length in the afternoon
+is a gap.
 
-``λ`` is the mean event rate per hour-of-week (UTC) over the logged span inside the window
-(first to last event, silent hours included, hours weighted by their overlap with the window).
-With fewer than ``min_bucket_samples`` hours in a bucket it falls back to hour-of-day, then to the
-overall rate. Deliberate consequences: gaps lower the rate they are judged by (a long outage
-still shows: its expected count is large); traffic that grows over years makes early quiet
-periods look like gaps — both errors claim *less* coverage, never more. Without any event in
-the window the whole window is one gap.
+Active minutes, not events, because traffic comes in bursts: a partner sync sending 500
+requests in two minutes at 02:00 is one burst, and counting its events would make every quiet
+half hour of every night look implausible. ``λ`` is the mean number of active minutes per hour
+by hour-of-week (UTC) over the logged span inside the window (first to last event, silent hours
+included, hours weighted by their overlap with the window). With fewer than
+``min_bucket_samples`` hours in a bucket it falls back to hour-of-day, then to the overall rate.
+Deliberate consequences: gaps lower the rate they are judged by (a long outage still shows: its
+expected count is large); traffic that grows over years, or an attack burst, raises the rate of
+quiet periods so that they may count as gaps — these errors claim *less* coverage, never more.
+Without any event in the window the whole window is one gap.
 
 **Grade** (METHOD.md): A complete (ratio ≥ 0.99) and field-sufficient; B complete but a key
 field missing (client address, record id, status, bytes, authentication evidence = a logged
@@ -155,9 +161,9 @@ def _hourly(con: duckdb.DuckDBPyConnection, params: dict[str, datetime]) -> None
     )
 
 
-# Rate per hour-of-week (0..167, UTC) from the logged span; see the module docstring.
+# Active minutes per hour, by hour-of-week (0..167, UTC), over the logged span; see the module docstring.
 RATE_SQL = """
-WITH tot AS (SELECT hour, sum(events) AS n FROM coverage_hourly GROUP BY hour),
+WITH tot AS (SELECT date_trunc('hour', m) AS hour, count(*) AS n FROM _coverage_minutes GROUP BY 1),
 dense AS (
   SELECT g.hour, coalesce(t.n, 0) AS n,
          (isodow(g.hour) - 1) * 24 + hour(g.hour) AS how, hour(g.hour) AS hod,
@@ -177,9 +183,7 @@ CROSS JOIN overall
 """
 
 SILENCES_SQL = """
-WITH m AS (
-  SELECT date_trunc('minute', ts) AS m, min(ts) AS lo, max(ts) AS hi
-  FROM events WHERE ts >= $start AND ts < $end GROUP BY 1),
+WITH m AS (SELECT * FROM _coverage_minutes),
 s AS (
   SELECT 'between' AS kind, lag(hi) OVER (ORDER BY m) AS s_start, lo AS s_end FROM m
   UNION ALL SELECT 'before_first', $start, min(lo) FROM m
@@ -201,9 +205,15 @@ ORDER BY s_us
 
 
 def _gaps(con: duckdb.DuckDBPyConnection, window: Window, opts: CoverageOptions) -> list[Gap]:
-    row = con.execute("SELECT count(*) FROM coverage_hourly").fetchone()
+    row = con.execute("SELECT count(*) FROM coverage_hourly").fetchall()[0]
     if not row or not row[0]:
         return [Gap(window.start, window.end, "no_events", None)]
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _coverage_minutes AS
+           SELECT date_trunc('minute', ts) AS m, min(ts) AS lo, max(ts) AS hi
+           FROM events WHERE ts >= $start AND ts < $end GROUP BY 1""",
+        {"start": window.start, "end": window.end},
+    )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _coverage_rate AS {RATE_SQL}",
         {"start": window.start, "end": window.end, "min_k": opts.min_bucket_samples},
@@ -217,6 +227,8 @@ def _gaps(con: duckdb.DuckDBPyConnection, window: Window, opts: CoverageOptions)
             "gap_expected": opts.gap_expected,
         },
     ).fetchall()
+    con.execute("DROP TABLE _coverage_minutes")
+    con.execute("DROP TABLE _coverage_rate")
     return [Gap(_utc(s), _utc(e), kind, float(x)) for kind, s, e, x in rows]
 
 
@@ -309,8 +321,8 @@ def _login_requests(
         f"""SELECT count(*) FROM events WHERE ts >= $start AND ts < $end
             AND ({login_condition(logins)}) AND status BETWEEN 200 AND 399""",
         params,
-    ).fetchone()
-    return int(row[0]) if row else 0
+    ).fetchall()
+    return int(row[0][0])
 
 
 def _utc(epoch_us: int) -> datetime:
