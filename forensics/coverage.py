@@ -249,22 +249,25 @@ def _fields_and_sources(
         params,
     ).df()
     by_id = {int(r["source_id"]): r for r in stats.to_dict("records")}
-    src = con.execute(
-        "SELECT source_id, path, format, warnings FROM sources WHERE status = 'ingested' ORDER BY source_id"
-    ).fetchall()
+    # ingested sources, plus any source id that has events but no sources row (built by hand)
+    known = {
+        int(sid): (path, fmt, list(warnings or []))
+        for sid, path, fmt, warnings in con.execute(
+            "SELECT source_id, path, format, warnings FROM sources WHERE status = 'ingested'"
+        ).fetchall()
+    }
     fields, sources = [], []
-    for sid, path, fmt, warnings in src:
-        r = by_id.get(int(sid), {})
+    for sid in sorted(known.keys() | by_id.keys()):
+        path, fmt, warnings = known.get(sid, (None, None, []))
+        r = by_id.get(sid, {})
         n = int(r.get("events", 0))
         sources.append({
-            "source_id": int(sid), "path": path, "format": fmt, "events": n,
+            "source_id": sid, "path": path, "format": fmt, "events": n,
             "first_ts": iso_z(_utc(int(r["first_us"]))) if n else None,
             "last_ts": iso_z(_utc(int(r["last_us"]))) if n else None,
-            "warnings": list(warnings or []),
+            "warnings": warnings,
         })  # fmt: skip
-        fields.append(
-            {"source_id": int(sid), "events": n, **{c: round(float(r.get(c, 0.0)), 4) for c in names}}
-        )
+        fields.append({"source_id": sid, "events": n, **{c: round(float(r.get(c, 0.0)), 4) for c in names}})
     return fields, sources
 
 

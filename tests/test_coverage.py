@@ -210,6 +210,16 @@ def test_field_shares(case: Case) -> None:
     assert (fields[0]["client_ip"], fields[1]["client_ip"]) == (0.0, 1.0)
 
 
+def test_events_without_a_sources_row_still_count(case: Case) -> None:
+    add_source(case, 2)
+    add_events(case, every(T0, T0 + H, 10 * MIN), source_id=1)  # no sources row for id 1
+    cov = compute_coverage(case, Window(T0, T0 + H))
+    assert cov.events == 6 and [(s["source_id"], s["events"], s["path"]) for s in cov.sources] == [
+        (1, 6, None),
+        (2, 0, "/evidence/s2.log"),
+    ]
+
+
 def test_deterministic(case: Case) -> None:
     add_source(case)
     add_events(case, every(T0, T0 + 10 * H, 7 * MIN) + every(T0 + 20 * H, T0 + 30 * H, 3 * MIN))
