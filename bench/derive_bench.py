@@ -16,6 +16,8 @@ wrapper):
 * ``forensics routes CASE``;
 * ``forensics actors CASE --login … --trusted …`` (routes again, auth, sessions, actors);
 * ``forensics detect CASE --login … --trusted …`` (all of the above, then every detector).
+* ``compute_coverage`` over the whole year (hourly table, gaps, field matrix, grade), on events
+  without routes (the field matrix then reads ``events``, not the ``requests`` view).
 
 The case file is copied fresh for each run, so no run sees another's derived tables.
 """
@@ -40,6 +42,15 @@ con = duckdb.connect(sys.argv[1], read_only=True)
 con.execute("SET memory_limit = '1GB'")
 for keys in ("client_ip, user_agent", "method, path"):
     print(con.execute(f"SELECT count(*) FROM (SELECT {keys}, count(*) FROM events GROUP BY ALL)").fetchone())
+"""
+
+
+COVERAGE = """
+import sys
+from forensics import Case, compute_coverage, parse_window
+with Case.open(sys.argv[1]) as case:
+    cov = compute_coverage(case, parse_window("2024-01-01/2024-12-31"))
+    print(cov.events, cov.ratio, cov.grade, len(cov.gaps))
 """
 
 
@@ -106,12 +117,13 @@ def main(argv: list[str] | None = None) -> int:
             "--trusted",
             "office=10.20.0.0/16",
         ],
+        "coverage (one year window)": [PY, "-c", COVERAGE],
     }
     print(f"{'run':<36} {'seconds':>8} {'cpu s':>7} {'peak MB':>8} {'other CPUs':>10}")
     for name, cmd in runs.items():
         case = args.work / "derive-run.duckdb"
         shutil.copyfile(cached, case)
-        tail = [] if name.startswith("baseline") else ["--limit", "10"]
+        tail = [] if name.startswith(("baseline", "coverage")) else ["--limit", "10"]
         res = measure([*cmd, str(case), *tail], args.work / "derive-run.log")
         print(
             f"{name:<36} {res['wall']:>8.1f} {res['cpu']:>7.1f} {res['maxrss_kb'] / 1024:>8.0f} "

@@ -8,21 +8,31 @@ The notebook API::
     case.sql("select status, count(*) from events group by all")
     derive_routes(case, RouteOptions((Endpoint.parse("GET /api/v2/referrals/{id}"),)))
     route_summary(case)  # or case.sql("select * from requests") per event
+    cov = compute_coverage(case, parse_window("2023-03-14T16:20Z/2024-11-21T09:40Z"))
+    cov.ratio, cov.grade, cov.gaps, cov.bound().statement
 """
 
 from forensics.case import Case, tool_version
+from forensics.coverage import Coverage, CoverageOptions, compute_coverage, zero_event_bound
 from forensics.ingest import IngestOptions, IngestReport, ingest
 from forensics.routes import Endpoint, RouteOptions, derive_routes, route_summary
+from forensics.window import Window, parse_window
 
 __version__ = tool_version()
 __all__ = [
     "Case",
+    "Coverage",
+    "CoverageOptions",
     "Endpoint",
     "IngestOptions",
     "IngestReport",
     "RouteOptions",
+    "Window",
     "__version__",
+    "compute_coverage",
     "derive_routes",
     "ingest",
+    "parse_window",
     "route_summary",
+    "zero_event_bound",
 ]

@@ -101,11 +101,11 @@ def zero_event_bound(
 
 
 def human_duration(seconds: float) -> str:
-    """'323 days', '10.0 hours', '45 minutes' — rounded for prose (exact numbers go in JSON)."""
+    """'5.2 years', '323 days', '10.0 hours', '45 minutes' — rounded for prose (exact numbers go in JSON)."""
+    if seconds >= 730 * DAY_S:
+        return f"{seconds / DAY_S / 365.25:.1f} years"
     if seconds >= 2 * DAY_S:
-        days = seconds / DAY_S
-        years = f" ({days / 365.25:.1f} years)" if days >= 365 else ""
-        return f"{days:.0f} days{years}"
+        return f"{seconds / DAY_S:.0f} days"
     if seconds >= 7200:
         return f"{seconds / 3600:.1f} hours"
     return f"{seconds / 60:.0f} minutes"
