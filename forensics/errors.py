@@ -41,3 +41,7 @@ class EndpointError(ForensicsError):
 
 class TrustedNetworkError(ForensicsError):
     """A ``--trusted`` value that is not CIDR or NAME=CIDR."""
+
+
+class SimulationError(ForensicsError):
+    """Simulation parameters that cannot make a case (e.g. too few days)."""
