@@ -642,7 +642,8 @@ class Enumerator(Actor):
 
 class DistributedEnumerator(Actor):
     """A slow enumerator on rotating cloud addresses with a browser user agent: a contiguous id range
-    walked over several nights, each address used a few times an hour."""
+    walked over several nights, each address used for a short run of ids (about one a minute)
+    before the next address takes over."""
 
     klass = "distributed_enumerator"
     unauthorised = True
@@ -660,13 +661,15 @@ class DistributedEnumerator(Actor):
             return []
         rng = self.rng
         scale = self.world.scale
-        pool = [f"{rng.choice(self.NETS)}.{rng.randint(2, 250)}" for _ in range(12 * max(1, round(scale)))]
         t = day.at(rng.uniform(0.3, 1.2) * HOUR)
-        out = []
-        for _ in range(max(20, int(rng.randint(150, 250) * scale))):
-            t += int(rng.randint(30_000, 75_000) / max(1.0, scale))
-            out.append(self.read_unauth(t, rng.choice(pool), self.UA, self.next, day))
-            self.next += 1
+        out: list[Req] = []
+        n = max(20, int(rng.randint(150, 250) * scale))
+        while len(out) < n:
+            ip = f"{rng.choice(self.NETS)}.{rng.randint(2, 250)}"
+            for _ in range(min(n - len(out), rng.randint(3, 8))):
+                t += int(rng.randint(30_000, 75_000) / max(1.0, scale))
+                out.append(self.read_unauth(t, ip, self.UA, self.next, day))
+                self.next += 1
         return out
 
 
