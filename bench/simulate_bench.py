@@ -27,7 +27,7 @@ def main() -> None:
             size = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
             n = lines["nginx"] + lines["app"]
             print(f"--days {args.days} --scale {scale:g}: {n:,} lines ({lines['nginx']:,} nginx + "
-                  f"{lines['app']:,} app), {size / 1e6:.0f} MB on disk, {took:.1f}s ({n / took:,.0f} lines/s)")
+                  f"{lines['app']:,} app), {size / 1e6:.0f} MB, {took:.1f}s ({n / took:,.0f} lines/s)")
 
 
 if __name__ == "__main__":
