@@ -7,7 +7,7 @@ import re
 import shlex
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,6 +26,8 @@ from forensics.errors import ForensicsError
 from forensics.ingest import IngestOptions, IngestReport, Progress, ingest
 from forensics.network import Trusted
 from forensics.outputs import write_outputs
+from forensics.simulate import simulate
+from forensics.simulate.writers import EVIDENCE_DIR
 from forensics.window import parse_window
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
@@ -651,6 +653,57 @@ def formats_cmd() -> None:
         click.echo(f"{'':<16} e.g. {fmt.example}")
 
 
+@main.command("simulate")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--days", type=click.IntRange(min=1), default=365, show_default=True)
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Multiplies staff, partner and attackers' volumes.",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default="2024-01-01",
+    show_default=True,
+    help="First simulated day (Europe/London).",
+)
+def simulate_cmd(out_dir: Path, seed: int, days: int, scale: float, start: datetime) -> None:
+    """Write a simulated evidence folder with its ground truth (OUT_DIR/truth.json).
+
+    A small healthcare-referrals API whose record endpoints answered unauthenticated requests
+    during an exposure window; logs in OUT_DIR/evidence (nginx combined + app JSON lines).
+    Same parameters, same bytes.
+
+    Example:
+
+        forensics simulate case1 --seed 3 --days 365 --scale 1
+    """
+    began = time.monotonic()
+    try:
+        truth = simulate(out_dir, seed=seed, days=days, scale=scale, start=start.date())
+    except ForensicsError as exc:
+        raise _fail(exc) from exc
+    doc = truth.as_json()
+    lines = doc["evidence"]["lines"]
+    click.echo(
+        f"{out_dir}: {lines['nginx']:,} nginx + {lines['app']:,} app lines in "
+        f"{len(doc['evidence']['files'])} files, {time.monotonic() - began:.1f}s"
+    )
+    click.echo(
+        f"window {doc['window']['start']} .. {doc['window']['end']}; "
+        f"logs from {doc['logs']['start']}; coverage {doc['coverage']['ratio']:.1%}"
+    )
+    click.echo(
+        f"unauthorised records: {len(doc['records']['unauthorised'])} logged, "
+        f"{len(doc['records']['unlogged'])} unlogged, {doc['records']['bulk']} in a bulk response"
+    )
+    click.echo(f"ingest with: forensics ingest case.duckdb {out_dir / EVIDENCE_DIR}")
+
+
 @main.command("demo")
 @click.option(
     "--case",
@@ -672,7 +725,7 @@ def demo_cmd(case_path: Path) -> None:
     ctx.invoke(
         ingest_cmd,
         case_path=case_path,
-        evidence=(str(SAMPLE_LOGS),),
+        evidence=(str(SAMPLE_LOGS / EVIDENCE_DIR),),
         fmt=None,
         log_format=None,
         tz=None,

@@ -53,3 +53,7 @@ class WindowError(ForensicsError):
 
 class CoverageError(ForensicsError):
     """Coverage cannot be computed (e.g. the case has no events table)."""
+
+
+class SimulationError(ForensicsError):
+    """Simulation parameters that cannot make a case (e.g. too few days)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,14 @@ import pytest
 from forensics import Case
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_LOGS = ROOT / "sample_logs"
+SAMPLE_LOGS = ROOT / "sample_logs"  # forensics simulate output: truth.json + evidence/
+SAMPLE_EVIDENCE = SAMPLE_LOGS / "evidence"
+SAMPLE_PARAMS = {"seed": 7, "days": 30, "scale": 0.25, "start": date(2024, 3, 12)}
+
+
+def sample_truth() -> dict:  # type: ignore[type-arg]
+    """The committed sample's ground truth (truth.json)."""
+    return json.loads((SAMPLE_LOGS / "truth.json").read_text())  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -88,4 +88,4 @@ def test_terminal_output_neutralises_escape_sequences() -> None:
 def test_demo_runs_on_sample_logs(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["demo", "--case", str(tmp_path / "d.duckdb")])
     assert res.exit_code == 0, res.output
-    assert SAMPLE_LOGS.name in res.output and "duplicate" in res.output
+    assert SAMPLE_LOGS.name in res.output and "duplicate" in res.output and "truncated" in res.output

@@ -15,7 +15,7 @@ import pytest
 import zstandard
 
 from forensics import Case, IngestOptions, batch, ingest
-from tests.conftest import COMBINED, SAMPLE_LOGS, write_lines
+from tests.conftest import COMBINED, SAMPLE_EVIDENCE, write_lines
 
 
 def accounting(case: Case) -> list[tuple[int, int, int, int, int]]:
@@ -29,7 +29,7 @@ def accounting(case: Case) -> list[tuple[int, int, int, int, int]]:
 
 
 def test_sample_logs_every_line_accounted_for(case: Case) -> None:
-    report = ingest(case, [SAMPLE_LOGS])
+    report = ingest(case, [SAMPLE_EVIDENCE])
     for sid, lines, events, rejects, stored in accounting(case):
         assert events + rejects == lines == stored, sid
         assert lines > 0
@@ -168,7 +168,7 @@ def test_case_log_records_commands(case: Case, tmp_path: Path) -> None:
 
 
 def test_raw_lines_lead_back_to_evidence(case: Case, tmp_path: Path) -> None:
-    ingest(case, [SAMPLE_LOGS])
+    ingest(case, [SAMPLE_EVIDENCE])
     picks = case.sql("""
         SELECT source_id, reader, list(line_no ORDER BY line_no) AS nos FROM (
             SELECT source_id, line_no, row_number() OVER (PARTITION BY source_id ORDER BY line_no) k
