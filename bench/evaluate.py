@@ -92,13 +92,14 @@ def options(truth: dict[str, Any]) -> DetectOptions:
 
 
 def evaluate_case(evidence: Path, work: Path) -> Result:
+    """``evidence``: a simulate() output folder (logs in evidence/, truth.json beside them)."""
     truth = json.loads((evidence / "truth.json").read_text())
     res = Result()
     case_path = work / "eval.duckdb"
     case_path.unlink(missing_ok=True)
     with Case.create(case_path) as case:
         t = time.monotonic()
-        ingest(case, [evidence])
+        ingest(case, [evidence / "evidence"])
         res.seconds["ingest"] = time.monotonic() - t
         t = time.monotonic()
         run_detectors(case, options(truth))

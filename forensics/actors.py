@@ -3,7 +3,8 @@
 * A session is a principal's requests (when the log names one), else one IP + user agent's,
   split where the client was idle longer than ``session_gap``.
 * Sessions join into one actor when the evidence ties them (``_link_actors``):
-  - the same principal;
+  - the same principal (logged on the line, or by the other log's copy of the request);
+  - one request logged by two servers (twins.py): both copies' sessions;
   - the same user agent from one network (/24, IPv6 /48), with no pause longer than
     ``NET_LINK_GAP`` between its sessions, for sessions where nobody logged in (colleagues
     behind one office NAT with the same browser are not merged once they logged in; a
@@ -114,18 +115,20 @@ def derive_actors(case: Case, options: ActorOptions | None = None) -> ActorsResu
               CASE WHEN epoch(ts) - epoch(lag(ts) OVER (PARTITION BY skey ORDER BY ts, source_id, line_no))
                         <= {gap} THEN 0 ELSE 1 END AS new
             FROM (SELECT source_id, line_no, ts,
-                    CASE WHEN principal IS NOT NULL THEN 'p:' || principal
+                    CASE WHEN coalesce(principal, twin_principal) IS NOT NULL
+                         THEN 'p:' || coalesce(principal, twin_principal)
                          ELSE 'c:' || coalesce(client_ip, '?') || ' ' || coalesce(user_agent, '') END AS skey
                   FROM request_facts)))"""
     )
     con.execute(
         """
         CREATE OR REPLACE TABLE sessions AS
-        SELECT s.session_id, any_value(e.principal) FILTER (WHERE e.principal IS NOT NULL) AS principal,
+        SELECT s.session_id,
+          min(coalesce(e.principal, e.twin_principal)) AS principal,
           list(DISTINCT e.client_ip) FILTER (WHERE e.client_ip IS NOT NULL) AS ips,
           list(DISTINCT e.user_agent) FILTER (WHERE e.user_agent IS NOT NULL) AS user_agents,
           min(e.ts) AS first_seen, max(e.ts) AS last_seen, count(*) AS requests,
-          count_if(e.auth_evidence IN ('principal', 'login'))::BIGINT AS logged_in
+          count_if(e.auth_state = 'authenticated')::BIGINT AS logged_in
         FROM request_session s JOIN request_facts e USING (source_id, line_no)
         GROUP BY s.session_id"""
     )
@@ -181,6 +184,11 @@ def _link_actors(case: Case) -> None:
             AND rid - prev_rid <= {step} AND abs(epoch(ts) - epoch(prev_ts)) <= {max_gap}
           GROUP BY ALL)
         SELECT session_id, root FROM by_key WHERE session_id <> root
+        UNION
+        SELECT a.session_id, b.session_id FROM request_twins t  -- one request, two logs
+        JOIN request_session a ON a.source_id = t.source_id AND a.line_no = t.line_no
+        JOIN request_session b ON b.source_id = t.copy_source_id AND b.line_no = t.copy_line_no
+        WHERE a.session_id <> b.session_id
         UNION
         SELECT session_id, prev_session FROM net_chain
         WHERE prev_session IS NOT NULL AND pause <= {net_gap}
@@ -238,8 +246,9 @@ def _classify(case: Case) -> dict[str, int]:
             list(DISTINCT e.client_ip ORDER BY e.client_ip) FILTER (WHERE e.client_ip IS NOT NULL) AS ips,
             list(DISTINCT e.user_agent ORDER BY e.user_agent) FILTER (WHERE e.user_agent IS NOT NULL)
               AS user_agents,
-            coalesce(list(DISTINCT e.principal ORDER BY e.principal)
-              FILTER (WHERE e.principal IS NOT NULL), []) AS principals,
+            coalesce(list(DISTINCT coalesce(e.principal, e.twin_principal)
+                          ORDER BY coalesce(e.principal, e.twin_principal))
+              FILTER (WHERE coalesce(e.principal, e.twin_principal) IS NOT NULL), []) AS principals,
             min(e.ts) AS first_seen, max(e.ts) AS last_seen, count(*) AS requests,
             count(DISTINCT s.session_id) AS sessions,
             count(DISTINCT e.record_id) AS records, sum(e.bytes_sent) AS bytes,

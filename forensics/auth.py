@@ -2,7 +2,8 @@
 
 A request is ``authenticated`` when the evidence says so, in this order:
 
-1. ``principal`` — the log names a principal (remote user, JSON user, authorizer principal);
+1. ``principal`` — the log names a principal (remote user, JSON user, authorizer principal),
+   or ``principal in another log`` — the other server's copy of the same request does (twins.py);
 2. ``trusted`` — the client address is in a network the user declared (``--trusted``);
 3. ``login`` — a successful (2xx/3xx) request to a declared login endpoint came earlier from
    the same IP and user agent, within the session lifetime. On an IP that showed several user
@@ -16,7 +17,9 @@ likely ones are proposed (``AuthResult.proposed_logins``) for the user to confir
 Table ``request_facts`` holds one row per event: (source_id, line_no), the event columns the
 later derivations read (ts, client_ip, user_agent, principal, method, path, query, status,
 bytes_sent, route, record_id) and auth_state, auth_evidence, auth_trusted, auth_login_ts,
-auth_ambiguous — so sessions and actors scan one table instead of re-joining events.
+auth_ambiguous, twin_principal (the principal the twin copy logged) and is_copy (this event is
+the second log's copy of a request) — so sessions and actors scan one table instead of
+re-joining events.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from forensics.case import Case
 from forensics.formats.sqltext import sql_str
 from forensics.network import Trusted, derive_ip_info
 from forensics.routes import Endpoint, ensure_routes
+from forensics.twins import derive_twins
 
 DEFAULT_SESSION_LIFETIME = timedelta(hours=8)
 # Route templates that look like login endpoints (for proposals only).
@@ -68,6 +72,7 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
     opts = options or AuthOptions()
     ensure_routes(case)
     derive_ip_info(case, opts.trusted)
+    derive_twins(case)
     lifetime_s = int(opts.session_lifetime.total_seconds())
     has_logins = "true" if opts.logins else "false"
     case.con.execute(
@@ -79,6 +84,14 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
             AND client_ip IS NOT NULL),
         src AS (SELECT source_id, bool_or(principal IS NOT NULL) AS logs_principal
                 FROM events GROUP BY source_id),
+        tw AS (  -- the principal the other log wrote for the same request (twins.py)
+          SELECT t.source_id, t.line_no, c.principal AS twin_principal, false AS is_copy
+          FROM request_twins t JOIN events c ON c.source_id = t.copy_source_id AND c.line_no = t.copy_line_no
+          UNION ALL
+          SELECT t.copy_source_id, t.copy_line_no, p.principal, true
+          FROM request_twins t JOIN events p ON p.source_id = t.source_id AND p.line_no = t.line_no),
+        twin AS (SELECT source_id, line_no, min(twin_principal) AS twin_principal, bool_or(is_copy) AS is_copy
+                 FROM tw GROUP BY ALL),
         shared AS (SELECT client_ip, ts::DATE AS day, count(DISTINCT user_agent) AS uas
                    FROM events WHERE client_ip IS NOT NULL GROUP BY ALL),
         j AS (
@@ -87,8 +100,10 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
           FROM requests e ASOF LEFT JOIN logins l
             ON e.client_ip = l.client_ip AND coalesce(e.user_agent, '') = l.ua AND e.ts >= l.login_ts),
         k AS (
-          SELECT j.*, i.trusted, s.logs_principal, sh.uas,
+          SELECT j.*, i.trusted, s.logs_principal, sh.uas, tw.twin_principal,
+            coalesce(tw.is_copy, false) AS is_copy,
             CASE WHEN j.principal IS NOT NULL THEN 'principal'
+                 WHEN tw.twin_principal IS NOT NULL THEN 'principal in another log'
                  WHEN i.trusted IS NOT NULL THEN 'trusted'
                  WHEN j.login_ts IS NOT NULL
                       AND epoch(j.ts) - epoch(j.login_ts) <= {lifetime_s} THEN 'login'
@@ -97,16 +112,19 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
                    THEN 'source logs no principal and no login endpoint given'
                  ELSE 'none' END AS auth_evidence
           FROM j LEFT JOIN ip_info i USING (client_ip) LEFT JOIN src s USING (source_id)
+          LEFT JOIN twin tw USING (source_id, line_no)
           LEFT JOIN shared sh ON sh.client_ip = j.client_ip AND sh.day = j.ts::DATE)
         SELECT source_id, line_no, ts, client_ip, user_agent, principal, method, path, query,
           status, bytes_sent, route, record_id,
           CASE auth_evidence WHEN 'principal' THEN 'authenticated' WHEN 'login' THEN 'authenticated'
+               WHEN 'principal in another log' THEN 'authenticated'
                WHEN 'trusted' THEN 'trusted' WHEN 'none' THEN 'unauthenticated'
                ELSE 'unknown' END AS auth_state,
           auth_evidence,
           trusted AS auth_trusted,
           CASE WHEN auth_evidence = 'login' THEN login_ts END AS auth_login_ts,
-          (auth_evidence = 'login' AND coalesce(uas, 1) > 1) AS auth_ambiguous
+          (auth_evidence = 'login' AND coalesce(uas, 1) > 1) AS auth_ambiguous,
+          twin_principal, is_copy
         FROM k"""
     )
     result = AuthResult()

@@ -1,4 +1,7 @@
-"""The one table every detector reads: ``detect_requests``, one row per event.
+"""The one table every detector reads: ``detect_requests``, one row per request.
+
+One row per request, not per log line: when two servers logged the same request (twins.py),
+the second log's copy is left out, so requests are counted once (its actor is the same).
 
 Columns: the event's (source_id, line_no, ts, client_ip, user_agent, principal, method, path,
 query, status, bytes_sent), its route and record id, its authentication state, its actor and the
@@ -37,5 +40,6 @@ def build_detect_requests(case: Case) -> None:
         FROM request_facts f
         JOIN request_session rs USING (source_id, line_no)
         JOIN sessions s USING (session_id)
-        JOIN actors a USING (actor_id)"""
+        JOIN actors a USING (actor_id)
+        WHERE NOT f.is_copy"""
     )
