@@ -671,7 +671,14 @@ def formats_cmd() -> None:
     show_default=True,
     help="First simulated day (Europe/London).",
 )
-def simulate_cmd(out_dir: Path, seed: int, days: int, scale: float, start: datetime) -> None:
+@click.option(
+    "--no-attackers",
+    is_flag=True,
+    help="Only benign traffic and background scanning (no insider, enumerators, bulk, lucky hit).",
+)
+def simulate_cmd(
+    out_dir: Path, seed: int, days: int, scale: float, start: datetime, no_attackers: bool
+) -> None:
     """Write a simulated evidence folder with its ground truth (OUT_DIR/truth.json).
 
     A small healthcare-referrals API whose record endpoints answered unauthenticated requests
@@ -684,7 +691,9 @@ def simulate_cmd(out_dir: Path, seed: int, days: int, scale: float, start: datet
     """
     began = time.monotonic()
     try:
-        truth = simulate(out_dir, seed=seed, days=days, scale=scale, start=start.date())
+        truth = simulate(
+            out_dir, seed=seed, days=days, scale=scale, start=start.date(), attackers=not no_attackers
+        )
     except ForensicsError as exc:
         raise _fail(exc) from exc
     doc = truth.as_json()

@@ -13,7 +13,7 @@ from forensics import Case, Endpoint, RouteOptions, derive_routes, ingest
 from forensics.coverage import CoverageOptions, compute_coverage, zero_event_bound
 from forensics.errors import CoverageError
 from forensics.window import Window, parse_window
-from tests.conftest import SAMPLE_LOGS
+from tests.conftest import SAMPLE_EVIDENCE
 from tests.eventrows import add_events
 
 T0 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday
@@ -289,10 +289,11 @@ def test_bound_names_the_uncovered_period() -> None:
 
 def test_sample_logs(tmp_path: Path) -> None:
     case = Case.create(tmp_path / "sample.duckdb")
-    ingest(case, [SAMPLE_LOGS])
+    ingest(case, [SAMPLE_EVIDENCE])
     cov = compute_coverage(case, parse_window("2024-03-25/2024-04-05"))
     assert 0 < cov.ratio <= 1
-    assert cov.events == case.con.execute("SELECT count(*) FROM events WHERE ts < '2024-04-06'").fetchone()[0]
+    inside = "SELECT count(*) FROM events WHERE ts >= '2024-03-25' AND ts < '2024-04-06'"
+    assert cov.events == case.con.execute(inside).fetchone()[0]
     truncated = [s for s in cov.sources if any("truncated" in w for w in s["warnings"])]
     assert len(truncated) == 1
     case.close()

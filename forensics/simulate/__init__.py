@@ -38,7 +38,12 @@ def plan(world: World) -> Plan:
 
 
 def simulate(
-    out_dir: Path, seed: int = 1, days: int = 365, scale: float = 1.0, start: date = DEFAULT_START
+    out_dir: Path,
+    seed: int = 1,
+    days: int = 365,
+    scale: float = 1.0,
+    start: date = DEFAULT_START,
+    attackers: bool = True,
 ) -> Truth:
     """Write the evidence folder and ``truth.json`` into ``out_dir`` (which must be empty or absent)."""
     if scale <= 0:
@@ -46,7 +51,7 @@ def simulate(
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise SimulationError(f"{out_dir} is not empty: simulate writes into a new folder")
-    world, actors = build_actors(seed, scale, start, days)
+    world, actors = build_actors(seed, scale, start, days, attackers)
     truth = Truth(seed, days, scale, world.timeline, actors)
     clock = Clock()
     nginx = NginxWriter(out_dir, plan(world), clock, truth.written)

@@ -739,8 +739,15 @@ def staff_names(n: int) -> list[str]:
     ]
 
 
-def build_actors(seed: int, scale: float, start: date, days: int) -> tuple[World, list[Actor]]:
-    """The world and its actors, in a fixed order (an actor's index is its position)."""
+def build_actors(
+    seed: int, scale: float, start: date, days: int, attackers: bool = True
+) -> tuple[World, list[Actor]]:
+    """The world and its actors, in a fixed order (an actor's index is its position).
+
+    Without ``attackers`` the same API has only its benign traffic and background scanning: the
+    insider is an ordinary member of staff, the nuclei scanner is not lucky, and there are no
+    enumerators and no bulk download (the case where the verdict must be ``no_evidence``).
+    """
     n_staff = max(2, round(12 * scale))
     names = staff_names(n_staff + 1)
     world = build_world(seed, scale, start, days, names)
@@ -748,7 +755,11 @@ def build_actors(seed: int, scale: float, start: date, days: int) -> tuple[World
     for k, p in enumerate(names[:-1]):
         ip = f"10.20.{1 + k // 200}.{10 + k % 200}"
         actors.append(Staff(world, len(actors), f"staff-{p}", p, ip))
-    actors.append(Insider(world, len(actors), "insider", names[-1], f"10.20.9.{10 + n_staff % 200}"))
+    insider_ip = f"10.20.9.{10 + n_staff % 200}"
+    if attackers:
+        actors.append(Insider(world, len(actors), "insider", names[-1], insider_ip))
+    else:
+        actors.append(Staff(world, len(actors), f"staff-{names[-1]}", names[-1], insider_ip))
     actors.append(Partner(world, len(actors), "partner"))
     actors.append(Monitor(world, len(actors), "monitor"))
     actors.append(Crawler(world, len(actors), "crawler"))
@@ -762,13 +773,15 @@ def build_actors(seed: int, scale: float, start: date, days: int) -> tuple[World
     ]
     for name, ua, nets, rate, probes in scanners:
         actors.append(Scanner(world, len(actors), name, ua, nets, rate, probes))
+    nuclei_kind = LuckyScanner if attackers else Scanner
     actors.append(
-        LuckyScanner(world, len(actors), "scanner-nuclei", nuclei, ["185.191.171", "89.248.165"], 1.0, PROBES)
+        nuclei_kind(world, len(actors), "scanner-nuclei", nuclei, ["185.191.171", "89.248.165"], 1.0, PROBES)
     )
     actors.append(Tester(world, len(actors), "tester"))
-    actors.append(Enumerator(world, len(actors), "enumerator"))
-    actors.append(DistributedEnumerator(world, len(actors), "enumerator-distributed"))
-    actors.append(Bulk(world, len(actors), "bulk"))
+    if attackers:
+        actors.append(Enumerator(world, len(actors), "enumerator"))
+        actors.append(DistributedEnumerator(world, len(actors), "enumerator-distributed"))
+        actors.append(Bulk(world, len(actors), "bulk"))
     return world, actors
 
 
