@@ -22,14 +22,14 @@ from forensics.detectors import REGISTRY as DETECTORS
 from forensics.errors import ForensicsError
 from forensics.ingest import IngestOptions, IngestReport, Progress, ingest
 from forensics.network import Trusted
+from forensics.text import printable
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def safe(text: object) -> str:
     """Log text for a terminal: control bytes (ANSI escapes included) shown as \\xNN."""
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    return printable(text)
 
 
 def _fail(exc: ForensicsError) -> click.ClickException:
