@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from forensics.assessment import Assessment
 from forensics.report import plots, render_html, render_markdown, write_report
@@ -273,7 +275,7 @@ def frames() -> dict[str, pd.DataFrame]:
     enum = pd.DataFrame(
         {
             "actor_id": 7,
-            "label": f"actor 7 {EVIL_UA}",
+            "label": f"{MATH} {ANSI} actor 7 {SCRIPT}",
             "ts": [start + pd.Timedelta(seconds=60 * i) for i in range(412)],
             "record_id": [str(100000 + i) for i in range(412)],
             "y": [float(100000 + i) for i in range(412)],
@@ -548,9 +550,24 @@ def test_no_data_plots_are_small_pngs(empty: Assessment) -> None:
             assert height == 120, (name, height)
 
 
-def test_plot_labels_are_not_mathtext(assessment: Assessment) -> None:
-    # "$\frac{$" is malformed mathtext: with mathtext on, drawing the legend would raise
-    assert plots.scatter(assessment)[:4] == b"\x89PNG"
+def test_plot_text_is_not_mathtext(assessment: Assessment, monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: dict[str, list[str]] = {}
+    save = plots._png
+
+    def capture(fig: Figure) -> bytes:
+        png = save(fig)  # draws the figure: tick labels exist only after this
+        drawn[str(fig.axes[0].get_title(loc="left"))] = [t.get_text() for t in fig.findobj(Text)]
+        return png
+
+    monkeypatch.setattr(plots, "_png", capture)
+    for plot in plots.PLOTS.values():
+        plot(assessment)
+    texts = [t for ts in drawn.values() for t in ts]
+    # "$\frac{$" is malformed mathtext: had it been parsed, drawing the legend would have raised
+    assert any(t.startswith(r"$\alpha$ $\frac{$ \x1b[31mred\x1b[0m actor 7 <script>") for t in texts)
+    assert not [t for t in texts if "mathdefault" in t or "\x1b" in t]
+    assert {"1 kB", "10 kB", "1 MB"} <= set(texts)  # the log x-axis of response sizes
+    assert {"100000", "104000"} <= set(texts)  # record ids as themselves, no offset
     assert plots.label(f"a{ANSI}\nb") == "a\\x1b[31mred\\x1b[0m b"
     assert plots.label("x" * 100) == "x" * 59 + "…"
 

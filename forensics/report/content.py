@@ -95,6 +95,9 @@ class Table:
     columns: list[str]
     rows: list[list[Cell]]
     numeric: frozenset[int] = frozenset()  # right-aligned column indexes
+    text: frozenset[int] = frozenset()  # columns of long log text (may wrap anywhere)
+    mono: frozenset[int] = frozenset()  # hashes and other fixed-width values
+    nowrap: frozenset[int] = frozenset()  # times: one line each
     caption: str = ""
     empty: str = "none"
     kind: str = "table"
@@ -175,7 +178,7 @@ def percent(ratio: Any) -> str:
     return "unknown" if ratio is None else f"{float(ratio) * 100:.1f}%"
 
 
-def when(iso: Any) -> str:
+def when(iso: Any, suffix: str = " UTC") -> str:
     """The document's ISO 8601 UTC time as ``2023-03-14 16:20:00 UTC``; None → ``—``."""
     if iso is None or iso == "":
         return "—"
@@ -186,7 +189,7 @@ def when(iso: Any) -> str:
         return text
     if ts.tzinfo is None:
         return text
-    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") + suffix
 
 
 def duration(seconds: Any) -> str:
@@ -236,6 +239,13 @@ def cell_list(values: Iterable[Any] | None, limit: int = CELL_ITEMS) -> list[str
     if len(vals) > limit:
         return [*vals[:limit], f"+{len(vals) - limit:,} more"]
     return vals
+
+
+def period(first: Any, last: Any) -> list[str]:
+    """A table cell: first and last time, UTC (said in the column header), one per line."""
+    if not first and not last:
+        return ["—"]
+    return [when(first, ""), f"to {when(last, '')}"]
 
 
 def yes_no(flag: Any) -> str:
@@ -419,8 +429,7 @@ def _inventory(doc: dict[str, Any]) -> Section:
         [
             str(s["path"]),
             str(s.get("format") or "—"),
-            when(s.get("first_ts")),
-            when(s.get("last_ts")),
+            period(s.get("first_ts"), s.get("last_ts")),
             str(s.get("sha256") or "—"),
             num(s.get("events"), "—"),
             num(s.get("rejected"), "—"),
@@ -446,8 +455,7 @@ def _inventory(doc: dict[str, Any]) -> Section:
                 [
                     "File",
                     "Format",
-                    "First event",
-                    "Last event",
+                    "Events from (UTC)",
                     "SHA-256",
                     "Events",
                     "Rejected",
@@ -456,7 +464,10 @@ def _inventory(doc: dict[str, Any]) -> Section:
                     "Re-verified",
                 ],
                 rows,
-                numeric=frozenset({5, 6}),
+                numeric=frozenset({4, 5}),
+                text=frozenset({0, 6, 7}),
+                mono=frozenset({3}),
+                nowrap=frozenset({2}),
                 empty="no evidence files",
             ),
         ],
@@ -509,6 +520,7 @@ def _coverage(doc: dict[str, Any]) -> Section:
                 ["Source", *names],
                 matrix,
                 numeric=frozenset(range(1, len(names) + 1)),
+                text=frozenset({0}),
                 empty="not measured",
             ),
         ],
@@ -573,8 +585,7 @@ def _actors(doc: dict[str, Any]) -> Section:
             num(a["requests"]),
             num(a["records"]),
             size(a["bytes"]),
-            when(a["first_seen"]),
-            when(a["last_seen"]),
+            period(a["first_seen"], a["last_seen"]),
             cell_list(a["detectors"]),
         ]
         for a in doc["actors"]
@@ -599,12 +610,13 @@ def _actors(doc: dict[str, Any]) -> Section:
                     "Requests",
                     "Records",
                     "Bytes",
-                    "First seen",
-                    "Last seen",
+                    "Seen (UTC)",
                     "Detectors",
                 ],
                 rows,
                 numeric=frozenset({6, 7, 8}),
+                text=frozenset({4, 5}),
+                nowrap=frozenset({9}),
                 empty="no actor has a finding",
             ),
         ],

@@ -22,6 +22,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter, ScalarFormatter
 
 from forensics.assessment import STATUS_CLASSES, Assessment
 from forensics.text import printable
@@ -130,6 +131,20 @@ def _shade_window(ax: Axes, document: dict[str, Any], gaps: bool) -> None:
             first = False
 
 
+def _plain(axis: Any) -> None:
+    """Plain tick numbers (no offset, no scientific notation: record ids read as themselves)."""
+    axis.set_major_formatter(ScalarFormatter(useOffset=False, useMathText=False))
+    axis.get_major_formatter().set_scientific(False)
+
+
+def _bytes_tick(value: float, _pos: int | None = None) -> str:
+    """Log-axis tick text without mathtext: 1 B, 10 B, 1 kB, 1 MB …"""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if value >= scale:
+            return f"{value / scale:g} {unit}"
+    return f"{value:g} B"
+
+
 def _days(frame: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(frame["day"], utc=True)
 
@@ -170,7 +185,8 @@ def coverage(assessment: Assessment) -> bytes:
             )
         ax.set_ylabel("events per day")
         _date_axis(ax)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+        _plain(ax.yaxis)
+        fig.legend(loc="outside lower center", ncols=3, fontsize=8)
         ax.set_title("Coverage: events per day and source against the window (UTC)", loc="left")
 
     return _render(3.6, draw)
@@ -193,15 +209,11 @@ def endpoint_daily(assessment: Assessment) -> bytes:
             wide = part.pivot_table(index="day", columns="status_class", values="requests", aggfunc="sum")
             days = pd.date_range(wide.index.min(), wide.index.max(), freq="D")
             wide = wide.reindex(days, fill_value=0).fillna(0)
-            bottom = np.zeros(len(wide))
             x = wide.index.to_pydatetime()
             classes = [c for c in STATUS_CLASSES if c in wide.columns]
             classes += sorted(str(c) for c in wide.columns if c not in STATUS_CLASSES)
-            for cls in classes:
-                values = wide[cls].to_numpy(dtype=float)
-                ax.bar(x, values, width=1.0, bottom=bottom, align="edge", lw=0, label=cls,
-                       color=STATUS_COLOURS.get(cls, "#495057"), zorder=2)  # fmt: skip
-                bottom += values
+            ax.stackplot(x, *[wide[c].to_numpy(dtype=float) for c in classes], labels=classes, step="post",
+                         colors=[STATUS_COLOURS.get(c, "#495057") for c in classes], zorder=2)  # fmt: skip
             unauth = (
                 part[part["auth_state"] == "unauthenticated"].groupby("day")["requests"].sum().reindex(days)
             ).fillna(0)
@@ -210,7 +222,9 @@ def endpoint_daily(assessment: Assessment) -> bytes:
             ax.set_title(label(route, 100), loc="left")
             ax.set_ylabel("requests per day")
             _date_axis(ax)
-        axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+            _plain(ax.yaxis)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=5, fontsize=8)
 
     return _render(1.2 + 2.4 * len(routes), draw)
 
@@ -242,9 +256,13 @@ def scatter(assessment: Assessment) -> bytes:
                 zorder=3,
                 rasterized=False,
             )
+        times = pd.to_datetime(frame["ts"], utc=True)
+        pad = max((times.max() - times.min()) * 0.03, pd.Timedelta(minutes=10))
+        ax.set_xlim(times.min() - pad, times.max() + pad)  # type: ignore[arg-type]
         ax.set_ylabel("record id (or its rank)")
         _date_axis(ax)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, markerscale=2)
+        _plain(ax.yaxis)
+        fig.legend(loc="outside lower center", ncols=2, fontsize=8, markerscale=2)
         ax.set_title("Record id against time for the top actors (UTC)", loc="left")
 
     return _render(4.6, draw)
@@ -274,6 +292,9 @@ def response_sizes(assessment: Assessment) -> bytes:
             ax.hist(data, bins=bins, stacked=True, label=classes,
                     color=[STATUS_COLOURS.get(c, "#495057") for c in classes])  # fmt: skip
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(_bytes_tick))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            _plain(ax.yaxis)
             ax.set_xlabel("response bytes (0 counted as 1)")
             ax.set_ylabel("responses")
             ax.set_title(label(route, 50), loc="left")
