@@ -8,7 +8,6 @@ raw lines.
 from __future__ import annotations
 
 import base64
-import copy
 import re
 import shutil
 import subprocess
@@ -98,7 +97,12 @@ def document(verdict: str = "confirmed") -> dict:
                 "/evidence/app/app.jsonl": {"principal": 0.61, "user_agent": 0.0, "bytes_sent": 1.0},
             },
         },
-        "events": {"total": 2_345_678, "rejected": 321, "in_window": 2_000_001, "to_endpoints_in_window": 54_321},
+        "events": {
+            "total": 2_345_678,
+            "rejected": 321,
+            "in_window": 2_000_001,
+            "to_endpoints_in_window": 54_321,
+        },
         "sources": [
             {
                 "path": EVIL_PATH,
@@ -260,14 +264,26 @@ def frames() -> dict[str, pd.DataFrame]:
     daily_volume = pd.concat(
         [
             pd.DataFrame({"source": EVIL_PATH, "day": days, "events": rng.integers(2000, 4000, len(days))}),
-            pd.DataFrame({"source": "/evidence/app/app.jsonl", "day": days, "events": rng.integers(400, 900, len(days))}),
+            pd.DataFrame(
+                {
+                    "source": "/evidence/app/app.jsonl",
+                    "day": days,
+                    "events": rng.integers(400, 900, len(days)),
+                }
+            ),
         ],
         ignore_index=True,
     )
     rows = []
     for day in days[::7]:
-        for cls, auth, n in (("2xx", "authenticated", 30), ("401/403", "unauthenticated", 5), ("404", "unknown", 2)):
-            rows.append({"route": EVIL_ROUTE, "day": day, "status_class": cls, "auth_state": auth, "requests": n})
+        for cls, auth, n in (
+            ("2xx", "authenticated", 30),
+            ("401/403", "unauthenticated", 5),
+            ("404", "unknown", 2),
+        ):
+            rows.append(
+                {"route": EVIL_ROUTE, "day": day, "status_class": cls, "auth_state": auth, "requests": n}
+            )
     rows.append({"route": EVIL_ROUTE, "day": pd.Timestamp("2023-03-14", tz="UTC"), "status_class": "2xx",
                  "auth_state": "unauthenticated", "requests": 1203})  # fmt: skip
     endpoint_daily = pd.DataFrame(rows)
@@ -417,7 +433,7 @@ def test_numbers_with_units(page: str, markdown: str) -> None:
         "2,345,678 events parsed, 321 lines rejected",
         "2.1 MB",  # actor 7's 2,109,440 bytes
         "about 120 records more; these are estimates and are not counted as confirmed",
-        "2023-03-14 16:20:00 UTC – 2024-11-21 09:40:00 UTC",
+        "2023-03-14 16:20:00 UTC \N{EN DASH} 2024-11-21 09:40:00 UTC",
         "2 days 6 h",  # the July gap
         "45 min",  # the February gap
         "25.0%",  # p_any_max
@@ -599,10 +615,9 @@ def test_browser_runs_nothing_from_logs(tmp_path: Path, page: str) -> None:
     exe = chromium()
     report = tmp_path / "report.html"
     report.write_text(page, encoding="utf-8")
+    args = ["--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", "--virtual-time-budget=2000"]
     done = subprocess.run(
-        [exe, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=2000",
-         "--dump-dom", report.as_uri()],  # fmt: skip
+        [exe, *args, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", report.as_uri()],
         capture_output=True,
         text=True,
         timeout=120,

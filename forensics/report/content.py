@@ -196,7 +196,7 @@ def duration(seconds: Any) -> str:
     """``443 days 17 h 20 min`` (no seconds unless under a minute)."""
     if seconds is None:
         return "unknown"
-    s = int(round(float(seconds)))
+    s = round(float(seconds))
     if s < 60:
         return f"{s} s"
     days, rest = divmod(s, 86400)
@@ -239,6 +239,11 @@ def cell_list(values: Iterable[Any] | None, limit: int = CELL_ITEMS) -> list[str
     if len(vals) > limit:
         return [*vals[:limit], f"+{len(vals) - limit:,} more"]
     return vals
+
+
+def span(start: Any, end: Any) -> str:
+    """``<start> \N{EN DASH} <end>``, both as :func:`when` writes them."""
+    return f"{when(start)} \N{EN DASH} {when(end)}"
 
 
 def period(first: Any, last: Any) -> list[str]:
@@ -291,7 +296,7 @@ def build(assessment: Assessment) -> Content:
     window = doc["window"]
     return Content(
         title="Access-log forensic assessment",
-        subtitle=f"Exposure window {when(window['start'])} – {when(window['end'])}",
+        subtitle=f"Exposure window {span(window['start'], window['end'])}",
         verdict=str(doc["verdict"]),
         verdict_headline=VERDICT_WORDS.get(str(doc["verdict"]), str(doc["verdict"])),
         sections=sections,
@@ -309,7 +314,7 @@ def _document_control(doc: dict[str, Any]) -> Section:
                     ("Tool", f"{tool['name']} {tool['version']}"),
                     ("Output schema", str(doc["schema"])),
                     ("Case", str(doc["case"]["path"])),
-                    ("Assessed window", f"{when(window['start'])} – {when(window['end'])}"),
+                    ("Assessed window", span(window["start"], window["end"])),
                     ("Evidence files", count(len(sources), "file")),
                     ("Evidence manifest SHA-256", evidence_digest(sources)),
                 ]
@@ -476,7 +481,7 @@ def _inventory(doc: dict[str, Any]) -> Section:
 
 def _coverage(doc: dict[str, Any]) -> Section:
     cov = doc["coverage"]
-    gaps = [
+    gaps: list[list[Cell]] = [
         [when(g["start"]), when(g["end"]), duration(_seconds_between(g["start"], g["end"]))]
         for g in cov["gaps"]
     ]
@@ -674,7 +679,7 @@ def _findings(doc: dict[str, Any], excerpts: dict[int, list[dict[str, Any]]]) ->
                     ("Finding", f"#{f['id']} {f['detector']}: {f['title']}"),
                     ("Severity", str(f["severity"])),
                     ("Route", str(f["route"] or "—")),
-                    ("Period", f"{when(f['first_seen'])} – {when(f['last_seen'])}"),
+                    ("Period", span(f["first_seen"], f["last_seen"])),
                     (
                         "Scale",
                         f"{count(f['count'], 'request')}, {count(f['records'], 'record')} (distinct ids)"
@@ -711,7 +716,9 @@ def _estimate(doc: dict[str, Any]) -> Section:
             )
         )
     if rng:
-        blocks.append(Para(f"Record ids seen on the exposed endpoints range from {rng['min']} to {rng['max']}."))
+        blocks.append(
+            Para(f"Record ids seen on the exposed endpoints range from {rng['min']} to {rng['max']}.")
+        )
     blocks.append(
         Para("Periods without logs only widen the upper bound; they never add to confirmed.", style="note")
     )

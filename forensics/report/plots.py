@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter, ScalarFormatter
+from matplotlib.typing import RcKeyType
 
 from forensics.assessment import STATUS_CLASSES, Assessment
 from forensics.text import printable
@@ -34,7 +35,7 @@ MAX_SOURCES = 6
 MAX_ROUTES = 4
 MAX_ACTORS = 10
 
-RC = {
+RC: dict[RcKeyType, Any] = {
     "text.parse_math": False,
     "text.usetex": False,
     "svg.hashsalt": "forensics",
@@ -103,9 +104,9 @@ def _ts(iso: Any) -> datetime | None:
 
 
 def _date_axis(ax: Axes) -> None:
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
 
 
 def _shade_window(ax: Axes, document: dict[str, Any], gaps: bool) -> None:
@@ -172,11 +173,13 @@ def coverage(assessment: Assessment) -> bytes:
             if "other" in wide.columns:
                 names.append("other")
             labels = [
-                f"other {len(ranked) - len(keep):,} sources" if n == "other" else label(str(n).rsplit("/", 1)[-1])
+                f"other {len(ranked) - len(keep):,} sources"
+                if n == "other"
+                else label(str(n).rsplit("/", 1)[-1])
                 for n in names
             ]
             ax.stackplot(
-                wide.index.to_pydatetime(),
+                pd.DatetimeIndex(wide.index).to_pydatetime(),
                 *[wide[n].to_numpy(dtype=float) for n in names],
                 labels=labels,
                 step="post",
@@ -209,7 +212,7 @@ def endpoint_daily(assessment: Assessment) -> bytes:
             wide = part.pivot_table(index="day", columns="status_class", values="requests", aggfunc="sum")
             days = pd.date_range(wide.index.min(), wide.index.max(), freq="D")
             wide = wide.reindex(days, fill_value=0).fillna(0)
-            x = wide.index.to_pydatetime()
+            x = pd.DatetimeIndex(wide.index).to_pydatetime()
             classes = [c for c in STATUS_CLASSES if c in wide.columns]
             classes += sorted(str(c) for c in wide.columns if c not in STATUS_CLASSES)
             ax.stackplot(x, *[wide[c].to_numpy(dtype=float) for c in classes], labels=classes, step="post",
