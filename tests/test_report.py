@@ -431,6 +431,7 @@ def test_numbers_with_units(page: str, markdown: str) -> None:
         "2 days 6 h 45 min without logs",  # 197,100 s
         "617 days 17 h 20 min",  # 2023-03-14T16:20Z .. 2024-11-21T09:40Z, counted by hand
         "2,345,678 events parsed, 321 lines rejected",
+        "2023-03-14 16:21:00 to 2023-03-15 02:00:00",  # actor 7's period cell (HTML: a <br> between)
         "2.1 MB",  # actor 7's 2,109,440 bytes
         "about 120 records more; these are estimates and are not counted as confirmed",
         "2023-03-14 16:20:00 UTC \N{EN DASH} 2024-11-21 09:40:00 UTC",
@@ -484,6 +485,7 @@ def test_markdown_neutralises_log_text(markdown: str) -> None:
     assert md(FORMULA) == "=cmd\\|' /C calc'\\!A0"
     assert md("a\nb\r\n# c") == "a b \\# c"
     assert md(ANSI) == "\\\\x1b\\[31mred\\\\x1b\\[0m"
+    assert md(MATH) == r"\$\\alpha\$ \$\\frac{\$"
     # table rows have exactly as many unescaped cell borders as the header
     for block in table_blocks(outside):
         widths = {len(re.findall(r"(?<!\\)\|", row)) for row in block}

@@ -58,7 +58,17 @@ HIPAA_FIELDS = (
 
 # --- blocks -------------------------------------------------------------------------------------
 
-Cell = str | list[str]  # a list is shown as one line per item
+
+@dataclass(frozen=True)
+class Period:
+    """A table cell: from … to …, UTC (said in the column header)."""
+
+    first: str
+    last: str
+    kind: str = "period"
+
+
+Cell = str | list[str] | Period  # a list is shown as one line per item
 
 
 @dataclass(frozen=True)
@@ -246,11 +256,11 @@ def span(start: Any, end: Any) -> str:
     return f"{when(start)} \N{EN DASH} {when(end)}"
 
 
-def period(first: Any, last: Any) -> list[str]:
-    """A table cell: first and last time, UTC (said in the column header), one per line."""
+def period(first: Any, last: Any) -> Cell:
+    """A table cell: first and last time, UTC (said in the column header)."""
     if not first and not last:
-        return ["—"]
-    return [when(first, ""), f"to {when(last, '')}"]
+        return "—"
+    return Period(when(first, ""), when(last, ""))
 
 
 def yes_no(flag: Any) -> str:

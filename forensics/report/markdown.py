@@ -3,7 +3,7 @@
 The same blocks as the HTML page (content.py), no images (the figures are in report.html; the
 text says so). Every value is made inert: control bytes shown as ``\\xNN``, newlines collapsed,
 and Markdown's active characters backslash-escaped, so no log string can become a link, an
-image, emphasis, a heading, a table cell border or raw HTML. Verbatim blocks (raw evidence
+image, emphasis, a heading, a table cell border, math or raw HTML. Verbatim blocks (raw evidence
 lines, SQL) go in fenced code blocks whose fence is longer than any backtick run inside them,
 where nothing is interpreted.
 """
@@ -17,7 +17,7 @@ from forensics.report import content
 from forensics.report.content import Block, Cell
 from forensics.text import printable
 
-_ACTIVE = re.compile(r"([\\`*_\[\]()<>#|~!&])")
+_ACTIVE = re.compile(r"([\\`*_\[\]()<>#|~!&$])")  # $: GitHub renders $…$ as math
 _NEWLINES = re.compile(r"[\r\n\u2028\u2029\x85]+")
 
 
@@ -28,6 +28,8 @@ def md(text: object) -> str:
 
 
 def _cell(value: Cell) -> str:
+    if isinstance(value, content.Period):
+        return f"{md(value.first)} to {md(value.last)}"
     return "; ".join(md(v) for v in value) if isinstance(value, list) else md(value)
 
 
