@@ -431,6 +431,7 @@ def test_numbers_with_units(page: str, markdown: str) -> None:
         "2 days 6 h 45 min without logs",  # 197,100 s
         "617 days 17 h 20 min",  # 2023-03-14T16:20Z .. 2024-11-21T09:40Z, counted by hand
         "2,345,678 events parsed, 321 lines rejected",
+        "For these periods no logs exist; we can neither confirm nor exclude access then.",
         "2023-03-14 16:21:00 to 2023-03-15 02:00:00",  # actor 7's period cell (HTML: a <br> between)
         "2.1 MB",  # actor 7's 2,109,440 bytes
         "about 120 records more; these are estimates and are not counted as confirmed",
@@ -550,7 +551,8 @@ def test_empty_frames_render(empty: Assessment) -> None:
     assert "No evidence of unauthorised access found (coverage-limited)" in text
     assert "an upper bound that is unknown" in text
     assert "no detector fired" in text and "no evidence files" in text
-    assert "none: the logs cover the whole window" in text
+    assert "no period without logs in the window" in text
+    assert "we can neither confirm nor exclude" not in text.replace(empty.document["bounds"]["statement"], "")
     assert len([v for t, n, v in p.attrs if n == "src"]) == 4
     text_md = render_markdown(empty)
     assert "\n## 15. How to reproduce\n" in text_md
@@ -568,19 +570,24 @@ def test_no_data_plots_are_small_pngs(empty: Assessment) -> None:
             assert height == 120, (name, height)
 
 
-def test_plot_text_is_not_mathtext(assessment: Assessment, monkeypatch: pytest.MonkeyPatch) -> None:
-    drawn: dict[str, list[str]] = {}
+def drawn_texts(monkeypatch: pytest.MonkeyPatch, assessment: Assessment) -> list[str]:
+    """Every text of every plot, as drawn (tick labels exist only once a figure is drawn)."""
+    texts: list[str] = []
     save = plots._png
 
     def capture(fig: Figure) -> bytes:
-        png = save(fig)  # draws the figure: tick labels exist only after this
-        drawn[str(fig.axes[0].get_title(loc="left"))] = [t.get_text() for t in fig.findobj(Text)]
+        png = save(fig)
+        texts.extend(t.get_text() for t in fig.findobj(Text))
         return png
 
     monkeypatch.setattr(plots, "_png", capture)
     for plot in plots.PLOTS.values():
         plot(assessment)
-    texts = [t for ts in drawn.values() for t in ts]
+    return texts
+
+
+def test_plot_text_is_not_mathtext(assessment: Assessment, monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = drawn_texts(monkeypatch, assessment)
     # "$\frac{$" is malformed mathtext: had it been parsed, drawing the legend would have raised
     assert any(t.startswith(r"$\alpha$ $\frac{$ \x1b[31mred\x1b[0m actor 7 <script>") for t in texts)
     assert not [t for t in texts if "mathdefault" in t or "\x1b" in t]
@@ -588,6 +595,18 @@ def test_plot_text_is_not_mathtext(assessment: Assessment, monkeypatch: pytest.M
     assert {"100000", "104000"} <= set(texts)  # record ids as themselves, no offset
     assert plots.label(f"a{ANSI}\nb") == "a\\x1b[31mred\\x1b[0m b"
     assert plots.label("x" * 100) == "x" * 59 + "…"
+
+
+def test_coverage_plot_groups_small_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+    day = pd.Timestamp("2023-03-20", tz="UTC")
+    vol = pd.DataFrame(
+        {"source": [f"/ev/host{i}/access.log" for i in range(9)], "day": day, "events": range(10, 19)}
+    )
+    texts = drawn_texts(monkeypatch, Assessment(document(), daily_volume=vol))
+    # the six biggest sources by name (folder/file), the other three as one series
+    assert {f"host{i}/access.log" for i in range(3, 9)} <= set(texts)
+    assert "host2/access.log" not in texts
+    assert "3 other sources" in texts
 
 
 def test_write_report(tmp_path: Path, assessment: Assessment, page: str, markdown: str) -> None:

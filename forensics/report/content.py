@@ -521,14 +521,11 @@ def _coverage(doc: dict[str, Any]) -> Section:
                 "day and source.",
             ),
             Heading("Periods without logs"),
-            Table(
-                ["Start", "End", "Length"],
-                gaps,
-                empty="none: the logs cover the whole window",
-            ),
-            Para(
-                "For these periods no logs exist; we can neither confirm nor exclude access then.",
-                style="note",
+            Table(["Start", "End", "Length"], gaps, empty="no period without logs in the window"),
+            *(
+                [Para("For these periods no logs exist; we can neither confirm nor exclude access then.")]
+                if gaps
+                else []
             ),
             Heading("Field availability (share of events carrying each field)"),
             Table(

@@ -34,6 +34,7 @@ LABEL_CHARS = 60
 MAX_SOURCES = 6
 MAX_ROUTES = 4
 MAX_ACTORS = 10
+OTHER = "\x00other"  # the series of the sources beyond MAX_SOURCES (no path contains NUL)
 
 RC: dict[RcKeyType, Any] = {
     "text.parse_math": False,
@@ -165,17 +166,17 @@ def coverage(assessment: Assessment) -> bytes:
             totals = frame.groupby("source")["events"].sum().sort_values(ascending=False, kind="stable")
             ranked = sorted(totals.index, key=lambda s: (-int(totals[s]), str(s)))
             keep = ranked[:MAX_SOURCES]
-            frame["series"] = frame["source"].where(frame["source"].isin(keep), "other")
+            frame["series"] = frame["source"].where(frame["source"].isin(keep), OTHER)
             wide = frame.pivot_table(index="day", columns="series", values="events", aggfunc="sum")
             days = pd.date_range(wide.index.min(), wide.index.max(), freq="D")
             wide = wide.reindex(days, fill_value=0).fillna(0)
             names = [s for s in keep if s in wide.columns]
-            if "other" in wide.columns:
-                names.append("other")
+            if OTHER in wide.columns:
+                names.append(OTHER)
             labels = [
-                f"other {len(ranked) - len(keep):,} sources"
-                if n == "other"
-                else label(str(n).rsplit("/", 1)[-1])
+                f"{len(ranked) - len(keep):,} other sources"
+                if n == OTHER
+                else label("/".join(str(n).rsplit("/", 2)[-2:]))  # folder/file: several access.log
                 for n in names
             ]
             ax.stackplot(
@@ -186,6 +187,8 @@ def coverage(assessment: Assessment) -> bytes:
                 alpha=0.85,
                 zorder=2,
             )
+        else:
+            ax.text(0.5, 0.5, "no events", transform=ax.transAxes, ha="center", color="#868e96")
         ax.set_ylabel("events per day")
         _date_axis(ax)
         _plain(ax.yaxis)
