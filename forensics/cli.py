@@ -28,15 +28,15 @@ from forensics.network import Trusted
 from forensics.outputs import write_outputs
 from forensics.simulate import simulate
 from forensics.simulate.writers import EVIDENCE_DIR
+from forensics.text import printable
 from forensics.window import parse_window
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def safe(text: object) -> str:
     """Log text for a terminal: control bytes (ANSI escapes included) shown as \\xNN."""
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    return printable(text)
 
 
 def _fail(exc: ForensicsError) -> click.ClickException:

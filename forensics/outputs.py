@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from forensics import report
 from forensics.assessment import Assessment
 from forensics.case import Case
 from forensics.errors import ForensicsError
@@ -24,7 +25,12 @@ def _text(render: Callable[[Assessment], str]) -> Callable[[Case, Assessment, Pa
     return write
 
 
+def _rendered(writer: Callable[[Assessment, Path], None]) -> Callable[[Case, Assessment, Path], object]:
+    return lambda case, assessment, path: writer(assessment, path)
+
+
 WRITERS: dict[str, Callable[[Case, Assessment, Path], object]] = {
+    **{name: _rendered(writer) for name, writer in report.WRITERS.items()},  # report.html, report.md
     "findings.json": _text(findings_json),
     "affected_records.csv": lambda case, a, path: write_affected_csv(a, path),
     "timeline.jsonl": lambda case, a, path: write_timeline(case, path),
