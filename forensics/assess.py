@@ -85,7 +85,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
             "command": opts.command,
         },
         "window": {**window.to_dict(), "source": window_source, "evidence": window_evidence},
-        "coverage": coverage.to_dict(),
+        "coverage": _coverage_doc(coverage),
         "events": _event_counts(case),
         "sources": _sources(case),
         "verdict": verdict,
@@ -116,6 +116,20 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
         excerpts=_excerpts(case, doc["findings"]),
         affected_records=affected,
     )
+
+
+def _coverage_doc(coverage: Coverage) -> dict[str, Any]:
+    """Coverage in the document: ``fields`` keyed by source path (share of events per field)."""
+    doc = coverage.to_dict()
+    paths = {s["source_id"]: s["path"] or f"source {s['source_id']}" for s in coverage.sources}
+    doc["fields"] = {
+        paths.get(f["source_id"], f"source {f['source_id']}"): {
+            k: v for k, v in f.items() if k not in ("source_id", "events")
+        }
+        for f in coverage.fields
+        if f["events"]
+    }
+    return doc
 
 
 # --- the window --------------------------------------------------------------------------------
