@@ -713,6 +713,16 @@ def simulate_cmd(
     click.echo(f"ingest with: forensics ingest case.duckdb {out_dir / EVIDENCE_DIR}")
 
 
+# What the responder knows about the sample incident (the simulated API's incident ticket).
+DEMO_ENDPOINTS = (
+    "GET /api/v2/referrals/{id}",
+    "GET /api/v2/referrals/{id}/documents/{doc}",
+    "GET /api/v2/referrals",
+)
+DEMO_LOGIN = ("POST /api/v2/auth/login",)
+DEMO_TRUSTED = ("partner=51.140.12.32/29", "tester=203.0.113.50/32")
+
+
 @main.command("demo")
 @click.option(
     "--case",
@@ -721,8 +731,18 @@ def simulate_cmd(
     default=Path("demo-case.duckdb"),
     show_default=True,
 )
-def demo_cmd(case_path: Path) -> None:
-    """Ingest the bundled sample_logs/ into a case and print what was read.
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-report"),
+    show_default=True,
+)
+def demo_cmd(case_path: Path, out_dir: Path) -> None:
+    """Investigate the bundled sample_logs/: ingest, then investigate, and say where the report is.
+
+    The window, endpoints, login endpoint and trusted networks are what the sample incident's
+    responder knows (the window is the one the simulated incident states, sample_logs/truth.json).
 
     Example:
 
@@ -730,6 +750,7 @@ def demo_cmd(case_path: Path) -> None:
     """
     if not SAMPLE_LOGS.is_dir():
         raise click.ClickException(f"sample logs not found at {SAMPLE_LOGS}")
+    window = json.loads((SAMPLE_LOGS / "truth.json").read_text())["window"]
     ctx = click.get_current_context()
     ctx.invoke(
         ingest_cmd,
@@ -741,8 +762,18 @@ def demo_cmd(case_path: Path) -> None:
         fields=(),
     )
     ctx.invoke(sources_cmd, case_path=case_path, as_json=False)
-    click.echo(
-        f"case written to {case_path}; open it with "
-        f"`python -c \"from forensics import Case; print(Case.open('{case_path}').sql("
-        f"'select status, count(*) from events group by all'))\"`"
+    ctx.invoke(
+        investigate_cmd,
+        case_path=case_path,
+        endpoints=DEMO_ENDPOINTS,
+        window=f"{window['start']}/{window['end']}",
+        tz=None,
+        logins=DEMO_LOGIN,
+        trusted=DEMO_TRUSTED,
+        session_lifetime="8h",
+        session_gap="30m",
+        thresholds=(),
+        records_total=None,
+        out_dir=out_dir,
     )
+    click.echo(f"the report: {(out_dir / 'report.html').resolve()} (open it in a browser); case: {case_path}")

@@ -86,6 +86,10 @@ def test_terminal_output_neutralises_escape_sequences() -> None:
 
 
 def test_demo_runs_on_sample_logs(tmp_path: Path) -> None:
-    res = CliRunner().invoke(main, ["demo", "--case", str(tmp_path / "d.duckdb")])
+    out = tmp_path / "report"
+    res = CliRunner().invoke(main, ["demo", "--case", str(tmp_path / "d.duckdb"), "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert SAMPLE_LOGS.name in res.output and "duplicate" in res.output and "truncated" in res.output
+    assert "verdict: confirmed" in res.output and str((out / "report.html").resolve()) in res.output
+    for name in ("report.html", "report.md", "findings.json", "affected_records.csv", "timeline.jsonl"):
+        assert (out / name).stat().st_size > 0, name
