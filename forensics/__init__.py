@@ -12,9 +12,12 @@ The notebook API::
     cov.ratio, cov.grade, cov.gaps, cov.bound().statement
 """
 
+from forensics.assess import InvestigateOptions, assess
 from forensics.case import Case, tool_version
 from forensics.coverage import Coverage, CoverageOptions, compute_coverage, zero_event_bound
+from forensics.detect import DetectOptions, findings, flagged_actors, run_detectors
 from forensics.ingest import IngestOptions, IngestReport, ingest
+from forensics.outputs import write_outputs
 from forensics.routes import Endpoint, RouteOptions, derive_routes, route_summary
 from forensics.window import Window, parse_window
 
@@ -23,16 +26,23 @@ __all__ = [
     "Case",
     "Coverage",
     "CoverageOptions",
+    "DetectOptions",
     "Endpoint",
     "IngestOptions",
     "IngestReport",
+    "InvestigateOptions",
     "RouteOptions",
     "Window",
     "__version__",
+    "assess",
     "compute_coverage",
     "derive_routes",
+    "findings",
+    "flagged_actors",
     "ingest",
     "parse_window",
     "route_summary",
+    "run_detectors",
+    "write_outputs",
     "zero_event_bound",
 ]

@@ -145,15 +145,23 @@ def test_out_of_scope_fires_on_a_day_far_outside_the_callers_own_records(case: C
     f = of(run(case, rows), "out_of_scope")
     assert len(f) == 1 and bool(f["unauthorised"][0])
     assert ids(f["record_ids"][0]) == ids(strangers)
-    assert json.loads(f["metrics"][0])["caller"] == "principal nurse.x"
+    m = json.loads(f["metrics"][0])
+    assert m["caller"] == "principal nurse.x" and m["max_one_off_records_per_day"] == 40
 
 
-def test_out_of_scope_silent_for_steady_work_and_during_the_learning_days(case: Case) -> None:
+def test_out_of_scope_silent_for_steady_work_and_a_new_callers_first_day(case: Case) -> None:
     rng = random.Random(4)
     rows = own_reads("nurse.y", list(range(100, 110)), 12, rng)
-    # 40 new records on the caller's 2nd day: still learning its set
-    rows += [read("10.0.0.6", 1440 + 600 + i, 7000 + i, principal="dr.new") for i in range(40)]
-    rows += [read("10.0.0.6", 600 + i, 6000 + i, principal="dr.new") for i in range(5)]
+    rows += own_reads("dr.z", list(range(200, 210)), 12, rng)
+    # a new clinician's first day: 40 records new to them, which they keep coming back to
+    caseload = [7000 + i for i in range(40)]
+    rows += [read("10.0.0.6", 1440 + 600 + i, rid, principal="dr.new") for i, rid in enumerate(caseload)]
+    for day in range(2, 12):
+        rows += [
+            read("10.0.0.6", day * 1440 + 600 + k, rng.choice(caseload), principal="dr.new")
+            for k in range(40)
+        ]
+    rows += [read("10.0.0.6", 12 * 1440 + 600 + i, rid, principal="dr.new") for i, rid in enumerate(caseload)]
     assert of(run(case, rows), "out_of_scope").empty
 
 

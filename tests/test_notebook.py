@@ -37,3 +37,10 @@ def test_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dist = len(truth["enumerator-distributed"]["records_unauthorised"])
     assert len(enum["records_unauthorised"]) <= top < dist
     assert set(reads["class"]) == {"unknown"}  # type: ignore[index]
+    # the investigation: confirmed, and the affected records are the truth's records
+    doc = ns["doc"]
+    assert doc["verdict"] == "confirmed"  # type: ignore[index]
+    got_ids = set(ns["affected"]["record_id"])  # type: ignore[index]
+    want = set(sample_truth()["records"]["unauthorised"])
+    assert len(got_ids & want) >= 0.95 * len(want) and len(got_ids & want) >= 0.95 * len(got_ids)
+    assert os.path.exists("notebook-report/report.html")

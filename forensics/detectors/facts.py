@@ -32,7 +32,8 @@ def build_detect_requests(case: Case) -> None:
         f"""
         CREATE OR REPLACE TABLE detect_requests AS
         SELECT f.source_id, f.line_no, f.ts, s.actor_id, a.class AS actor_class,
-          f.client_ip, f.user_agent, f.principal, f.method, f.path, f.query, f.status,
+          f.client_ip, f.user_agent, coalesce(f.principal, f.twin_principal) AS principal,
+          f.method, f.path, f.query, f.status,
           f.bytes_sent, f.route, f.record_id, TRY_CAST(f.record_id AS BIGINT) AS rid,
           f.auth_state, f.auth_evidence,
           coalesce(f.record_id IS NOT NULL {restrict}, false) AS record_route,
