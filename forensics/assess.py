@@ -44,6 +44,9 @@ TOP_ACTORS = 8  # actors in the record-id scatter
 EXCERPT_LINES = 3  # raw lines shown per finding
 SIZE_SAMPLE = 20000  # response sizes per route for the histogram
 SUSPICIOUS = ("enumeration", "distinct_outlier")  # detectors whose records can be 'probable'
+# Actors and findings listed in the document (most severe first); the rest are counted in
+# ``listed`` and stay in the case (tables actors, findings): bounded memory on huge cases.
+MAX_LISTED = 5000
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
         "requests": _request_counts(case),
         "actors": _actors(case),
         "findings": _findings(case),
+        "listed": _listed_counts(case),
         "bounds": {
             "statement": bound.statement,
             "covered_s": bound.covered_s,
@@ -417,7 +421,8 @@ def _actors(case: Case) -> list[dict[str, Any]]:
           coalesce(af.severity_rank, 9) AS sev
         FROM actors a LEFT JOIN actor_findings af USING (actor_id)
         WHERE a.actor_id IN (SELECT actor_id FROM touched) OR af.severity_rank <= 1
-        ORDER BY unauth DESC, sev, a.records DESC, a.actor_id"""
+        ORDER BY unauth DESC, sev, a.records DESC, a.actor_id
+        LIMIT {MAX_LISTED}"""
     )
     return [
         {
@@ -438,6 +443,22 @@ def _actors(case: Case) -> list[dict[str, Any]]:
     ]
 
 
+def _listed_counts(case: Case) -> dict[str, int]:
+    """How many actors and findings the document would list without the MAX_LISTED cap."""
+    actors = _scalar(
+        case,
+        f"""SELECT count(*) FROM actors a LEFT JOIN actor_findings af USING (actor_id)
+            WHERE a.actor_id IN (SELECT actor_id FROM detect_requests d WHERE d.record_route AND {IN_WINDOW})
+               OR af.severity_rank <= 1""",
+    )
+    found = _scalar(
+        case,
+        """SELECT count(*) FROM findings d
+           WHERE d.last_seen >= (SELECT ws FROM _w) AND d.first_seen < (SELECT we FROM _w)""",
+    )
+    return {"max": MAX_LISTED, "actors_total": actors, "findings_total": found}
+
+
 def _findings(case: Case) -> list[dict[str, Any]]:
     runs = {
         str(d): json.loads(t)
@@ -445,9 +466,10 @@ def _findings(case: Case) -> list[dict[str, Any]]:
     }
     paths = dict(case.con.execute("SELECT source_id, path FROM sources").fetchall())
     rows = case.sql(
-        """SELECT * FROM findings d
+        f"""SELECT * EXCLUDE (record_ids) FROM findings d
            WHERE d.last_seen >= (SELECT ws FROM _w) AND d.first_seen < (SELECT we FROM _w)
-           ORDER BY finding_id"""
+           ORDER BY CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, finding_id
+           LIMIT {MAX_LISTED}"""
     )
     return [
         {

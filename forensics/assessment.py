@@ -28,6 +28,8 @@ Document keys (all present; values may be null where noted):
 * ``findings`` [{id, detector, title, severity, actor (id|null), route, first_seen, last_seen,
   count (requests), records, estimated_records|null, unauthorised bool,
   evidence {metrics {...}, sample [{path, line_no}], thresholds {...}}}]
+* ``listed`` {max, actors_total, findings_total}: ``actors`` and ``findings`` list at most
+  ``max`` entries each (most severe first); the case keeps them all
 * ``bounds`` {statement str, covered_s, uncovered_s, expected_max|null, p_any_max|null}
 * ``regulatory`` {gdpr_art33_3 {nature, categories_and_numbers, consequences, measures} (str
   each), hipaa_four_factors {nature_and_extent, unauthorised_person, acquired_or_viewed,

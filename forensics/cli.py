@@ -21,6 +21,7 @@ from forensics.assess import InvestigateOptions, assess
 from forensics.auth import AuthOptions, AuthResult
 from forensics.case import Case
 from forensics.detect import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
+from forensics.detect import summary as detect_summary
 from forensics.detectors import REGISTRY as DETECTORS
 from forensics.errors import ForensicsError
 from forensics.ingest import IngestOptions, IngestReport, Progress, ingest
@@ -425,8 +426,12 @@ def detect_cmd(
         with Case.open(case_path) as case:
             result = run_detectors(case, opts)
             case.log_command("detect", opts.to_dict())
-            df = findings(case)
-            actors_df = flagged_actors(case)
+            if as_json:
+                df = findings(case)
+            else:
+                actors_df = flagged_actors(case, limit, low=show_all, with_records=False)
+                df = findings(case, [int(a) for a in actors_df["actor_id"]])
+                counts = detect_summary(case)
             paths = dict(case.con.execute("SELECT source_id, path FROM sources").fetchall())
     except ForensicsError as exc:
         raise _fail(exc) from exc
@@ -437,7 +442,7 @@ def detect_cmd(
     if as_json:
         click.echo(json.dumps(_records(df), indent=2, default=str))
         return
-    _print_findings(df, actors_df, paths, show_all, limit)
+    _print_findings(df, actors_df, paths, counts, show_all)
 
 
 @main.command("investigate")
@@ -588,18 +593,12 @@ def _finding_line(row: Any, paths: dict[int, str]) -> str:
 
 
 def _print_findings(
-    df: pd.DataFrame, actors_df: pd.DataFrame, paths: dict[int, str], show_all: bool, limit: int
+    df: pd.DataFrame, actors_df: pd.DataFrame, paths: dict[int, str], counts: dict[str, Any], show_all: bool
 ) -> None:
+    """The shown actors (``actors_df``, already limited) with their findings, then the totals."""
     by_actor = {int(str(a)): g for a, g in df[df["actor_id"].notna()].groupby("actor_id")}
-    quiet = shown = 0
     for a in actors_df.to_dict(orient="records"):
         rows = by_actor[int(a["actor_id"])]
-        if not show_all and set(rows["severity"]) <= {"low", "info"}:
-            quiet += 1
-            continue
-        shown += 1
-        if shown > limit:
-            continue
         verdict = "UNAUTHORISED" if a["unauthorised"] else "suspicious"
         ips = [] if _isna(a["ips"]) else list(a["ips"])
         principals = "" if _isna(a["principals"]) or not len(a["principals"]) else _listed(a["principals"])
@@ -619,16 +618,16 @@ def _print_findings(
         click.echo("endpoints:")
         for row in endpoint_rows.itertuples():
             click.echo(safe(_finding_line(row, paths)))
-    if shown > limit:
-        click.echo(f"… {shown - limit} more actors with findings (--limit, or --json for all)")
+    quiet = 0 if show_all else int(counts["low_only_actors"])
+    more = int(counts["actors"]) - quiet - len(actors_df)
+    if more > 0:
+        click.echo(f"… {more:,} more actors with findings (--limit, or --json for all)")
     if quiet:
-        click.echo(f"… {quiet} actors with only low-severity findings (scanner noise); --all lists them")
-    unauth = actors_df[actors_df["unauthorised"]]
-    records = {r for recs in unauth["unauthorised_records"] for r in recs}
-    counts = ", ".join(f"{n} {d}" for d, n in df["detector"].value_counts(sort=False).items())
+        click.echo(f"… {quiet:,} actors with only low-severity findings (scanner noise); --all lists them")
+    per = ", ".join(f"{n:,} {d}" for d, n in counts["by_detector"].items())
     click.echo(
-        f"{len(df):,} findings ({counts}); {len(unauth):,} actors shown unauthorised, "
-        f"{len(records):,} distinct records received by them"
+        f"{counts['findings']:,} findings ({per}); {counts['unauthorised_actors']:,} actors shown "
+        f"unauthorised, {counts['unauthorised_records']:,} distinct records received by them"
     )
 
 

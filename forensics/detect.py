@@ -165,28 +165,73 @@ def _store(case: Case, defaults: dict[str, str]) -> None:
     )
 
 
-def findings(case: Case) -> pd.DataFrame:
-    """The findings of the last detection run, with each actor's IPs, user agents and class."""
+def findings(case: Case, actor_ids: list[int] | None = None, *, endpoints: bool = True) -> pd.DataFrame:
+    """The findings of the last detection run, with each actor's IPs, user agents and class.
+
+    ``actor_ids`` restricts them to those actors (plus, with ``endpoints``, the findings about an
+    endpoint rather than an actor).
+    """
     _require(case)
+    where = ""
+    if actor_ids is not None:
+        ids = ", ".join(str(int(a)) for a in actor_ids) or "NULL"
+        where = f"WHERE f.actor_id IN ({ids})" + (" OR f.actor_id IS NULL" if endpoints else "")
     return case.sql(
-        """
+        f"""
         SELECT f.*, a.class AS actor_class, a.ips, a.user_agents, a.principals
-        FROM findings f LEFT JOIN actors a USING (actor_id) ORDER BY f.finding_id"""
+        FROM findings f LEFT JOIN actors a USING (actor_id) {where} ORDER BY f.finding_id"""
     )
 
 
-def flagged_actors(case: Case) -> pd.DataFrame:
-    """Actors with findings: unauthorised first, then by severity and records received."""
+def flagged_actors(
+    case: Case, limit: int | None = None, *, low: bool = True, with_records: bool = True
+) -> pd.DataFrame:
+    """Actors with findings: unauthorised first, then by severity and records received.
+
+    ``low=False`` leaves out actors whose findings are all low/info severity (scanner noise);
+    ``with_records=False`` leaves out the record id lists (big on big cases).
+    """
     _require(case)
+    records = "af.unauthorised_records," if with_records else ""
+    keep = "" if low else f"WHERE af.severity_rank < {SEVERITIES.index('low')}"
+    top = f"LIMIT {int(limit)}" if limit is not None else ""
     return case.sql(
-        """
+        f"""
         SELECT af.actor_id, af.unauthorised, af.detectors, af.findings,
-          len(af.unauthorised_records) AS unauthorised_records_n, af.unauthorised_records,
+          len(af.unauthorised_records) AS unauthorised_records_n, {records}
           len(af.records_in_findings) AS records_n, a.class, a.ips, a.user_agents, a.principals,
           a.requests, a.first_seen, a.last_seen
-        FROM actor_findings af JOIN actors a USING (actor_id)
-        ORDER BY af.unauthorised DESC, af.severity_rank, records_n DESC, af.actor_id"""
+        FROM actor_findings af JOIN actors a USING (actor_id) {keep}
+        ORDER BY af.unauthorised DESC, af.severity_rank, records_n DESC, af.actor_id {top}"""
     )
+
+
+def summary(case: Case) -> dict[str, object]:
+    """Counts over the last detection run, computed in SQL (no lists leave DuckDB)."""
+    _require(case)
+    by_detector = {
+        str(d): int(n)
+        for d, n in case.con.execute(
+            "SELECT detector, count(*) FROM findings GROUP BY detector ORDER BY min(finding_id)"
+        ).fetchall()
+    }
+    row = case.con.execute(
+        f"""
+        SELECT count(*), count(*) FILTER (WHERE unauthorised),
+          count(*) FILTER (WHERE severity_rank >= {SEVERITIES.index("low")}),
+          (SELECT count(DISTINCT r) FROM actor_findings, unnest(unauthorised_records) AS u(r)
+           WHERE unauthorised)
+        FROM actor_findings"""
+    ).fetchone()
+    actors, unauthorised, quiet, records = (int(v) for v in row) if row else (0, 0, 0, 0)
+    return {
+        "findings": sum(by_detector.values()),
+        "actors": actors,
+        "by_detector": by_detector,
+        "unauthorised_actors": unauthorised,
+        "low_only_actors": quiet,
+        "unauthorised_records": records,
+    }
 
 
 def _require(case: Case) -> None:
