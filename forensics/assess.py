@@ -304,7 +304,7 @@ def _verdict(
             )
         if bulk:
             parts.append(f"about {bulk:,} more records were returned in bulk responses (ids not logged)")
-        text = f"Unauthorised acquisition is confirmed: between {period}, " + "; ".join(parts) + "."
+        text = f"Unauthorised acquisition is confirmed: in the window {period}, " + "; ".join(parts) + "."
         reasoning.append(
             "Record-level proof: record-bearing 2xx responses went to callers with no authentication "
             "evidence or outside their own records (see the findings)."
@@ -312,15 +312,15 @@ def _verdict(
     elif probable:
         verdict = "likely"
         text = (
-            f"Unauthorised acquisition is likely: between {period}, {probable:,} records went to callers "
-            "showing enumeration signals whose authentication the logs cannot establish."
+            f"Unauthorised acquisition is likely: in the window {period}, {probable:,} records went to "
+            "callers showing enumeration signals whose authentication the logs cannot establish."
         )
         reasoning.append("Strong signals without record-level proof of missing authentication.")
     elif suspicious or unattributed:
         verdict = "possible"
         what = ", ".join(f"{n} {d}" for d, n in suspicious) or "no suspicious findings"
         text = (
-            f"Unauthorised acquisition is possible but not shown: between {period} there were "
+            f"Unauthorised acquisition is possible but not shown: in the window {period} there were "
             f"{unattributed:,} record-bearing responses whose caller's authentication the logs do not "
             f"establish ({what})."
         )
