@@ -412,16 +412,26 @@ def _sources(case: Case) -> list[dict[str, Any]]:
 
 
 def _actors(case: Case) -> list[dict[str, Any]]:
+    """Actors that reached the endpoints in the window, or have high-severity findings.
+
+    ``requests``, ``records`` (distinct record ids received in record-bearing 2xx) and ``bytes``
+    count the actor's requests to the endpoints inside the window only.
+    """
     rows = case.sql(
         f"""
-        WITH touched AS (SELECT DISTINCT actor_id FROM detect_requests d WHERE d.record_route AND {IN_WINDOW})
+        WITH w AS (
+          SELECT actor_id, count(*) AS requests,
+            count(DISTINCT record_id) FILTER (WHERE ok) AS records,
+            coalesce(sum(bytes_sent), 0) AS bytes
+          FROM detect_requests d WHERE d.record_route AND {IN_WINDOW} GROUP BY actor_id)
         SELECT a.actor_id, a.ips, a.user_agents, a.principals, a.class,
           coalesce(af.unauthorised, false) AS unauth,
-          a.requests, a.records, a.bytes, a.first_seen, a.last_seen, coalesce(af.detectors, []) AS detectors,
-          coalesce(af.severity_rank, 9) AS sev
-        FROM actors a LEFT JOIN actor_findings af USING (actor_id)
-        WHERE a.actor_id IN (SELECT actor_id FROM touched) OR af.severity_rank <= 1
-        ORDER BY unauth DESC, sev, a.records DESC, a.actor_id
+          coalesce(w.requests, 0) AS requests, coalesce(w.records, 0) AS records,
+          coalesce(w.bytes, 0) AS bytes, a.first_seen, a.last_seen,
+          coalesce(af.detectors, []) AS detectors, coalesce(af.severity_rank, 9) AS sev
+        FROM actors a LEFT JOIN actor_findings af USING (actor_id) LEFT JOIN w USING (actor_id)
+        WHERE w.actor_id IS NOT NULL OR af.severity_rank <= 1
+        ORDER BY unauth DESC, sev, records DESC, a.actor_id
         LIMIT {MAX_LISTED}"""
     )
     return [

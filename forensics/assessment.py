@@ -24,7 +24,8 @@ Document keys (all present; values may be null where noted):
 * ``requests`` {to_endpoints int, unauthorised int}
 * ``actors`` [{id, ips [str], user_agents [str], principals [str], classification,
   unauthorised bool, requests, records, bytes, first_seen, last_seen, detectors [str]}]
-  (actors with findings, unauthorised first)
+  (actors that reached the endpoints in the window or have high-severity findings, unauthorised
+  first; requests/records/bytes: to the endpoints in the window, records = distinct ids received)
 * ``findings`` [{id, detector, title, severity, actor (id|null), route, first_seen, last_seen,
   count (requests), records, estimated_records|null, unauthorised bool,
   evidence {metrics {...}, sample [{path, line_no}], thresholds {...}}}]
