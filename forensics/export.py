@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -49,29 +50,68 @@ def write_affected_csv(assessment: Assessment, path: Path) -> None:
     out.to_csv(path, index=False, lineterminator="\n")
 
 
+TIMELINE_SLICE_ROWS = 200_000  # rows sorted at once: bounded memory for the sort of wide rows
+TIMELINE_FROM = """
+    FROM detect_requests d
+    LEFT JOIN _timeline_f r ON r.actor_id = d.actor_id AND r.route = d.route
+    LEFT JOIN (SELECT * FROM _timeline_f WHERE route IS NULL) a ON a.actor_id = d.actor_id
+    LEFT JOIN sources s USING (source_id)
+    WHERE (r.actor_id IS NOT NULL OR a.actor_id IS NOT NULL)
+      AND d.ts >= (SELECT ws FROM _w) AND d.ts < (SELECT we FROM _w)"""
+TIMELINE_COLUMNS = """
+    d.method || ' ' || d.path || coalesce('?' || d.query, '') || ' -> '
+      || coalesce(d.status::VARCHAR, '-') || ' (actor ' || d.actor_id || ', '
+      || coalesce(d.client_ip, '-') || ')' AS message,
+    strftime(d.ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS datetime,
+    'Request received' AS timestamp_desc,
+    epoch_us(d.ts) AS timestamp,
+    d.actor_id, d.client_ip, d.user_agent, d.principal, d.method, d.path, d.query, d.status,
+    d.bytes_sent, d.route, d.record_id, d.auth_state,
+    string_split(concat_ws(',', r.detectors, a.detectors), ',') AS detectors,
+    coalesce(r.unauthorised, false) OR coalesce(a.unauthorised, false) AS unauthorised,
+    s.path AS source_path, d.line_no AS source_line"""
+
+
 def write_timeline(case: Case, path: Path) -> int:
-    """Requests behind the high/medium findings in the window (needs assess's temp table ``_w``)."""
-    case.con.execute(
-        f"""
-        COPY (
-          SELECT d.method || ' ' || d.path || coalesce('?' || d.query, '') || ' -> '
-                   || coalesce(d.status::VARCHAR, '-') || ' (actor ' || d.actor_id || ', '
-                   || coalesce(d.client_ip, '-') || ')' AS message,
-            strftime(d.ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS datetime,
-            'Request received' AS timestamp_desc,
-            epoch_us(d.ts) AS timestamp,
-            d.actor_id, d.client_ip, d.user_agent, d.principal, d.method, d.path, d.query, d.status,
-            d.bytes_sent, d.route, d.record_id, d.auth_state,
-            f.detectors, f.unauthorised, s.path AS source_path, d.line_no AS source_line
-          FROM detect_requests d
-          JOIN (SELECT actor_id, route, list(DISTINCT detector ORDER BY detector) AS detectors,
-                       bool_or(unauthorised) AS unauthorised
-                FROM findings WHERE severity IN ('high', 'medium') AND actor_id IS NOT NULL GROUP BY ALL) f
-            ON f.actor_id = d.actor_id AND (f.route IS NULL OR f.route = d.route)
-          LEFT JOIN sources s USING (source_id)
-          WHERE d.ts >= (SELECT ws FROM _w) AND d.ts < (SELECT we FROM _w)
-          ORDER BY d.ts, d.source_id, d.line_no
-        ) TO {sql_str(str(path))} (FORMAT json)"""
+    """Requests behind the high/medium findings in the window (needs assess's temp table ``_w``).
+
+    One line per request (a request behind several findings lists all their detectors), in time
+    order. Written in time slices of at most ``TIMELINE_SLICE_ROWS`` rows, each sorted and
+    appended in order: one sort of tens of millions of wide rows does not fit DuckDB's memory
+    limit, a slice does.
+    """
+    con = case.con
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _timeline_f AS
+        SELECT actor_id, route, string_agg(DISTINCT detector, ',' ORDER BY detector) AS detectors,
+          bool_or(unauthorised) AS unauthorised
+        FROM findings WHERE severity IN ('high', 'medium') AND actor_id IS NOT NULL GROUP BY ALL"""
     )
-    row = case.con.execute(f"SELECT count(*) FROM read_json_auto({sql_str(str(path))})").fetchone()
-    return int(row[0]) if row else 0
+    part = path.with_name(path.name + ".slice")
+    total = 0
+    try:
+        days = con.execute(
+            f"SELECT date_trunc('day', d.ts) AS day, count(*) {TIMELINE_FROM} GROUP BY day ORDER BY day"
+        ).fetchall()
+        slices: list[list[Any]] = []
+        for day, n in days:
+            if not slices or slices[-1][2] + n > TIMELINE_SLICE_ROWS:
+                slices.append([day, day, 0])
+            slices[-1][1:] = [day, slices[-1][2] + n]
+            total += int(n)
+        with path.open("wb") as out:
+            for lo, hi, _ in slices:
+                con.execute(
+                    f"""COPY (SELECT {TIMELINE_COLUMNS} {TIMELINE_FROM}
+                                AND d.ts >= ? AND d.ts < ? + INTERVAL 1 DAY
+                              ORDER BY d.ts, d.source_id, d.line_no)
+                        TO {sql_str(str(part))} (FORMAT json)""",
+                    [lo, hi],
+                )
+                with part.open("rb") as chunk:
+                    shutil.copyfileobj(chunk, out)
+    finally:
+        part.unlink(missing_ok=True)
+        con.execute("DROP TABLE IF EXISTS _timeline_f")
+    return total
