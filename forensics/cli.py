@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+import duckdb
 import pandas as pd
 
 from forensics import formats, routes
@@ -40,7 +41,12 @@ def safe(text: object) -> str:
     return printable(text)
 
 
-def _fail(exc: ForensicsError) -> click.ClickException:
+def _fail(exc: ForensicsError | duckdb.OutOfMemoryException) -> click.ClickException:
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return click.ClickException(
+            "DuckDB ran out of the case's memory limit; nothing was written. Free memory or disk for "
+            f"<case>.duckdb.tmp and run again. ({safe(str(exc).splitlines()[0])})"
+        )
     return click.ClickException(safe(exc))
 
 
@@ -433,7 +439,7 @@ def detect_cmd(
                 df = findings(case, [int(a) for a in actors_df["actor_id"]])
                 counts = detect_summary(case)
             paths = dict(case.con.execute("SELECT source_id, path FROM sources").fetchall())
-    except ForensicsError as exc:
+    except (ForensicsError, duckdb.OutOfMemoryException) as exc:
         raise _fail(exc) from exc
     for ep, close in result.routes.unmatched.items():
         hint = f"; closest routes: {', '.join(close)}" if close else ""
@@ -509,7 +515,7 @@ def investigate_cmd(
             result = assess(case, opts)
             written = write_outputs(case, result, out_dir)
             case.log_command("investigate", {**opts.detect.to_dict(), "window": window, "out": str(out_dir)})
-    except ForensicsError as exc:
+    except (ForensicsError, duckdb.OutOfMemoryException) as exc:
         raise _fail(exc) from exc
     doc = result.document
     if doc["window"]["source"] == "proposed":
