@@ -389,17 +389,20 @@ def actors_cmd(
     click.echo(f"{result.sessions:,} sessions in {result.actors:,} actors: {classes}")
 
 
-@main.command("detect")
-@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
-@ENDPOINT_OPTION
-@_actor_options
-@click.option(
+THRESHOLD_OPTION = click.option(
     "--threshold",
     "thresholds",
     multiple=True,
     metavar="DETECTOR.NAME=VALUE",
-    help="Override a detector threshold, e.g. enumeration.min_requests=30 (see --list).",
+    help="Override a detector threshold, e.g. enumeration.min_requests=30 (forensics detect --list).",
 )
+
+
+@main.command("detect")
+@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@ENDPOINT_OPTION
+@_actor_options
+@THRESHOLD_OPTION
 @click.option("--all", "show_all", is_flag=True, help="Also list low-severity findings one by one.")
 @click.option("--limit", type=click.IntRange(min=1), default=30, show_default=True, help="Actors to list.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (all findings).")
@@ -461,13 +464,7 @@ def detect_cmd(
 )
 @click.option("--tz", help="Zone for window times written without an offset, e.g. Europe/London.")
 @_actor_options
-@click.option(
-    "--threshold",
-    "thresholds",
-    multiple=True,
-    metavar="DETECTOR.NAME=VALUE",
-    help="Override a detector threshold (see forensics detect --list).",
-)
+@THRESHOLD_OPTION
 @click.option(
     "--records-total",
     type=click.IntRange(min=0),
