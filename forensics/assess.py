@@ -73,6 +73,9 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
     verdict, text, reasoning, alternatives = _verdict(case, coverage, records)
     bound = coverage.bound()
     endpoints = [e.text for e in opts.detect.routes.endpoints] or _proposed_endpoints(case)
+    events = _event_counts(case)
+    actors, actors_total = _actors(case)
+    found, found_total = _findings(case)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "tool": {"name": "access-log-forensics", "version": tool_version()},
@@ -89,17 +92,20 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
         },
         "window": {**window.to_dict(), "source": window_source, "evidence": window_evidence},
         "coverage": _coverage_doc(coverage),
-        "events": _event_counts(case),
+        "events": events,
         "sources": _sources(case),
         "verdict": verdict,
         "verdict_text": text,
         "reasoning": reasoning,
         "alternatives": alternatives,
         "records": records,
-        "requests": _request_counts(case),
-        "actors": _actors(case),
-        "findings": _findings(case),
-        "listed": _listed_counts(case),
+        "requests": {
+            "to_endpoints": events["to_endpoints_in_window"],
+            "unauthorised": _scalar(case, "SELECT count(*) FROM (SELECT DISTINCT * FROM _confirmed)"),
+        },
+        "actors": actors,
+        "findings": found,
+        "listed": {"max": MAX_LISTED, "actors_total": actors_total, "findings_total": found_total},
         "bounds": {
             "statement": bound.statement,
             "covered_s": bound.covered_s,
@@ -371,15 +377,6 @@ def _event_counts(case: Case) -> dict[str, int]:
     }
 
 
-def _request_counts(case: Case) -> dict[str, int]:
-    return {
-        "to_endpoints": _scalar(
-            case, f"SELECT count(*) FROM detect_requests d WHERE d.record_route AND {IN_WINDOW}"
-        ),
-        "unauthorised": _scalar(case, "SELECT count(*) FROM (SELECT DISTINCT * FROM _confirmed)"),
-    }
-
-
 def _sources(case: Case) -> list[dict[str, Any]]:
     rows = case.sql(
         """
@@ -411,8 +408,9 @@ def _sources(case: Case) -> list[dict[str, Any]]:
     return out
 
 
-def _actors(case: Case) -> list[dict[str, Any]]:
-    """Actors that reached the endpoints in the window, or have high-severity findings.
+def _actors(case: Case) -> tuple[list[dict[str, Any]], int]:
+    """Actors that reached the endpoints in the window, or have high-severity findings (the
+    first MAX_LISTED, and how many there are).
 
     ``requests``, ``records`` (distinct record ids received in record-bearing 2xx) and ``bytes``
     count the actor's requests to the endpoints inside the window only.
@@ -428,12 +426,15 @@ def _actors(case: Case) -> list[dict[str, Any]]:
           coalesce(af.unauthorised, false) AS unauth,
           coalesce(w.requests, 0) AS requests, coalesce(w.records, 0) AS records,
           coalesce(w.bytes, 0) AS bytes, a.first_seen, a.last_seen,
-          coalesce(af.detectors, []) AS detectors, coalesce(af.severity_rank, 9) AS sev
+          coalesce(af.detectors, []) AS detectors, coalesce(af.severity_rank, 9) AS sev,
+          count(*) OVER () AS total
         FROM actors a LEFT JOIN actor_findings af USING (actor_id) LEFT JOIN w USING (actor_id)
         WHERE w.actor_id IS NOT NULL OR af.severity_rank <= 1
         ORDER BY unauth DESC, sev, records DESC, a.actor_id
         LIMIT {MAX_LISTED}"""
     )
+    records = rows.to_dict(orient="records")
+    total = int(records[0]["total"]) if records else 0
     return [
         {
             "id": int(r["actor_id"]),
@@ -449,38 +450,25 @@ def _actors(case: Case) -> list[dict[str, Any]]:
             "last_seen": _iso(r["last_seen"]),
             "detectors": [str(x) for x in r["detectors"]],
         }
-        for r in rows.to_dict(orient="records")
-    ]
+        for r in records
+    ], total
 
 
-def _listed_counts(case: Case) -> dict[str, int]:
-    """How many actors and findings the document would list without the MAX_LISTED cap."""
-    actors = _scalar(
-        case,
-        f"""SELECT count(*) FROM actors a LEFT JOIN actor_findings af USING (actor_id)
-            WHERE a.actor_id IN (SELECT actor_id FROM detect_requests d WHERE d.record_route AND {IN_WINDOW})
-               OR af.severity_rank <= 1""",
-    )
-    found = _scalar(
-        case,
-        """SELECT count(*) FROM findings d
-           WHERE d.last_seen >= (SELECT ws FROM _w) AND d.first_seen < (SELECT we FROM _w)""",
-    )
-    return {"max": MAX_LISTED, "actors_total": actors, "findings_total": found}
-
-
-def _findings(case: Case) -> list[dict[str, Any]]:
+def _findings(case: Case) -> tuple[list[dict[str, Any]], int]:
+    """Findings overlapping the window, most severe first (the first MAX_LISTED, and how many)."""
     runs = {
         str(d): json.loads(t)
         for d, t in case.con.execute("SELECT detector, thresholds FROM detector_runs").fetchall()
     }
     paths = dict(case.con.execute("SELECT source_id, path FROM sources").fetchall())
     rows = case.sql(
-        f"""SELECT * EXCLUDE (record_ids) FROM findings d
+        f"""SELECT * EXCLUDE (record_ids), count(*) OVER () AS total FROM findings d
            WHERE d.last_seen >= (SELECT ws FROM _w) AND d.first_seen < (SELECT we FROM _w)
            ORDER BY CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, finding_id
            LIMIT {MAX_LISTED}"""
     )
+    records = rows.to_dict(orient="records")
+    total = int(records[0]["total"]) if records else 0
     return [
         {
             "id": int(r["finding_id"]),
@@ -504,8 +492,8 @@ def _findings(case: Case) -> list[dict[str, Any]]:
                 "thresholds": runs.get(r["detector"], {}),
             },
         }
-        for r in rows.to_dict(orient="records")
-    ]
+        for r in records
+    ], total
 
 
 def _regulatory(window: Window, records: dict[str, Any], verdict: str, coverage: Coverage) -> dict[str, Any]:
