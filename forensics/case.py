@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+import os
+import re
+import stat
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from forensics import custody
 from forensics.errors import CaseError
 from forensics.schema import SCHEMA_VERSION, TABLES, create_table_sql
 
@@ -27,11 +29,22 @@ def tool_version() -> str:
 def connect(
     path: str | Path, *, read_only: bool = False, memory_limit: str = DEFAULT_MEMORY_LIMIT
 ) -> duckdb.DuckDBPyConnection:
-    """The one place a DuckDB connection is configured: UTC, bounded memory, spill to disk."""
+    """The one place a DuckDB connection is configured: UTC, bounded memory, spill to disk.
+
+    A case holds personal data, and so do the write-ahead log and spill files DuckDB creates
+    beside it later: opening one makes this process create files owner-only (umask 077), and a
+    new case file is made 0600. Another process holding the case gives a "case is in use" error.
+    """
+    os.umask(os.umask(0o077) | 0o077)
+    is_new = not Path(path).exists()
     try:
         con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        raise CaseError(_open_error(Path(path), exc)) from exc
     except duckdb.Error as exc:
         raise CaseError(f"cannot open case {path}: {exc}") from exc
+    if is_new and Path(path).exists():
+        os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET preserve_insertion_order = true")
@@ -40,6 +53,18 @@ def connect(
     con.execute("SET enable_progress_bar_print = false")
     con.execute("SET progress_bar_time = 0")
     return con
+
+
+def _open_error(path: Path, exc: duckdb.IOException) -> str:
+    text = str(exc)
+    if "Conflicting lock" in text:
+        pid = re.search(r"\(PID (\d+)\)", text)
+        holder = f" (process {pid.group(1)})" if pid else ""
+        return (
+            f"case {path} is in use by another process{holder}; wait for it to finish (or close the "
+            "notebook that holds it with case.close()) and run again. Nothing was changed."
+        )
+    return f"cannot open case {path}: {text.splitlines()[0]}"
 
 
 class Case:
@@ -65,7 +90,9 @@ class Case:
         for name in TABLES:
             con.execute(create_table_sql(name))
         con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-        return cls(p, con)
+        case = cls(p, con)
+        case._upgrade()
+        return case
 
     @classmethod
     def open(cls, path: str | Path, *, read_only: bool = False) -> Case:
@@ -78,7 +105,40 @@ class Case:
         if not set(TABLES) <= tables:
             con.close()
             raise CaseError(f"{p} is a DuckDB file but not a forensics case (missing tables)")
-        return cls(p, con)
+        case = cls(p, con)
+        if not read_only:
+            case._upgrade()
+        return case
+
+    def _upgrade(self) -> None:
+        """Bring a case written by an older version to this schema (the log gets its chain)."""
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        found = int(row[0]) if row else SCHEMA_VERSION
+        if found > SCHEMA_VERSION:
+            raise CaseError(
+                f"{self.path} was written by a newer version of this tool (schema {found}); upgrade the tool"
+            )
+        if found == SCHEMA_VERSION:
+            return
+        cols = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = 'case_log'"
+            ).fetchall()
+        }
+        self.con.execute("BEGIN TRANSACTION")
+        for col in ("prev_hash", "entry_hash"):
+            if col not in cols:
+                self.con.execute(f"ALTER TABLE case_log ADD COLUMN {col} VARCHAR")
+        chained = custody.rechain(self.con)
+        self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+        custody.append(
+            self.con,
+            tool_version(),
+            "upgrade",
+            {"from_schema": found, "to_schema": SCHEMA_VERSION, "entries_chained": chained},
+        )
+        self.con.execute("COMMIT")
 
     def close(self) -> None:
         self.con.close()
@@ -110,16 +170,14 @@ class Case:
 
         return raw_lines(self.con, source_id, line_nos, verify=verify)
 
-    def log_command(self, command: str, parameters: dict[str, Any]) -> None:
-        """Append to the case log: what was run, with which parameters, by which tool version."""
-        seq = self.con.execute("SELECT coalesce(max(seq), 0) + 1 FROM case_log").fetchone()
-        self.con.execute(
-            "INSERT INTO case_log VALUES (?, ?, ?, ?, ?)",
-            [
-                seq[0] if seq else 1,
-                datetime.now(UTC),
-                tool_version(),
-                command,
-                json.dumps(parameters, sort_keys=True, default=str),
-            ],
-        )
+    def log_command(self, command: str, parameters: dict[str, Any]) -> int:
+        """Append to the case log what is about to run, with its parameters; returns the entry's seq."""
+        return custody.append(self.con, tool_version(), command, parameters)
+
+    def log_result(self, started: int, command: str, result: dict[str, Any]) -> int:
+        """Append the end of a logged command (``<command> finished``) with what it produced."""
+        return custody.append(self.con, tool_version(), command + custody.FINISHED, {"of": started, **result})
+
+    def log_head(self) -> str:
+        """The hash of the last case-log entry: note it outside the case to anchor the log."""
+        return custody.head(self.con)[1]

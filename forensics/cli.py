@@ -25,12 +25,14 @@ from forensics.detect import DetectOptions, findings, flagged_actors, parse_thre
 from forensics.detect import summary as detect_summary
 from forensics.detectors import REGISTRY as DETECTORS
 from forensics.errors import ForensicsError
+from forensics.evidence import sha256_file
 from forensics.ingest import IngestOptions, IngestReport, Progress, ingest
 from forensics.network import Trusted
 from forensics.outputs import write_outputs
 from forensics.simulate import simulate
 from forensics.simulate.writers import EVIDENCE_DIR
 from forensics.text import printable
+from forensics.verify import Verification, verify
 from forensics.window import parse_window
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
@@ -130,9 +132,11 @@ def ingest_cmd(
     try:
         with Case.create(case_path) as case:
             report = ingest(case, evidence, opts, progress=_ProgressLine())
+            head = case.log_head()
     except ForensicsError as exc:
         raise _fail(exc) from exc
     _print_report(report)
+    _print_head(head)
     if report.problems:
         raise click.ClickException(f"{len(report.problems)} file(s) were not ingested (see above)")
 
@@ -151,6 +155,123 @@ def _print_report(report: IngestReport) -> None:
         f"lines: {report.total('lines'):,}  events: {report.total('events'):,}  "
         f"rejects: {report.total('rejects'):,}"
     )
+
+
+def _print_head(head: str) -> None:
+    click.echo(f"case log head: {head} (note it in your case notes; `forensics verify` checks it)", err=True)
+
+
+@main.command("verify")
+@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--head", "expected_head", metavar="SHA256", help="The case log head you noted earlier.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def verify_cmd(case_path: Path, expected_head: str | None, as_json: bool) -> None:
+    """Re-hash the evidence and check the case log's hash chain and the stored counts.
+
+    Exits 1, naming each mismatch, when anything differs.
+
+    Example:
+
+        forensics verify case.duckdb --head 3f9a…
+    """
+    try:
+        with Case.open(case_path) as case:
+            before = case.log_head()
+            started = case.log_command("verify", {"expected_head": expected_head})
+            result = verify(case, progress=_count_progress("re-hashing evidence"))
+            head_ok = expected_head is None or _head_in_log(case, expected_head)
+            case.log_result(started, "verify", {"ok": result.ok and head_ok, **_verify_counts(result)})
+            head = case.log_head()
+    except ForensicsError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        click.echo(json.dumps(_verify_doc(result, before, head, head_ok), indent=2))
+    else:
+        _print_verification(result, before, head_ok, expected_head)
+        _print_head(head)
+    if not (result.ok and head_ok):
+        raise click.ClickException(
+            "VERIFICATION FAILED: the case or its evidence differs from what was recorded"
+        )
+
+
+def _head_in_log(case: Case, expected: str) -> bool:
+    """A head noted earlier must still be an entry of the chain (later entries may follow it)."""
+    row = case.con.execute(
+        "SELECT count(*) FROM case_log WHERE entry_hash = ?", [expected.strip().lower()]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _verify_counts(result: Verification) -> dict[str, int]:
+    return {
+        "evidence_files": len(result.evidence),
+        "evidence_problems": len(result.evidence_problems),
+        "chain_problems": len(result.chain.problems),
+        "digest_problems": len(result.digests),
+        "accounting_problems": len(result.accounting),
+    }
+
+
+def _verify_doc(result: Verification, before: str, head: str, head_ok: bool) -> dict[str, Any]:
+    return {
+        "ok": result.ok and head_ok,
+        "log_head_checked": before,
+        "log_head_now": head,
+        "expected_head_found": head_ok,
+        "log_entries": result.chain.entries,
+        "chain_problems": result.chain.problems,
+        "unfinished_commands": result.chain.unfinished,
+        "evidence": [e.__dict__ for e in result.evidence_problems],
+        "evidence_files": len(result.evidence),
+        "digest_problems": result.digests,
+        "accounting_problems": result.accounting,
+    }
+
+
+def _print_verification(result: Verification, before: str, head_ok: bool, expected: str | None) -> None:
+    bad = result.evidence_problems
+    click.echo(
+        f"evidence: {len(result.evidence) - len(bad)} of {len(result.evidence)} files match their SHA-256"
+    )
+    for e in bad:
+        click.echo(f"  MISMATCH source {e.source_id} {e.status}: {safe(e.path)} — {safe(e.detail)}")
+    chain = result.chain
+    click.echo(
+        f"case log: {chain.entries} entries, chain {'intact' if not chain.problems else 'BROKEN'}; "
+        f"head {before}"
+    )
+    for p in chain.problems:
+        click.echo(f"  MISMATCH {safe(p)}")
+    if expected is not None:
+        click.echo(
+            "  the head you gave is in the chain"
+            if head_ok
+            else f"  MISMATCH head {safe(expected)} is not in the chain"
+        )
+    for u in chain.unfinished:
+        click.echo(f"  note: {u} started and never finished (interrupted); its partial work was rolled back")
+    click.echo(
+        f"sources table: {'matches' if not result.digests else 'DIFFERS from'} what each ingest recorded"
+    )
+    for d in result.digests:
+        click.echo(f"  MISMATCH {d}")
+    click.echo(f"accounting: {'every line is stored once' if not result.accounting else 'PROBLEMS'}")
+    for a in result.accounting:
+        click.echo(f"  MISMATCH {a}")
+    click.echo("OK: verified" if result.ok and head_ok else "FAILED: see MISMATCH lines above")
+
+
+def _count_progress(label: str) -> Any:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        click.echo(f"\r{label}: {done}/{total} files", nl=False, err=True)
+        if done == total:
+            click.echo("", err=True)
+
+    return show
 
 
 @main.command("sources")
@@ -241,8 +362,9 @@ def routes_cmd(
     try:
         opts = routes.RouteOptions(tuple(routes.Endpoint.parse(e) for e in endpoints), min_distinct)
         with Case.open(case_path) as case:
+            started = case.log_command("routes", json.loads(opts.to_json()))
             result = routes.derive_routes(case, opts)
-            case.log_command("routes", json.loads(opts.to_json()))
+            _log_counts(case, started, "routes", ["routes"])
             df = routes.route_summary(case)
     except ForensicsError as exc:
         raise _fail(exc) from exc
@@ -357,9 +479,10 @@ def actors_cmd(
         opts = _build_actor_options(logins, trusted, session_lifetime, session_gap)
         route_opts = routes.RouteOptions(tuple(routes.Endpoint.parse(e) for e in endpoints))
         with Case.open(case_path) as case:
+            started = case.log_command("actors", {**json.loads(route_opts.to_json()), **opts.to_dict()})
             routes.derive_routes(case, route_opts)
             result = derive_actors(case, opts)
-            case.log_command("actors", {**json.loads(route_opts.to_json()), **opts.to_dict()})
+            _log_counts(case, started, "actors", ["routes", "actors"])
             df = case.sql("SELECT * FROM actors ORDER BY requests DESC, actor_id")
     except ForensicsError as exc:
         raise _fail(exc) from exc
@@ -433,8 +556,9 @@ def detect_cmd(
     try:
         opts = _detect_options(endpoints, logins, trusted, session_lifetime, session_gap, thresholds)
         with Case.open(case_path) as case:
+            started = case.log_command("detect", opts.to_dict())
             result = run_detectors(case, opts)
-            case.log_command("detect", opts.to_dict())
+            _log_counts(case, started, "detect", ["findings", "actor_findings"])
             if as_json:
                 df = findings(case)
             else:
@@ -508,10 +632,14 @@ def investigate_cmd(
             command=" ".join(["forensics", *(shlex.quote(a) for a in sys.argv[1:])]),
         )
         with Case.open(case_path) as case:
+            started = case.log_command(
+                "investigate", {**opts.detect.to_dict(), "window": window, "tz": tz, "out": str(out_dir)}
+            )
             click.echo("running detectors and measuring coverage …", err=True)
             result = assess(case, opts)
             written = write_outputs(case, result, out_dir)
-            case.log_command("investigate", {**opts.detect.to_dict(), "window": window, "out": str(out_dir)})
+            case.log_result(started, "investigate", _investigate_summary(result.document, written))
+            head = case.log_head()
     except (ForensicsError, duckdb.OutOfMemoryException) as exc:
         raise _fail(exc) from exc
     doc = result.document
@@ -533,6 +661,22 @@ def investigate_cmd(
     )
     for name, path in written.items():
         click.echo(f"{name:<22} {safe(path)}")
+    _print_head(head)
+
+
+def _investigate_summary(doc: dict[str, Any], written: dict[str, Path]) -> dict[str, Any]:
+    """What the case log keeps of an investigation: the verdict, the counts, each output's hash."""
+    return {
+        "verdict": doc["verdict"],
+        "window": [doc["window"]["start"], doc["window"]["end"]],
+        "records": {k: doc["records"][k] for k in ("confirmed", "probable", "estimated_bulk")},
+        "outputs": {name: {"path": str(p), "sha256": sha256_file(p)} for name, p in written.items()},
+    }
+
+
+def _log_counts(case: Case, started: int, command: str, tables: list[str]) -> None:
+    counts = {t: int(case.sql(f"SELECT count(*) AS n FROM {t}")["n"].iloc[0]) for t in tables}
+    case.log_result(started, command, {"rows": counts})
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -102,6 +102,15 @@ def describe(path: Path) -> EvidenceFile:
     )
 
 
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes (outputs, keys); evidence goes through ``describe``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(HASH_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 class TruncatedError(Exception):
     """The compressed stream ended early or is corrupt; data before the break was yielded."""
 

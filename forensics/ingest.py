@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from forensics import formats
+from forensics import custody, formats
 from forensics.batch import Planned, commit_batch, insert_sources, parse_batch, source_row
 from forensics.case import Case
 from forensics.errors import ForensicsError, UnrecognisedFormatError
@@ -87,7 +87,7 @@ def ingest(
     opts = options or IngestOptions()
     forced = _forced_format(opts)
     paths = [p for p in find_files(inputs) if not _is_case_file(p, case.path)]
-    case.log_command(
+    started = case.log_command(
         "ingest",
         {
             "inputs": [str(p) for p in paths],
@@ -102,7 +102,27 @@ def ingest(
         run.add(path)
     run.flush()
     run.report(None)
-    return IngestReport([run.results[p] for p in paths])
+    report = IngestReport([run.results[p] for p in paths])
+    case.log_result(started, "ingest", _summary(case, report))
+    return report
+
+
+def _summary(case: Case, report: IngestReport) -> dict[str, Any]:
+    """What the case log keeps of an ingest: counts, and a digest of the source rows it added."""
+    statuses: dict[str, int] = {}
+    for r in report.results:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    out: dict[str, Any] = {
+        "files": statuses,
+        "lines": report.total("lines"),
+        "events": report.total("events"),
+        "rejects": report.total("rejects"),
+    }
+    ids = [r.source_id for r in report.results if r.source_id is not None]
+    if ids:
+        out["source_ids"] = [min(ids), max(ids)]
+        out["sources_sha256"] = custody.sources_digest(case.con, min(ids), max(ids))
+    return out
 
 
 class _Run:

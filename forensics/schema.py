@@ -7,7 +7,7 @@ source wrote (NULL when the source wrote UTC or epoch times without an offset).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: case_log is hash-chained (prev_hash, entry_hash)
 
 EVENT_COLUMNS: dict[str, str] = {
     "source_id": "INTEGER NOT NULL",
@@ -73,6 +73,8 @@ CASE_LOG_COLUMNS: dict[str, str] = {
     "tool_version": "VARCHAR NOT NULL",
     "command": "VARCHAR NOT NULL",
     "parameters": "VARCHAR NOT NULL",  # JSON text
+    "prev_hash": "VARCHAR",  # the entry before's entry_hash (custody.py)
+    "entry_hash": "VARCHAR",  # SHA-256 of this entry's fields and prev_hash
 }
 
 META_COLUMNS: dict[str, str] = {"key": "VARCHAR PRIMARY KEY", "value": "VARCHAR NOT NULL"}

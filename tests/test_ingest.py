@@ -163,7 +163,7 @@ def test_globs_and_files_mix(case: Case, tmp_path: Path) -> None:
 def test_case_log_records_commands(case: Case, tmp_path: Path) -> None:
     ingest(case, [write_lines(tmp_path / "a.log", COMBINED)], IngestOptions(tz="Europe/London"))
     log = case.sql("select * from case_log")
-    assert list(log["command"]) == ["ingest"]
+    assert list(log["command"]) == ["ingest", "ingest finished"]
     assert '"tz": "Europe/London"' in log["parameters"][0]
 
 

@@ -1,0 +1,128 @@
+"""``forensics verify``: is the case still what the evidence and the case log say it is?
+
+Four checks, each naming what fails:
+
+* evidence — every source file with a recorded SHA-256 is re-hashed where it was ingested from;
+* the case log — its hash chain is recomputed (custody.py); interrupted commands are listed;
+* the sources table — each finished ingest recorded a digest of the rows it added; recomputed;
+* accounting — per source, the events and rejects stored match the counts recorded, and
+  ``lines = events + rejects``; no event or reject belongs to a source that is not ingested, and
+  no line is stored twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from forensics import custody
+from forensics.case import Case
+from forensics.errors import EvidenceError
+from forensics.evidence import describe
+
+
+@dataclass(frozen=True)
+class EvidenceCheck:
+    source_id: int
+    path: str
+    status: str  # ok | changed | missing | unreadable
+    detail: str = ""
+
+
+@dataclass
+class Verification:
+    chain: custody.ChainCheck
+    evidence: list[EvidenceCheck]
+    digests: list[str] = field(default_factory=list)  # problems with recorded sources digests
+    accounting: list[str] = field(default_factory=list)
+
+    @property
+    def evidence_problems(self) -> list[EvidenceCheck]:
+        return [e for e in self.evidence if e.status != "ok"]
+
+    @property
+    def ok(self) -> bool:
+        return not (self.chain.problems or self.evidence_problems or self.digests or self.accounting)
+
+
+def verify(case: Case, progress: Callable[[int, int], None] | None = None) -> Verification:
+    """Run every check; ``progress(files_done, files_total)`` is called while re-hashing."""
+    return Verification(
+        chain=custody.check_chain(case.con),
+        evidence=_evidence(case, progress),
+        digests=_digests(case),
+        accounting=_accounting(case),
+    )
+
+
+def _evidence(case: Case, progress: Callable[[int, int], None] | None) -> list[EvidenceCheck]:
+    rows = case.con.execute(
+        "SELECT source_id, path, sha256 FROM sources WHERE sha256 <> '' ORDER BY source_id"
+    ).fetchall()
+    out = []
+    for done, (sid, path, sha) in enumerate(rows):
+        if progress:
+            progress(done, len(rows))
+        out.append(_check_file(int(sid), str(path), str(sha)))
+    if progress:
+        progress(len(rows), len(rows))
+    return out
+
+
+def _check_file(sid: int, path: str, sha: str) -> EvidenceCheck:
+    p = Path(path)
+    if not p.exists() and not p.is_symlink():
+        return EvidenceCheck(sid, path, "missing", "the file is no longer at this path")
+    try:
+        now = describe(p).sha256
+    except EvidenceError as exc:
+        return EvidenceCheck(sid, path, "unreadable", str(exc))
+    if now != sha:
+        return EvidenceCheck(sid, path, "changed", f"SHA-256 was {sha}, is now {now}")
+    return EvidenceCheck(sid, path, "ok")
+
+
+def _digests(case: Case) -> list[str]:
+    out = []
+    for seq, first, last, recorded in custody.recorded_digests(case.con):
+        now = custody.sources_digest(case.con, first, last)
+        if now != recorded:
+            out.append(
+                f"sources {first} to {last}: the rows differ from what ingest (case log entry {seq}) recorded"
+            )
+    return out
+
+
+def _accounting(case: Case) -> list[str]:
+    out = []
+    rows = case.con.execute("""
+        WITH e AS (SELECT source_id, count(*) AS n FROM events GROUP BY ALL),
+             r AS (SELECT source_id, count(*) AS n FROM rejects GROUP BY ALL)
+        SELECT s.source_id, s.status, s.lines, s.events, s.rejects,
+               coalesce(e.n, 0), coalesce(r.n, 0)
+        FROM sources s LEFT JOIN e USING (source_id) LEFT JOIN r USING (source_id)
+        WHERE coalesce(e.n, 0) <> coalesce(s.events, 0) OR coalesce(r.n, 0) <> coalesce(s.rejects, 0)
+           OR (s.status = 'ingested' AND s.lines <> s.events + s.rejects)
+        ORDER BY s.source_id""").fetchall()
+    for sid, status, lines, events, rejects, n_ev, n_rej in rows:
+        out.append(
+            f"source {sid} ({status}): recorded {lines} lines = {events} events + {rejects} rejects, "
+            f"stored {n_ev} events and {n_rej} rejects"
+        )
+    for table in ("events", "rejects"):
+        orphans = case.con.execute(f"""
+            SELECT source_id, count(*) FROM {table}
+            WHERE source_id NOT IN (SELECT source_id FROM sources WHERE status = 'ingested')
+            GROUP BY ALL ORDER BY 1""").fetchall()
+        out.extend(
+            f"{n} {table} belong to source {sid}, which is not an ingested source" for sid, n in orphans
+        )
+    row = case.con.execute("""
+        SELECT count(*) FROM (
+            SELECT 1 FROM (SELECT source_id, line_no FROM events
+                           UNION ALL SELECT source_id, line_no FROM rejects)
+            GROUP BY source_id, line_no HAVING count(*) > 1)""").fetchone()
+    if row and row[0]:
+        out.append(f"{row[0]} evidence lines are stored more than once")
+    return out

@@ -1,0 +1,191 @@
+"""Chain of custody: the hash-chained case log, `forensics verify`, owner-only files, one writer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from forensics import Case, ingest
+from forensics.cli import main
+from forensics.custody import GENESIS, check_chain
+from forensics.errors import CaseError
+from forensics.verify import verify
+from tests.conftest import COMBINED, write_lines
+
+
+@pytest.fixture
+def ingested(tmp_path: Path) -> tuple[Path, Path]:
+    evidence = write_lines(tmp_path / "ev" / "access.log", COMBINED)
+    write_lines(tmp_path / "ev" / "other.log", COMBINED[:2])
+    case_path = tmp_path / "case.duckdb"
+    with Case.create(case_path) as case:
+        ingest(case, [tmp_path / "ev"])
+    return case_path, evidence
+
+
+def _own_hash(prev: str, row: tuple[object, ...]) -> str:
+    """The entry hash computed here from the documented rule, not by the code under test."""
+    seq, when, tool, command, params = row
+    assert isinstance(when, datetime)
+    fields = [prev, seq, when.astimezone(UTC).isoformat(timespec="microseconds"), tool, command, params]
+    return hashlib.sha256(json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+
+
+def test_every_entry_chains_to_the_one_before(ingested: tuple[Path, Path]) -> None:
+    case_path, _ = ingested
+    with Case.open(case_path) as case:
+        rows = case.con.execute(
+            "SELECT seq, logged_at, tool_version, command, parameters, prev_hash, entry_hash "
+            "FROM case_log ORDER BY seq"
+        ).fetchall()
+    assert [r[3] for r in rows] == ["ingest", "ingest finished"]
+    prev = GENESIS
+    for row in rows:
+        assert row[5] == prev
+        assert row[6] == _own_hash(prev, row[:5])
+        prev = row[6]
+    finished = json.loads(rows[1][4])
+    assert finished["of"] == 1 and finished["events"] == 5 and finished["files"] == {"ingested": 2}
+
+
+def test_verify_passes_on_an_untouched_case(ingested: tuple[Path, Path]) -> None:
+    case_path, _ = ingested
+    with Case.open(case_path) as case:
+        result = verify(case)
+    assert result.ok, result
+    assert [e.status for e in result.evidence] == ["ok", "ok"]
+
+
+def test_edited_log_entry_is_named(ingested: tuple[Path, Path]) -> None:
+    case_path, _ = ingested
+    with Case.open(case_path) as case:
+        case.con.execute(
+            "UPDATE case_log SET parameters = replace(parameters, 'access', 'xxx') WHERE seq = 1"
+        )
+        check = check_chain(case.con)
+    assert check.problems == ["entry 1 (ingest): its content does not match its hash (edited)"]
+
+
+def test_removed_log_entry_breaks_the_chain(ingested: tuple[Path, Path]) -> None:
+    case_path, _ = ingested
+    with Case.open(case_path) as case:
+        case.con.execute("DELETE FROM case_log WHERE seq = 1")
+        problems = check_chain(case.con).problems
+    assert any("expected entry 1" in p for p in problems)
+    assert any("does not follow" in p for p in problems)
+
+
+def test_changed_evidence_deleted_events_and_edited_sources_fail_loudly(ingested: tuple[Path, Path]) -> None:
+    case_path, evidence = ingested
+    os.chmod(evidence, 0o644)
+    with open(evidence, "a", encoding="utf-8") as fh:
+        fh.write(COMBINED[0] + "\n")
+    with Case.open(case_path) as case:
+        case.con.execute("DELETE FROM events WHERE source_id = 2 AND line_no = 1")
+        case.con.execute("UPDATE sources SET format = 'common' WHERE source_id = 1")
+    result = CliRunner().invoke(main, ["verify", str(case_path)])
+    assert result.exit_code == 1
+    assert "MISMATCH source 1 changed" in result.output
+    assert "source 2 (ingested): recorded 2 lines = 2 events + 0 rejects, stored 1 events" in result.output
+    assert "sources 1 to 2: the rows differ" in result.output
+    assert "VERIFICATION FAILED" in result.output
+
+
+def test_missing_evidence_is_reported(ingested: tuple[Path, Path]) -> None:
+    case_path, evidence = ingested
+    evidence.unlink()
+    with Case.open(case_path) as case:
+        result = verify(case)
+    assert [(e.source_id, e.status) for e in result.evidence_problems] == [(1, "missing")]
+    assert not result.ok
+
+
+def test_noted_head_must_be_in_the_chain(ingested: tuple[Path, Path]) -> None:
+    case_path, _ = ingested
+    with Case.open(case_path) as case:
+        head = case.log_head()
+    ok = CliRunner().invoke(main, ["verify", str(case_path), "--head", head])
+    assert ok.exit_code == 0, ok.output
+    assert "OK: verified" in ok.output
+    bad = CliRunner().invoke(main, ["verify", str(case_path), "--head", "ab" * 32])
+    assert bad.exit_code == 1
+    assert f"head {'ab' * 32} is not in the chain" in bad.output
+    with Case.open(case_path) as case:  # verify runs are logged too
+        commands = case.sql("SELECT command FROM case_log ORDER BY seq")["command"].tolist()
+    assert commands[-4:] == ["verify", "verify finished", "verify", "verify finished"]
+
+
+def test_interrupted_command_is_listed(ingested: tuple[Path, Path]) -> None:
+    case_path, _ = ingested
+    with Case.open(case_path) as case:
+        case.log_command("investigate", {"window": None})
+        check = check_chain(case.con)
+    assert check.problems == []
+    assert check.unfinished == ["entry 3 (investigate)"]
+
+
+def test_case_of_schema_1_is_upgraded_and_chained(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    with Case.create(path) as case:
+        case.con.execute("ALTER TABLE case_log DROP COLUMN prev_hash")
+        case.con.execute("ALTER TABLE case_log DROP COLUMN entry_hash")
+        case.con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        case.con.execute(
+            "INSERT INTO case_log VALUES (1, TIMESTAMPTZ '2024-01-01 00:00:00+00', '0.1', 'ingest', '{}')"
+        )
+    with Case.open(path) as case:
+        check = check_chain(case.con)
+        rows = case.sql("SELECT command, parameters FROM case_log ORDER BY seq")
+        version = case.sql("SELECT value FROM meta WHERE key = 'schema_version'")["value"][0]
+    assert check.problems == [] and check.entries == 2
+    assert rows["command"].tolist() == ["ingest", "upgrade"]
+    assert json.loads(rows["parameters"][1]) == {"entries_chained": 1, "from_schema": 1, "to_schema": 2}
+    assert version == "2"
+
+
+def test_case_file_is_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "case.duckdb"
+    Case.create(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_second_process_gets_case_in_use(ingested: tuple[Path, Path]) -> None:
+    case_path, _ = ingested
+    holder = Case.open(case_path)
+    try:
+        code = (
+            "import sys; from forensics.cli import main; "
+            f"sys.argv = ['forensics', 'verify', {str(case_path)!r}]; main()"
+        )
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    finally:
+        holder.close()
+    assert run.returncode == 1
+    assert f"case {case_path} is in use by another process (process {os.getpid()})" in run.stderr
+    assert "Traceback" not in run.stderr
+    with Case.open(case_path) as case:  # and nothing was changed by the refused process
+        assert verify(case).ok
+
+
+def test_in_use_error_is_a_case_error(ingested: tuple[Path, Path]) -> None:
+    case_path, _ = ingested
+    code = f"import duckdb; c = duckdb.connect({str(case_path)!r}); import time; print('held', flush=True); time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        with pytest.raises(CaseError, match="in use by another process"):
+            Case.open(case_path, read_only=True)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert isinstance(duckdb.connect(str(case_path), read_only=True), duckdb.DuckDBPyConnection)
