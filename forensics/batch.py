@@ -11,7 +11,7 @@ transaction: every source in it is recorded whole, or none is.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +20,13 @@ from typing import Any
 import duckdb
 
 from forensics.errors import ForensicsError
-from forensics.evidence import EvidenceFile
+from forensics.evidence import (
+    DEFAULT_MAX_EXPANSION,
+    EvidenceFile,
+    ExpansionError,
+    expansion_limit,
+    expansion_message,
+)
 from forensics.formats.base import LogFormat, ParseOptions, Parser
 from forensics.formats.sqltext import sql_list
 from forensics.lines import DUCKDB_COMPRESSIONS, duckdb_lines_sql, read_lines_call, stage_python
@@ -46,6 +52,7 @@ class Planned:
     reader: str = "duckdb"
     warnings: list[str] = field(default_factory=list)
     counts: tuple[int, int, int] = (0, 0, 0)  # lines, events, rejects
+    error: str | None = None  # refused after reading (expansion, changed while read): not committed
 
     def key(self) -> tuple[object, ...]:
         fast = self.ev.compression in DUCKDB_COMPRESSIONS
@@ -74,7 +81,12 @@ JOIN (SELECT unnest({paths}) AS filename, generate_subscripts({paths}, 1) AS idx
   USING (filename)"""
 
 
-def parse_batch(con: duckdb.DuckDBPyConnection, items: list[Planned], options: ParseOptions) -> None:
+def parse_batch(
+    con: duckdb.DuckDBPyConnection,
+    items: list[Planned],
+    options: ParseOptions,
+    max_expansion: float | None = DEFAULT_MAX_EXPANSION,
+) -> None:
     """Fill temp table ``parsed`` (keyed lines) for the batch; sets each item's reader/warnings.
 
     Lines are staged first and parsed from the staged table: numbering lines needs an
@@ -93,7 +105,9 @@ def parse_batch(con: duckdb.DuckDBPyConnection, items: list[Planned], options: P
     if not staged:
         con.execute("CREATE OR REPLACE TEMP TABLE staged_all (line_no BIGINT, line VARCHAR)")
         for idx, item in enumerate(items):
-            _stage_one(con, idx, item)
+            _stage_one(con, idx, item, max_expansion)
+    elif items[0].ev.compression != "none" and max_expansion:
+        _check_expansion(con, items, max_expansion)
     with _unordered(con):
         con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {items[0].parser.select_sql('staged_all')}")
         con.execute("DROP TABLE staged_all")
@@ -114,17 +128,47 @@ def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("SET preserve_insertion_order = true")
 
 
-def _stage_one(con: duckdb.DuckDBPyConnection, idx: int, item: Planned) -> None:
+def _check_expansion(
+    con: duckdb.DuckDBPyConnection,
+    items: Sequence[Planned] | Mapping[int, Planned],
+    max_expansion: float,
+    only: int | None = None,
+) -> None:
+    """Files DuckDB decompressed past the allowed ratio are refused (their lines dropped).
+
+    DuckDB reads gzip/zstd itself, so this is checked once the lines are staged (its temp
+    space is bounded by its max_temp_directory_size); the Python reader refuses while reading.
+    """
+    where = "" if only is None else f"WHERE line_no >> {SHIFT} = {int(only)}"
+    sizes = con.execute(
+        f"SELECT line_no >> {SHIFT}, sum(strlen(line) + 1) FROM staged_all {where} GROUP BY ALL"
+    ).fetchall()
+    for idx, size in sizes:
+        item = items[int(idx)]
+        limit = expansion_limit(item.ev.size, max_expansion)
+        if limit is not None and int(size) > limit:
+            item.error = expansion_message(item.ev.path, item.ev.size, max_expansion)
+            con.execute(f"DELETE FROM staged_all WHERE line_no >> {SHIFT} = {int(idx)}")
+
+
+def _stage_one(con: duckdb.DuckDBPyConnection, idx: int, item: Planned, max_expansion: float | None) -> None:
     key = f"({idx}::BIGINT << {SHIFT}) + line_no"
     fast = duckdb_lines_sql(item.ev.path, item.ev.compression)
     if fast is not None:
         try:
             con.execute(f"INSERT INTO staged_all SELECT {key}, line FROM ({fast})")
             item.reader = "duckdb"
+            if item.ev.compression != "none" and max_expansion:
+                _check_expansion(con, {idx: item}, max_expansion, only=idx)
             return
         except READ_ERRORS:
             pass
-    warning = stage_python(con, item.ev.path, item.ev.compression, "staged")
+    try:
+        warning = stage_python(con, item.ev.path, item.ev.compression, "staged", max_expansion=max_expansion)
+    except ExpansionError as exc:
+        item.error = str(exc)
+        con.execute("DROP TABLE IF EXISTS staged")
+        return
     con.execute(f"INSERT INTO staged_all SELECT {key}, line FROM staged")
     con.execute("DROP TABLE staged")
     item.reader = "python"
@@ -180,6 +224,8 @@ def commit_batch(
     sid = f"{sids}[(line_no >> {SHIFT}) + 1]"
     rows = []
     for idx, item in enumerate(items):
+        if item.error is not None:
+            continue
         lines, events, first, last = stats.get(idx, (0, 0, None, None))
         item.counts = (int(lines), int(events), int(lines) - int(events))
         rows.append(

@@ -25,7 +25,7 @@ from forensics.detect import DetectOptions, findings, flagged_actors, parse_thre
 from forensics.detect import summary as detect_summary
 from forensics.detectors import REGISTRY as DETECTORS
 from forensics.errors import ForensicsError
-from forensics.evidence import sha256_file
+from forensics.evidence import DEFAULT_MAX_EXPANSION, sha256_file
 from forensics.ingest import IngestOptions, IngestReport, Progress, ingest
 from forensics.network import Trusted
 from forensics.outputs import write_outputs
@@ -110,6 +110,14 @@ class _ProgressLine:
     metavar="NAME=PATH",
     help="JSON logs: take column NAME from key PATH (dotted), e.g. ts=meta.time.",
 )
+@click.option(
+    "--max-expansion",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_MAX_EXPANSION,
+    show_default=True,
+    help="Refuse a compressed file that decompresses to more than this many times its size "
+    "(a decompression bomb); 0 = no limit.",
+)
 def ingest_cmd(
     case_path: Path,
     evidence: tuple[str, ...],
@@ -117,6 +125,7 @@ def ingest_cmd(
     log_format: str | None,
     tz: str | None,
     fields: tuple[str, ...],
+    max_expansion: float = DEFAULT_MAX_EXPANSION,
 ) -> None:
     """Read EVIDENCE (files, folders, globs; any mix) into the case file CASE.
 
@@ -128,7 +137,13 @@ def ingest_cmd(
         forensics ingest case.duckdb /evidence/nginx /evidence/app
         forensics ingest case.duckdb logs/ --log-format '$remote_addr [$time_local] "$request" $status'
     """
-    opts = IngestOptions(format=fmt, log_format=log_format, tz=tz, fields=_parse_fields(fields))
+    opts = IngestOptions(
+        format=fmt,
+        log_format=log_format,
+        tz=tz,
+        fields=_parse_fields(fields),
+        max_expansion=max_expansion or None,
+    )
     try:
         with Case.create(case_path) as case:
             report = ingest(case, evidence, opts, progress=_ProgressLine())

@@ -6,16 +6,18 @@ Evidence is only ever opened for reading (``open(path, "rb")``); nothing here wr
 from __future__ import annotations
 
 import bz2
+import errno
 import glob
 import hashlib
 import lzma
 import os
+import stat
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import zstandard
 
@@ -67,7 +69,10 @@ def _expand(p: Path) -> list[Path]:
         found: list[Path] = []
         for root, dirs, files in os.walk(p, followlinks=False):
             dirs.sort()
-            found.extend(Path(root) / f for f in sorted(files) if (Path(root) / f).is_file())
+            # everything that is not a real folder is listed, so special files, broken links,
+            # link loops and symlinked folders are recorded as not read, never silently skipped
+            links = [d for d in dirs if (Path(root) / d).is_symlink()]
+            found.extend(Path(root) / f for f in sorted([*files, *links]))
         return found
     if not p.exists():
         raise EvidenceError(f"evidence path {p} does not exist")
@@ -82,9 +87,16 @@ def sniff_compression(head: bytes) -> str:
 
 
 def describe(path: Path) -> EvidenceFile:
-    """Hash the file as delivered and detect its compression by magic bytes."""
+    """Hash the file as delivered and detect its compression by magic bytes.
+
+    Only regular files are read: a FIFO would block forever, a device never ends.
+    """
     try:
         st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise SkippedEvidence(f"{path} is {_kind(st.st_mode, path)}")
+        if not stat.S_ISREG(st.st_mode):
+            raise EvidenceError(f"{path} is not a regular file ({_kind(st.st_mode, path)}); it was not read")
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
             head = fh.read(8)
@@ -92,6 +104,12 @@ def describe(path: Path) -> EvidenceFile:
             for chunk in iter(lambda: fh.read(HASH_CHUNK), b""):
                 digest.update(chunk)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise EvidenceError(f"{path} is a symbolic link loop; it was not read") from exc
+        if exc.errno == errno.ENOENT and path.is_symlink():
+            raise EvidenceError(
+                f"{path} is a broken symbolic link (to {os.readlink(path)}); it was not read"
+            ) from exc
         raise EvidenceError(f"cannot read evidence file {path}: {exc.strerror}") from exc
     return EvidenceFile(
         path=path,
@@ -100,6 +118,30 @@ def describe(path: Path) -> EvidenceFile:
         sha256=digest.hexdigest(),
         compression=sniff_compression(head),
     )
+
+
+def _kind(mode: int, path: Path) -> str:
+    if stat.S_ISDIR(mode):
+        return "a symbolic link to a folder, not followed; give the folder itself to ingest it"
+    kinds = [
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "a block device or other special file")
+
+
+def changed_since(ev: EvidenceFile) -> str | None:
+    """How the file differs now from when it was hashed (size, modification time), or None."""
+    try:
+        st = ev.path.stat()
+    except OSError as exc:
+        return f"it can no longer be read: {exc.strerror}"
+    if st.st_size != ev.size:
+        return f"size {ev.size:,} → {st.st_size:,} bytes"
+    if datetime.fromtimestamp(st.st_mtime, tz=UTC) != ev.mtime:
+        return "modified since it was hashed"
+    return None
 
 
 def sha256_file(path: Path) -> str:
@@ -111,8 +153,36 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+class SkippedEvidence(EvidenceError):
+    """Not read on purpose (a symbolic link to a folder): recorded as ``skipped``."""
+
+
 class TruncatedError(Exception):
     """The compressed stream ended early or is corrupt; data before the break was yielded."""
+
+
+class ExpansionError(EvidenceError):
+    """A compressed file expands past the allowed ratio (a decompression bomb, or not a log)."""
+
+
+DEFAULT_MAX_EXPANSION = 200.0  # real access logs measured 7-22x with gzip (README, "Hostile evidence")
+EXPANSION_FLOOR = 1 << 24  # a small file may always expand to 16 MiB
+ZSTD_SLICE = 4096  # zstd input fed at most this much at a time: ≤ 128 MiB out per call
+
+
+def expansion_limit(size: int, max_expansion: float | None) -> int | None:
+    """Decompressed bytes a file of ``size`` compressed bytes may reach; None for no limit."""
+    if not max_expansion:
+        return None
+    return max(int(size * max_expansion), EXPANSION_FLOOR)
+
+
+def expansion_message(path: Path, size: int, max_expansion: float) -> str:
+    return (
+        f"{path}: refused: decompresses to more than {max_expansion:g} times its {size:,} bytes "
+        "(a decompression bomb, or not an access log); the file is kept as evidence but not read. "
+        "If it is a genuine log, raise the limit with --max-expansion"
+    )
 
 
 def _decompressor(compression: str) -> Any:
@@ -125,40 +195,57 @@ def _decompressor(compression: str) -> Any:
     return zstandard.ZstdDecompressor().decompressobj()
 
 
-def iter_chunks(path: Path, compression: str, size: int = 1 << 22) -> Iterator[bytes]:
-    """Decompressed bytes in chunks, streaming, multi-member aware.
+DECODE_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
+
+
+def iter_chunks(
+    path: Path, compression: str, size: int = 1 << 22, max_expansion: float | None = None
+) -> Iterator[bytes]:
+    """Decompressed bytes in chunks of at most ``size``, streaming, multi-member aware.
 
     A stream cut mid-way (or corrupt) yields everything decodable before the break and then
-    raises TruncatedError, so the caller keeps every complete line and can warn.
+    raises TruncatedError, so the caller keeps every complete line and can warn. With
+    ``max_expansion``, output past that many times the file's size raises ExpansionError
+    before it is produced (memory stays bounded by ``size`` whatever the input).
     """
     with open(path, "rb") as raw:
         if compression == "none":
             yield from iter(lambda: raw.read(size), b"")
             return
-        dec = _decompressor(compression)
-        in_member = False
-        for chunk in iter(lambda: raw.read(size), b""):
-            while chunk:
-                try:
-                    out = dec.decompress(chunk)
-                except (
-                    OSError,
-                    EOFError,
-                    ValueError,
-                    zlib.error,
-                    lzma.LZMAError,
-                    zstandard.ZstdError,
-                ) as exc:
-                    raise TruncatedError(f"corrupt {compression} data: {exc}") from exc
-                in_member = True
-                if out:
-                    yield out
-                chunk = b""
-                if dec.eof:
-                    chunk, in_member = dec.unused_data, False
-                    dec = _decompressor(compression)
-        if in_member:
-            raise TruncatedError(f"{compression} stream ends before its end-of-stream marker")
+        size_in = os.fstat(raw.fileno()).st_size
+        limit, total = expansion_limit(size_in, max_expansion), 0
+        try:
+            for block in _blocks(raw, compression, size):
+                total += len(block)
+                if limit is not None and total > limit:
+                    raise ExpansionError(expansion_message(path, size_in, max_expansion or 0))
+                yield block
+        except DECODE_ERRORS as exc:
+            raise TruncatedError(f"corrupt {compression} data: {exc}") from exc
+
+
+def _blocks(raw: BinaryIO, compression: str, size: int) -> Iterator[bytes]:
+    """Decompress ``raw`` member after member, never more than ``size`` bytes per block."""
+    buffered = compression in ("bz2", "xz")  # these keep unread input (and output) inside
+    dec, begun = _decompressor(compression), False
+    for data in iter(lambda: raw.read(size), b""):
+        out = b""
+        while data or len(out) == size or (buffered and not dec.needs_input and not dec.eof):
+            if compression == "gzip":
+                out = dec.decompress(data, size)
+                data = dec.unconsumed_tail
+            elif compression == "zstd":
+                out, data = dec.decompress(data[:ZSTD_SLICE]), data[ZSTD_SLICE:]
+            else:
+                out, data = dec.decompress(data, size), b""
+            begun = True
+            if out:
+                yield out
+            if dec.eof:  # zlib may leave the same bytes in unconsumed_tail too: unused_data has them
+                data = dec.unused_data + (data if compression == "zstd" else b"")
+                dec, begun, out = _decompressor(compression), False, b""
+    if begun:
+        raise TruncatedError(f"{compression} stream ends before its end-of-stream marker")
 
 
 def head_lines(path: Path, compression: str, max_lines: int = 200, max_bytes: int = 1 << 20) -> list[str]:

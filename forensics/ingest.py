@@ -21,10 +21,18 @@ from typing import Any
 import duckdb
 
 from forensics import custody, formats
-from forensics.batch import Planned, commit_batch, insert_sources, parse_batch, source_row
+from forensics.batch import SHIFT, Planned, commit_batch, insert_sources, parse_batch, source_row
 from forensics.case import Case
 from forensics.errors import ForensicsError, UnrecognisedFormatError
-from forensics.evidence import EvidenceFile, describe, find_files, head_lines
+from forensics.evidence import (
+    DEFAULT_MAX_EXPANSION,
+    EvidenceFile,
+    SkippedEvidence,
+    changed_since,
+    describe,
+    find_files,
+    head_lines,
+)
 from forensics.formats.base import LogFormat, ParseOptions
 
 BATCH_FILES = 1000
@@ -37,6 +45,7 @@ class IngestOptions:
     log_format: str | None = None  # a pasted nginx log_format / Apache LogFormat line
     tz: str | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
+    max_expansion: float | None = DEFAULT_MAX_EXPANSION  # refuse compressed files that expand more
 
     def parse_options(self) -> ParseOptions:
         return ParseOptions(tz=self.tz, fields=dict(self.fields))
@@ -45,7 +54,7 @@ class IngestOptions:
 @dataclass
 class FileResult:
     path: Path
-    status: str  # ingested | duplicate | already-ingested | unrecognised | empty | error
+    status: str  # ingested | duplicate | already-ingested | unrecognised | empty | skipped | error
     source_id: int | None = None
     format: str | None = None
     lines: int = 0
@@ -95,6 +104,7 @@ def ingest(
             "log_format": opts.log_format,
             "tz": opts.tz,
             "fields": dict(opts.fields),
+            "max_expansion": opts.max_expansion,
         },
     )
     run = _Run(case.con, opts, forced, paths, progress)
@@ -154,11 +164,12 @@ class _Run:
         self.report(path)
         try:
             ev = describe(path)
-        except ForensicsError as exc:  # unreadable: recorded without a hash, never skipped
-            if (str(path), "") in self.failed:
+        except ForensicsError as exc:  # unreadable or special: recorded without a hash, never dropped
+            if (str(path), "") in self.failed or (str(path), "") in self.seen:
                 self.con.execute("DELETE FROM sources WHERE path = ? AND sha256 = ''", [str(path)])
             ev = EvidenceFile(path, 0, datetime.fromtimestamp(0, tz=UTC), "", "unknown")
-            self._record(ev, "error", str(exc), warnings=[str(exc)])
+            status = "skipped" if isinstance(exc, SkippedEvidence) else "error"
+            self._record(ev, status, str(exc), warnings=[str(exc)])
             return
         if (str(path), ev.sha256) in self.seen:
             self._done(FileResult(path, "already-ingested"), ev.size)
@@ -206,12 +217,17 @@ class _Run:
         self.dups = [d for d in self.dups if d[1][4] not in hashes]
         try:
             with _watch(self.con, self._batch_progress(items)):
-                parse_batch(self.con, items, self.opts.parse_options())
-                commit_batch(self.con, items, [d[1] for d in dups], self.opts.tz)
+                parse_batch(self.con, items, self.opts.parse_options(), self.opts.max_expansion)
+                _refuse_changed(self.con, items)
+                commit_batch(self.con, items, [d[1] for d in dups if not _refused(d, items)], self.opts.tz)
         except duckdb.Error as exc:  # e.g. a pasted layout whose SQL DuckDB refuses
             self._batch_failed(items, dups, exc)
             return
         for item in items:
+            if item.error is not None:
+                del self.pending[item.ev.sha256]
+                self._record(item.ev, "error", item.error, warnings=[item.error])
+                continue
             self.originals[item.ev.sha256] = item.source_id
             self._done(
                 FileResult(
@@ -225,6 +241,10 @@ class _Run:
                 item.ev.size,
             )
         for path, row, message in dups:
+            if _refused((path, row, message), items):  # its original was refused: read it as itself
+                self.seen.discard((str(path), row[4]))
+                self._done(FileResult(path, "error", message="its identical original was refused"), row[2])
+                continue
             self._done(FileResult(path, "duplicate", row[0], message=message), row[2])
         self.pending.clear()
 
@@ -274,6 +294,23 @@ class _Run:
             return None
         size = sum(i.ev.size for i in items)
         return lambda frac: self.report(items[-1].ev.path, int(size * frac))
+
+
+def _refused(dup: tuple[Path, list[Any], str], items: list[Planned]) -> bool:
+    return any(i.error is not None and i.ev.sha256 == dup[1][4] for i in items)
+
+
+def _refuse_changed(con: duckdb.DuckDBPyConnection, items: list[Planned]) -> None:
+    """A file that changed after it was hashed (a live log still being written) is refused."""
+    for idx, item in enumerate(items):
+        change = changed_since(item.ev) if item.error is None else None
+        if change:
+            item.error = (
+                f"{item.ev.path}: changed while being ingested ({change}); its lines are not kept, "
+                "because they may not match its recorded SHA-256. Copy the evidence to a stable "
+                "place (a live log is still being written) and ingest the copy"
+            )
+            con.execute(f"DELETE FROM parsed WHERE line_no >> {SHIFT} = {idx}")
 
 
 def _is_case_file(path: Path, case_path: Path) -> bool:

@@ -19,7 +19,9 @@ from forensics.evidence import TruncatedError, iter_chunks
 from forensics.formats.sqltext import sql_str
 
 DUCKDB_COMPRESSIONS = {"none": "none", "gzip": "gzip", "zstd": "zstd"}
-MAX_LINE_BYTES = 8 * 1024 * 1024
+MAX_LINE_BYTES = 8 * 1024 * 1024  # DuckDB's reader refuses longer lines: the Python path reads them
+KEPT_LINE_BYTES = 64 * 1024 * 1024  # a longer line keeps its first 64 MiB (and says so)
+OVERLONG = "\\[line continues: {total:,} bytes in all; the first {kept:,} are kept here]"
 BATCH_LINES = 500_000
 
 
@@ -53,6 +55,7 @@ def stage_python(
     compression: str,
     table: str,
     on_lines: Callable[[int], None] | None = None,
+    max_expansion: float | None = None,
 ) -> str | None:
     """Read the file in Python into temp table ``table``. Returns a warning or None."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (line_no BIGINT, line VARCHAR)")
@@ -73,13 +76,19 @@ def stage_python(
             on_lines(len(batch))
         batch = []
 
-    reader = LineReader(path, compression)
+    reader = LineReader(path, compression, max_expansion)
     for block in reader:
         batch.extend(block)
         if len(batch) >= BATCH_LINES:
             flush()
     flush()
-    return reader.warning
+    notes = [reader.warning] if reader.warning else []
+    if reader.overlong:
+        notes.append(
+            f"{reader.overlong} line(s) longer than {KEPT_LINE_BYTES:,} bytes: the first "
+            f"{KEPT_LINE_BYTES:,} bytes of each are kept (the evidence file holds them whole)"
+        )
+    return "; ".join(notes) or None
 
 
 class LineReader:
@@ -87,31 +96,63 @@ class LineReader:
 
     Lines end at ``\n`` (one trailing ``\r`` dropped), or at ``\r`` in a file that has no
     ``\n`` at all — as DuckDB's reader splits them. A compressed stream that breaks off yields
-    everything before the break (the cut line included) and sets ``warning``.
+    everything before the break (the cut line included) and sets ``warning``. A line longer
+    than KEPT_LINE_BYTES keeps its first KEPT_LINE_BYTES bytes and a note of its full length,
+    so memory stays bounded (the evidence file, hashed, still holds it whole).
     """
 
-    def __init__(self, path: Path, compression: str) -> None:
-        self.path, self.compression = path, compression
+    def __init__(self, path: Path, compression: str, max_expansion: float | None = None) -> None:
+        self.path, self.compression, self.max_expansion = path, compression, max_expansion
         self.warning: str | None = None
+        self.overlong = 0
 
     def __iter__(self) -> Iterator[list[str]]:
         rest = b""
         sep: bytes | None = None
+        skipped = 0  # bytes of an over-long line dropped so far (beyond what is kept)
         try:
-            for chunk in iter_chunks(self.path, self.compression):
-                data = rest + chunk
+            for chunk in iter_chunks(self.path, self.compression, max_expansion=self.max_expansion):
                 if sep is None:
-                    sep = b"\n" if b"\n" in data or b"\r" not in data else b"\r"
+                    sep = b"\n" if b"\n" in chunk or b"\r" not in chunk else b"\r"
+                if skipped:  # inside an over-long line: drop bytes until its end
+                    cut = chunk.find(sep)
+                    if cut < 0:
+                        skipped += len(chunk)
+                        continue
+                    yield [self._overlong(rest, skipped + cut)]
+                    rest, skipped, chunk = b"", 0, chunk[cut + 1 :]
+                data = rest + chunk
                 cut = data.rfind(sep)
                 if cut < 0:
                     rest = data
+                    if len(rest) > KEPT_LINE_BYTES:
+                        rest, skipped = rest[:KEPT_LINE_BYTES], len(rest) - KEPT_LINE_BYTES
                     continue
                 rest = data[cut + 1 :]
-                yield _decode(data[:cut], sep)
+                block = _decode(data[:cut], sep)
+                if len(data) - len(rest) > KEPT_LINE_BYTES:
+                    block = [self._cap(line) for line in block]
+                yield block
+                if len(rest) > KEPT_LINE_BYTES:
+                    rest, skipped = rest[:KEPT_LINE_BYTES], len(rest) - KEPT_LINE_BYTES
         except TruncatedError as exc:
             self.warning = f"truncated or corrupt compressed data: {exc}; kept every line before the break"
-        if rest:
+        if skipped:
+            yield [self._overlong(rest, skipped)]
+        elif rest:
             yield _decode(rest, sep or b"\n")
+
+    def _overlong(self, kept: bytes, dropped: int) -> str:
+        self.overlong += 1
+        return kept.decode("utf-8", "backslashreplace") + OVERLONG.format(
+            total=len(kept) + dropped, kept=len(kept)
+        )
+
+    def _cap(self, line: str) -> str:
+        raw = line.encode("utf-8", "surrogateescape")
+        if len(raw) <= KEPT_LINE_BYTES:
+            return line
+        return self._overlong(raw[:KEPT_LINE_BYTES], len(raw) - KEPT_LINE_BYTES)
 
 
 def _decode(block: bytes, sep: bytes) -> list[str]:

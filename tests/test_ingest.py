@@ -283,8 +283,8 @@ def test_a_batch_duckdb_cannot_parse_is_recorded_not_fatal(
 
     real = batch.parse_batch
     monkeypatch.setattr(sys.modules["forensics.ingest"], "parse_batch",
-                        lambda con, items, o: boom() if items[0].fmt.name == "combined"
-                        else real(con, items, o))
+                        lambda con, items, o, m: boom() if items[0].fmt.name == "combined"
+                        else real(con, items, o, m))
     report = ingest(case, [bad, good])
     assert [r.status for r in report.results] == ["error", "ingested"]
     assert "failed in DuckDB" in (report.results[0].message or "")
