@@ -259,7 +259,8 @@ def head_lines(path: Path, compression: str, max_lines: int = 200, max_bytes: in
     except TruncatedError:
         pass
     text = data.decode("utf-8", errors="backslashreplace")
-    lines = text.split("\n")
-    if len(lines) > 1 and (len(data) >= max_bytes or data.count(b"\n") > max_lines):
+    sep = "\n" if "\n" in text or "\r" not in text else "\r"  # as lines.LineReader splits
+    lines = text.split(sep)
+    if len(lines) > 1 and (len(data) >= max_bytes or len(lines) > max_lines):
         lines = lines[:-1]  # the last one may be cut by the read size
     return [ln.removesuffix("\r") for ln in lines[:max_lines]]
