@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from forensics.case import transaction
 from forensics.errors import ForensicsError
 from forensics.evidence import (
     DEFAULT_MAX_EXPANSION,
@@ -245,21 +246,17 @@ def commit_batch(
         )
     cols = ", ".join(c if c != "line_no" else f"line_no & {MASK}" for c in PARSED_COLUMNS)
     with _unordered(con):
-        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(
-                f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
-                f"SELECT {sid}, {cols} FROM parsed WHERE reject_reason IS NULL"
-            )
-            con.execute(
-                f"INSERT INTO rejects SELECT {sid}, line_no & {MASK}, line, reject_reason "
-                "FROM parsed WHERE reject_reason IS NOT NULL"
-            )
-            insert_sources(con, rows + duplicates)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            with transaction(con):
+                con.execute(
+                    f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
+                    f"SELECT {sid}, {cols} FROM parsed WHERE reject_reason IS NULL"
+                )
+                con.execute(
+                    f"INSERT INTO rejects SELECT {sid}, line_no & {MASK}, line, reject_reason "
+                    "FROM parsed WHERE reject_reason IS NOT NULL"
+                )
+                insert_sources(con, rows + duplicates)
         finally:
             con.execute("DROP TABLE IF EXISTS parsed")
 

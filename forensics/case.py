@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,39 @@ def _open_error(path: Path, exc: duckdb.IOException) -> str:
     return f"cannot open case {path}: {text.splitlines()[0]}"
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """All or nothing: commit at the end, roll back on any error (the original error is raised;
+    a COMMIT that failed, e.g. on a full disk, has already rolled back)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        with suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+
+
+def is_write_failure(exc: BaseException) -> bool:
+    """DuckDB could not write the case, its WAL or its spill files (as opposed to a query error)."""
+    text = str(exc)
+    return isinstance(exc, duckdb.IOException) or (
+        isinstance(exc, duckdb.TransactionException)
+        and ("Could not write" in text or "Failed to commit" in text)
+    )
+
+
+def write_failed(path: Path | None, exc: duckdb.Error) -> CaseError:
+    """A write to the case (or its spill folder) failed: disk full, quota, I/O error."""
+    where = f"case {path} or its spill folder {path}.tmp" if path else "the case or its spill folder"
+    return CaseError(
+        f"cannot write to {where} ({str(exc).splitlines()[0]}). "
+        "Everything committed before is intact (check with `forensics verify`); free disk space "
+        "and run the same command again: what is already in the case is not redone."
+    )
+
+
 class Case:
     """A forensic case stored in one DuckDB file.
 
@@ -126,19 +161,18 @@ class Case:
                 "SELECT column_name FROM duckdb_columns() WHERE table_name = 'case_log'"
             ).fetchall()
         }
-        self.con.execute("BEGIN TRANSACTION")
-        for col in ("prev_hash", "entry_hash"):
-            if col not in cols:
-                self.con.execute(f"ALTER TABLE case_log ADD COLUMN {col} VARCHAR")
-        chained = custody.rechain(self.con)
-        self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
-        custody.append(
-            self.con,
-            tool_version(),
-            "upgrade",
-            {"from_schema": found, "to_schema": SCHEMA_VERSION, "entries_chained": chained},
-        )
-        self.con.execute("COMMIT")
+        with transaction(self.con):
+            for col in ("prev_hash", "entry_hash"):
+                if col not in cols:
+                    self.con.execute(f"ALTER TABLE case_log ADD COLUMN {col} VARCHAR")
+            chained = custody.rechain(self.con)
+            self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+            custody.append(
+                self.con,
+                tool_version(),
+                "upgrade",
+                {"from_schema": found, "to_schema": SCHEMA_VERSION, "entries_chained": chained},
+            )
 
     def close(self) -> None:
         self.con.close()

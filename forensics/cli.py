@@ -20,7 +20,7 @@ from forensics import formats, routes
 from forensics.actors import ActorOptions, derive_actors
 from forensics.assess import InvestigateOptions, assess
 from forensics.auth import AuthOptions, AuthResult
-from forensics.case import Case
+from forensics.case import Case, is_write_failure, write_failed
 from forensics.detect import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
 from forensics.detect import summary as detect_summary
 from forensics.detectors import REGISTRY as DETECTORS
@@ -52,7 +52,19 @@ def _fail(exc: ForensicsError | duckdb.OutOfMemoryException) -> click.ClickExcep
     return click.ClickException(safe(exc))
 
 
-@click.group()
+class _Main(click.Group):
+    """A write to the case that fails (disk full) is one clear line, whichever command hit it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except duckdb.Error as exc:
+            if is_write_failure(exc):
+                raise click.ClickException(safe(write_failed(None, exc))) from exc
+            raise
+
+
+@click.group(cls=_Main)
 @click.version_option(package_name="access-log-forensics")
 def main() -> None:
     """Access-log breach forensics: was data actually taken during an exposure window?"""

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from forensics.actors import ActorOptions, ActorsResult, derive_actors
-from forensics.case import Case
+from forensics.case import Case, transaction
 from forensics.detectors import REGISTRY
 from forensics.detectors.base import FINDING_COLUMNS, SEVERITIES
 from forensics.detectors.facts import build_detect_requests
@@ -95,8 +95,7 @@ def run_detectors(case: Case, options: DetectOptions | None = None) -> DetectRes
     build_detect_requests(case)
     cols = ", ".join(f"{c} {t}" for c, t in FINDING_COLUMNS.items())
     casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in FINDING_COLUMNS.items())
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         con.execute(f"CREATE OR REPLACE TEMP TABLE _findings (det_order INTEGER, detector VARCHAR, {cols})")
         con.execute(
             "CREATE OR REPLACE TABLE detector_runs (detector VARCHAR, title VARCHAR, severity VARCHAR, "
@@ -124,10 +123,6 @@ def run_detectors(case: Case, options: DetectOptions | None = None) -> DetectRes
             )
         _store(case, {d: REGISTRY[d].severity for d in settings})
         con.execute("INSERT OR REPLACE INTO meta VALUES ('detect_options', ?)", [json.dumps(opts.to_dict())])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return result
 
 

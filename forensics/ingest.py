@@ -22,7 +22,7 @@ import duckdb
 
 from forensics import custody, formats
 from forensics.batch import SHIFT, Planned, commit_batch, insert_sources, parse_batch, source_row
-from forensics.case import Case
+from forensics.case import Case, is_write_failure, write_failed
 from forensics.errors import ForensicsError, UnrecognisedFormatError
 from forensics.evidence import (
     DEFAULT_MAX_EXPANSION,
@@ -108,6 +108,7 @@ def ingest(
         },
     )
     run = _Run(case.con, opts, forced, paths, progress)
+    run.path = case.path
     for path in paths:
         run.add(path)
     run.flush()
@@ -147,6 +148,7 @@ class _Run:
         progress: Callable[[Progress], None] | None,
     ) -> None:
         self.con, self.opts, self.forced, self.progress = con, opts, forced, progress
+        self.path = Path("case")
         self.results: dict[Path, FileResult] = {}
         self.total_bytes = sum(_size(p) for p in paths)
         self.n_files, self.done_bytes, self.done_lines = len(paths), 0, 0
@@ -221,6 +223,8 @@ class _Run:
                 _refuse_changed(self.con, items)
                 commit_batch(self.con, items, [d[1] for d in dups if not _refused(d, items)], self.opts.tz)
         except duckdb.Error as exc:  # e.g. a pasted layout whose SQL DuckDB refuses
+            if is_write_failure(exc):  # disk full, spill folder unwritable: stop and say so
+                raise write_failed(self.path, exc) from exc
             self._batch_failed(items, dups, exc)
             return
         for item in items:

@@ -11,6 +11,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
+
 from forensics import report
 from forensics.assessment import Assessment
 from forensics.case import Case
@@ -29,6 +31,8 @@ def _rendered(writer: Callable[[Assessment, Path], None]) -> Callable[[Case, Ass
     return lambda case, assessment, path: writer(assessment, path)
 
 
+PARTIAL = ".partial"
+
 WRITERS: dict[str, Callable[[Case, Assessment, Path], object]] = {
     **{name: _rendered(writer) for name, writer in report.WRITERS.items()},  # report.html, report.md
     "findings.json": _text(findings_json),
@@ -38,20 +42,30 @@ WRITERS: dict[str, Callable[[Case, Assessment, Path], object]] = {
 
 
 def write_outputs(case: Case, assessment: Assessment, out_dir: Path) -> dict[str, Path]:
+    """Write every file under a temporary name, then rename them all into place.
+
+    A run that fails (disk full) or is killed leaves the folder's previous files as they were:
+    nothing is renamed until every file is written, and leftovers of a killed run are removed.
+    """
     try:
         out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for stale in out_dir.glob(f".*{PARTIAL}"):
+            stale.unlink()
     except OSError as exc:
         raise ForensicsError(f"cannot create the report folder {out_dir}: {exc}") from exc
-    written = {}
-    for name, write in WRITERS.items():
-        final = out_dir / name
-        tmp = out_dir / f".{name}.partial"
-        try:
+    staged: dict[str, tuple[Path, Path]] = {}
+    try:
+        for name, write in WRITERS.items():
+            final, tmp = out_dir / name, out_dir / f".{name}{PARTIAL}"
+            staged[name] = (tmp, final)
             write(case, assessment, tmp)
             os.chmod(tmp, 0o600)
-            os.replace(tmp, final)
-        except OSError as exc:
+    except (OSError, duckdb.IOException) as exc:
+        for tmp, _ in staged.values():
             tmp.unlink(missing_ok=True)
-            raise ForensicsError(f"cannot write {final}: {exc}") from exc
-        written[name] = final
-    return written
+        raise ForensicsError(
+            f"cannot write the report in {out_dir} ({exc}); the files already there are unchanged"
+        ) from exc
+    for tmp, final in staged.values():
+        os.replace(tmp, final)
+    return {name: final for name, (_, final) in staged.items()}

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from forensics.case import Case
+from forensics.case import Case, transaction
 from forensics.errors import EndpointError, ForensicsError
 from forensics.formats.sqltext import sql_str
 
@@ -148,14 +148,9 @@ def derive_routes(case: Case, options: RouteOptions | None = None) -> RoutesResu
     """(Re)build table ``routes`` and view ``requests`` in the case."""
     opts = options or RouteOptions()
     con = case.con
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         _build(con, opts)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('routes_options', ?)", [opts.to_json()])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     row = con.execute("SELECT count(*), count(DISTINCT route) FROM routes").fetchone()
     paths, n_routes = (int(row[0]), int(row[1])) if row else (0, 0)
     return RoutesResult(paths, n_routes, _unmatched(con, opts.endpoints))
