@@ -35,7 +35,7 @@ from forensics.case import Case, tool_version
 from forensics.coverage import Coverage, CoverageOptions, compute_coverage
 from forensics.detect import DetectOptions, run_detectors
 from forensics.detectors import REGISTRY
-from forensics.errors import ForensicsError, WindowError
+from forensics.errors import EndpointError, ForensicsError, WindowError
 from forensics.evidence import describe
 from forensics.excerpts import raw_lines
 from forensics.window import Window, iso_z
@@ -59,7 +59,10 @@ class InvestigateOptions:
 
 def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
     opts = options or InvestigateOptions()
-    run_detectors(case, opts.detect)
+    detected = run_detectors(case, opts.detect)
+    unmatched = detected.routes.unmatched
+    if unmatched and len(unmatched) == len(opts.detect.routes.endpoints):
+        raise EndpointError(_unmatched_text(unmatched, "no endpoint given matched any request"))
     window, window_source, window_evidence = _window(case, opts.window)
     logins = opts.detect.actors.auth.logins
     coverage = compute_coverage(case, window, CoverageOptions(logins=logins))
@@ -83,6 +86,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
         "parameters": {
             "endpoints": endpoints,
             "endpoints_source": "given" if opts.detect.routes.endpoints else "proposed",
+            "endpoints_unmatched": unmatched,
             "login": [e.text for e in logins],
             "trusted": [str(t) for t in opts.detect.actors.auth.trusted],
             "window_source": window_source,
@@ -114,7 +118,10 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
             "p_any_max": bound.p_any_uncovered,
         },
         "regulatory": _regulatory(window, records, verdict, coverage),
-        "limitations": _limitations(case, coverage),
+        "limitations": [
+            *(f"The endpoint {ep} matched no request in the case{_close(c)}." for ep, c in unmatched.items()),
+            *_limitations(case, coverage),
+        ],
         "reproduce": {"command": opts.command, "tool_version": tool_version(), "sql": dict(NUMBER_SQL)},
     }
     return Assessment(
@@ -126,6 +133,24 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
         excerpts=_excerpts(case, doc["findings"]),
         affected_records=affected,
     )
+
+
+def _unmatched_text(unmatched: dict[str, list[str]], lead: str) -> str:
+    """Endpoints that match no request are typos more often than unused APIs: a "no evidence"
+    verdict built only on them would be wrong, so when none matches it is an error, and when
+    some do the others are named in the report's limitations."""
+    parts = [
+        f"{ep!r} (closest routes: {', '.join(close)})" if close else f"{ep!r} (no route is close)"
+        for ep, close in unmatched.items()
+    ]
+    return (
+        f"{lead}: " + "; ".join(parts) + ". Fix --endpoint (`forensics routes CASE` lists the "
+        "routes) or leave it out to have endpoints with unauthenticated record reads proposed"
+    )
+
+
+def _close(routes: list[str]) -> str:
+    return f" (closest routes: {', '.join(routes)})" if routes else ""
 
 
 def _coverage_doc(coverage: Coverage) -> dict[str, Any]:

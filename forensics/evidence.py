@@ -120,6 +120,11 @@ def describe(path: Path) -> EvidenceFile:
     )
 
 
+def display_path(path: Path) -> str:
+    """The path as text: bytes of the name that are not UTF-8 shown as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
 def _kind(mode: int, path: Path) -> str:
     if stat.S_ISDIR(mode):
         return "a symbolic link to a folder, not followed; give the folder itself to ingest it"

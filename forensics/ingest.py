@@ -30,6 +30,7 @@ from forensics.evidence import (
     SkippedEvidence,
     changed_since,
     describe,
+    display_path,
     find_files,
     head_lines,
 )
@@ -99,7 +100,7 @@ def ingest(
     started = case.log_command(
         "ingest",
         {
-            "inputs": [str(p) for p in paths],
+            "inputs": [display_path(p) for p in paths],
             "format": opts.format,
             "log_format": opts.log_format,
             "tz": opts.tz,
@@ -164,6 +165,19 @@ class _Run:
 
     def add(self, path: Path) -> None:
         self.report(path)
+        shown = display_path(path)
+        if shown != str(path):  # bytes that are not UTF-8 in the name: DuckDB cannot open it
+            msg = (
+                f"{shown}: the file name is not valid UTF-8 (shown with \\xNN escapes), so it was not "
+                "read; copy it to a UTF-8 name (the copy's hash will match) and ingest the copy"
+            )
+            if (shown, "") in self.failed or (shown, "") in self.seen:  # a re-run: replace the record
+                self.con.execute("DELETE FROM sources WHERE path = ? AND sha256 = ''", [shown])
+            self.seen.add((shown, ""))
+            ev = EvidenceFile(Path(shown), 0, datetime.fromtimestamp(0, tz=UTC), "", "unknown")
+            insert_sources(self.con, [source_row(self._sid(), ev, status="error", warnings=[msg])])
+            self._done(FileResult(path, "error", message=msg), 0)
+            return
         try:
             ev = describe(path)
         except ForensicsError as exc:  # unreadable or special: recorded without a hash, never dropped

@@ -155,3 +155,17 @@ def test_outputs_are_deterministic_and_spreadsheet_safe(case: Case, tmp_path: Pa
     event = json.loads(lines[0])
     assert {"message", "datetime", "timestamp_desc"} <= event.keys() and event["datetime"].endswith("Z")
     assert len(lines) == 6
+
+
+def test_endpoints_matching_nothing_are_named_with_close_routes(case: Case) -> None:
+    from dataclasses import replace
+
+    from forensics.errors import EndpointError
+
+    add_events(case, monitor(1) + staff())
+    typo = replace(DETECT, routes=RouteOptions((Endpoint.parse("GET /api/v2/referal/{id}"),)))
+    with pytest.raises(EndpointError, match=r"'GET /api/v2/referal/\{id\}' \(closest routes: GET /api/v2/refer"):
+        assess(case, InvestigateOptions(detect=typo, window=WINDOW))
+    doc = assess(case, InvestigateOptions(detect=DETECT, window=WINDOW)).document  # one of two matches
+    assert list(doc["parameters"]["endpoints_unmatched"]) == ["GET /api/v2/referrals"]
+    assert any("GET /api/v2/referrals matched no request" in x for x in doc["limitations"])

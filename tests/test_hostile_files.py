@@ -195,3 +195,19 @@ def test_a_file_growing_while_ingested_is_refused(
     assert got[stable].status == "ingested"
     assert case.sql("SELECT DISTINCT source_id FROM events")["source_id"].tolist() == [got[stable].source_id]
     _accounted(case)
+
+
+def test_a_file_name_that_is_not_utf8_is_recorded_with_an_escaped_name(case: Case, tmp_path: Path) -> None:
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    with open(os.path.join(os.fsencode(ev), b"access-caf\xe9.log"), "wb") as fh:
+        fh.write(LINE.encode() + b"\n")
+    good = write_lines(ev / "access.log", COMBINED)
+    for _ in range(2):  # a re-run replaces the record rather than adding a second
+        report = ingest(case, [ev])
+    bad = [r for r in report.results if r.path != good]
+    assert [r.status for r in bad] == ["error"]
+    assert "access-caf\\xe9.log: the file name is not valid UTF-8" in (bad[0].message or "")
+    rows = case.sql("SELECT path, status FROM sources ORDER BY path")
+    assert rows["path"].tolist() == [str(ev / "access-caf\\xe9.log"), str(good)]
+    assert rows["status"].tolist() == ["error", "ingested"]

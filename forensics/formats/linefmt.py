@@ -76,7 +76,7 @@ class LineFormat:
         fast, tolerant = _compiled(self.layout.fast), _compiled(self.layout.regex)
         # Every literal quote must be there (the tolerant form may lose only the last one):
         # a cheap count rules out most lines of other layouts before any regex runs.
-        need = sum(t.count('"') for t in self.layout.tokens if isinstance(t, str)) - 1
+        need = self._quotes_needed
         possible = [ln.count('"') >= need for ln in lines]
         out = [ok and fast.fullmatch(ln) is not None for ok, ln in zip(possible, lines, strict=True)]
         if strict_only:
@@ -96,6 +96,10 @@ class LineFormat:
             for i, hit in zip(long_misses, row[0] if row else [], strict=True):
                 out[i] = bool(hit)
         return out
+
+    @functools.cached_property
+    def _quotes_needed(self) -> int:
+        return sum(t.count('"') for t in self.layout.tokens if isinstance(t, str)) - 1
 
     def bind(self, lines: list[str], options: ParseOptions) -> LayoutParser:
         tf = self.layout.time_field
