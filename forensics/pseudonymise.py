@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -262,9 +261,10 @@ def _document(source: dict[str, Any], pz: Pseudonymiser, text: Callable[[str], s
     if records.get("id_range"):
         lo, hi = (str(records["id_range"][k]) for k in ("min", "max"))
         records["id_range"] = {"min": pz("rec", lo), "max": pz("rec", hi)}
-        records["at_risk_basis"] = _replace_number(
-            _replace_number(records["at_risk_basis"], lo, pz("rec", lo)), hi, pz("rec", hi)
-        )
+        # the range as assess.py words it in the at-risk basis, which the regulatory texts repeat
+        said, now = f"({lo} to {hi})", f"({pz('rec', lo)} to {pz('rec', hi)})"
+        records["at_risk_basis"] = records["at_risk_basis"].replace(said, now)
+        doc["regulatory"] = _strings(doc["regulatory"], lambda t: t.replace(said, now))
     for actor in doc["actors"]:
         actor["ips"] = [pz("ip", ip) for ip in actor["ips"]]
         actor["principals"] = [pz("user", p) for p in actor["principals"]]
@@ -298,10 +298,6 @@ def _strings(value: Any, text: Callable[[str], str]) -> Any:
     if isinstance(value, dict):
         return {k: _strings(v, text) for k, v in value.items()}
     return value
-
-
-def _replace_number(text: str, value: str, by: str) -> str:
-    return re.sub(rf"(?<![\w.]){re.escape(value)}(?![\w.])", by, text)
 
 
 # --- the mapping file ---------------------------------------------------------------------------
