@@ -216,12 +216,12 @@ def _transform(a: Assessment, pz: Pseudonymiser, text: Callable[[str], str]) -> 
     doc = _document(a.document, pz, text)
     scatter = a.scatter.copy()
     if not scatter.empty:
-        scatter["record_id"] = [pz("rec", str(v)) for v in scatter["record_id"]]
-        scatter["label"] = [text(str(v)) for v in scatter["label"]]
+        scatter["record_id"] = _per_value(scatter["record_id"], lambda v: pz("rec", v))
+        scatter["label"] = _per_value(scatter["label"], text)
         scatter["y"] = scatter["y"].rank(method="dense").astype(float)  # order kept, ids not shown
     affected = a.affected_records.copy()
     if not affected.empty:
-        affected["record_id"] = [pz("rec", str(v)) for v in affected["record_id"]]
+        affected["record_id"] = _per_value(affected["record_id"], lambda v: pz("rec", v))
         affected = affected.sort_values(["basis", "record_id"], kind="stable").reset_index(drop=True)
     return replace(
         a,
@@ -237,10 +237,16 @@ def _transform(a: Assessment, pz: Pseudonymiser, text: Callable[[str], str]) -> 
     )
 
 
+def _per_value(column: pd.Series, fn: Callable[[str], str]) -> pd.Series:
+    """``fn`` once per distinct value of ``column`` (rows are many, values few), mapped back."""
+    text = column.astype(str)
+    return text.map({v: fn(v) for v in text.unique()})
+
+
 def _routes(frame: pd.DataFrame, text: Callable[[str], str]) -> pd.DataFrame:
     if frame.empty or "route" not in frame:
         return frame
-    return frame.assign(route=[text(str(r)) for r in frame["route"]])
+    return frame.assign(route=_per_value(frame["route"], text))
 
 
 ID_METRICS = ("min_id", "max_id")  # detector metrics holding a record id (as an integer)
