@@ -123,6 +123,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
             *_limitations(case, coverage),
         ],
         "reproduce": {"command": opts.command, "tool_version": tool_version(), "sql": dict(NUMBER_SQL)},
+        "pseudonymisation": None,  # set when written pseudonymised (pseudonymise.py)
     }
     return Assessment(
         document=doc,

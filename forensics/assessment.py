@@ -37,6 +37,10 @@ Document keys (all present; values may be null where noted):
   mitigation} (str each)}
 * ``limitations`` [str]
 * ``reproduce`` {command str, tool_version str, sql {number name: SQL text}}
+* ``pseudonymisation`` null, or in a pseudonymised (shareable) report {algorithm,
+  key_fingerprint, kinds {prefix: meaning}, scope}: record ids, IP addresses and principals
+  are then pseudonyms ``rec_…``/``ip_…``/``user_…`` (strings, also ``records.id_range`` and
+  the findings' ``min_id``/``max_id`` metrics), see pseudonymise.py
 """
 
 from __future__ import annotations

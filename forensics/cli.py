@@ -29,6 +29,7 @@ from forensics.evidence import DEFAULT_MAX_EXPANSION, sha256_file
 from forensics.ingest import IngestOptions, IngestReport, Progress, ingest
 from forensics.network import Trusted
 from forensics.outputs import write_outputs
+from forensics.pseudonymise import Pseudonymisation
 from forensics.simulate import simulate
 from forensics.simulate.writers import EVIDENCE_DIR
 from forensics.text import printable
@@ -629,6 +630,18 @@ def detect_cmd(
     show_default=True,
     help="Folder for report.html, report.md, findings.json, affected_records.csv, timeline.jsonl.",
 )
+@click.option(
+    "--pseudonymise",
+    is_flag=True,
+    help="A shareable report: record ids, IP addresses and user names replaced by keyed pseudonyms "
+    "(HMAC-SHA256); the mapping to the real values is written beside the key, outside --out.",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Pseudonym key (created, mode 0600, when missing; the same key gives the same pseudonyms). "
+    "Default: CASE.pseudonym-key beside the case.",
+)
 def investigate_cmd(
     case_path: Path,
     endpoints: tuple[str, ...],
@@ -641,6 +654,8 @@ def investigate_cmd(
     thresholds: tuple[str, ...],
     records_total: int | None,
     out_dir: Path,
+    pseudonymise: bool = False,
+    key_file: Path | None = None,
 ) -> None:
     """Was data taken in the exposure window? Writes the report and machine-readable findings.
 
@@ -649,7 +664,12 @@ def investigate_cmd(
         forensics investigate case.duckdb --endpoint "GET /api/v2/referrals/{id}" \\
             --window 2023-03-14T16:20:00Z/2024-11-21T09:40:00Z \\
             --login "POST /api/v2/auth/login" --trusted partner=51.140.12.32/29 --out report/
+
+        forensics investigate case.duckdb --endpoint "GET /api/v2/referrals/{id}" \\
+            --pseudonymise --out shareable/
     """
+    if key_file is not None and not pseudonymise:
+        raise click.UsageError("--key-file is used with --pseudonymise")
     try:
         zone = _zone(tz) if tz else None
         opts = InvestigateOptions(
@@ -658,14 +678,27 @@ def investigate_cmd(
             records_total=records_total,
             command=" ".join(["forensics", *(shlex.quote(a) for a in sys.argv[1:])]),
         )
+        pz, key_created = (
+            Pseudonymisation.for_case(case_path, out_dir, key_file) if pseudonymise else (None, False)
+        )
         with Case.open(case_path) as case:
             started = case.log_command(
-                "investigate", {**opts.detect.to_dict(), "window": window, "tz": tz, "out": str(out_dir)}
+                "investigate",
+                {
+                    **opts.detect.to_dict(),
+                    "window": window,
+                    "tz": tz,
+                    "out": str(out_dir),
+                    "pseudonymise": pseudonymise,
+                },
             )
             click.echo("running detectors and measuring coverage …", err=True)
             result = assess(case, opts)
-            written = write_outputs(case, result, out_dir)
-            case.log_result(started, "investigate", _investigate_summary(result.document, written))
+            written = write_outputs(case, result, out_dir, pseudonymise=pz)
+            summary = _investigate_summary(result.document, written)
+            if pz is not None:
+                summary["pseudonym_key_fingerprint"] = pz.key.fingerprint
+            case.log_result(started, "investigate", summary)
             head = case.log_head()
     except (ForensicsError, duckdb.OutOfMemoryException) as exc:
         raise _fail(exc) from exc
@@ -688,6 +721,10 @@ def investigate_cmd(
     )
     for name, path in written.items():
         click.echo(f"{name:<22} {safe(path)}")
+    if pz is not None:
+        state = "new key" if key_created else "key"
+        click.echo(f"pseudonymised: {state} {safe(pz.key_path)} (fingerprint {pz.key.fingerprint}); "
+                   f"mapping {safe(pz.mapping)} — keep both private, share only {safe(out_dir)}")  # fmt: skip
     _print_head(head)
 
 

@@ -57,3 +57,7 @@ class CoverageError(ForensicsError):
 
 class SimulationError(ForensicsError):
     """Simulation parameters that cannot make a case (e.g. too few days)."""
+
+
+class PseudonymError(ForensicsError):
+    """A pseudonym key or mapping file that cannot be read, written or placed where asked."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,25 +56,30 @@ TIMELINE_FROM = """
     FROM detect_requests d
     LEFT JOIN _timeline_f r ON r.actor_id = d.actor_id AND r.route = d.route
     LEFT JOIN (SELECT * FROM _timeline_f WHERE route IS NULL) a ON a.actor_id = d.actor_id
-    LEFT JOIN sources s USING (source_id)
+    LEFT JOIN sources s USING (source_id){joins}
     WHERE (r.actor_id IS NOT NULL OR a.actor_id IS NOT NULL)
       AND d.ts >= (SELECT ws FROM _w) AND d.ts < (SELECT we FROM _w)"""
 TIMELINE_COLUMNS = """
-    d.method || ' ' || d.path || coalesce('?' || d.query, '') || ' -> '
-      || coalesce(d.status::VARCHAR, '-') || ' (actor ' || d.actor_id || ', '
-      || coalesce(d.client_ip, '-') || ')' AS message,
+    {method} || ' ' || {path} || coalesce('?' || {query}, '') || ' -> '
+      || coalesce({status}::VARCHAR, '-') || ' (actor ' || d.actor_id || ', '
+      || coalesce({client_ip}, '-') || ')' AS message,
     strftime(d.ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS datetime,
     'Request received' AS timestamp_desc,
     epoch_us(d.ts) AS timestamp,
-    d.actor_id, d.client_ip, d.user_agent, d.principal, d.method, d.path, d.query, d.status,
-    d.bytes_sent, d.route, d.record_id, d.auth_state,
+    d.actor_id, {client_ip} AS client_ip, {user_agent} AS user_agent, {principal} AS principal,
+    {method} AS method, {path} AS path, {query} AS query, {status} AS status,
+    d.bytes_sent, {route} AS route, {record_id} AS record_id, d.auth_state,
     string_split(concat_ws(',', r.detectors, a.detectors), ',') AS detectors,
     coalesce(r.unauthorised, false) OR coalesce(a.unauthorised, false) AS unauthorised,
     s.path AS source_path, d.line_no AS source_line"""
+SHOWN = ("method", "path", "query", "status", "client_ip", "user_agent", "principal", "route", "record_id")
 
 
-def write_timeline(case: Case, path: Path) -> int:
+def write_timeline(case: Case, path: Path, shown: Mapping[str, str] | None = None, joins: str = "") -> int:
     """Requests behind the high/medium findings in the window (needs assess's temp table ``_w``).
+
+    ``shown``: SQL for some columns in place of ``d.<column>`` (over ``detect_requests d`` and
+    ``joins``), e.g. pseudonyms (pseudonymise.py).
 
     One line per request (a request behind several findings lists all their detectors), in time
     order. Written in time slices of at most ``TIMELINE_SLICE_ROWS`` rows, each sorted and
@@ -88,11 +94,13 @@ def write_timeline(case: Case, path: Path) -> int:
           bool_or(unauthorised) AS unauthorised
         FROM findings WHERE severity IN ('high', 'medium') AND actor_id IS NOT NULL GROUP BY ALL"""
     )
+    columns = TIMELINE_COLUMNS.format(**{c: f"d.{c}" for c in SHOWN} | dict(shown or {}))
     part = path.with_name(path.name + ".slice")
     total = 0
     try:
         days = con.execute(
-            f"SELECT date_trunc('day', d.ts) AS day, count(*) {TIMELINE_FROM} GROUP BY day ORDER BY day"
+            f"SELECT date_trunc('day', d.ts) AS day, count(*) {TIMELINE_FROM.format(joins='')} "
+            "GROUP BY day ORDER BY day"
         ).fetchall()
         slices: list[list[Any]] = []
         for day, n in days:
@@ -103,7 +111,7 @@ def write_timeline(case: Case, path: Path) -> int:
         with path.open("wb") as out:
             for lo, hi, _ in slices:
                 con.execute(
-                    f"""COPY (SELECT {TIMELINE_COLUMNS} {TIMELINE_FROM}
+                    f"""COPY (SELECT {columns} {TIMELINE_FROM.format(joins=joins)}
                                 AND d.ts >= ? AND d.ts < ? + INTERVAL 1 DAY
                               ORDER BY d.ts, d.source_id, d.line_no)
                         TO {sql_str(str(part))} (FORMAT json)""",

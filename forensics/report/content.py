@@ -305,12 +305,24 @@ def build(assessment: Assessment) -> Content:
         assert sec.number == i, (sec.title, i)
     window = doc["window"]
     return Content(
-        title="Access-log forensic assessment",
+        title="Access-log forensic assessment" + (" (pseudonymised)" if doc.get("pseudonymisation") else ""),
         subtitle=f"Exposure window {span(window['start'], window['end'])}",
         verdict=str(doc["verdict"]),
         verdict_headline=VERDICT_WORDS.get(str(doc["verdict"]), str(doc["verdict"])),
         sections=sections,
     )
+
+
+def _pseudonymised(doc: dict[str, Any]) -> list[tuple[str, Cell]]:
+    pz = doc.get("pseudonymisation")
+    if not pz:
+        return []
+    kinds = ", ".join(f"{prefix}_… = {meaning}" for prefix, meaning in pz["kinds"].items())
+    return [
+        ("Pseudonymised", f"yes: {pz['scope']} Pseudonyms: {kinds}."),
+        ("Pseudonym algorithm", f"{pz['algorithm']}, keyed"),
+        ("Pseudonym key fingerprint", str(pz["key_fingerprint"])),
+    ]
 
 
 def _document_control(doc: dict[str, Any]) -> Section:
@@ -327,6 +339,7 @@ def _document_control(doc: dict[str, Any]) -> Section:
                     ("Assessed window", span(window["start"], window["end"])),
                     ("Evidence files", count(len(sources), "file")),
                     ("Evidence manifest SHA-256", evidence_digest(sources)),
+                    *_pseudonymised(doc),
                 ]
             ),
             Para(

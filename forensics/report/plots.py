@@ -265,7 +265,8 @@ def scatter(assessment: Assessment) -> bytes:
         times = pd.to_datetime(frame["ts"], utc=True)
         pad = max((times.max() - times.min()) * 0.03, pd.Timedelta(minutes=10))
         ax.set_xlim(times.min() - pad, times.max() + pad)  # type: ignore[arg-type]
-        ax.set_ylabel("record id (or its rank)")
+        pseudonymised = bool(assessment.document.get("pseudonymisation"))
+        ax.set_ylabel("record id rank (ids pseudonymised)" if pseudonymised else "record id (or its rank)")
         _date_axis(ax)
         _plain(ax.yaxis)
         fig.legend(loc="outside lower center", ncols=2, fontsize=8, markerscale=2)
