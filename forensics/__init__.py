@@ -10,6 +10,8 @@ The notebook API::
     route_summary(case)  # or case.sql("select * from requests") per event
     cov = compute_coverage(case, parse_window("2023-03-14T16:20Z/2024-11-21T09:40Z"))
     cov.ratio, cov.grade, cov.gaps, cov.bound().statement
+    done = investigate(case, InvestigateOptions(...), Path("report"))  # logged in the case log
+    verify(case).ok  # evidence re-hashed, case log chain, counts
 """
 
 from forensics.assess import InvestigateOptions, assess
@@ -17,8 +19,11 @@ from forensics.case import Case, tool_version
 from forensics.coverage import Coverage, CoverageOptions, compute_coverage, zero_event_bound
 from forensics.detect import DetectOptions, findings, flagged_actors, run_detectors
 from forensics.ingest import IngestOptions, IngestReport, ingest
+from forensics.investigation import Investigation, investigate
 from forensics.outputs import write_outputs
+from forensics.pseudonymise import Pseudonymisation
 from forensics.routes import Endpoint, RouteOptions, derive_routes, route_summary
+from forensics.verify import Verification, verify
 from forensics.window import Window, parse_window
 
 __version__ = tool_version()
@@ -31,7 +36,10 @@ __all__ = [
     "IngestOptions",
     "IngestReport",
     "InvestigateOptions",
+    "Investigation",
+    "Pseudonymisation",
     "RouteOptions",
+    "Verification",
     "Window",
     "__version__",
     "assess",
@@ -40,9 +48,11 @@ __all__ = [
     "findings",
     "flagged_actors",
     "ingest",
+    "investigate",
     "parse_window",
     "route_summary",
     "run_detectors",
+    "verify",
     "write_outputs",
     "zero_event_bound",
 ]

@@ -18,17 +18,17 @@ import pandas as pd
 
 from forensics import formats, routes
 from forensics.actors import ActorOptions, derive_actors
-from forensics.assess import InvestigateOptions, assess
+from forensics.assess import InvestigateOptions
 from forensics.auth import AuthOptions, AuthResult
 from forensics.case import Case, is_write_failure, write_failed
 from forensics.detect import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
 from forensics.detect import summary as detect_summary
 from forensics.detectors import REGISTRY as DETECTORS
 from forensics.errors import ForensicsError
-from forensics.evidence import DEFAULT_MAX_EXPANSION, sha256_file
+from forensics.evidence import DEFAULT_MAX_EXPANSION
 from forensics.ingest import IngestOptions, IngestReport, Progress, ingest
+from forensics.investigation import investigate
 from forensics.network import Trusted
-from forensics.outputs import write_outputs
 from forensics.pseudonymise import Pseudonymisation
 from forensics.simulate import simulate
 from forensics.simulate.writers import EVIDENCE_DIR
@@ -682,27 +682,11 @@ def investigate_cmd(
             Pseudonymisation.for_case(case_path, out_dir, key_file) if pseudonymise else (None, False)
         )
         with Case.open(case_path) as case:
-            started = case.log_command(
-                "investigate",
-                {
-                    **opts.detect.to_dict(),
-                    "window": window,
-                    "tz": tz,
-                    "out": str(out_dir),
-                    "pseudonymise": pseudonymise,
-                },
-            )
             click.echo("running detectors and measuring coverage …", err=True)
-            result = assess(case, opts)
-            written = write_outputs(case, result, out_dir, pseudonymise=pz)
-            summary = _investigate_summary(result.document, written)
-            if pz is not None:
-                summary["pseudonym_key_fingerprint"] = pz.key.fingerprint
-            case.log_result(started, "investigate", summary)
-            head = case.log_head()
+            done = investigate(case, opts, out_dir, pz, logged={"window_text": window, "tz": tz})
     except (ForensicsError, duckdb.OutOfMemoryException) as exc:
         raise _fail(exc) from exc
-    doc = result.document
+    doc, written, head = done.assessment.document, done.written, done.log_head
     if doc["window"]["source"] == "proposed":
         click.echo(f"note: no --window given; {safe(doc['window']['evidence'])}", err=True)
     if doc["parameters"]["endpoints_source"] == "proposed":
@@ -726,16 +710,6 @@ def investigate_cmd(
         click.echo(f"pseudonymised: {state} {safe(pz.key_path)} (fingerprint {pz.key.fingerprint}); "
                    f"mapping {safe(pz.mapping)} — keep both private, share only {safe(out_dir)}")  # fmt: skip
     _print_head(head)
-
-
-def _investigate_summary(doc: dict[str, Any], written: dict[str, Path]) -> dict[str, Any]:
-    """What the case log keeps of an investigation: the verdict, the counts, each output's hash."""
-    return {
-        "verdict": doc["verdict"],
-        "window": [doc["window"]["start"], doc["window"]["end"]],
-        "records": {k: doc["records"][k] for k in ("confirmed", "probable", "estimated_bulk")},
-        "outputs": {name: {"path": str(p), "sha256": sha256_file(p)} for name, p in written.items()},
-    }
 
 
 def _log_counts(case: Case, started: int, command: str, tables: list[str]) -> None:

@@ -1,0 +1,60 @@
+"""One investigation as the case log records it: log the start, assess, write the outputs, log
+what was produced (the verdict, the counts, each output file's SHA-256). The CLI's
+``investigate`` and notebooks use the same function, so both leave the same custody trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from forensics.assess import InvestigateOptions, assess
+from forensics.assessment import Assessment
+from forensics.case import Case
+from forensics.evidence import sha256_file
+from forensics.outputs import write_outputs
+from forensics.pseudonymise import Pseudonymisation
+
+
+@dataclass(frozen=True)
+class Investigation:
+    assessment: Assessment
+    written: dict[str, Path]  # file name -> path
+    log_head: str  # the case log's head hash after the run: note it outside the case
+
+
+def investigate(
+    case: Case,
+    options: InvestigateOptions,
+    out_dir: Path,
+    pseudonymise: Pseudonymisation | None = None,
+    logged: dict[str, Any] | None = None,
+) -> Investigation:
+    """Assess ``case`` and write the report files into ``out_dir``, logging both ends.
+
+    ``logged`` adds what the caller wants in the log entry (the CLI: the window as typed).
+    """
+    started = case.log_command(
+        "investigate",
+        {
+            **options.detect.to_dict(),
+            "window": options.window.to_dict() if options.window else None,
+            "records_total": options.records_total,
+            "out": str(out_dir),
+            "pseudonymise": pseudonymise is not None,
+            **(logged or {}),
+        },
+    )
+    result = assess(case, options)
+    written = write_outputs(case, result, out_dir, pseudonymise=pseudonymise)
+    doc = result.document
+    summary: dict[str, Any] = {
+        "verdict": doc["verdict"],
+        "window": [doc["window"]["start"], doc["window"]["end"]],
+        "records": {k: doc["records"][k] for k in ("confirmed", "probable", "estimated_bulk")},
+        "outputs": {name: {"path": str(p), "sha256": sha256_file(p)} for name, p in written.items()},
+    }
+    if pseudonymise is not None:
+        summary["pseudonym_key_fingerprint"] = pseudonymise.key.fingerprint
+    case.log_result(started, "investigate", summary)
+    return Investigation(result, written, case.log_head())
