@@ -28,7 +28,7 @@ from datetime import timedelta
 import pandas as pd
 
 from forensics.auth import AuthOptions, AuthResult, derive_auth
-from forensics.case import Case
+from forensics.case import Case, registered
 from forensics.formats.sqltext import sql_str
 
 DEFAULT_SESSION_GAP = timedelta(minutes=30)
@@ -214,16 +214,13 @@ def _link_actors(case: Case) -> None:
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
     roots = pd.DataFrame({"session_id": list(parent), "root": [find(s) for s in parent]}, dtype="int64")
-    con.register("_actor_roots", roots)
-    try:
+    with registered(con, "_actor_roots", roots):
         con.execute(
             """
             CREATE OR REPLACE TABLE sessions AS
             SELECT s.*, dense_rank() OVER (ORDER BY coalesce(r.root, s.session_id)) AS actor_id
             FROM sessions s LEFT JOIN _actor_roots r USING (session_id)"""
         )
-    finally:
-        con.unregister("_actor_roots")
 
 
 def _classify(case: Case) -> dict[str, int]:

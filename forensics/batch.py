@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from forensics.case import transaction
+from forensics.case import registered, transaction
 from forensics.errors import ForensicsError
 from forensics.evidence import (
     DEFAULT_MAX_EXPANSION,
@@ -326,11 +326,8 @@ def insert_sources(con: duckdb.DuckDBPyConnection, rows: list[list[Any]]) -> Non
         f"CAST({'CAST(warnings AS JSON)' if name == 'warnings' else name} AS {_bare_type(typ)})"
         for name, typ in SOURCE_COLUMNS.items()
     )
-    con.register("_source_rows", frame)
-    try:
+    with registered(con, "_source_rows", frame):
         con.execute(f"INSERT INTO sources SELECT {casts} FROM _source_rows")
-    finally:
-        con.unregister("_source_rows")
 
 
 def _bare_type(column_type: str) -> str:

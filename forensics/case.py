@@ -83,6 +83,21 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         raise
 
 
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[str]:
+    """A DataFrame visible to SQL as ``name`` while the block runs.
+
+    DuckDB 2.0 refuses to register while an earlier result on the connection is not fully
+    fetched (a ``fetchone()`` leaves one); that result is finished first.
+    """
+    con.abort()
+    con.register(name, frame)
+    try:
+        yield name
+    finally:
+        con.unregister(name)
+
+
 def is_write_failure(exc: BaseException) -> bool:
     """DuckDB could not write the case, its WAL or its spill files (as opposed to a query error)."""
     text = str(exc)

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from forensics.case import registered
 from forensics.evidence import TruncatedError, iter_chunks
 from forensics.formats.sqltext import sql_str
 
@@ -68,9 +69,8 @@ def stage_python(
             return
         numbers = pd.Series(range(next_no, next_no + len(batch)), dtype="int64")  # not boxed ints
         frame = pd.DataFrame({"line_no": numbers, "line": pd.Series(batch, dtype=object)})
-        con.register("_stage_batch", frame)
-        con.execute(f"INSERT INTO {table} SELECT line_no, CAST(line AS VARCHAR) FROM _stage_batch")
-        con.unregister("_stage_batch")
+        with registered(con, "_stage_batch", frame):
+            con.execute(f"INSERT INTO {table} SELECT line_no, CAST(line AS VARCHAR) FROM _stage_batch")
         next_no += len(batch)
         if on_lines:
             on_lines(len(batch))

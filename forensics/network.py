@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from forensics.case import Case
+from forensics.case import Case, registered
 from forensics.errors import TrustedNetworkError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -83,13 +83,10 @@ def derive_ip_info(case: Case, trusted: tuple[Trusted, ...] = ()) -> int:
         [classify_ip(ip, trusted) for ip in ips],
         columns=["client_ip", "ip_version", "scope", "net", "trusted"],
     ).astype({"ip_version": "Int8", "client_ip": object, "scope": object, "net": object, "trusted": object})
-    case.con.register("_ip_info_df", df)
-    try:
+    with registered(case.con, "_ip_info_df", df):
         case.con.execute(
             "CREATE OR REPLACE TABLE ip_info AS SELECT client_ip::VARCHAR AS client_ip, "
             "ip_version::TINYINT AS ip_version, scope::VARCHAR AS scope, net::VARCHAR AS net, "
             "trusted::VARCHAR AS trusted FROM _ip_info_df"
         )
-    finally:
-        case.con.unregister("_ip_info_df")
     return len(ips)

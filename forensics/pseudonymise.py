@@ -136,6 +136,7 @@ def prepare(case: Case, pz: Pseudonymiser) -> None:
         rows = con.execute("SELECT value FROM _pz_values WHERE kind = ?", [kind]).fetchall()
         values = [str(r[0]) for r in rows]
         frames.append(pd.DataFrame({"kind": kind, "value": values, "pseudonym": pz.many(kind, values)}))
+    con.abort()  # DuckDB 2.0: no register while an earlier result is unfinished (see case.registered)
     con.register("_pz_frame", pd.concat(frames, ignore_index=True))
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _pseudonyms AS "
@@ -315,6 +316,7 @@ def write_mapping(case: Case, pz: Pseudonymiser, path: Path) -> int:
     extra = pd.DataFrame(
         [(k, v, p) for (k, v), p in sorted(pz.made.items())], columns=["kind", "value", "pseudonym"]
     )
+    con.abort()
     con.register("_pz_extra", extra.astype(str))
     safe = "CASE WHEN regexp_matches(value, '^[=+\\-@\\t\\r]') THEN '''' || value ELSE value END"
     try:

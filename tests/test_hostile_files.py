@@ -6,6 +6,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import os
+import random
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 
 from forensics import Case, ingest
 from forensics.cli import main
+from forensics.formats.linefmt import PY_TOLERANT_MAX
 from tests.conftest import COMBINED, write_lines
 
 LINE = COMBINED[0]
@@ -143,7 +145,9 @@ def test_binary_files_are_unrecognised_with_what_to_try(case: Case, tmp_path: Pa
     png = tmp_path / "ev" / "logo.png"
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
     elf = tmp_path / "ev" / "a.out"
-    elf.write_bytes(b"\x7fELF\x02\x01\x01" + os.urandom(5000))
+    elf.write_bytes(b"\x7fELF\x02\x01\x01" + random.Random(5).randbytes(5000))
+    quotes = tmp_path / "ev" / "quotes.txt"  # long enough for the sniffer's RE2 fallback
+    quotes.write_text('"' * 12 + "a" * (PY_TOLERANT_MAX + 10) + "\n")
     report = ingest(case, [tmp_path / "ev"])
     for r in report.results:
         assert r.status == "unrecognised"
