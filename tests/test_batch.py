@@ -71,7 +71,9 @@ def test_a_batch_failing_after_its_events_were_inserted_leaves_nothing(
     (res,) = ingest(case, [path]).results
     assert res.status == "error"
     assert "simulated failure" in (res.message or "")
-    counts = case.con.execute("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM rejects)").fetchone()
+    counts = case.con.execute(
+        "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM rejects)"
+    ).fetchone()
     assert counts == (0, 0)
     assert case.sources()["status"].tolist() == ["error"]
     settings = case.con.execute(
