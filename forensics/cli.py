@@ -30,8 +30,6 @@ from forensics.ingest import IngestOptions, IngestReport, Progress, ingest
 from forensics.investigation import investigate
 from forensics.network import Trusted
 from forensics.pseudonymise import Pseudonymisation
-from forensics.simulate import simulate
-from forensics.simulate.writers import EVIDENCE_DIR
 from forensics.text import printable
 from forensics.verify import Verification, verify
 from forensics.window import parse_window
@@ -873,6 +871,9 @@ def simulate_cmd(
 
         forensics simulate case1 --seed 3 --days 365 --scale 1
     """
+    from forensics.simulate import simulate  # loaded only here: its tables cost start-up time
+    from forensics.simulate.writers import EVIDENCE_DIR
+
     began = time.monotonic()
     try:
         truth = simulate(
@@ -932,6 +933,8 @@ def demo_cmd(case_path: Path, out_dir: Path) -> None:
 
         forensics demo
     """
+    from forensics.simulate.writers import EVIDENCE_DIR
+
     if not SAMPLE_LOGS.is_dir():
         raise click.ClickException(f"sample logs not found at {SAMPLE_LOGS}")
     window = json.loads((SAMPLE_LOGS / "truth.json").read_text())["window"]

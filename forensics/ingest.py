@@ -21,14 +21,13 @@ from typing import Any
 import duckdb
 
 from forensics import custody, formats
-from forensics.batch import SHIFT, Planned, commit_batch, insert_sources, parse_batch, source_row
+from forensics.batch import Planned, commit_batch, insert_sources, parse_batch, source_row
 from forensics.case import Case, is_write_failure, write_failed
 from forensics.errors import ForensicsError, UnrecognisedFormatError
 from forensics.evidence import (
     DEFAULT_MAX_EXPANSION,
     EvidenceFile,
     SkippedEvidence,
-    changed_since,
     describe,
     display_path,
     find_files,
@@ -234,7 +233,6 @@ class _Run:
         try:
             with _watch(self.con, self._batch_progress(items)):
                 parse_batch(self.con, items, self.opts.parse_options(), self.opts.max_expansion)
-                _refuse_changed(self.con, items)
                 commit_batch(self.con, items, [d[1] for d in dups if not _refused(d, items)], self.opts.tz)
         except duckdb.Error as exc:  # e.g. a pasted layout whose SQL DuckDB refuses
             if is_write_failure(exc):  # disk full, spill folder unwritable: stop and say so
@@ -316,19 +314,6 @@ class _Run:
 
 def _refused(dup: tuple[Path, list[Any], str], items: list[Planned]) -> bool:
     return any(i.error is not None and i.ev.sha256 == dup[1][4] for i in items)
-
-
-def _refuse_changed(con: duckdb.DuckDBPyConnection, items: list[Planned]) -> None:
-    """A file that changed after it was hashed (a live log still being written) is refused."""
-    for idx, item in enumerate(items):
-        change = changed_since(item.ev) if item.error is None else None
-        if change:
-            item.error = (
-                f"{item.ev.path}: changed while being ingested ({change}); its lines are not kept, "
-                "because they may not match its recorded SHA-256. Copy the evidence to a stable "
-                "place (a live log is still being written) and ingest the copy"
-            )
-            con.execute(f"DELETE FROM parsed WHERE line_no >> {SHIFT} = {idx}")
 
 
 def _is_case_file(path: Path, case_path: Path) -> bool:

@@ -188,12 +188,17 @@ class HaproxyFormat:
 
 
 _HEAD = re.compile(HEAD_RE, re.ASCII)
+# HEAD_RE needs "port [" after a colon; without it the lazy prefix backtracks over the whole
+# line in Python's re before failing (~80 us per combined line: 17 s of sniffing 2,000 files)
+_HEAD_NEEDS = re.compile(r":\d+ \[", re.ASCII)
 _PREFIX = re.compile(PREFIX_RE, re.ASCII)
 _BODY = re.compile(BODY_RE, re.ASCII)
 _ERROR = re.compile(ERROR_RE, re.ASCII)
 
 
 def _py_entry(line: str) -> bool:
+    if _HEAD_NEEDS.search(line) is None:
+        return False
     m = _HEAD.match(line)
     if m is None or _PREFIX.match(m.group(1)) is None:
         return False

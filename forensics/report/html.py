@@ -16,7 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from forensics.assessment import Assessment
-from forensics.report import content, plots
+from forensics.report import content
 from forensics.text import printable
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -45,6 +45,9 @@ def data_uri(png: bytes) -> str:
 
 def render_html(assessment: Assessment, figures: dict[str, bytes] | None = None) -> str:
     """The report page. ``figures`` (name → PNG, as ``plots.render_all``) is drawn when not given."""
+    # matplotlib is imported here, not with the module: it cost ~1 s of every command's start-up
+    from forensics.report import plots
+
     pngs = plots.render_all(assessment) if figures is None else figures
     return _ENV.get_template("report.html.j2").render(
         report=content.build(assessment),
