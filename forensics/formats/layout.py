@@ -21,6 +21,7 @@ fits a file is the sniffer's call, by priority.
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 from collections.abc import Mapping
@@ -438,7 +439,7 @@ def compile_layout(
     fields = [t for t in tokens if isinstance(t, Field)]
     if not fields:
         raise LogFormatError(f"layout {text!r} contains no fields")
-    for a, b in zip(tokens, tokens[1:]):
+    for a, b in itertools.pairwise(tokens):
         if isinstance(a, Field) and isinstance(b, Field):  # no line tells where one ends
             raise LogFormatError(
                 f"layout {text!r}: fields {a.name} and {b.name} touch, with nothing between "
