@@ -93,11 +93,14 @@ def lines_phase(examples: int, deadline: float, tally: Tally) -> None:
         seen = Collector()
         stop = time.monotonic() + per_format_s * 0.8  # leave time for the parse
 
-        gather = _gatherer(con, fmt, seen, stop, examples, tally)
-        try:
-            gather()
-        except HypothesisException as exc:
-            tally.problem("crash", f"{name}: hypothesis: {exc}")
+        # in chunks with fresh seeds, so the time share is kept (generation costs too)
+        while seen.examples < examples and time.monotonic() < stop:
+            chunk = min(100, examples - seen.examples)
+            try:
+                _gatherer(con, fmt, seen, stop, chunk, tally)()
+            except HypothesisException as exc:
+                tally.problem("crash", f"{name}: hypothesis: {exc}")
+                break
         tally.n["examples"] += seen.examples
         for parser, keyed in seen.groups.values():
             tally.n["lines"] += len(keyed)
