@@ -95,7 +95,7 @@ def lines_phase(examples: int, deadline: float, tally: Tally) -> None:
 
         # in chunks with fresh seeds, so the time share is kept (generation costs too)
         while seen.examples < examples and time.monotonic() < stop:
-            chunk = min(100, examples - seen.examples)
+            chunk = min(20, examples - seen.examples)
             try:
                 _gatherer(con, fmt, seen, stop, chunk, tally)()
             except HypothesisException as exc:
