@@ -13,6 +13,7 @@ Examples per test: the ``forensics-fuzz`` hypothesis profile (fuzzkit.py; derand
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import duckdb
@@ -22,7 +23,8 @@ from hypothesis import strategies as st
 
 from forensics import formats
 from forensics.case import connect
-from tests.fuzzkit import FORMATS, Collector, bind_any, fuzz_settings, line_lists
+from forensics.formats.base import ParseOptions
+from tests.fuzzkit import FORMATS, Collector, bind_any, fuzz_settings, line_lists, parse_keyed
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +62,28 @@ def test_sniffer_never_crashes_on_hostile_samples(lines: list[str]) -> None:
     finally:
         con.close()
     assert found.best is None or found.score >= formats.MIN_SCORE
+
+
+# Regressions found by the fuzzing (bench/fuzz_soak.py), exact lines rebuilt by hand.
+
+
+@pytest.mark.parametrize("where", [0.95, 0.05])
+def test_crafted_blank_runs_do_not_hang_the_sniffer_or_bind(
+    con: duckdb.DuckDBPyConnection, where: float
+) -> None:
+    # Found: envoy_istio's example line with 1.2 kB of ' "' near its end made the tolerant
+    # regex backtrack in Python's re for minutes, in the sniffer (run on every file) and in
+    # bind (3.8 kB of blanks); one such line in a file's head hung `forensics ingest`.
+    fmt = formats.REGISTRY["envoy_istio"]
+    ex = fmt.example
+    cut = int(len(ex) * where)
+    quotes = ex[:cut] + ' "' * 600 + ex[cut:]
+    sep = ex.index('"10.44.1.27:80" ') + len('"10.44.1.27:80"')  # a single blank between fields
+    blanks = ex[:sep] + " " * 3800 + ex[sep + 1 :]  # the tolerant form takes runs of blanks
+    start = time.monotonic()
+    assert fmt.matches(con, [quotes, blanks, ex]) == [False, True, True]
+    parser = fmt.bind([blanks, quotes], ParseOptions())
+    assert time.monotonic() - start < 5  # was minutes
+    rows = parse_keyed(con, parser, [(1, blanks), (2, quotes)])
+    assert [r["reject_reason"] is None for r in rows] == [True, False]
+    assert rows[0]["status"] == 418
