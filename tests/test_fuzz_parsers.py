@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 from forensics import formats
 from forensics.case import connect
 from forensics.formats.base import ParseOptions
+from tests.formathelpers import ingest_lines, parse_lines
 from tests.fuzzkit import FORMATS, Collector, bind_any, fuzz_settings, line_lists, parse_keyed
 
 
@@ -87,3 +89,35 @@ def test_crafted_blank_runs_do_not_hang_the_sniffer_or_bind(
     rows = parse_keyed(con, parser, [(1, blanks), (2, quotes)])
     assert [r["reject_reason"] is None for r in rows] == [True, False]
     assert rows[0]["status"] == 418
+
+
+@pytest.mark.parametrize(
+    ("name", "times_and_codes", "cut_to"),
+    [
+        ("alb", "0.001 0.045 0.000 200 200 412 1832", "0.001 00 412 1832"),
+        ("elb", "0.000073 0.001048 0.000057 200 200 0 1832", "0.000073 0.001048 200 20 200 0 1832"),
+    ],
+)
+def test_aws_line_missing_fields_is_rejected_not_shifted(
+    name: str, times_and_codes: str, cut_to: str
+) -> None:
+    # Found: with fields missing (the ALB line below lost "0.045 0.000 200 2"), the fields after
+    # them moved left and the line parsed with a byte count as its status (alb: status 1832).
+    ex = formats.REGISTRY[name].example
+    assert times_and_codes in ex
+    (row,) = parse_lines(name, [ex.replace(times_and_codes, cut_to)])
+    assert row["reject_reason"] is not None and row["status"] is None
+
+
+def test_mixed_layout_file_whose_alternate_fills_more_columns(tmp_path: Path) -> None:
+    # Found: combined lines plus an API Gateway CLF line (it has a request id): the second
+    # chance parse inserted a VARCHAR request_id into a column typed NULL, the batch failed
+    # and the whole file was recorded as an error with no events.
+    combined = formats.REGISTRY["combined"].example
+    apigw = formats.REGISTRY["apigw_rest_clf"].example
+    case, report = ingest_lines(tmp_path, "mixed.log", [combined] * 5 + [apigw])
+    (r,) = report.results
+    assert (r.status, r.lines, r.events, r.rejects) == ("ingested", 6, 6, 0)
+    ids = case.sql("SELECT request_id FROM events WHERE request_id IS NOT NULL")["request_id"].tolist()
+    assert ids == ["c5d8a3e4-9f1b-4a6e-b0c2-7d3e5f6a8b9c"]
+    case.close()

@@ -14,7 +14,7 @@ from typing import Protocol
 import duckdb
 
 from forensics.formats.sqltext import sql_str
-from forensics.schema import PARSED_COLUMNS
+from forensics.schema import EVENT_COLUMNS, PARSED_COLUMNS
 
 # method, request target, protocol of an HTTP request line. Anything else (a "-", TLS bytes
 # sent to the HTTP port, garbage) leaves method NULL and keeps the text in request_raw.
@@ -110,7 +110,8 @@ def assemble_sql(
         raise ValueError(f"unknown output columns {sorted(unknown)}")
     typed = ",\n    ".join(f"{expr} AS {name}" for name, expr in columns.items())
     nulls = [c for c in PARSED_COLUMNS if c not in columns and c != "line_no"]
-    typed_nulls = "".join(f",\n    NULL AS {c}" for c in nulls)
+    # typed: a table made from these rows takes rows of formats that fill the column
+    typed_nulls = "".join(f",\n    NULL::{EVENT_COLUMNS[c]} AS {c}" for c in nulls)
     req = "_request" if "_request" in columns else "NULL::VARCHAR"
     tgt = "_target" if "_target" in columns else "NULL::VARCHAR"
     l3 = f"""
