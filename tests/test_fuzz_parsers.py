@@ -121,3 +121,17 @@ def test_mixed_layout_file_whose_alternate_fills_more_columns(tmp_path: Path) ->
     ids = case.sql("SELECT request_id FROM events WHERE request_id IS NOT NULL")["request_id"].tolist()
     assert ids == ["c5d8a3e4-9f1b-4a6e-b0c2-7d3e5f6a8b9c"]
     case.close()
+
+
+def test_time_past_year_9999_is_rejected_and_negative_bytes_are_null() -> None:
+    # Found: a traefik_json StartUTC mangled to year 20024 parsed to an instant Python cannot
+    # hold (fetched back as a string); a CloudFront sc-bytes of -1392 was stored as is.
+    traefik = formats.REGISTRY["traefik_json"].example.replace(
+        '"2024-03-12T10:00:00.1', '"20024-03-12T10:00:00.1'
+    )
+    assert traefik.count("20024-") == 1
+    (row,) = parse_lines("traefik_json", [traefik])
+    assert row["reject_reason"] == "timestamp outside the years 1 to 9999"
+    cloudfront = formats.REGISTRY["cloudfront"].example.replace("\tLAX1\t392\t", "\tLAX1\t-1392\t")
+    (row,) = parse_lines("cloudfront", [cloudfront])
+    assert (row["reject_reason"], row["bytes_sent"], row["status"]) == (None, None, 200)
