@@ -53,7 +53,8 @@ KIND_RE = {
 }
 # Kinds whose values the parser checks (both ways in), so that one AWS format does not read
 # another's lines; other values are only typed (a bad number becomes NULL).
-ANCHOR_KINDS = {"word", "iso_time", "iso_utc", "clf_bracket", "addr_port"}
+# status too: a line missing a field shifts a size or time into it (fuzzing found status 1832).
+ANCHOR_KINDS = {"word", "iso_time", "iso_utc", "clf_bracket", "addr_port", "status"}
 # A line padded with a space at each end: unquoted stretches meet quoted fields at a space.
 EDGES_RE = r' (?:[^"]* )?(?:"[^"]*" (?:[^"]* )?)*'
 QUOTED_LAZY = r'".*?"'

@@ -14,7 +14,7 @@ from typing import Protocol
 import duckdb
 
 from forensics.formats.sqltext import sql_str
-from forensics.schema import PARSED_COLUMNS
+from forensics.schema import EVENT_COLUMNS, PARSED_COLUMNS
 
 # method, request target, protocol of an HTTP request line. Anything else (a "-", TLS bytes
 # sent to the HTTP port, garbage) leaves method NULL and keeps the text in request_raw.
@@ -28,6 +28,8 @@ ABSOLUTE_URL_RE = r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)"
 # rejects like any other (events + rejects = lines), but a file's parse rate is measured over
 # the lines that are entries. Say what the line is after the prefix.
 NOT_AN_ENTRY = "not an access-log entry: "
+# The instants an event may carry (what Python's datetime can hold).
+TS_MIN, TS_MAX = "TIMESTAMPTZ '0001-01-01 00:00:00+00'", "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'"
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,8 @@ def assemble_sql(
         raise ValueError(f"unknown output columns {sorted(unknown)}")
     typed = ",\n    ".join(f"{expr} AS {name}" for name, expr in columns.items())
     nulls = [c for c in PARSED_COLUMNS if c not in columns and c != "line_no"]
-    typed_nulls = "".join(f",\n    NULL AS {c}" for c in nulls)
+    # typed: a table made from these rows takes rows of formats that fill the column
+    typed_nulls = "".join(f",\n    NULL::{EVENT_COLUMNS[c]} AS {c}" for c in nulls)
     req = "_request" if "_request" in columns else "NULL::VARCHAR"
     tgt = "_target" if "_target" in columns else "NULL::VARCHAR"
     l3 = f"""
@@ -136,13 +139,18 @@ def assemble_sql(
         "CASE WHEN _qpos > 0 THEN nullif(substr(_rel, _qpos + 1), '') END)",
         "protocol": "coalesce(protocol, nullif(_rq_p, ''))",
         "request_raw": f"CASE WHEN {req} IS NOT NULL AND _rq_m IS NULL THEN {req} END",
+        # a byte count is never negative: a mangled one is a bad number, NULL like "abc"
+        "bytes_sent": "CASE WHEN bytes_sent >= 0 THEN bytes_sent END",
+        "bytes_received": "CASE WHEN bytes_received >= 0 THEN bytes_received END",
     }
     outer = ",\n  ".join(derived.get(c, c) + f" AS {c}" for c in PARSED_COLUMNS)
     # Parsed lines short-circuit the first test; only rejects pay for the rest (trim copies).
+    # A time past year 9999 (a mangled "20024-03-12") is no instant Python can hold: rejected.
     reason = (
-        "CASE WHEN coalesce(_matched, false) AND ts IS NOT NULL THEN NULL "
+        f"CASE WHEN coalesce(_matched, false) AND ts BETWEEN {TS_MIN} AND {TS_MAX} THEN NULL "
         "WHEN line IS NULL OR trim(line) = '' THEN 'empty line' "
         "WHEN NOT coalesce(_matched, false) THEN _mismatch "
+        "WHEN ts IS NOT NULL THEN 'timestamp outside the years 1 to 9999' "
         "ELSE 'missing or unparseable timestamp' END"
     )
     cols = ", ".join(PARSED_COLUMNS)

@@ -21,6 +21,7 @@ fits a file is the sniffer's call, by priority.
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 from collections.abc import Mapping
@@ -282,7 +283,11 @@ def _unquote(s: str, dialect: str) -> str:
     field (``"$request" … "$http_user_agent"``) is left as it is.
     """
     if s[:1] in ("'", '"'):
-        s = s.rstrip(";").rstrip()  # the end of a log_format directive came along
+        # the end of a log_format directive came along: "';" — but only when dropping it
+        # leaves a quoted string to unwrap; a layout may end with a literal ';' of its own
+        t = s.rstrip(";").rstrip()
+        if t != s and (inner := _unquote(t, dialect)) != t:
+            return inner
     if len(s) < 2 or s[0] != s[-1] or s[0] not in "'\"":
         return s
     try:
@@ -434,6 +439,13 @@ def compile_layout(
     fields = [t for t in tokens if isinstance(t, Field)]
     if not fields:
         raise LogFormatError(f"layout {text!r} contains no fields")
+    for a, b in itertools.pairwise(tokens):
+        if isinstance(a, Field) and isinstance(b, Field):  # no line tells where one ends
+            raise LogFormatError(
+                f"layout {text!r}: fields {a.name} and {b.name} touch, with nothing between "
+                "them, so their values cannot be told apart; paste the layout exactly as "
+                "configured"
+            )
     if not any(f.spec.column == "ts" for f in fields):
         raise LogFormatError(
             f"layout {text!r} has no time field ($time_local, $time_iso8601, $msec, %t …): "

@@ -39,7 +39,8 @@ def addr_without_port(v: str) -> str:
     )
 
 
-PY_TOLERANT_MAX = 2048  # longer sample lines are matched by RE2, not Python's backtracking re
+# The tolerant regex in Python's backtracking re only on a few short lines (bind's sample)
+PY_TOLERANT_MAX, PY_TOLERANT_LINES = 256, 5
 
 
 @functools.lru_cache(maxsize=256)
@@ -71,9 +72,10 @@ class LineFormat:
         # Python's re with ASCII classes agrees with RE2 on the constructs layout.py emits,
         # and costs microseconds where a DuckDB round trip per format and file cost ~2 ms
         # (measured: it dominated ingest of thousands of small files). The strict regex is
-        # linear; the tolerant one can backtrack badly on crafted long lines in Python, so
-        # long lines that need it go to RE2 (linear time) in one query.
-        fast, tolerant = _compiled(self.layout.fast), _compiled(self.layout.regex)
+        # linear; the tolerant one backtracks in Python (fuzzing found a 1.2 kB line that
+        # took minutes), so lines the strict one misses go to RE2 (linear time) in one
+        # query — clean files have none.
+        fast = _compiled(self.layout.fast)
         # Every literal quote must be there (the tolerant form may lose only the last one):
         # a cheap count rules out most lines of other layouts before any regex runs.
         need = self._quotes_needed
@@ -81,19 +83,13 @@ class LineFormat:
         out = [ok and fast.fullmatch(ln) is not None for ok, ln in zip(possible, lines, strict=True)]
         if strict_only:
             return out
-        out = [
-            hit or (ok and len(ln) <= PY_TOLERANT_MAX and tolerant.fullmatch(ln) is not None)
-            for hit, ok, ln in zip(out, possible, lines, strict=True)
-        ]
-        long_misses = [
-            i for i, ln in enumerate(lines) if possible[i] and not out[i] and len(ln) > PY_TOLERANT_MAX
-        ]
-        if long_misses:
+        misses = [i for i, ln in enumerate(lines) if possible[i] and not out[i]]
+        if misses:
             row = con.execute(
                 f"SELECT list_transform(?, lambda l: regexp_full_match(l, {sql_str(self.layout.regex)}))",
-                [[lines[i] for i in long_misses]],
+                [[lines[i] for i in misses]],
             ).fetchone()
-            for i, hit in zip(long_misses, row[0] if row else [], strict=True):
+            for i, hit in zip(misses, row[0] if row else [], strict=True):
                 out[i] = bool(hit)
         return out
 
@@ -113,10 +109,18 @@ class LineFormat:
         return LayoutParser(self.name, self.layout, options)
 
     def _sample_is_naive(self, lines: list[str]) -> bool:
-        """True when the sample's ISO time values carry no offset."""
-        rx = re.compile(self.layout.regex)
+        """True when the sample's ISO time values carry no offset.
+
+        The time values come from the strict regex; only when it reads no line, from a few
+        short lines by the tolerant one (it backtracks in Python on crafted lines).
+        """
         idx = [f.spec.column for f in self.layout.fields].index("ts") + 1
-        values = [m.group(idx) for ln in lines if (m := rx.match(ln))]
+        fast = _compiled(self.layout.fast)
+        values = [m.group(idx) for ln in lines if (m := fast.fullmatch(ln))]
+        if not values:
+            tolerant = _compiled(self.layout.regex)
+            short = [ln for ln in lines if len(ln) <= PY_TOLERANT_MAX][:PY_TOLERANT_LINES]
+            values = [m.group(idx) for ln in short if (m := tolerant.fullmatch(ln))]
         return any(not re.search(times.OFFSET_RE, v) for v in values)
 
 
