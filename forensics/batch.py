@@ -130,7 +130,8 @@ def parse_batch(
             _format_warnings(con, items)
     except BaseException:
         _rollback(con)
-        con.execute("DROP TABLE IF EXISTS staged_all")
+        with suppress(duckdb.Error):
+            con.execute("DROP TABLE IF EXISTS staged_all")
         raise
 
 
@@ -342,8 +343,9 @@ def commit_batch(
         _rollback(con)
         raise
     finally:
-        con.execute("DROP TABLE IF EXISTS parsed")
-        con.execute("DROP TABLE IF EXISTS staged_all")  # back if the ROLLBACK undid its drop
+        with suppress(duckdb.Error):  # after a failed write the connection may refuse even this
+            con.execute("DROP TABLE IF EXISTS parsed")
+            con.execute("DROP TABLE IF EXISTS staged_all")  # back if the ROLLBACK undid its drop
 
 
 def _refuse_changed(con: duckdb.DuckDBPyConnection, items: list[Planned]) -> None:

@@ -139,3 +139,26 @@ def test_unknown_format_name_suggests_the_close_one() -> None:
         formats.get_format("combinde")
     assert "Did you mean 'combined'?" in str(err.value)
     assert formats.get_format("combined") is formats.REGISTRY["combined"]
+
+
+def test_the_whole_sample_shortcut_gives_the_full_scoring_answer() -> None:
+    """sniff() answers early when a format takes every line; the full scoring must agree."""
+    import duckdb
+
+    from forensics.formats import SNIFF_LINES, _scored
+    from tests.conftest import SAMPLE_EVIDENCE
+
+    con = duckdb.connect()
+    samples = [[f.example] for f in formats.REGISTRY.values()]  # every format's own line
+    realdata = Path(__file__).parent / "data" / "realdata"
+    for path in [*sorted(realdata.rglob("*")), *sorted(SAMPLE_EVIDENCE.rglob("*.jsonl"))]:
+        if path.is_file():
+            samples.append(path.read_text(errors="replace").splitlines()[:SNIFF_LINES])
+    shortcuts = 0
+    for lines in samples:
+        quick = formats.sniff(con, lines)
+        sample = [ln for ln in lines if ln.strip()][:SNIFF_LINES]
+        full = _scored(con, sample, dict(formats.REGISTRY))
+        assert (quick.best, quick.score, quick.alternates) == (full.best, full.score, full.alternates), lines[:2]
+        shortcuts += quick.score == 1.0
+    assert shortcuts >= len(formats.REGISTRY)  # the shortcut was taken, not just the slow path
