@@ -11,7 +11,7 @@ transaction: every source in it is recorded whole, or none is.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +27,7 @@ from forensics.evidence import (
     EvidenceFile,
     ExpansionError,
     changed_since,
+    display_path,
     expansion_limit,
     expansion_message,
 )
@@ -113,7 +114,7 @@ def parse_batch(
         for idx, item in enumerate(items):
             _stage_one(con, idx, item, max_expansion)
         staged = _count(con.execute("SELECT count(*) FROM staged_all"))
-    elif items[0].ev.compression != "none" and max_expansion and _check_expansion(con, items, max_expansion):
+    if items[0].ev.compression != "none" and max_expansion and _check_expansion(con, items, max_expansion):
         staged = _count(con.execute("SELECT count(*) FROM staged_all"))
     parser = items[0].parser
     con.execute("BEGIN TRANSACTION")
@@ -203,18 +204,16 @@ def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 def _check_expansion(
     con: duckdb.DuckDBPyConnection,
-    items: Sequence[Planned] | Mapping[int, Planned],
+    items: list[Planned],
     max_expansion: float,
-    only: int | None = None,
 ) -> bool:
-    """Files DuckDB decompressed past the allowed ratio are refused (their lines dropped).
+    """Files decompressed past the allowed ratio are refused (their lines dropped); True if any.
 
     DuckDB reads gzip/zstd itself, so this is checked once the lines are staged (its temp
     space is bounded by its max_temp_directory_size); the Python reader refuses while reading.
     """
-    where = "" if only is None else f"WHERE line_no >> {SHIFT} = {int(only)}"
     sizes = con.execute(
-        f"SELECT line_no >> {SHIFT}, sum(strlen(line) + 1) FROM staged_all {where} GROUP BY ALL"
+        f"SELECT line_no >> {SHIFT}, sum(strlen(line) + 1) FROM staged_all GROUP BY ALL"
     ).fetchall()
     refused = False
     for idx, size in sizes:
@@ -234,8 +233,6 @@ def _stage_one(con: duckdb.DuckDBPyConnection, idx: int, item: Planned, max_expa
         try:
             con.execute(f"INSERT INTO staged_all SELECT {key}, line FROM ({fast})")
             item.reader = "duckdb"
-            if item.ev.compression != "none" and max_expansion:
-                _check_expansion(con, {idx: item}, max_expansion, only=idx)
             return
         except READ_ERRORS:
             pass
@@ -388,7 +385,7 @@ def source_row(
     lines, events, rejects = counts if counts else (None, None, None)
     row = [
         sid,
-        str(ev.path),
+        display_path(ev.path),
         ev.size,
         ev.mtime,
         ev.sha256,

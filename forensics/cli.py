@@ -26,7 +26,7 @@ from forensics.detect import summary as detect_summary
 from forensics.detectors import REGISTRY as DETECTORS
 from forensics.errors import ForensicsError
 from forensics.evidence import DEFAULT_MAX_EXPANSION
-from forensics.ingest import IngestOptions, IngestReport, Progress, ingest
+from forensics.ingest import PROBLEMS, IngestOptions, IngestReport, Progress, ingest
 from forensics.investigation import investigate
 from forensics.network import Trusted
 from forensics.pseudonymise import Pseudonymisation
@@ -168,14 +168,12 @@ def ingest_cmd(
 
 
 def _print_report(report: IngestReport) -> None:
-    counts: dict[str, int] = {}
     for r in report.results:
-        counts[r.status] = counts.get(r.status, 0) + 1
-        if r.status in ("unrecognised", "error"):
+        if r.status in PROBLEMS:
             click.echo(f"error: {safe(r.message)}", err=True)
         for w in r.warnings:
             click.echo(f"warning: {safe(r.path)}: {safe(w)}", err=True)
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(report.statuses().items()))
     click.echo(f"files: {summary or 'none'}")
     click.echo(
         f"lines: {report.total('lines'):,}  events: {report.total('events'):,}  "

@@ -89,8 +89,15 @@ def sniff_compression(head: bytes) -> str:
 def describe(path: Path) -> EvidenceFile:
     """Hash the file as delivered and detect its compression by magic bytes.
 
-    Only regular files are read: a FIFO would block forever, a device never ends.
+    Only regular files are read: a FIFO would block forever, a device never ends. A name that
+    is not UTF-8 cannot be handed to DuckDB's reader (nor stored as it is): refused, shown escaped.
     """
+    shown = display_path(path)
+    if shown != str(path):
+        raise EvidenceError(
+            f"{shown}: the file name is not valid UTF-8 (shown with \\xNN escapes), so it was not "
+            "read; copy it to a UTF-8 name (the copy's hash will match) and ingest the copy"
+        )
     try:
         st = path.stat()
         if stat.S_ISDIR(st.st_mode):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import threading
 import zoneinfo
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from forensics.evidence import (
 )
 from forensics.formats.base import LogFormat, ParseOptions
 
+PROBLEMS = ("unrecognised", "error")  # file statuses that make `forensics ingest` exit non-zero
 BATCH_FILES = 1000
 BATCH_BYTES = 32 * 1024 * 1024  # files at least this big are parsed alone, streaming
 
@@ -80,7 +82,11 @@ class IngestReport:
 
     @property
     def problems(self) -> list[FileResult]:
-        return [r for r in self.results if r.status in ("unrecognised", "error")]
+        return [r for r in self.results if r.status in PROBLEMS]
+
+    def statuses(self) -> dict[str, int]:
+        """How many files ended in each status."""
+        return dict(Counter(r.status for r in self.results))
 
     def total(self, attr: str) -> int:
         return sum(int(getattr(r, attr)) for r in self.results)
@@ -120,11 +126,8 @@ def ingest(
 
 def _summary(case: Case, report: IngestReport) -> dict[str, Any]:
     """What the case log keeps of an ingest: counts, and a digest of the source rows it added."""
-    statuses: dict[str, int] = {}
-    for r in report.results:
-        statuses[r.status] = statuses.get(r.status, 0) + 1
     out: dict[str, Any] = {
-        "files": statuses,
+        "files": report.statuses(),
         "lines": report.total("lines"),
         "events": report.total("events"),
         "rejects": report.total("rejects"),
@@ -154,8 +157,8 @@ class _Run:
         self.n_files, self.done_bytes, self.done_lines = len(paths), 0, 0
         rows = con.execute("SELECT source_id, path, sha256, status FROM sources").fetchall()
         self.originals = {sha: sid for sid, _, sha, st in rows if st in ("ingested", "empty")}
-        self.seen = {(p, sha) for _, p, sha, st in rows if st not in ("unrecognised", "error")}
-        self.failed = {(p, sha) for _, p, sha, st in rows if st in ("unrecognised", "error")}
+        self.seen = {(p, sha) for _, p, sha, st in rows if st not in PROBLEMS}
+        self.failed = {(p, sha) for _, p, sha, st in rows if st in PROBLEMS}
         self.next_sid = max((r[0] for r in rows), default=0) + 1
         self.batch: list[Planned] = []
         self.batch_bytes = 0
@@ -164,24 +167,12 @@ class _Run:
 
     def add(self, path: Path) -> None:
         self.report(path)
-        shown = display_path(path)
-        if shown != str(path):  # bytes that are not UTF-8 in the name: DuckDB cannot open it
-            msg = (
-                f"{shown}: the file name is not valid UTF-8 (shown with \\xNN escapes), so it was not "
-                "read; copy it to a UTF-8 name (the copy's hash will match) and ingest the copy"
-            )
-            if (shown, "") in self.failed or (shown, "") in self.seen:  # a re-run: replace the record
-                self.con.execute("DELETE FROM sources WHERE path = ? AND sha256 = ''", [shown])
-            self.seen.add((shown, ""))
-            ev = EvidenceFile(Path(shown), 0, datetime.fromtimestamp(0, tz=UTC), "", "unknown")
-            insert_sources(self.con, [source_row(self._sid(), ev, status="error", warnings=[msg])])
-            self._done(FileResult(path, "error", message=msg), 0)
-            return
         try:
             ev = describe(path)
         except ForensicsError as exc:  # unreadable or special: recorded without a hash, never dropped
-            if (str(path), "") in self.failed or (str(path), "") in self.seen:
-                self.con.execute("DELETE FROM sources WHERE path = ? AND sha256 = ''", [str(path)])
+            shown = display_path(path)
+            if (shown, "") in self.failed or (shown, "") in self.seen:  # a re-run: replace the record
+                self.con.execute("DELETE FROM sources WHERE path = ? AND sha256 = ''", [shown])
             ev = EvidenceFile(path, 0, datetime.fromtimestamp(0, tz=UTC), "", "unknown")
             status = "skipped" if isinstance(exc, SkippedEvidence) else "error"
             self._record(ev, status, str(exc), warnings=[str(exc)])

@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from forensics.assessment import Assessment
-from forensics.case import Case
+from forensics.case import Case, registered
 from forensics.errors import PseudonymError
 from forensics.formats.sqltext import sql_str
 from forensics.pseudonym import (
@@ -136,14 +136,12 @@ def prepare(case: Case, pz: Pseudonymiser) -> None:
         rows = con.execute("SELECT value FROM _pz_values WHERE kind = ?", [kind]).fetchall()
         values = [str(r[0]) for r in rows]
         frames.append(pd.DataFrame({"kind": kind, "value": values, "pseudonym": pz.many(kind, values)}))
-    con.abort()  # DuckDB 2.0: no register while an earlier result is unfinished (see case.registered)
-    con.register("_pz_frame", pd.concat(frames, ignore_index=True))
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _pseudonyms AS "
-        "SELECT kind::VARCHAR AS kind, value::VARCHAR AS value, pseudonym::VARCHAR AS pseudonym "
-        "FROM _pz_frame"
-    )
-    con.unregister("_pz_frame")
+    with registered(con, "_pz_frame", pd.concat(frames, ignore_index=True)):
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _pseudonyms AS "
+            "SELECT kind::VARCHAR AS kind, value::VARCHAR AS value, pseudonym::VARCHAR AS pseudonym "
+            "FROM _pz_frame"
+        )
     con.execute(LOOKUP_SQL)
     con.execute(TEXTS_SQL)
     (token1, delims1), (token2, delims2) = LEVELS
@@ -316,12 +314,13 @@ def write_mapping(case: Case, pz: Pseudonymiser, path: Path) -> int:
     extra = pd.DataFrame(
         [(k, v, p) for (k, v), p in sorted(pz.made.items())], columns=["kind", "value", "pseudonym"]
     )
-    con.abort()
-    con.register("_pz_extra", extra.astype(str))
     safe = "CASE WHEN regexp_matches(value, '^[=+\\-@\\t\\r]') THEN '''' || value ELSE value END"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=path.parent, prefix=".pseudonym-map.") as tmp:  # 0700
+        with (
+            registered(con, "_pz_extra", extra.astype(str)),
+            tempfile.TemporaryDirectory(dir=path.parent, prefix=".pseudonym-map.") as tmp,  # 0700
+        ):
             part = Path(tmp) / "map.csv"
             con.execute(
                 f"""COPY (SELECT pseudonym, kind, {safe} AS value FROM (
@@ -334,7 +333,5 @@ def write_mapping(case: Case, pz: Pseudonymiser, path: Path) -> int:
             os.replace(part, path)
     except OSError as exc:
         raise PseudonymError(f"cannot write the pseudonym mapping {path}: {exc}") from exc
-    finally:
-        con.unregister("_pz_extra")
     row = con.execute("SELECT count(*) FROM _pseudonyms").fetchone()
     return int(row[0]) if row else 0
