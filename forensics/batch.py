@@ -185,8 +185,11 @@ def _no_filter_pushdown(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute(f"SET disabled_optimizers = {sql_str(off)}")
     try:
         yield
-    finally:
-        con.execute(f"SET disabled_optimizers = {sql_str(before)}")
+    except BaseException:
+        with suppress(duckdb.Error):  # an aborted transaction refuses even SET: keep the first error
+            con.execute(f"SET disabled_optimizers = {sql_str(before)}")
+        raise
+    con.execute(f"SET disabled_optimizers = {sql_str(before)}")
 
 
 @contextmanager
@@ -285,7 +288,7 @@ def _second_chance(con: duckdb.DuckDBPyConnection, items: list[Planned], options
         per_file = con.execute(f"SELECT line_no >> {SHIFT}, count(*) FROM alt GROUP BY 1").fetchall()
         if per_file:
             con.execute("DELETE FROM parsed WHERE line_no IN (SELECT line_no FROM alt)")
-            _insert_events(con, items, "alt")
+            _insert_events(con, items, "SELECT * FROM alt")
         for idx, n in per_file:
             items[int(idx)].warnings.append(f"mixed layouts: {n} lines parsed as {alt.name}")
         con.execute("DROP TABLE alt")
