@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from forensics import formats
 from forensics.case import registered
 from forensics.errors import ForensicsError
 from forensics.evidence import (
@@ -31,12 +32,19 @@ from forensics.evidence import (
     expansion_limit,
     expansion_message,
 )
-from forensics.formats.base import LogFormat, ParseOptions, Parser
+from forensics.formats.base import NOT_AN_ENTRY, LogFormat, ParseOptions, Parser
 from forensics.formats.sqltext import sql_list, sql_str
 from forensics.lines import DUCKDB_COMPRESSIONS, duckdb_lines_sql, read_lines_call, stage_python
 from forensics.schema import EVENT_COLUMNS, PARSED_COLUMNS, SOURCE_COLUMNS
 
 SHIFT = 40  # file index lives above bit 40 of the batch line key
+# A rejected line that is a log entry (not blank, not a directive such as W3C's #Fields).
+ENTRY_REJECT = f"reject_reason <> 'empty line' AND NOT starts_with(reject_reason, {sql_str(NOT_AN_ENTRY)})"
+# A forced format (--format, --log-format) must read at least this share of a file's entry lines.
+MIN_FORCED_SHARE = 0.5
+# Rounds of re-sniffing the lines no format took yet (each round samples what is left).
+RESNIFF_ROUNDS = 4
+RESNIFF_SAMPLE = 100
 MASK = (1 << SHIFT) - 1
 READ_ERRORS = (duckdb.InvalidInputException, duckdb.IOException)
 
@@ -56,7 +64,10 @@ class Planned:
     reader: str = "duckdb"
     warnings: list[str] = field(default_factory=list)
     counts: tuple[int, int, int] = (0, 0, 0)  # lines, events, rejects
+    entry_rejects: int = 0  # rejects that are log entries (not blank lines or directives)
+    format_lines: dict[str, int] = field(default_factory=dict)  # events per format
     error: str | None = None  # refused after reading (expansion, changed while read): not committed
+    misfit: tuple[int, int] | None = None  # a forced format's (events, entry lines) when refused
 
     def key(self) -> tuple[object, ...]:
         fast = self.ev.compression in DUCKDB_COMPRESSIONS
@@ -127,6 +138,8 @@ def parse_batch(
                 lines = "(SELECT * FROM staged_all WHERE false)"
             con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {parser.select_sql(lines)}")
             con.execute("DROP TABLE staged_all")
+            if items[0].forced:
+                _refuse_misfits(con, items)
             _second_chance(con, items, options)
             _format_warnings(con, items)
     except BaseException:
@@ -275,23 +288,100 @@ def _format_warnings(con: duckdb.DuckDBPyConnection, items: list[Planned]) -> No
             items[int(idx)].warnings.append(str(text))
 
 
+def _refuse_misfits(con: duckdb.DuckDBPyConnection, items: list[Planned]) -> None:
+    """A forced format that reads fewer than MIN_FORCED_SHARE of a file's entry lines is refused
+    for that file: its events and rejects are removed (the caller records it as an error)."""
+    events = dict(
+        con.execute(
+            f"SELECT list_position({_sids(items)}, source_id) - 1, count(*) FROM events "
+            f"WHERE source_id IN ({_sids(items)[1:-1]}) GROUP BY 1"
+        ).fetchall()
+    )
+    entries = dict(
+        con.execute(
+            f"SELECT line_no >> {SHIFT}, count(*) FROM parsed WHERE {ENTRY_REJECT} GROUP BY 1"
+        ).fetchall()
+    )
+    for idx, item in enumerate(items):
+        took, missed = int(events.get(idx, 0)), int(entries.get(idx, 0))
+        if took + missed and took < MIN_FORCED_SHARE * (took + missed):
+            item.misfit = (took, took + missed)
+            item.error = (
+                f"{item.ev.path}: refused: the forced format {item.fmt.name} reads {took:,} of its "
+                f"{took + missed:,} entry lines (less than {MIN_FORCED_SHARE:.0%}); nothing of it was kept"
+            )
+            con.execute("DELETE FROM events WHERE source_id = ?", [item.source_id])
+            con.execute(f"DELETE FROM parsed WHERE line_no >> {SHIFT} = {idx}")
+
+
 def _second_chance(con: duckdb.DuckDBPyConnection, items: list[Planned], options: ParseOptions) -> None:
-    """Re-parse lines the format rejected with formats that recognised part of the sample."""
+    """Give the entry lines the format rejected to other formats, wherever in a file they are.
+
+    First the formats that recognised part of the sniffed head; then, for as long as rejected
+    entry lines remain and a round finds a format for some of them, a sample of those lines is
+    sniffed against every registered format not tried yet (a layout that changed after the
+    head, e.g. combined lines followed by common ones after a config change). Only rejected
+    lines are read again: a file whose lines all parsed costs one COUNT here.
+    """
+    tried = {items[0].fmt.name}
     for alt in items[0].alternates:
-        try:
-            parser = alt.bind(items[0].sample, options)
-        except ForensicsError:  # e.g. it would need --tz: not a candidate for these lines
-            continue
-        src = "(SELECT line_no, line FROM parsed WHERE reject_reason LIKE 'not a %')"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE alt AS {parser.select_sql(src)}")
-        con.execute("DELETE FROM alt WHERE reject_reason IS NOT NULL")
-        per_file = con.execute(f"SELECT line_no >> {SHIFT}, count(*) FROM alt GROUP BY 1").fetchall()
-        if per_file:
-            con.execute("DELETE FROM parsed WHERE line_no IN (SELECT line_no FROM alt)")
-            _insert_events(con, items, "SELECT * FROM alt")
-        for idx, n in per_file:
-            items[int(idx)].warnings.append(f"mixed layouts: {n} lines parsed as {alt.name}")
-        con.execute("DROP TABLE alt")
+        _try_format(con, items, alt, items[0].sample, options)
+        tried.add(alt.name)
+    for _ in range(RESNIFF_ROUNDS):
+        sample = _reject_sample(con)
+        if not sample:
+            return
+        candidates = [f for f in formats.REGISTRY.values() if f.name not in tried]
+        ranked = [f for f, _ in formats.sniff(con, sample, candidates).ranked]
+        gained = 0
+        for fmt in ranked:
+            tried.add(fmt.name)
+            gained += _try_format(con, items, fmt, sample, options)
+        if not gained:
+            return
+
+
+def _reject_sample(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Up to RESNIFF_SAMPLE rejected entry lines: the first half, then evenly spread over the rest."""
+    half = RESNIFF_SAMPLE // 2
+    rows = con.execute(f"""
+        SELECT line FROM (
+          SELECT line_no, line, row_number() OVER (ORDER BY line_no) AS rn, count(*) OVER () AS n
+          FROM parsed WHERE {ENTRY_REJECT})
+        WHERE rn <= {half} OR (rn - {half} - 1) % greatest((n - {half}) // {half}, 1) = 0
+        ORDER BY line_no LIMIT {RESNIFF_SAMPLE}""").fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _try_format(
+    con: duckdb.DuckDBPyConnection,
+    items: list[Planned],
+    fmt: LogFormat,
+    sample: list[str],
+    options: ParseOptions,
+) -> int:
+    """Parse the rejected entry lines with ``fmt``; those it takes become events. Returns how many."""
+    try:
+        parser = fmt.bind(sample, options)
+    except ForensicsError as exc:  # e.g. it would need --tz: say so, the lines stay rejects
+        for item in items:
+            note = f"some rejected lines look like {fmt.name}, which could not be used: {exc}"
+            if item.error is None and note not in item.warnings:
+                item.warnings.append(note)
+        return 0
+    src = f"(SELECT line_no, line FROM parsed WHERE {ENTRY_REJECT})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE alt AS {parser.select_sql(src)}")
+    con.execute("DELETE FROM alt WHERE reject_reason IS NOT NULL")
+    per_file = con.execute(f"SELECT line_no >> {SHIFT}, count(*) FROM alt GROUP BY 1").fetchall()
+    if per_file:
+        con.execute("DELETE FROM parsed WHERE line_no IN (SELECT line_no FROM alt)")
+        _insert_events(con, items, "SELECT * FROM alt")
+    for idx, n in per_file:
+        item = items[int(idx)]
+        item.warnings.append(f"mixed layouts: {n:,} lines parsed as {fmt.name}")
+        item.format_lines[fmt.name] = int(n)
+    con.execute("DROP TABLE alt")
+    return sum(int(n) for _, n in per_file)
 
 
 def commit_batch(
@@ -311,13 +401,23 @@ def commit_batch(
             SELECT list_position({sids}, source_id) - 1, count(*), min(ts), max(ts)
             FROM events WHERE source_id IN ({sids[1:-1]}) GROUP BY 1""").fetchall()
         }
-        rejected = dict(con.execute(f"SELECT line_no >> {SHIFT}, count(*) FROM parsed GROUP BY 1").fetchall())
+        rejected = {
+            int(r[0]): (int(r[1]), int(r[2]))
+            for r in con.execute(
+                f"SELECT line_no >> {SHIFT}, count(*), count(*) FILTER ({ENTRY_REJECT}) "
+                "FROM parsed GROUP BY 1"
+            ).fetchall()
+        }
         rows = []
         for idx, item in enumerate(items):
             if item.error is not None:
                 continue
             events, first, last = stats.get(idx, (0, None, None))
-            item.counts = (int(events) + int(rejected.get(idx, 0)), int(events), int(rejected.get(idx, 0)))
+            rejects, item.entry_rejects = rejected.get(idx, (0, 0))
+            item.counts = (int(events) + rejects, int(events), rejects)
+            primary = int(events) - sum(item.format_lines.values())
+            if primary:
+                item.format_lines = {item.fmt.name: primary, **item.format_lines}
             rows.append(
                 source_row(
                     item.source_id,
@@ -331,6 +431,8 @@ def commit_batch(
                     last=last,
                     warnings=item.warnings,
                     options=_options(item, tz),
+                    entry_rejects=item.entry_rejects,
+                    format_lines=item.format_lines,
                 )
             )
         con.execute(
@@ -383,6 +485,8 @@ def source_row(
     last: datetime | None = None,
     warnings: list[str] | None = None,
     options: str | None = None,
+    entry_rejects: int | None = None,
+    format_lines: dict[str, int] | None = None,
 ) -> list[Any]:
     """A row for the sources table, in SOURCE_COLUMNS order."""
     lines, events, rejects = counts if counts else (None, None, None)
@@ -406,6 +510,8 @@ def source_row(
         warnings or [],
         options,
         datetime.now(UTC),
+        (entry_rejects or 0) if counts else None,
+        json.dumps(format_lines or {}, sort_keys=True) if counts else None,
     ]
     assert len(row) == len(SOURCE_COLUMNS)
     return row

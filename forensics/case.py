@@ -16,6 +16,8 @@ import pandas as pd
 
 from forensics import custody
 from forensics.errors import CaseError
+from forensics.formats.base import NOT_AN_ENTRY
+from forensics.formats.sqltext import sql_str
 from forensics.schema import SCHEMA_VERSION, TABLES, create_table_sql
 
 DEFAULT_MEMORY_LIMIT = "1GB"
@@ -170,17 +172,16 @@ class Case:
             )
         if found == SCHEMA_VERSION:
             return
-        cols = {
-            r[0]
-            for r in self.con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE table_name = 'case_log'"
-            ).fetchall()
-        }
         with transaction(self.con):
-            for col in ("prev_hash", "entry_hash"):
-                if col not in cols:
-                    self.con.execute(f"ALTER TABLE case_log ADD COLUMN {col} VARCHAR")
-            chained = custody.rechain(self.con)
+            chained = custody.rechain(self.con) if self._add_columns("case_log") else 0
+            if self._add_columns("sources"):  # schema 3: rejected entry lines counted per source
+                self.con.execute(f"""
+                    UPDATE sources SET entry_rejects = coalesce(r.n, 0) FROM (
+                      SELECT s.source_id, count(r.line_no) AS n FROM sources s
+                      LEFT JOIN rejects r ON r.source_id = s.source_id
+                        AND r.reason <> 'empty line' AND NOT starts_with(r.reason, {sql_str(NOT_AN_ENTRY)})
+                      GROUP BY ALL) r
+                    WHERE sources.source_id = r.source_id AND sources.lines IS NOT NULL""")
             self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
             custody.append(
                 self.con,
@@ -188,6 +189,19 @@ class Case:
                 "upgrade",
                 {"from_schema": found, "to_schema": SCHEMA_VERSION, "entries_chained": chained},
             )
+
+    def _add_columns(self, table: str) -> bool:
+        """Add the schema's columns a table written by an older version lacks; True if any."""
+        have = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]
+            ).fetchall()
+        }
+        missing = [(c, t) for c, t in TABLES[table].items() if c not in have]
+        for col, typ in missing:
+            self.con.execute(f"ALTER TABLE {table} ADD COLUMN {col} {typ}")
+        return bool(missing)
 
     def close(self) -> None:
         self.con.close()

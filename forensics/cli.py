@@ -26,7 +26,7 @@ from forensics.detect import summary as detect_summary
 from forensics.detectors import REGISTRY as DETECTORS
 from forensics.errors import ForensicsError
 from forensics.evidence import DEFAULT_MAX_EXPANSION
-from forensics.ingest import PROBLEMS, IngestOptions, IngestReport, Progress, ingest
+from forensics.ingest import PROBLEMS, REJECT_SHARE_LIMIT, IngestOptions, IngestReport, Progress, ingest
 from forensics.investigation import investigate
 from forensics.network import Trusted
 from forensics.pseudonymise import Pseudonymisation
@@ -129,6 +129,11 @@ class _ProgressLine:
     help="Refuse a compressed file that decompresses to more than this many times its size "
     "(a decompression bomb); 0 = no limit.",
 )
+@click.option(
+    "--accept-rejects",
+    is_flag=True,
+    help="Exit 0 even when a file's rejected entry lines exceed 1% (they are still kept and listed).",
+)
 def ingest_cmd(
     case_path: Path,
     evidence: tuple[str, ...],
@@ -137,6 +142,7 @@ def ingest_cmd(
     tz: str | None,
     fields: tuple[str, ...],
     max_expansion: float = DEFAULT_MAX_EXPANSION,
+    accept_rejects: bool = False,
 ) -> None:
     """Read EVIDENCE (files, folders, globs; any mix) into the case file CASE.
 
@@ -165,6 +171,13 @@ def ingest_cmd(
     _print_head(head)
     if report.problems:
         raise click.ClickException(f"{len(report.problems)} file(s) were not ingested (see above)")
+    if report.rejecting() and not accept_rejects:
+        raise click.ClickException(
+            f"{len(report.rejecting())} file(s) have more than {REJECT_SHARE_LIMIT:.0%} of their entry lines "
+            "rejected (see above): they are ingested and their rejects kept, but the time those lines "
+            "cover has no events. Give the layout with --log-format (after `forensics forget`), or "
+            "pass --accept-rejects to accept them as they are"
+        )
 
 
 def _print_report(report: IngestReport) -> None:
@@ -173,12 +186,28 @@ def _print_report(report: IngestReport) -> None:
             click.echo(f"error: {safe(r.message)}", err=True)
         for w in r.warnings:
             click.echo(f"warning: {safe(r.path)}: {safe(w)}", err=True)
+    for r in report.with_rejects():
+        level = "warning" if r.reject_share > REJECT_SHARE_LIMIT else "note"
+        click.echo(
+            f"{level}: {safe(r.path)}: {r.entry_rejects:,} of {r.events + r.entry_rejects:,} entry lines "
+            f"rejected ({_share(r.reject_share)}); see `forensics sources` and the rejects table",
+            err=True,
+        )
     summary = ", ".join(f"{n} {s}" for s, n in sorted(report.statuses().items()))
     click.echo(f"files: {summary or 'none'}")
     click.echo(
         f"lines: {report.total('lines'):,}  events: {report.total('events'):,}  "
         f"rejects: {report.total('rejects'):,}"
     )
+
+
+def _share(share: float) -> str:
+    """A share as a percentage that never rounds a non-zero share to 0% or a partial one to 100%."""
+    if 0 < share < 0.001:
+        return "<0.1%"
+    if 0.999 < share < 1:
+        return ">99.9%"
+    return f"{share:.1%}"
 
 
 def _print_head(head: str) -> None:
@@ -318,6 +347,7 @@ def sources_cmd(case_path: Path, as_json: bool) -> None:
         return
     cols = ["source_id", "status", "format", "compression", "lines", "events", "rejects"]
     show = df[cols].astype(object)
+    show["rejected"] = [_rejected_cell(e, r) for e, r in zip(df["events"], df["entry_rejects"], strict=True)]
     show["first"] = [_utc(v) for v in df["first_ts"]]
     show["last"] = [_utc(v) for v in df["last_ts"]]
     show["dup_of"] = df["duplicate_of"].astype(object)
@@ -329,6 +359,14 @@ def sources_cmd(case_path: Path, as_json: bool) -> None:
     for _, row in df.iterrows():
         for w in row["warnings"] if row["warnings"] is not None else []:
             click.echo(f"source {row['source_id']}: {safe(w)}")
+
+
+def _rejected_cell(events: object, entry_rejects: object) -> str:
+    """Rejected entry lines and their share of the entry lines, e.g. ``1,000 (33.3%)``."""
+    if _isna(events) or _isna(entry_rejects) or not entry_rejects:
+        return ""
+    n, total = int(str(entry_rejects)), int(str(events)) + int(str(entry_rejects))
+    return f"{n:,} ({_share(n / total)})"
 
 
 def _utc(value: object) -> str:

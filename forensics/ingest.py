@@ -37,6 +37,9 @@ from forensics.evidence import (
 from forensics.formats.base import LogFormat, ParseOptions
 
 PROBLEMS = ("unrecognised", "error")  # file statuses that make `forensics ingest` exit non-zero
+# A file whose rejected entry lines exceed this share of its entry lines is named and makes
+# `forensics ingest` exit non-zero (unless --accept-rejects): those hours are not covered.
+REJECT_SHARE_LIMIT = 0.01
 BATCH_FILES = 1000
 BATCH_BYTES = 32 * 1024 * 1024  # files at least this big are parsed alone, streaming
 
@@ -64,6 +67,14 @@ class FileResult:
     rejects: int = 0
     warnings: list[str] = field(default_factory=list)
     message: str | None = None
+    entry_rejects: int = 0  # rejected lines that were log entries (not blank lines or directives)
+    format_lines: dict[str, int] = field(default_factory=dict)  # events per format
+
+    @property
+    def reject_share(self) -> float:
+        """Rejected entry lines as a share of the file's entry lines (0 when it has none)."""
+        entries = self.events + self.entry_rejects
+        return self.entry_rejects / entries if entries else 0.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,14 @@ class IngestReport:
     @property
     def problems(self) -> list[FileResult]:
         return [r for r in self.results if r.status in PROBLEMS]
+
+    def rejecting(self, limit: float = REJECT_SHARE_LIMIT) -> list[FileResult]:
+        """Ingested files whose rejected entry lines are more than ``limit`` of their entry lines."""
+        return [r for r in self.results if r.status == "ingested" and r.reject_share > limit]
+
+    def with_rejects(self) -> list[FileResult]:
+        """Ingested files with any rejected entry line."""
+        return [r for r in self.results if r.status == "ingested" and r.entry_rejects]
 
     def statuses(self) -> dict[str, int]:
         """How many files ended in each status."""
@@ -131,6 +150,7 @@ def _summary(case: Case, report: IngestReport) -> dict[str, Any]:
         "lines": report.total("lines"),
         "events": report.total("events"),
         "rejects": report.total("rejects"),
+        "entry_rejects": report.total("entry_rejects"),
     }
     ids = [r.source_id for r in report.results if r.source_id is not None]
     if ids:
@@ -233,7 +253,8 @@ class _Run:
         for item in items:
             if item.error is not None:
                 del self.pending[item.ev.sha256]
-                self._record(item.ev, "error", item.error, warnings=[item.error])
+                message = item.error + (_misfit_hint(self.con, item) if item.misfit else "")
+                self._record(item.ev, "error", message, warnings=[message])
                 continue
             self.originals[item.ev.sha256] = item.source_id
             self._done(
@@ -244,6 +265,8 @@ class _Run:
                     item.fmt.name,
                     *item.counts,
                     warnings=item.warnings,
+                    entry_rejects=item.entry_rejects,
+                    format_lines=dict(item.format_lines),
                 ),
                 item.ev.size,
             )
@@ -338,6 +361,19 @@ def plan(
         fmt, score, alternates = sniffed.best, sniffed.score, sniffed.alternates
     parser = fmt.bind(sample, opts.parse_options())
     return Planned(ev, fmt, score, parser, alternates, sample, forced is not None)
+
+
+def _misfit_hint(con: duckdb.DuckDBPyConnection, item: Planned) -> str:
+    """What to do about a file a forced format does not fit: what the sniffer would choose."""
+    sniffed = formats.sniff(con, item.sample)
+    if sniffed.best is None:
+        choice = "no registered format recognises its first lines either"
+    else:
+        choice = f"the sniffer would choose {sniffed.best.name} ({sniffed.score:.0%} of its first lines)"
+    return (
+        f"; {choice}. Run ingest again without --format/--log-format to let it choose, or give "
+        "the server's own layout with --log-format"
+    )
 
 
 def _unrecognised(ev: EvidenceFile, sample: list[str], sniffed: formats.Sniffed) -> str:

@@ -7,7 +7,9 @@ source wrote (NULL when the source wrote UTC or epoch times without an offset).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2  # 2: case_log is hash-chained (prev_hash, entry_hash)
+SCHEMA_VERSION = (
+    3  # 2: case_log is hash-chained (prev_hash, entry_hash); 3: sources.entry_rejects, format_lines
+)
 
 EVENT_COLUMNS: dict[str, str] = {
     "source_id": "INTEGER NOT NULL",
@@ -58,6 +60,10 @@ SOURCE_COLUMNS: dict[str, str] = {
     "warnings": "VARCHAR[]",
     "parse_options": "VARCHAR",  # JSON text: format, tz, log_format, field overrides
     "ingested_at": "TIMESTAMPTZ",
+    # rejected lines that were log entries (not blank lines, not directives such as #Fields)
+    "entry_rejects": "BIGINT",
+    # JSON object: how many events each format parsed from the file (a file may mix layouts)
+    "format_lines": "JSON",
 }
 
 REJECT_COLUMNS: dict[str, str] = {

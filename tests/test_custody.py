@@ -149,8 +149,25 @@ def test_case_of_schema_1_is_upgraded_and_chained(tmp_path: Path) -> None:
         version = case.sql("SELECT value FROM meta WHERE key = 'schema_version'")["value"][0]
     assert check.problems == [] and check.entries == 2
     assert rows["command"].tolist() == ["ingest", "upgrade"]
-    assert json.loads(rows["parameters"][1]) == {"entries_chained": 1, "from_schema": 1, "to_schema": 2}
-    assert version == "2"
+    assert json.loads(rows["parameters"][1]) == {"entries_chained": 1, "from_schema": 1, "to_schema": 3}
+    assert version == "3"
+
+
+def test_case_of_schema_2_gets_entry_rejects(tmp_path: Path) -> None:
+    """Schema 3 counts rejected entry lines per source; an older case gets them from rejects."""
+    log = tmp_path / "access.log"
+    line = '203.0.113.9 - - [12/Mar/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1832'
+    log.write_text(f"{line}\n\ngarbage\n{line}\n")
+    path = tmp_path / "old.duckdb"
+    with Case.create(path) as case:
+        ingest(case, [log])
+        case.con.execute("ALTER TABLE sources DROP COLUMN format_lines")
+        case.con.execute("ALTER TABLE sources DROP COLUMN entry_rejects")
+        case.con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    with Case.open(path) as case:
+        got = case.sql("SELECT rejects, entry_rejects FROM sources")
+        assert (got["rejects"][0], got["entry_rejects"][0]) == (2, 1)
+        assert check_chain(case.con).problems == []
 
 
 def test_case_file_is_owner_only(tmp_path: Path) -> None:

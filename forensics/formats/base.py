@@ -28,6 +28,8 @@ ABSOLUTE_URL_RE = r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)"
 # rejects like any other (events + rejects = lines), but a file's parse rate is measured over
 # the lines that are entries. Say what the line is after the prefix.
 NOT_AN_ENTRY = "not an access-log entry: "
+# What servers write for "no user": a dash, Apache's quoted empty name, nothing (after trim).
+NO_PRINCIPAL = "(" + ", ".join(sql_str(v) for v in ("", "-", '""', "''")) + ")"
 # The instants an event may carry (what Python's datetime can hold).
 TS_MIN, TS_MAX = "TIMESTAMPTZ '0001-01-01 00:00:00+00'", "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'"
 
@@ -142,6 +144,9 @@ def assemble_sql(
         # a byte count is never negative: a mangled one is a bad number, NULL like "abc"
         "bytes_sent": "CASE WHEN bytes_sent >= 0 THEN bytes_sent END",
         "bytes_received": "CASE WHEN bytes_received >= 0 THEN bytes_received END",
+        # no user is no principal, however the server wrote it: '-', Apache's '""' for an empty
+        # user name, an empty or blank string (else the auth rules would read it as a login)
+        "principal": f"CASE WHEN trim(principal) NOT IN {NO_PRINCIPAL} THEN principal END",
     }
     outer = ",\n  ".join(derived.get(c, c) + f" AS {c}" for c in PARSED_COLUMNS)
     # Parsed lines short-circuit the first test; only rejects pay for the rest (trim copies).
