@@ -38,8 +38,14 @@ from forensics.lines import DUCKDB_COMPRESSIONS, duckdb_lines_sql, read_lines_ca
 from forensics.schema import EVENT_COLUMNS, PARSED_COLUMNS, SOURCE_COLUMNS
 
 SHIFT = 40  # file index lives above bit 40 of the batch line key
+# A file's last line when the file was cut (a truncated archive, no final newline): an entry
+# cut short, kept as a reject and never offered to other formats (a cut combined line reads as
+# a common one with a wrong byte count).
+CUT_SHORT = "cut short: the last line of a truncated file"
 # A rejected line that is a log entry (not blank, not a directive such as W3C's #Fields).
 ENTRY_REJECT = f"reject_reason <> 'empty line' AND NOT starts_with(reject_reason, {sql_str(NOT_AN_ENTRY)})"
+# The rejected entry lines another format may read.
+RETRY = f"{ENTRY_REJECT} AND reject_reason <> {sql_str(CUT_SHORT)}"
 # A forced format (--format, --log-format) must read at least this share of a file's entry lines.
 MIN_FORCED_SHARE = 0.5
 # Rounds of re-sniffing the lines no format took yet (each round samples what is left).
@@ -68,6 +74,7 @@ class Planned:
     format_lines: dict[str, int] = field(default_factory=dict)  # events per format
     error: str | None = None  # refused after reading (expansion, changed while read): not committed
     misfit: tuple[int, int] | None = None  # a forced format's (events, entry lines) when refused
+    cut_tail: bool = False  # the file ends inside a line (truncated archive, no final newline)
 
     def key(self) -> tuple[object, ...]:
         fast = self.ev.compression in DUCKDB_COMPRESSIONS
@@ -138,6 +145,7 @@ def parse_batch(
                 lines = "(SELECT * FROM staged_all WHERE false)"
             con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {parser.select_sql(lines)}")
             con.execute("DROP TABLE staged_all")
+            _mark_cut_lines(con, items)
             if items[0].forced:
                 _refuse_misfits(con, items)
             _second_chance(con, items, options)
@@ -146,6 +154,9 @@ def parse_batch(
         _rollback(con)
         with suppress(duckdb.Error):
             con.execute("DROP TABLE IF EXISTS staged_all")
+            # an error inside the transaction left these as the parse set them (case.connect's values)
+            con.execute("SET preserve_insertion_order = true")
+            con.execute("SET disabled_optimizers = ''")
         raise
 
 
@@ -214,8 +225,11 @@ def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("SET preserve_insertion_order = false")
     try:
         yield
-    finally:
-        con.execute("SET preserve_insertion_order = true")
+    except BaseException:
+        with suppress(duckdb.Error):  # an aborted transaction refuses even SET: keep the first error
+            con.execute("SET preserve_insertion_order = true")
+        raise
+    con.execute("SET preserve_insertion_order = true")
 
 
 def _check_expansion(
@@ -263,6 +277,7 @@ def _stage_one(con: duckdb.DuckDBPyConnection, idx: int, item: Planned, max_expa
     item.reader = "python"
     if warning:
         item.warnings.append(warning)
+        item.cut_tail = warning.startswith("truncated")
 
 
 def _format_warnings(con: duckdb.DuckDBPyConnection, items: list[Planned]) -> None:
@@ -286,6 +301,33 @@ def _format_warnings(con: duckdb.DuckDBPyConnection, items: list[Planned]) -> No
     if sql:
         for idx, text in con.execute(sql).fetchall():
             items[int(idx)].warnings.append(str(text))
+
+
+def _mark_cut_lines(con: duckdb.DuckDBPyConnection, items: list[Planned]) -> None:
+    """A rejected last line of a file that was cut (see CUT_SHORT) says so."""
+    for idx, item in enumerate(items):
+        if not (item.cut_tail or _no_final_newline(item.ev)):
+            continue
+        con.execute(
+            f"""UPDATE parsed SET reject_reason = {sql_str(CUT_SHORT)}
+            WHERE line_no = (SELECT max(line_no) FROM parsed WHERE line_no >> {SHIFT} = {idx})
+              AND line_no > ({idx}::BIGINT << {SHIFT})
+                + (SELECT coalesce(max(line_no), 0) FROM events WHERE source_id = ?)
+              AND {ENTRY_REJECT}""",
+            [item.source_id],
+        )
+
+
+def _no_final_newline(ev: EvidenceFile) -> bool:
+    """An uncompressed file whose last byte is not a newline ends inside a line."""
+    if ev.compression != "none" or ev.size == 0:
+        return False
+    try:
+        with open(ev.path, "rb") as fh:
+            fh.seek(-1, 2)
+            return fh.read(1) not in (b"\n", b"\r")
+    except OSError:
+        return False
 
 
 def _refuse_misfits(con: duckdb.DuckDBPyConnection, items: list[Planned]) -> None:
@@ -347,7 +389,7 @@ def _reject_sample(con: duckdb.DuckDBPyConnection) -> list[str]:
     rows = con.execute(f"""
         SELECT line FROM (
           SELECT line_no, line, row_number() OVER (ORDER BY line_no) AS rn, count(*) OVER () AS n
-          FROM parsed WHERE {ENTRY_REJECT})
+          FROM parsed WHERE {RETRY})
         WHERE rn <= {half} OR (rn - {half} - 1) % greatest((n - {half}) // {half}, 1) = 0
         ORDER BY line_no LIMIT {RESNIFF_SAMPLE}""").fetchall()
     return [str(r[0]) for r in rows]
@@ -369,7 +411,7 @@ def _try_format(
             if item.error is None and note not in item.warnings:
                 item.warnings.append(note)
         return 0
-    src = f"(SELECT line_no, line FROM parsed WHERE {ENTRY_REJECT})"
+    src = f"(SELECT line_no, line FROM parsed WHERE {RETRY})"
     con.execute(f"CREATE OR REPLACE TEMP TABLE alt AS {parser.select_sql(src)}")
     con.execute("DELETE FROM alt WHERE reject_reason IS NOT NULL")
     per_file = con.execute(f"SELECT line_no >> {SHIFT}, count(*) FROM alt GROUP BY 1").fetchall()

@@ -84,3 +84,26 @@ def test_a_batch_failing_after_its_events_were_inserted_leaves_nothing(
     monkeypatch.undo()
     (again,) = ingest(case, [path]).results
     assert (again.status, again.lines, again.events, again.rejects) == ("ingested", 4, 3, 1)
+
+
+def test_a_sql_error_inside_the_parse_is_reported_as_itself(
+    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB aborts the transaction on a query error; restoring settings must not replace that
+    error with "Current transaction is aborted" (DuckDB 2.0.1 refused `FROM (alt)` that way)."""
+    path = write_lines(tmp_path / "a.log", [*COMBINED, "garbage"])
+
+    def bad_sql(con: duckdb.DuckDBPyConnection, items: object, options: object) -> None:
+        con.execute("SELECT * FROM (no_such_table_here)")
+
+    monkeypatch.setattr(batch, "_second_chance", bad_sql)
+    (res,) = ingest(case, [path]).results
+    assert res.status == "error"
+    assert "no_such_table_here" in (res.message or "") and "aborted" not in (res.message or "")
+    settings = case.con.execute(
+        "SELECT current_setting('preserve_insertion_order'), current_setting('disabled_optimizers')"
+    ).fetchone()
+    assert settings == (True, "")
+    monkeypatch.undo()
+    (again,) = ingest(case, [path]).results
+    assert (again.status, again.events, again.rejects) == ("ingested", 3, 1)

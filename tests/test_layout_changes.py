@@ -192,3 +192,20 @@ def test_empty_and_dash_users_are_no_principal(tmp_path: Path) -> None:
         "carol": 1,
         "dave": 1,
     }
+
+
+def test_a_cut_last_line_is_not_read_by_another_format(tmp_path: Path) -> None:
+    """A file that ends inside a combined line (`... 200 12` then nothing): the remains look like a
+    common line with a wrong byte count. It stays a reject, counted as an entry line."""
+    lines = [combined(i) for i in range(50)]
+    cut = combined(50).replace(' 200 12 "-" "curl/8.1"', " 200 1")
+    path = tmp_path / "access.log"
+    path.write_text("\n".join([*lines, cut]))  # no final newline: the writer stopped mid-line
+    case = Case.create(tmp_path / "case.duckdb")
+    (res,) = ingest(case, [path]).results
+    assert (res.events, res.rejects, res.entry_rejects) == (50, 1, 1)
+    assert case.rejects()["reason"].tolist() == ["cut short: the last line of a truncated file"]
+    # the same line with its newline is a complete common line: read as one
+    path.write_text("\n".join([*lines, cut]) + "\n")
+    (res,) = ingest(Case.create(tmp_path / "case2.duckdb"), [path]).results
+    assert (res.events, res.rejects) == (51, 0)

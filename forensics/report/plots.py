@@ -13,7 +13,7 @@ import io
 import warnings
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import matplotlib.dates as mdates
@@ -23,10 +23,12 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter, ScalarFormatter
-from matplotlib.typing import RcKeyType
 
 from forensics.assessment import STATUS_CLASSES, Assessment
 from forensics.text import printable
+
+if TYPE_CHECKING:  # matplotlib.typing.RcKeyType is newer than the lowest matplotlib admitted
+    from matplotlib.typing import RcKeyType
 
 DPI = 100
 WIDTH = 11.0  # inches: 1100 px, the report's content width at 2x for print
