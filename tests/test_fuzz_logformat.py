@@ -490,7 +490,7 @@ def test_touching_fields_are_refused_with_their_names() -> None:
     # Found: "$remote_user$status" compiled and split every line somewhere.
     with pytest.raises(LogFormatError, match=r"remote_user and status touch"):
         formats.custom_format("$remote_addr [$time_local] $remote_user$status")
-    with pytest.raises(LogFormatError, match=r"%u and %s touch"):
+    with pytest.raises(LogFormatError, match=r"%u and %>s touch"):
         formats.custom_format('%h %t "%r" %u%>s')
     # %t writes its own brackets: it never touches
     row = parse_one(formats.custom_format("%h %t%>s"), "10.0.0.1 [12/Mar/2024:10:00:00 +0000]404")

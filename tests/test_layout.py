@@ -169,7 +169,9 @@ def test_last_quoted_field_keeps_bare_quotes() -> None:
 
 
 def test_compiled_regex_keeps_one_group_per_field() -> None:
-    layout = compile_layout(r'LogFormat "%v:%p %h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\"" v')
+    layout = compile_layout(
+        r'LogFormat "%v:%p %h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\"" v'
+    )
     names = [f.name for f in layout.fields]
     assert names == [
         "%v",
@@ -179,7 +181,7 @@ def test_compiled_regex_keeps_one_group_per_field() -> None:
         "%u",
         "%t",
         "%r",
-        "%s",
+        "%>s",  # named as written: %s (the original status) is another directive
         "%O",
         "%{Referer}i",
         "%{User-Agent}i",

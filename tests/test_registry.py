@@ -7,7 +7,20 @@ import pkgutil
 
 from forensics import formats
 
-HELPERS = {"awslog", "base", "fieldlist", "jsonmap", "layout", "linefmt", "splitplan", "sqltext", "times"}
+HELPERS = {
+    "apache_time",
+    "awslog",
+    "base",
+    "fieldlist",
+    "jsonmap",
+    "layout",
+    "layout_apache",
+    "layoutspec",
+    "linefmt",
+    "splitplan",
+    "sqltext",
+    "times",
+}
 
 
 def test_every_format_module_is_registered() -> None:

@@ -25,58 +25,39 @@ import itertools
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from forensics.errors import LogFormatError
+from forensics.formats import apache_time, layout_apache
+from forensics.formats.layoutspec import KIND_RE, NUMERIC_KINDS, Field, FieldSpec, strftime_regex
 
-# kind -> regex for an unquoted value. Quoted values use LAZY_QUOTED whatever their kind.
-KIND_RE = {
-    "token": r"\S*?",
-    "int": r"-|\d+",
-    "status": r"-|\d{3}",
-    "number": r"-|\d+(?:\.\d+)?",
-    "clf_time": r"\S+ [+-]\d{4}",  # inside [...] any text up to "]": see _field_regex
-    "iso_time": r"\S+",
-    "epoch": r"\d+(?:\.\d+)?",
-    "strftime": r".*?",
-    "text": r".*?",
-    "rest": r".+",
-    # nginx $upstream_*: one value per upstream tried, "0.003, 0.001" or "502 : 200"
-    "list": r"[^\s,]+(?:(?:,| :) [^\s,]+)*",
-    # an address that may carry a port: "1.2.3.4:5678", "[2001:db8::1]:5678", "1.2.3.4", "-"
-    "addr_port": r"[^\s\"]+",
-}
+__all__ = ["KIND_RE", "Field", "FieldSpec", "Layout", "compile_layout", "tokenize"]
+
 LAZY_QUOTED = r".*?"
 ESCAPED_QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'  # quoted text where a quote inside is written \"
 # (the unrolled form of (?:[^"\\]|\\.)*: same text, ~7x faster in Python's re for sniffing)
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    """Where a variable goes (a PARSED_COLUMNS name, a pseudo-column, or ``extra``)."""
-
-    column: str
-    kind: str = "token"
-    scale: float = 1.0  # multiply into the column's unit (duration_ms)
-    # >0: one of several variables that may fill the column; the first non-empty by rank wins
-    # (the others stay in extra under their names)
-    rank: int = 0
-
-
-# nginx variables (without the $). Unknown variables go to ``extra`` under their own name.
+# nginx variables (without the $): ngx_http_log_module and ngx_http_core_module "Embedded
+# Variables" (https://nginx.org/en/docs/http/ngx_http_core_module.html#variables). Documented
+# ones not listed (remote_port, server_addr, connection, pipe, https, scheme, …) and the
+# user's own (set by map/set, or other modules) go to ``extra`` under their name; the
+# families $http_NAME, $sent_http_NAME, $sent_trailer_NAME, $cookie_NAME, $arg_NAME and
+# $upstream_* likewise (NGINX_FAMILIES gives their kind).
 NGINX: dict[str, FieldSpec] = {
-    "remote_addr": FieldSpec("client_ip"),
-    "binary_remote_addr": FieldSpec("client_ip"),
+    "remote_addr": FieldSpec("client_ip"),  # client address
+    # realip module: the address before realip replaced it (the proxy): client_ip only
+    # when $remote_addr is not logged (see PREFERRED)
     "realip_remote_addr": FieldSpec("client_ip"),
     "remote_user": FieldSpec("principal"),
     "time_local": FieldSpec("ts", "clf_time"),
     "time_iso8601": FieldSpec("ts", "iso_time"),
-    "msec": FieldSpec("ts", "epoch"),
+    "msec": FieldSpec("ts", "epoch"),  # seconds with a milliseconds resolution
     "request": FieldSpec("_request", "text"),
     "request_method": FieldSpec("method"),
-    "request_uri": FieldSpec("_target"),
-    "uri": FieldSpec("_target"),
-    "document_uri": FieldSpec("_target"),
+    "request_uri": FieldSpec("_target"),  # full original request URI (with arguments)
+    "uri": FieldSpec("_target"),  # current URI, normalized
+    "document_uri": FieldSpec("_target"),  # same as $uri
     "args": FieldSpec("query"),
     "query_string": FieldSpec("query"),
     "server_protocol": FieldSpec("protocol"),
@@ -84,7 +65,7 @@ NGINX: dict[str, FieldSpec] = {
     "body_bytes_sent": FieldSpec("bytes_sent", "int"),
     "bytes_sent": FieldSpec("bytes_sent", "int"),
     "request_length": FieldSpec("bytes_received", "int"),
-    "request_time": FieldSpec("duration_ms", "number", 1000.0),
+    "request_time": FieldSpec("duration_ms", "number", 1000.0),  # seconds, ms resolution
     "host": FieldSpec("host"),
     "server_name": FieldSpec("host"),
     "http_host": FieldSpec("host"),
@@ -94,51 +75,29 @@ NGINX: dict[str, FieldSpec] = {
     "proxy_add_x_forwarded_for": FieldSpec("forwarded_for", "text"),
     "request_id": FieldSpec("request_id"),
     "http_x_request_id": FieldSpec("request_id"),
+    "connection_time": FieldSpec("extra", "number"),
+    "request_body": FieldSpec("extra", "text"),
 }
-
-# Apache directives: letter, or "{arg}letter" keys for ones whose argument matters.
-APACHE: dict[str, FieldSpec] = {
-    "h": FieldSpec("client_ip"),
-    "a": FieldSpec("client_ip"),
-    "u": FieldSpec("principal"),
-    "t": FieldSpec("ts", "clf_time"),
-    "r": FieldSpec("_request", "text"),
-    "m": FieldSpec("method"),
-    "U": FieldSpec("_target"),
-    "q": FieldSpec("query"),
-    "H": FieldSpec("protocol"),
-    "s": FieldSpec("status", "status"),
-    "b": FieldSpec("bytes_sent", "int"),
-    "B": FieldSpec("bytes_sent", "int"),
-    "O": FieldSpec("bytes_sent", "int"),
-    "I": FieldSpec("bytes_received", "int"),
-    "D": FieldSpec("duration_ms", "int", 0.001),
-    "T": FieldSpec("duration_ms", "int", 1000.0),
-    "v": FieldSpec("host"),
-    "V": FieldSpec("host"),
-    "{referer}i": FieldSpec("referer", "text"),
-    "{user-agent}i": FieldSpec("user_agent", "text"),
-    "{x-forwarded-for}i": FieldSpec("forwarded_for", "text"),
-    "{host}i": FieldSpec("host"),
-    "{x-request-id}i": FieldSpec("request_id"),
-    "{unique_id}e": FieldSpec("request_id"),
-    "{ms}T": FieldSpec("duration_ms", "int"),
-    "{us}T": FieldSpec("duration_ms", "int", 0.001),
-    "{s}T": FieldSpec("duration_ms", "int", 1000.0),
-    "{sec}t": FieldSpec("ts", "epoch"),
-    "{msec}t": FieldSpec("ts", "epoch"),
-    "{usec}t": FieldSpec("ts", "epoch"),
+NGINX_FAMILIES = {
+    "http_": "text",
+    "sent_http_": "text",
+    "sent_trailer_": "text",
+    "upstream_": "list",
+    "cookie_": "token",
+    "arg_": "token",
 }
-APACHE_NAMES = {
-    "l": "ident",
-    "p": "server_port",
-    "A": "local_ip",
-    "P": "pid",
-    "k": "keepalive",
-    "X": "conn_status",
-    "f": "filename",
-    "R": "handler",
-    "L": "log_id",
+# Documented, but no text log can hold them
+NGINX_REFUSED = {
+    "binary_remote_addr": "is the client address as 4 or 16 raw bytes, not text; log $remote_addr instead",
+}
+# When several fields fill one column: the first of these names present wins, the others go
+# to extra. The client's own address before a peer's (mod_remoteip %a and nginx $remote_addr
+# are the client as the proxy reported it; %{c}a, %{c}h and $realip_remote_addr the peer
+# that connected, e.g. the proxy); %h (hostname or address of the client) when there is no
+# %a. The final status %>s before the original %s (internal redirects).
+PREFERRED = {
+    "client_ip": ("%a", "%h", "remote_addr", "%{c}a", "%{c}h", "realip_remote_addr"),
+    "status": ("%>s", "%s", "%<s"),
 }
 
 # Envoy command operators, as written between the %s (header names upper-cased, no ":Z"
@@ -202,13 +161,6 @@ NGINX_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 
 @dataclass(frozen=True)
-class Field:
-    name: str  # the variable as written, e.g. "http_user_agent" or "%{User-Agent}i"
-    spec: FieldSpec
-    arg: str = ""  # strftime layout for %{...}t
-
-
-@dataclass(frozen=True)
 class Layout:
     """A compiled layout: two regexes with the same groups, and the fields in group order.
 
@@ -224,10 +176,20 @@ class Layout:
     fields: tuple[Field, ...]
     fast: str = ""
     tokens: tuple[str | Field, ...] = ()  # literals and fields in order (for splitplan.py)
+    # Apache: the %{…}t pieces one timestamp is made of (apache_time.py); () for one field
+    time_parts: tuple[Field, ...] = ()
 
     @property
     def time_field(self) -> Field:
         return next(f for f in self.fields if f.spec.column == "ts")
+
+    @property
+    def naive_time(self) -> bool:
+        """True when the time is a local time without a UTC offset in the layout itself."""
+        if self.time_parts:
+            return apache_time.naive(self.time_parts)
+        tf = self.time_field
+        return tf.spec.kind == "strftime" and "%z" not in tf.arg
 
 
 def unwrap_directive(text: str) -> tuple[str, str]:
@@ -308,12 +270,17 @@ def _body(body: str, text: str) -> str:
     return body
 
 
-def tokenize(dialect: str, body: str, variables: Mapping[str, FieldSpec] | None = None) -> list[str | Field]:
+def tokenize(
+    dialect: str, body: str, variables: Mapping[str, FieldSpec] | None = None, text: str = ""
+) -> list[str | Field]:
     """Split a layout into literal strings and Fields.
 
     ``variables``: a registered format's own nginx-style variable names (they win over NGINX).
+    ``text``: the layout as pasted, for error messages.
     """
-    pattern = {"nginx": NGINX_VAR, "envoy": ENVOY_OP, "apigw": APIGW_VAR}.get(dialect, APACHE_DIRECTIVE)
+    if dialect == "apache":
+        return layout_apache.tokenize(body, text or body)
+    pattern = {"nginx": NGINX_VAR, "envoy": ENVOY_OP, "apigw": APIGW_VAR}[dialect]
     out: list[str | Field] = []
     pos = 0
     for m in pattern.finditer(body):
@@ -323,24 +290,36 @@ def tokenize(dialect: str, body: str, variables: Mapping[str, FieldSpec] | None 
             out.append(_envoy_field(m.group(1), m.group(2)))
         elif dialect == "apigw":
             out.append(Field(m.group(1), APIGW.get(m.group(1), FieldSpec("extra"))))
-        elif dialect == "nginx":
-            var = m.group(1) or m.group(2)
-            out.append(_nginx_field(var, variables or {}))
-        elif m.group(4) == "%":
-            out.append("%")
         else:
-            out.append(_apache_field(m.group(3), m.group(4)))
+            var = m.group(1) or m.group(2)
+            out.append(_nginx_field(var, variables or {}, text or body))
     out.append(body[pos:])
-    return [t for t in out if t != ""]
+    tokens = [t for t in out if t != ""]
+    return _merge_nginx_target(tokens) if dialect == "nginx" else tokens
 
 
-def _nginx_field(var: str, variables: Mapping[str, FieldSpec]) -> Field:
+def _nginx_field(var: str, variables: Mapping[str, FieldSpec], text: str) -> Field:
+    if var in NGINX_REFUSED and var not in variables:
+        raise LogFormatError(f"layout {text!r}: ${var} {NGINX_REFUSED[var]}")
     spec = variables.get(var) or NGINX.get(var)
-    if spec is None and var.startswith("http_"):
-        spec = FieldSpec("extra", "text")
-    if spec is None and var.startswith("upstream_"):
-        spec = FieldSpec("extra", "list")
-    return Field(var, spec or FieldSpec("extra"))
+    family = next((k for p, k in NGINX_FAMILIES.items() if var.startswith(p)), "token")
+    return Field(var, spec or FieldSpec("extra", family))
+
+
+def _merge_nginx_target(tokens: list[str | Field]) -> list[str | Field]:
+    """``$uri$is_args$args`` (nginx's idiom: $is_args is "?" or empty) as one path-and-query."""
+    out: list[str | Field] = []
+    for tok in tokens:
+        names = [t.name if isinstance(t, Field) else "" for t in [*out[-2:], tok]]
+        if len(names) == 3 and names[0] in NGINX_PATHS and names[1:] in NGINX_QUERIES:
+            out[-2:] = [Field("$".join(names), FieldSpec("_target"))]
+            continue
+        out.append(tok)
+    return out
+
+
+NGINX_PATHS = ("uri", "document_uri")
+NGINX_QUERIES = (["is_args", "args"], ["is_args", "query_string"])
 
 
 def _envoy_field(op: str, arg: str | None) -> Field:
@@ -352,26 +331,6 @@ def _envoy_field(op: str, arg: str | None) -> Field:
     if name in ENVOY:
         return Field(name, ENVOY[name])
     return Field(name, FieldSpec("extra"))
-
-
-def _apache_field(arg: str | None, letter: str) -> Field:
-    if arg is None:
-        if letter in APACHE:
-            return Field(f"%{letter}", APACHE[letter])
-        return Field(APACHE_NAMES.get(letter, f"%{letter}"), FieldSpec("extra"))
-    if letter == "t":
-        arg_t = arg.removeprefix("begin:").removeprefix("end:")
-        if f"{{{arg_t}}}t" in APACHE:
-            return Field(f"%{{{arg}}}t", APACHE[f"{{{arg_t}}}t"])
-        if arg_t in ("msec_frac", "usec_frac"):  # fraction of a second printed by another %t
-            return Field(f"%{{{arg}}}t", FieldSpec("extra", "int"))
-        return Field(f"%{{{arg}}}t", FieldSpec("ts", "strftime"), arg_t)
-    key = f"{{{arg.lower()}}}{letter}" if letter in "ieCnoa" else f"{{{arg}}}{letter}"
-    if key in APACHE:
-        return Field(f"%{{{arg}}}{letter}", APACHE[key])
-    if letter == "a":
-        return Field(f"%{{{arg}}}a", APACHE["a"])
-    return Field(f"%{{{arg}}}{letter}", FieldSpec("extra", "text" if letter == "i" else "token"))
 
 
 def _field_regex(field: Field, quoted: bool, last: bool, bracketed: bool) -> str:
@@ -386,41 +345,6 @@ def _field_regex(field: Field, quoted: bool, last: bool, bracketed: bool) -> str
     return KIND_RE[field.spec.kind]
 
 
-def strftime_regex(fmt: str) -> str:
-    """A regex matching what strftime writes for ``fmt`` (the common directives)."""
-    parts = {
-        "%Y": r"\d{4}",
-        "%m": r"\d{2}",
-        "%d": r"\d{2}",
-        "%H": r"\d{2}",
-        "%M": r"\d{2}",
-        "%S": r"\d{2}",
-        "%b": r"[A-Za-z]{3}",
-        "%z": r"[+-]\d{4}",
-        "%f": r"\d+",
-        "%e": r"[ \d]\d",
-        "%y": r"\d{2}",
-        "%j": r"\d{3}",
-        "%%": "%",
-        "%T": r"\d{2}:\d{2}:\d{2}",
-        "%F": r"\d{4}-\d{2}-\d{2}",
-        "%a": r"[A-Za-z]{3}",
-        "%Z": r"[A-Z]{1,5}",  # a zone name: ambiguous (BST, IST, CST…), so --tz decides
-    }
-    out, i = "", 0
-    while i < len(fmt):
-        two = fmt[i : i + 2]
-        if two in parts:
-            out += parts[two]
-            i += 2
-        elif fmt[i] == "%":
-            raise LogFormatError(f"time layout {fmt!r}: directive {two!r} is not supported")
-        else:
-            out += re.escape(fmt[i])
-            i += 1
-    return out
-
-
 def compile_layout(
     text: str, trailing: bool = False, variables: Mapping[str, FieldSpec] | None = None
 ) -> Layout:
@@ -431,34 +355,74 @@ def compile_layout(
     written in nginx syntax name its own fields (e.g. a proxy's ``$upstream_cluster``).
     """
     dialect, body = unwrap_directive(text)
-    tokens = tokenize(dialect, body, variables)
-    if dialect == "apache":  # %t writes its own brackets
-        tokens = _bracket_apache_time(tokens)
+    tokens = tokenize(dialect, body, variables, text)
     if trailing:
         tokens += [" ", Field("trailing", FieldSpec("extra", "rest"))]
-    fields = [t for t in tokens if isinstance(t, Field)]
-    if not fields:
+    tokens = _one_per_column(_distinct(tokens))
+    if not any(isinstance(t, Field) for t in tokens):
         raise LogFormatError(f"layout {text!r} contains no fields")
+    _check_touching(tokens, text)
+    if not any(isinstance(t, Field) and t.spec.column == "ts" for t in tokens):
+        raise LogFormatError(
+            f"layout {text!r} has no time field ($time_local, $time_iso8601, $msec, %t …): "
+            "events without a time cannot be placed in the exposure window"
+        )
+    parts: tuple[Field, ...] = ()
+    if dialect == "apache":
+        tokens, parts = apache_time.plan(tokens, text)
+    return Layout(
+        text,
+        dialect,
+        _regex(tokens, strict=False),
+        tuple(t for t in tokens if isinstance(t, Field)),
+        fast=_regex(tokens, strict=True),
+        tokens=tuple(tokens),
+        time_parts=parts,
+    )
+
+
+def _check_touching(tokens: list[str | Field], text: str) -> None:
+    """Two fields with nothing between them: refused unless the first has a fixed width."""
     for a, b in itertools.pairwise(tokens):
-        if isinstance(a, Field) and isinstance(b, Field):  # no line tells where one ends
+        if isinstance(a, Field) and isinstance(b, Field) and not apache_time.fixed_width(a):
             raise LogFormatError(
                 f"layout {text!r}: fields {a.name} and {b.name} touch, with nothing between "
                 "them, so their values cannot be told apart; paste the layout exactly as "
                 "configured"
             )
-    if not any(f.spec.column == "ts" for f in fields):
-        raise LogFormatError(
-            f"layout {text!r} has no time field ($time_local, $time_iso8601, $msec, %t …): "
-            "events without a time cannot be placed in the exposure window"
-        )
-    return Layout(
-        text,
-        dialect,
-        _regex(tokens, strict=False),
-        tuple(fields),
-        fast=_regex(tokens, strict=True),
-        tokens=tuple(tokens),
-    )
+
+
+def _distinct(tokens: list[str | Field]) -> list[str | Field]:
+    """A field written twice: the repeat is named ``name#2`` (every Field is distinct)."""
+    seen: dict[str, int] = {}
+    out: list[str | Field] = []
+    for tok in tokens:
+        if isinstance(tok, Field):
+            seen[tok.name] = seen.get(tok.name, 0) + 1
+            if seen[tok.name] > 1:
+                tok = replace(tok, name=f"{tok.name}#{seen[tok.name]}")
+        out.append(tok)
+    return out
+
+
+def _one_per_column(tokens: list[str | Field]) -> list[str | Field]:
+    """Where several fields fill client_ip or status, PREFERRED picks one; the rest to extra."""
+    out = list(tokens)
+    for column, order in PREFERRED.items():
+        at = [i for i, t in enumerate(out) if isinstance(t, Field) and t.spec.column == column]
+        rank = {i: _rank(out[i], order) for i in at}
+        for i in sorted(at, key=lambda i: (rank[i], i))[1:]:
+            tok = out[i]
+            assert isinstance(tok, Field)
+            out[i] = replace(tok, spec=replace(tok.spec, column="extra"))
+    return out
+
+
+def _rank(tok: str | Field, order: tuple[str, ...]) -> int:
+    name = tok.name if isinstance(tok, Field) else tok
+    if not name.endswith("s"):  # %>a is %a: only the status tells original from final
+        name = name.replace("%>", "%").replace("%<", "%")
+    return order.index(name) if name in order else len(order)
 
 
 def _regex(tokens: list[str | Field], strict: bool) -> str:
@@ -484,7 +448,7 @@ def _regex(tokens: list[str | Field], strict: bool) -> str:
 
 
 def _strict_field_regex(field: Field, quoted: bool, bracketed: bool) -> str:
-    if quoted and field.spec.kind not in ("int", "status", "number", "list", "epoch"):
+    if quoted and field.spec.kind not in NUMERIC_KINDS:
         return ESCAPED_QUOTED
     if field.spec.kind == "token":
         return "[^ ]*"  # fields are separated by exactly one space in the strict form
@@ -504,13 +468,3 @@ def _escape_literal(s: str, strict: bool = False) -> str:
     # Tolerant: runs of spaces in a layout match one or more spaces/tabs in the log.
     blank = " " if strict else r"[ \t]+"
     return "".join(blank if ch.isspace() else re.escape(ch) for ch in re.sub(r"\s+", " ", s))
-
-
-def _bracket_apache_time(tokens: list[str | Field]) -> list[str | Field]:
-    out: list[str | Field] = []
-    for tok in tokens:
-        if isinstance(tok, Field) and tok.name == "%t":
-            out.extend(["[", tok, "]"])
-        else:
-            out.append(tok)
-    return out

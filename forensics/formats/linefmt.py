@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from forensics.errors import TimezoneRequiredError
-from forensics.formats import times
+from forensics.formats import apache_time, times
 from forensics.formats.base import ParseOptions, assemble_sql
 from forensics.formats.layout import Field, FieldSpec, Layout, compile_layout
 from forensics.formats.splitplan import plan_sql
@@ -99,7 +99,7 @@ class LineFormat:
 
     def bind(self, lines: list[str], options: ParseOptions) -> LayoutParser:
         tf = self.layout.time_field
-        naive = tf.spec.kind == "strftime" and "%z" not in tf.arg
+        naive = self.layout.naive_time
         naive = naive or (tf.spec.kind == "iso_time" and self._sample_is_naive(lines))
         if naive and not options.tz:
             raise TimezoneRequiredError(
@@ -143,6 +143,8 @@ class LayoutParser:
         ranked: dict[str, list[tuple[int, str]]] = {}  # column -> (rank, typed value)
         for name, fld in zip(names, self.layout.fields, strict=True):
             col = fld.spec.column
+            if col == "ts_part":  # read with the "ts" field (apache_time.py)
+                continue
             if fld.spec.rank:  # several variables may fill the column: first non-empty wins
                 top = all(
                     f.spec.rank >= fld.spec.rank
@@ -159,9 +161,10 @@ class LayoutParser:
                 extras.append((f"{key}#{n + 1}" if n else key, f"r['{name}']"))
                 continue
             if col == "ts":
-                columns["ts"], columns["ts_offset_min"] = self._time(fld, f"r['{name}']")
+                columns["ts"], columns["ts_offset_min"] = self._time(fld, f"r['{name}']", names)
                 continue
-            columns[col] = self._typed(fld, f"r['{name}']")
+            ref = f"nullif(r['{name}'], '-')" if fld.conditional else f"r['{name}']"
+            columns[col] = self._typed(fld, ref)
             if fld.spec.kind == "addr_port":  # the column gets the address; extra keeps the port too
                 extras.append((fld.name.lstrip("%"), f"r['{name}']"))
         for col, values in ranked.items():
@@ -192,8 +195,12 @@ class LayoutParser:
             f"AS r FROM (SELECT line_no, line, {first} AS r0 FROM {rel})"
         )
 
-    def _time(self, fld: Field, ref: str) -> tuple[str, str]:
+    def _time(self, fld: Field, ref: str, names: list[str]) -> tuple[str, str]:
         kind, tz = fld.spec.kind, self.options.tz
+        if self.layout.time_parts:  # several %{…}t pieces make one instant
+            by_field = dict(zip(self.layout.fields, names, strict=True))
+            refs = [f"r['{by_field[p]}']" for p in self.layout.time_parts]
+            return apache_time.time_sql(self.layout.time_parts, refs, tz)
         if kind == "clf_time":
             return times.clf_time(ref)
         if kind == "iso_time":

@@ -25,9 +25,9 @@ def _offset_minutes(off: str) -> str:
 
 
 def clf_time(expr: str) -> tuple[str, str]:
-    """``10/Oct/2000:13:55:36 -0700`` (Apache ``%t``, nginx ``$time_local``)."""
+    """``10/Oct/2000:13:55:36 -0700`` (Apache ``%t``, nginx ``$time_local``); ``-07:00`` too."""
     ts = f"try_strptime({expr}, '%d/%b/%Y:%H:%M:%S %z')"
-    off = f"right({expr}, 5)"
+    off = f"regexp_extract({expr}, ' ([+-]\\d\\d:?\\d\\d)$', 1)"
     return ts, _offset_minutes(off)
 
 
@@ -65,15 +65,26 @@ def epoch_time(expr: str) -> tuple[str, str]:
 
 
 # strftime directives DuckDB's strptime does not know, in ones it does (it skips any spaces)
-STRPTIME_SPELLING = {"%e": "%-d", "%F": "%Y-%m-%d", "%T": "%H:%M:%S"}
+STRPTIME_SPELLING = {
+    "%e": "%-d",
+    "%F": "%Y-%m-%d",
+    "%T": "%H:%M:%S",
+    "%R": "%H:%M",
+    "%D": "%m/%d/%y",
+    "%h": "%b",
+}
 
 
-def strftime_time(expr: str, fmt: str, tz: str | None) -> tuple[str, str]:
-    """A ``strftime``-style layout (Apache ``%{...}t``). ``%z`` in it makes it exact."""
+def strftime_time(expr: str, fmt: str, tz: str | None, offset: str | None = None) -> tuple[str, str]:
+    """A ``strftime``-style layout (Apache ``%{...}t``). ``%z`` in it makes it exact.
+
+    ``offset``: SQL giving the text %z wrote (default: the first ``±HH[:]MM`` in ``expr``).
+    """
     fmt = re.sub(r"%.", lambda m: STRPTIME_SPELLING.get(m.group(), m.group()), fmt)
     if "%z" in fmt:
         ts = f"try_strptime({expr}, {sql_str(fmt)})"
-        return ts, _offset_minutes(f"regexp_extract({expr}, '([+-]\\d\\d:?\\d\\d)', 1)")
+        offset = offset or f"regexp_extract({expr}, '([+-]\\d\\d:?\\d\\d)', 1)"
+        return ts, _offset_minutes(offset)
     if "%Z" in fmt:  # DuckDB would guess what BST means; drop the name, --tz decides
         expr, fmt = f"regexp_replace({expr}, '\\b[A-Z]{{1,5}}\\b', '')", fmt.replace("%Z", "")
     naive = f"try_strptime({expr}, {sql_str(fmt)})::TIMESTAMP"
