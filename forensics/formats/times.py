@@ -27,7 +27,7 @@ def _offset_minutes(off: str) -> str:
 def clf_time(expr: str) -> tuple[str, str]:
     """``10/Oct/2000:13:55:36 -0700`` (Apache ``%t``, nginx ``$time_local``); ``-07:00`` too."""
     ts = f"try_strptime({expr}, '%d/%b/%Y:%H:%M:%S %z')"
-    off = f"regexp_extract({expr}, ' ([+-]\\d\\d:?\\d\\d)$', 1)"
+    off = f"split_part({expr}, ' ', 2)"  # no regex per line: this is every CLF line's hot path
     return ts, _offset_minutes(off)
 
 
