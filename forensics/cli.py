@@ -26,13 +26,13 @@ from forensics.detect import summary as detect_summary
 from forensics.detectors import REGISTRY as DETECTORS
 from forensics.errors import ForensicsError
 from forensics.evidence import DEFAULT_MAX_EXPANSION
-from forensics.ingest import PROBLEMS, IngestOptions, IngestReport, Progress, ingest
+from forensics.ingest import PROBLEMS, IngestOptions, IngestReport, Progress, check_inputs, ingest
 from forensics.investigation import investigate
 from forensics.network import Trusted
 from forensics.pseudonymise import Pseudonymisation
 from forensics.text import printable
 from forensics.verify import Verification, verify
-from forensics.window import parse_window
+from forensics.window import parse_window, unknown_zone_message
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 
@@ -156,6 +156,7 @@ def ingest_cmd(
         max_expansion=max_expansion or None,
     )
     try:
+        check_inputs(evidence, opts)  # before the case file is made: a typo leaves no empty case
         with Case.create(case_path) as case:
             report = ingest(case, evidence, opts, progress=_ProgressLine())
             head = case.log_head()
@@ -717,9 +718,7 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise click.BadParameter(
-            f"{name!r} is not an IANA time zone (e.g. Europe/London)", param_hint="--tz"
-        ) from exc
+        raise click.BadParameter(unknown_zone_message(name), param_hint="--tz") from exc
 
 
 def _detect_options(
