@@ -203,29 +203,23 @@ def verify_cmd(case_path: Path, expected_head: str | None, as_json: bool) -> Non
         with Case.open(case_path) as case:
             before = case.log_head()
             started = case.log_command("verify", {"expected_head": expected_head})
-            result = verify(case, progress=_count_progress("re-hashing evidence"))
-            head_ok = expected_head is None or _head_in_log(case, expected_head)
-            case.log_result(started, "verify", {"ok": result.ok and head_ok, **_verify_counts(result)})
+            result = verify(case, _count_progress("re-hashing evidence"), expected_head)
+            case.log_result(started, "verify", {"ok": result.ok, **_verify_counts(result)})
             head = case.log_head()
     except ForensicsError as exc:
         raise _fail(exc) from exc
     if as_json:
-        click.echo(json.dumps(_verify_doc(result, before, head, head_ok), indent=2))
+        click.echo(json.dumps(_verify_doc(result, before, head), indent=2))
     else:
-        _print_verification(result, before, head_ok, expected_head)
+        _print_verification(result, before)
         _print_head(head)
-    if not (result.ok and head_ok):
-        raise click.ClickException(
-            "VERIFICATION FAILED: the case or its evidence differs from what was recorded"
-        )
-
-
-def _head_in_log(case: Case, expected: str) -> bool:
-    """A head noted earlier must still be an entry of the chain (later entries may follow it)."""
-    row = case.con.execute(
-        "SELECT count(*) FROM case_log WHERE entry_hash = ?", [expected.strip().lower()]
-    ).fetchone()
-    return bool(row and row[0])
+    failed = []
+    if not result.case_ok:
+        failed.append("the case or its evidence differs from what was recorded")
+    if result.head is not None and not result.head.found:
+        failed.append(f"the head you gave is not in this case's log (its head was {before})")
+    if failed:
+        raise click.ClickException("VERIFICATION FAILED: " + "; ".join(failed))
 
 
 def _verify_counts(result: Verification) -> dict[str, int]:
@@ -238,12 +232,14 @@ def _verify_counts(result: Verification) -> dict[str, int]:
     }
 
 
-def _verify_doc(result: Verification, before: str, head: str, head_ok: bool) -> dict[str, Any]:
+def _verify_doc(result: Verification, before: str, head: str) -> dict[str, Any]:
     return {
-        "ok": result.ok and head_ok,
+        "ok": result.ok,
+        "case_ok": result.case_ok,
         "log_head_checked": before,
         "log_head_now": head,
-        "expected_head_found": head_ok,
+        "expected_head_found": result.head.found if result.head else True,
+        "expected_head_hint": result.head.hint if result.head else "",
         "log_entries": result.chain.entries,
         "chain_problems": result.chain.problems,
         "unfinished_commands": result.chain.unfinished,
@@ -254,7 +250,7 @@ def _verify_doc(result: Verification, before: str, head: str, head_ok: bool) -> 
     }
 
 
-def _print_verification(result: Verification, before: str, head_ok: bool, expected: str | None) -> None:
+def _print_verification(result: Verification, before: str) -> None:
     bad = result.evidence_problems
     click.echo(
         f"evidence: {len(result.evidence) - len(bad)} of {len(result.evidence)} files match their SHA-256"
@@ -268,11 +264,15 @@ def _print_verification(result: Verification, before: str, head_ok: bool, expect
     )
     for p in chain.problems:
         click.echo(f"  MISMATCH {safe(p)}")
-    if expected is not None:
+    if result.head is not None and result.head.found:
+        click.echo("  the head you gave is in the chain")
+    elif result.head is not None:
+        hint = f" ({safe(result.head.hint)})" if result.head.hint else ""
         click.echo(
-            "  the head you gave is in the chain"
-            if head_ok
-            else f"  MISMATCH head {safe(expected)} is not in the chain"
+            f"  HEAD NOT FOUND: {safe(result.head.given)} is not an entry of this case's log{hint}; "
+            f"the log's head is {before} (ingest, investigate and verify print it as 'case log head'). "
+            "Check your note: a typo, or a note from another case? If the note is right, the log "
+            "was rewritten after you took it"
         )
     for u in chain.unfinished:
         click.echo(f"  note: {u} started and never finished (interrupted); its partial work was rolled back")
@@ -284,7 +284,12 @@ def _print_verification(result: Verification, before: str, head_ok: bool, expect
     click.echo(f"accounting: {'every line is stored once' if not result.accounting else 'PROBLEMS'}")
     for a in result.accounting:
         click.echo(f"  MISMATCH {a}")
-    click.echo("OK: verified" if result.ok and head_ok else "FAILED: see MISMATCH lines above")
+    if result.ok:
+        click.echo("OK: verified")
+    elif result.case_ok:
+        click.echo("FAILED: the head you gave is not in the log (see above); evidence and case match")
+    else:
+        click.echo("FAILED: see MISMATCH lines above")
 
 
 def _count_progress(label: str) -> Any:
