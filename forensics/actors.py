@@ -28,7 +28,7 @@ from datetime import timedelta
 import pandas as pd
 
 from forensics.auth import AuthOptions, AuthResult, derive_auth
-from forensics.case import Case, registered
+from forensics.case import Case, apply_comments, registered
 from forensics.formats.sqltext import sql_str
 
 DEFAULT_SESSION_GAP = timedelta(minutes=30)
@@ -138,6 +138,7 @@ def derive_actors(case: Case, options: ActorOptions | None = None) -> ActorsResu
     if row:
         result.sessions, result.actors = int(row[0]), int(row[1])
     con.execute("INSERT OR REPLACE INTO meta VALUES ('actor_options', ?)", [json.dumps(opts.to_dict())])
+    apply_comments(con)  # ip_info, request_twins, request_facts, sessions, actors: re-created
     return result
 
 

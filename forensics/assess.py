@@ -31,7 +31,7 @@ import pandas as pd
 
 from forensics.assessment import SCHEMA, Assessment
 from forensics.bounds import human_duration, period_text
-from forensics.case import Case, tool_version
+from forensics.case import Case, apply_comments, tool_version
 from forensics.coverage import Coverage, CoverageOptions, compute_coverage
 from forensics.detect import DetectOptions, run_detectors
 from forensics.detectors import REGISTRY
@@ -67,6 +67,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
     logins = opts.detect.actors.auth.logins
     coverage = compute_coverage(case, window, CoverageOptions(logins=logins))
     con = case.con
+    apply_comments(con)  # coverage_hourly was re-created
     params = [window.start, window.end]
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _w AS SELECT ?::TIMESTAMPTZ AS ws, ?::TIMESTAMPTZ AS we", params

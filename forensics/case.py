@@ -18,9 +18,16 @@ from forensics import custody
 from forensics.errors import CaseError
 from forensics.formats.base import NOT_AN_ENTRY
 from forensics.formats.sqltext import sql_str
-from forensics.schema import SCHEMA_VERSION, TABLES, create_table_sql
+from forensics.schema import COMMENTS, SCHEMA_VERSION, TABLES, create_table_sql
 
 DEFAULT_MEMORY_LIMIT = "1GB"
+
+# The storage format new case files are written in: the oldest DuckDB 2.0 writes that DuckDB 1.x
+# reads (storage version 64). DuckDB 2.0's own format (69+) is refused by every 1.x release,
+# including the newest CLI; measured: DuckDB 1.1.3, 1.2.2, 1.3.2, 1.4.4 and CLI 1.5.6 read such a
+# case (1.0.0 does not: it cannot read a primary key DuckDB 2.0 wrote). Existing case files keep
+# the format they were created in.
+STORAGE_VERSION = "v1.1.0"
 
 
 def tool_version() -> str:
@@ -33,7 +40,8 @@ def tool_version() -> str:
 def connect(
     path: str | Path, *, read_only: bool = False, memory_limit: str = DEFAULT_MEMORY_LIMIT
 ) -> duckdb.DuckDBPyConnection:
-    """The one place a DuckDB connection is configured: UTC, bounded memory, spill to disk.
+    """The one place a DuckDB connection is configured: UTC, bounded memory, spill to disk, and
+    new case files in a storage format DuckDB 1.x can read (``STORAGE_VERSION``).
 
     A case holds personal data, and so do the write-ahead log and spill files DuckDB creates
     beside it later: opening one makes this process create files owner-only (umask 077), and a
@@ -42,7 +50,9 @@ def connect(
     os.umask(os.umask(0o077) | 0o077)
     is_new = not Path(path).exists()
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(
+            str(path), read_only=read_only, config={"storage_compatibility_version": STORAGE_VERSION}
+        )
     except duckdb.IOException as exc:
         raise CaseError(_open_error(Path(path), exc)) from exc
     except duckdb.Error as exc:
@@ -57,6 +67,32 @@ def connect(
     con.execute("SET enable_progress_bar_print = false")
     con.execute("SET progress_bar_time = 0")
     return con
+
+
+def apply_comments(con: duckdb.DuckDBPyConnection) -> int:
+    """Give the case's tables and columns the descriptions in ``schema.COMMENTS`` where they lack
+    them (or differ). Derived tables lose their comments when re-created, so the modules creating
+    them call this afterwards. Returns the number of comments set."""
+    where = "database_name = current_database() AND schema_name = 'main'"
+    tables = dict(con.execute(f"SELECT table_name, comment FROM duckdb_tables() WHERE {where}").fetchall())
+    columns = {
+        (t, c): comment
+        for t, c, comment in con.execute(
+            f"SELECT table_name, column_name, comment FROM duckdb_columns() WHERE {where}"
+        ).fetchall()
+    }
+    statements = []
+    for table, (text, cols) in COMMENTS.items():
+        if table not in tables:
+            continue
+        if tables[table] != text:
+            statements.append(f"COMMENT ON TABLE {table} IS {sql_str(text)}")
+        for col, desc in cols.items():
+            if (table, col) in columns and columns[table, col] != desc:
+                statements.append(f'COMMENT ON COLUMN {table}."{col}" IS {sql_str(desc)}')
+    for statement in statements:
+        con.execute(statement)
+    return len(statements)
 
 
 def _open_error(path: Path, exc: duckdb.IOException) -> str:
@@ -144,6 +180,7 @@ class Case:
         con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         case = cls(p, con)
         case._upgrade()
+        apply_comments(con)
         return case
 
     @classmethod
@@ -160,6 +197,7 @@ class Case:
         case = cls(p, con)
         if not read_only:
             case._upgrade()
+            apply_comments(con)  # cases written before comments; derived tables re-created since
         return case
 
     def _upgrade(self) -> None:

@@ -26,13 +26,21 @@ from forensics.detect import summary as detect_summary
 from forensics.detectors import REGISTRY as DETECTORS
 from forensics.errors import ForensicsError
 from forensics.evidence import DEFAULT_MAX_EXPANSION
-from forensics.ingest import PROBLEMS, REJECT_SHARE_LIMIT, IngestOptions, IngestReport, Progress, ingest
+from forensics.ingest import (
+    PROBLEMS,
+    REJECT_SHARE_LIMIT,
+    IngestOptions,
+    IngestReport,
+    Progress,
+    check_inputs,
+    ingest,
+)
 from forensics.investigation import investigate
 from forensics.network import Trusted
 from forensics.pseudonymise import Pseudonymisation
 from forensics.text import printable
 from forensics.verify import Verification, verify
-from forensics.window import parse_window
+from forensics.window import parse_window, unknown_zone_message
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 
@@ -162,6 +170,7 @@ def ingest_cmd(
         max_expansion=max_expansion or None,
     )
     try:
+        check_inputs(evidence, opts)  # before the case file is made: a typo leaves no empty case
         with Case.create(case_path) as case:
             report = ingest(case, evidence, opts, progress=_ProgressLine())
             head = case.log_head()
@@ -231,29 +240,23 @@ def verify_cmd(case_path: Path, expected_head: str | None, as_json: bool) -> Non
         with Case.open(case_path) as case:
             before = case.log_head()
             started = case.log_command("verify", {"expected_head": expected_head})
-            result = verify(case, progress=_count_progress("re-hashing evidence"))
-            head_ok = expected_head is None or _head_in_log(case, expected_head)
-            case.log_result(started, "verify", {"ok": result.ok and head_ok, **_verify_counts(result)})
+            result = verify(case, _count_progress("re-hashing evidence"), expected_head)
+            case.log_result(started, "verify", {"ok": result.ok, **_verify_counts(result)})
             head = case.log_head()
     except ForensicsError as exc:
         raise _fail(exc) from exc
     if as_json:
-        click.echo(json.dumps(_verify_doc(result, before, head, head_ok), indent=2))
+        click.echo(json.dumps(_verify_doc(result, before, head), indent=2))
     else:
-        _print_verification(result, before, head_ok, expected_head)
+        _print_verification(result, before)
         _print_head(head)
-    if not (result.ok and head_ok):
-        raise click.ClickException(
-            "VERIFICATION FAILED: the case or its evidence differs from what was recorded"
-        )
-
-
-def _head_in_log(case: Case, expected: str) -> bool:
-    """A head noted earlier must still be an entry of the chain (later entries may follow it)."""
-    row = case.con.execute(
-        "SELECT count(*) FROM case_log WHERE entry_hash = ?", [expected.strip().lower()]
-    ).fetchone()
-    return bool(row and row[0])
+    failed = []
+    if not result.case_ok:
+        failed.append("the case or its evidence differs from what was recorded")
+    if result.head is not None and not result.head.found:
+        failed.append(f"the head you gave is not in this case's log (its head was {before})")
+    if failed:
+        raise click.ClickException("VERIFICATION FAILED: " + "; ".join(failed))
 
 
 def _verify_counts(result: Verification) -> dict[str, int]:
@@ -266,12 +269,14 @@ def _verify_counts(result: Verification) -> dict[str, int]:
     }
 
 
-def _verify_doc(result: Verification, before: str, head: str, head_ok: bool) -> dict[str, Any]:
+def _verify_doc(result: Verification, before: str, head: str) -> dict[str, Any]:
     return {
-        "ok": result.ok and head_ok,
+        "ok": result.ok,
+        "case_ok": result.case_ok,
         "log_head_checked": before,
         "log_head_now": head,
-        "expected_head_found": head_ok,
+        "expected_head_found": result.head.found if result.head else True,
+        "expected_head_hint": result.head.hint if result.head else "",
         "log_entries": result.chain.entries,
         "chain_problems": result.chain.problems,
         "unfinished_commands": result.chain.unfinished,
@@ -282,7 +287,7 @@ def _verify_doc(result: Verification, before: str, head: str, head_ok: bool) -> 
     }
 
 
-def _print_verification(result: Verification, before: str, head_ok: bool, expected: str | None) -> None:
+def _print_verification(result: Verification, before: str) -> None:
     bad = result.evidence_problems
     click.echo(
         f"evidence: {len(result.evidence) - len(bad)} of {len(result.evidence)} files match their SHA-256"
@@ -296,11 +301,15 @@ def _print_verification(result: Verification, before: str, head_ok: bool, expect
     )
     for p in chain.problems:
         click.echo(f"  MISMATCH {safe(p)}")
-    if expected is not None:
+    if result.head is not None and result.head.found:
+        click.echo("  the head you gave is in the chain")
+    elif result.head is not None:
+        hint = f" ({safe(result.head.hint)})" if result.head.hint else ""
         click.echo(
-            "  the head you gave is in the chain"
-            if head_ok
-            else f"  MISMATCH head {safe(expected)} is not in the chain"
+            f"  HEAD NOT FOUND: {safe(result.head.given)} is not an entry of this case's log{hint}; "
+            f"the log's head is {before} (ingest, investigate and verify print it as 'case log head'). "
+            "Check your note: a typo, or a note from another case? If the note is right, the log "
+            "was rewritten after you took it"
         )
     for u in chain.unfinished:
         click.echo(f"  note: {u} started and never finished (interrupted); its partial work was rolled back")
@@ -312,7 +321,12 @@ def _print_verification(result: Verification, before: str, head_ok: bool, expect
     click.echo(f"accounting: {'every line is stored once' if not result.accounting else 'PROBLEMS'}")
     for a in result.accounting:
         click.echo(f"  MISMATCH {a}")
-    click.echo("OK: verified" if result.ok and head_ok else "FAILED: see MISMATCH lines above")
+    if result.ok:
+        click.echo("OK: verified")
+    elif result.case_ok:
+        click.echo("FAILED: the head you gave is not in the log (see above); evidence and case match")
+    else:
+        click.echo("FAILED: see MISMATCH lines above")
 
 
 def _count_progress(label: str) -> Any:
@@ -755,9 +769,7 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise click.BadParameter(
-            f"{name!r} is not an IANA time zone (e.g. Europe/London)", param_hint="--tz"
-        ) from exc
+        raise click.BadParameter(unknown_zone_message(name), param_hint="--tz") from exc
 
 
 def _detect_options(

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from forensics.actors import ActorOptions, ActorsResult, derive_actors
-from forensics.case import Case, transaction
+from forensics.case import Case, apply_comments, transaction
 from forensics.detectors import REGISTRY
 from forensics.detectors.base import FINDING_COLUMNS, SEVERITIES
 from forensics.detectors.facts import build_detect_requests
@@ -123,6 +123,7 @@ def run_detectors(case: Case, options: DetectOptions | None = None) -> DetectRes
             )
         _store(case, {d: REGISTRY[d].severity for d in settings})
         con.execute("INSERT OR REPLACE INTO meta VALUES ('detect_options', ?)", [json.dumps(opts.to_dict())])
+        apply_comments(con)
     return result
 
 

@@ -54,7 +54,10 @@ def find_files(inputs: Iterable[str | Path]) -> list[Path]:
         if not matches:
             raise EvidenceError(f"no evidence matches {text!r}; check the path or quote the glob")
         for m in matches:
-            for f in _expand(Path(m)):
+            found = _expand(Path(m))
+            if not found and not glob.has_magic(text):
+                raise EvidenceError(f"no evidence in folder {text!r} (it holds no files); check the path")
+            for f in found:
                 resolved = f.absolute()
                 if resolved not in seen:
                     seen.add(resolved)

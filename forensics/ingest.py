@@ -8,7 +8,6 @@ in DuckDB and committed in one transaction per batch (batch.py).
 
 from __future__ import annotations
 
-import difflib
 import threading
 import zoneinfo
 from collections import Counter
@@ -35,6 +34,7 @@ from forensics.evidence import (
     head_lines,
 )
 from forensics.formats.base import LogFormat, ParseOptions
+from forensics.window import unknown_zone_message
 
 PROBLEMS = ("unrecognised", "error")  # file statuses that make `forensics ingest` exit non-zero
 # A file whose rejected entry lines exceed this share of its entry lines is named and makes
@@ -141,6 +141,13 @@ def ingest(
     report = IngestReport([run.results[p] for p in paths])
     case.log_result(started, "ingest", _summary(case, report))
     return report
+
+
+def check_inputs(inputs: Iterable[str | Path], options: IngestOptions | None = None) -> None:
+    """Raise what ``ingest`` would raise before reading anything (evidence that does not exist,
+    an empty folder, an unknown zone or format), so a caller can check before creating a case."""
+    _forced_format(options or IngestOptions())
+    find_files(inputs)
 
 
 def _summary(case: Case, report: IngestReport) -> dict[str, Any]:
@@ -391,11 +398,8 @@ def _unrecognised(ev: EvidenceFile, sample: list[str], sniffed: formats.Sniffed)
 def _check_tz(tz: str | None) -> None:
     if tz is None or tz == "UTC":
         return
-    zones = zoneinfo.available_timezones()
-    if tz not in zones:
-        close = difflib.get_close_matches(tz, zones, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ForensicsError(f"unknown time zone {tz!r}.{hint} Use an IANA name such as Europe/London")
+    if tz not in zoneinfo.available_timezones():
+        raise ForensicsError(unknown_zone_message(tz))
 
 
 def _forced_format(opts: IngestOptions) -> LogFormat | None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from forensics.case import Case, transaction
+from forensics.case import Case, apply_comments, transaction
 from forensics.errors import EndpointError, ForensicsError
 from forensics.formats.sqltext import sql_str
 
@@ -151,6 +151,7 @@ def derive_routes(case: Case, options: RouteOptions | None = None) -> RoutesResu
     with transaction(con):
         _build(con, opts)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('routes_options', ?)", [opts.to_json()])
+        apply_comments(con)
     row = con.execute("SELECT count(*), count(DISTINCT route) FROM routes").fetchone()
     paths, n_routes = (int(row[0]), int(row[1])) if row else (0, 0)
     return RoutesResult(paths, n_routes, _unmatched(con, opts.endpoints))

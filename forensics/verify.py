@@ -8,10 +8,15 @@ Four checks, each naming what fails:
 * accounting — per source, the events and rejects stored match the counts recorded, and
   ``lines = events + rejects``; no event or reject belongs to a source that is not ingested, and
   no line is stored twice.
+
+With a head noted earlier (``expected_head``), it must still be an entry of the log. A head that
+is not is reported on its own (``HeadCheck``), apart from the evidence: usually a typo or a note
+from another case; if the note is right, the log was rewritten after it was taken.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,30 +35,84 @@ class EvidenceCheck:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class HeadCheck:
+    """A case-log head noted earlier, looked up in the log."""
+
+    given: str
+    found: bool  # an entry of the log has this hash (later entries may follow it)
+    log_head: str  # the log's head when checked: what a note taken now would say
+    hint: str = ""  # why it was not found, when something suggests it (not a hash, a near miss)
+
+
 @dataclass
 class Verification:
     chain: custody.ChainCheck
     evidence: list[EvidenceCheck]
     digests: list[str] = field(default_factory=list)  # problems with recorded sources digests
     accounting: list[str] = field(default_factory=list)
+    head: HeadCheck | None = None  # with an expected head only
 
     @property
     def evidence_problems(self) -> list[EvidenceCheck]:
         return [e for e in self.evidence if e.status != "ok"]
 
     @property
-    def ok(self) -> bool:
+    def case_ok(self) -> bool:
+        """The evidence, the log's chain, the sources and the counts are as recorded."""
         return not (self.chain.problems or self.evidence_problems or self.digests or self.accounting)
 
+    @property
+    def ok(self) -> bool:
+        return self.case_ok and (self.head is None or self.head.found)
 
-def verify(case: Case, progress: Callable[[int, int], None] | None = None) -> Verification:
-    """Run every check; ``progress(files_done, files_total)`` is called while re-hashing."""
+
+def verify(
+    case: Case, progress: Callable[[int, int], None] | None = None, expected_head: str | None = None
+) -> Verification:
+    """Run every check; ``progress(files_done, files_total)`` is called while re-hashing.
+
+    ``expected_head``: a case-log head noted earlier, which must be an entry of the log."""
     return Verification(
         chain=custody.check_chain(case.con),
         evidence=_evidence(case, progress),
         digests=_digests(case),
         accounting=_accounting(case),
+        head=check_head(case, expected_head) if expected_head is not None else None,
     )
+
+
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def check_head(case: Case, given: str) -> HeadCheck:
+    """Is ``given`` (a head noted earlier) the hash of an entry of the case log?"""
+    wanted = given.strip().lower()
+    entries = {
+        str(h): int(seq)
+        for seq, h in case.con.execute("SELECT seq, entry_hash FROM case_log ORDER BY seq").fetchall()
+        if h
+    }
+    log_head = custody.head(case.con)[1]
+    if wanted in entries:
+        return HeadCheck(given, True, log_head)
+    hints = []
+    if not SHA256_RE.fullmatch(wanted):
+        what = f"{len(wanted)} characters" if len(wanted) != 64 else "a character that is not hex"
+        hints.append(f"it is not a SHA-256 hash, 64 hex characters: it has {what}")
+    prefixed = [h for h in entries if wanted and h.startswith(wanted)]
+    near = [(d, h) for h in entries if len(h) == len(wanted) and (d := _differing(h, wanted)) <= 3]
+    if prefixed:
+        hints.append(f"the hash of entry {entries[prefixed[0]]} starts with it")
+    elif near:
+        diff, close = min(near)
+        hints.append(f"the hash of entry {entries[close]}, {close}, differs from it in {diff} character(s)")
+    hint = "; ".join(hints)
+    return HeadCheck(given, False, log_head, hint)
+
+
+def _differing(a: str, b: str) -> int:
+    return sum(x != y for x, y in zip(a, b, strict=True))
 
 
 def _evidence(case: Case, progress: Callable[[int, int], None] | None) -> list[EvidenceCheck]:

@@ -21,7 +21,9 @@ The window is half-open: ``start <= ts < end``. Everything is stored in UTC.
 
 from __future__ import annotations
 
+import difflib
 import re
+import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
@@ -32,6 +34,71 @@ DURATION_RE = re.compile(
     rf"P(?:{_NUM}W)?(?:{_NUM}D)?(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?", re.IGNORECASE
 )
 _DURATION_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
+
+
+# Abbreviations people type for a zone, which are not IANA names (or are legacy fixed-offset ones
+# that ignore summer time), and the IANA zones they usually mean; suggested, never applied.
+ZONE_ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    "BST": ("Europe/London",),
+    "GMT": ("Europe/London", "UTC"),
+    "IST": ("Asia/Kolkata", "Europe/Dublin", "Asia/Jerusalem"),
+    "WET": ("Europe/Lisbon",),
+    "WEST": ("Europe/Lisbon",),
+    "CET": ("Europe/Paris", "Europe/Berlin"),
+    "CEST": ("Europe/Paris", "Europe/Berlin"),
+    "MET": ("Europe/Paris", "Europe/Berlin"),
+    "EET": ("Europe/Athens", "Europe/Helsinki"),
+    "EEST": ("Europe/Athens", "Europe/Helsinki"),
+    "MSK": ("Europe/Moscow",),
+    "EST": ("America/New_York",),
+    "EDT": ("America/New_York",),
+    "CST": ("America/Chicago", "Asia/Shanghai"),
+    "CDT": ("America/Chicago",),
+    "MST": ("America/Denver", "America/Phoenix"),
+    "MDT": ("America/Denver",),
+    "PST": ("America/Los_Angeles",),
+    "PDT": ("America/Los_Angeles",),
+    "AKST": ("America/Anchorage",),
+    "AKDT": ("America/Anchorage",),
+    "HST": ("Pacific/Honolulu",),
+    "JST": ("Asia/Tokyo",),
+    "KST": ("Asia/Seoul",),
+    "HKT": ("Asia/Hong_Kong",),
+    "SGT": ("Asia/Singapore",),
+    "AEST": ("Australia/Sydney", "Australia/Brisbane"),
+    "AEDT": ("Australia/Sydney",),
+    "ACST": ("Australia/Adelaide", "Australia/Darwin"),
+    "AWST": ("Australia/Perth",),
+    "NZST": ("Pacific/Auckland",),
+    "NZDT": ("Pacific/Auckland",),
+    "SAST": ("Africa/Johannesburg",),
+}
+_ZONE_AREAS: tuple[str, ...] = ("Africa/", "America/", "Antarctica/", "Arctic/", "Asia/", "Atlantic/")
+_ZONE_AREAS += ("Australia/", "Europe/", "Indian/", "Pacific/")
+
+
+def zone_suggestions(name: str) -> list[str]:
+    """IANA zone names a mistyped or abbreviated ``--tz`` value probably meant (may be empty):
+    the usual zones of an abbreviation (BST -> Europe/London), else the closest Area/City names."""
+    text = name.strip()
+    if text.upper() in ZONE_ABBREVIATIONS:
+        return list(ZONE_ABBREVIATIONS[text.upper()])
+    zones = {z.lower(): z for z in zoneinfo.available_timezones() if z.startswith(_ZONE_AREAS) or z == "UTC"}
+    if text.lower() in zones:
+        return [zones[text.lower()]]
+    close = difflib.get_close_matches(text.lower(), list(zones), n=1, cutoff=0.75)
+    if close:
+        return [zones[close[0]]]
+    cities = {z.rsplit("/", 1)[1].lower(): z for z in sorted(zones.values()) if "/" in z}  # London
+    close = difflib.get_close_matches(text.lower().replace(" ", "_"), list(cities), n=1, cutoff=0.75)
+    return [cities[c] for c in close]
+
+
+def unknown_zone_message(name: str) -> str:
+    """What to say about a ``--tz`` value that is not an IANA zone."""
+    close = zone_suggestions(name)
+    hint = f" Did you mean {' or '.join(close)}?" if close else ""
+    return f"unknown time zone {name!r}.{hint} Use an IANA name such as Europe/London"
 
 
 def iso_z(ts: datetime) -> str:

@@ -93,3 +93,36 @@ def test_demo_runs_on_sample_logs(tmp_path: Path) -> None:
     assert "verdict: confirmed" in res.output and str((out / "report.html").resolve()) in res.output
     for name in ("report.html", "report.md", "findings.json", "affected_records.csv", "timeline.jsonl"):
         assert (out / name).stat().st_size > 0, name
+
+
+def test_ingest_of_a_missing_path_leaves_no_case_file(tmp_path: Path) -> None:
+    case_path = tmp_path / "case.duckdb"
+    res = CliRunner().invoke(main, ["ingest", str(case_path), str(tmp_path / "no" / "such")])
+    assert res.exit_code == 1
+    assert f"evidence path {tmp_path / 'no' / 'such'} does not exist" in res.output
+    assert list(tmp_path.iterdir()) == []  # no case file, no WAL
+
+
+def test_ingest_of_an_empty_folder_is_an_error_like_an_empty_glob(tmp_path: Path) -> None:
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    case_path = tmp_path / "case.duckdb"
+    res = CliRunner().invoke(main, ["ingest", str(case_path), str(tmp_path / "empty")])
+    assert res.exit_code == 1
+    assert f"no evidence in folder '{tmp_path / 'empty'}' (it holds no files); check the path" in res.output
+    assert not case_path.exists()
+    glob = CliRunner().invoke(main, ["ingest", str(case_path), str(tmp_path / "empty" / "*.log")])
+    assert glob.exit_code == 1 and "no evidence matches" in glob.output and not case_path.exists()
+
+
+def test_an_abbreviated_zone_is_refused_with_the_iana_zone_it_means(tmp_path: Path) -> None:
+    ev = write_lines(tmp_path / "access.log", COMBINED)
+    case_path = tmp_path / "case.duckdb"
+    res = CliRunner().invoke(main, ["ingest", str(case_path), str(ev), "--tz", "BST"])
+    assert res.exit_code == 1
+    assert "unknown time zone 'BST'. Did you mean Europe/London?" in res.output
+    assert "MST" not in res.output and not case_path.exists()
+    inv = CliRunner().invoke(
+        main, ["investigate", str(case_path), "--window", "2024-01-01/2024-01-02", "--tz", "CEST"]
+    )
+    assert inv.exit_code == 2
+    assert "Did you mean Europe/Paris or Europe/Berlin?" in inv.output

@@ -119,7 +119,7 @@ def test_noted_head_must_be_in_the_chain(ingested: tuple[Path, Path]) -> None:
     assert "OK: verified" in ok.output
     bad = CliRunner().invoke(main, ["verify", str(case_path), "--head", "ab" * 32])
     assert bad.exit_code == 1
-    assert f"head {'ab' * 32} is not in the chain" in bad.output
+    assert f"HEAD NOT FOUND: {'ab' * 32} is not an entry of this case's log" in bad.output
     with Case.open(case_path) as case:  # verify runs are logged too
         commands = case.sql("SELECT command FROM case_log ORDER BY seq")["command"].tolist()
     assert commands[-4:] == ["verify", "verify finished", "verify", "verify finished"]
@@ -206,3 +206,33 @@ def test_in_use_error_is_a_case_error(ingested: tuple[Path, Path]) -> None:
         proc.kill()
         proc.wait()
     assert isinstance(duckdb.connect(str(case_path), read_only=True), duckdb.DuckDBPyConnection)
+
+
+def test_a_mistyped_head_is_told_apart_from_changed_evidence(ingested: tuple[Path, Path]) -> None:
+    case_path, _ = ingested
+    with Case.open(case_path) as case:
+        head = case.log_head()
+    typo = head[:-1] + ("0" if head[-1] != "0" else "1")
+    res = CliRunner().invoke(main, ["verify", str(case_path), "--head", typo])
+    assert res.exit_code == 1
+    assert "evidence: 2 of 2 files match their SHA-256" in res.output
+    assert f"the log's head is {head}" in res.output
+    assert "differs from it in 1 character(s)" in res.output
+    assert f"the head you gave is not in this case's log (its head was {head})" in res.output
+    assert "evidence differs" not in res.output
+    short = CliRunner().invoke(main, ["verify", str(case_path), "--head", head[:12], "--json"])
+    assert short.exit_code == 1
+    doc = json.loads(short.output[: short.output.rindex("}") + 1])
+    assert doc["case_ok"] and not doc["expected_head_found"] and not doc["ok"]
+    assert "64 hex characters: it has 12 characters" in doc["expected_head_hint"]
+    assert "starts with it" in doc["expected_head_hint"]
+
+
+def test_verify_checks_a_noted_head_in_the_library(ingested: tuple[Path, Path]) -> None:
+    case_path, _ = ingested
+    with Case.open(case_path) as case:
+        head = case.log_head()
+        assert verify(case, expected_head=head.upper()).ok
+        result = verify(case, expected_head="ab" * 32)
+    assert result.case_ok and not result.ok
+    assert result.head is not None and not result.head.found and result.head.log_head == head

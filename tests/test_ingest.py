@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import lzma
 import os
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 import zstandard
 
 from forensics import Case, IngestOptions, batch, ingest
+from forensics.errors import EvidenceError
 from tests.conftest import COMBINED, SAMPLE_EVIDENCE, write_lines
 
 
@@ -210,7 +212,7 @@ def test_unknown_time_zone_is_refused_with_a_suggestion(case: Case, tmp_path: Pa
     from forensics.errors import ForensicsError
 
     path = write_lines(tmp_path / "a.log", COMBINED)
-    with pytest.raises(ForensicsError, match="Did you mean 'Europe/London'"):
+    with pytest.raises(ForensicsError, match=r"Did you mean Europe/London\?"):
         ingest(case, [path], IngestOptions(tz="Europe/Londn"))
 
 
@@ -293,3 +295,13 @@ def test_a_batch_duckdb_cannot_parse_is_recorded_not_fatal(
     assert case.sources()["status"].tolist() == ["error", "ingested"]
     order = case.con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
     assert order == (True,)
+
+
+def test_missing_evidence_is_refused_before_anything_is_logged(case: Case, tmp_path: Path) -> None:
+    before = case.log_head()
+    with pytest.raises(EvidenceError, match=re.escape(f"evidence path {tmp_path / 'nope'} does not exist")):
+        ingest(case, [tmp_path / "nope"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EvidenceError, match=r"no evidence in folder .*empty.* holds no files"):
+        ingest(case, [tmp_path / "empty"])
+    assert case.log_head() == before

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from forensics.errors import WindowError
-from forensics.window import Window, parse_window
+from forensics.window import Window, parse_window, unknown_zone_message, zone_suggestions
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -126,3 +126,34 @@ def test_window_object() -> None:
         Window(datetime(2024, 1, 1), utc(2024, 1, 2))  # noqa: DTZ001
     with pytest.raises(WindowError, match="before or when it starts"):
         Window(utc(2024, 1, 2), utc(2024, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("BST", ["Europe/London"]),
+        ("bst", ["Europe/London"]),
+        ("GMT", ["Europe/London", "UTC"]),
+        ("CEST", ["Europe/Paris", "Europe/Berlin"]),
+        ("EDT", ["America/New_York"]),
+        ("PST", ["America/Los_Angeles"]),
+        ("IST", ["Asia/Kolkata", "Europe/Dublin", "Asia/Jerusalem"]),
+        ("europe/london", ["Europe/London"]),
+        ("Europe/Londn", ["Europe/London"]),
+        ("America/NewYork", ["America/New_York"]),
+        ("London", ["Europe/London"]),
+        ("utc", ["UTC"]),
+        ("Mars/Olympus", []),
+    ],
+)
+def test_zone_suggestions_are_iana_zones_that_match(typed: str, meant: list[str]) -> None:
+    assert zone_suggestions(typed) == meant
+    for zone in meant:
+        ZoneInfo(zone)  # a real zone
+
+
+def test_unknown_zone_message_names_the_suggestion() -> None:
+    assert unknown_zone_message("BST") == (
+        "unknown time zone 'BST'. Did you mean Europe/London? Use an IANA name such as Europe/London"
+    )
+    assert "Did you mean" not in unknown_zone_message("Mars/Olympus")
