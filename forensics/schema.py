@@ -45,7 +45,7 @@ SOURCE_COLUMNS: dict[str, str] = {
     "mtime": "TIMESTAMPTZ",
     "sha256": "VARCHAR NOT NULL",
     "compression": "VARCHAR NOT NULL",
-    "status": "VARCHAR NOT NULL",  # ingested | duplicate | unrecognised | empty | skipped | error
+    "status": "VARCHAR NOT NULL",  # ingested | duplicate | unrecognised | empty | skipped | error | forgotten
     "duplicate_of": "INTEGER",
     "format": "VARCHAR",
     "format_score": "DOUBLE",
