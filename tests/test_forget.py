@@ -92,7 +92,9 @@ def test_the_case_log_has_one_entry_with_ids_paths_hashes_and_counts(wrong: tupl
     with Case.open(case_path) as case:
         before = check_chain(case.con).entries
         report = forget(case, [str(log)], reason="wrong --format")
-        rows = case.con.execute("SELECT seq, command, parameters FROM case_log WHERE seq > ?", [before]).fetchall()
+        rows = case.con.execute(
+            "SELECT seq, command, parameters FROM case_log WHERE seq > ?", [before]
+        ).fetchall()
         assert [(r[0], r[1]) for r in rows] == [(report.log_seq, "forget")]
         doc = json.loads(rows[0][2])
         assert doc["asked"] == [str(log)] and doc["reason"] == "wrong --format"
@@ -145,7 +147,7 @@ def test_forged_forgotten_row_fails_verify(wrong: tuple[Path, Path, Path]) -> No
 def test_derived_tables_are_dropped_and_investigate_derives_them_again(tmp_path: Path, case: Case) -> None:
     t0 = datetime(2024, 3, 12, 10, 0, tzinfo=UTC)
     lines = [
-        f'203.0.113.{i % 7} - - [{(t0 + timedelta(minutes=i)):%d/%b/%Y:%H:%M:%S} +0000] '
+        f"203.0.113.{i % 7} - - [{(t0 + timedelta(minutes=i)):%d/%b/%Y:%H:%M:%S} +0000] "
         f'"GET /api/v2/referrals/{i} HTTP/1.1" 200 1832 "-" "curl/8.4.0"'
         for i in range(200)
     ]
