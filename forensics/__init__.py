@@ -12,12 +12,14 @@ The notebook API::
     cov.ratio, cov.grade, cov.gaps, cov.bound().statement
     done = investigate(case, InvestigateOptions(...), Path("report"))  # logged in the case log
     verify(case).ok  # evidence re-hashed, case log chain, counts
+    forget(case, [3])  # undo source 3's ingest (e.g. wrong format); logged, then ingest it again
 """
 
 from forensics.assess import InvestigateOptions, assess
 from forensics.case import Case, tool_version
 from forensics.coverage import Coverage, CoverageOptions, compute_coverage, zero_event_bound
 from forensics.detect import DetectOptions, findings, flagged_actors, run_detectors
+from forensics.forget import ForgetReport, forget
 from forensics.ingest import IngestOptions, IngestReport, ingest
 from forensics.investigation import Investigation, investigate
 from forensics.outputs import write_outputs
@@ -33,6 +35,7 @@ __all__ = [
     "CoverageOptions",
     "DetectOptions",
     "Endpoint",
+    "ForgetReport",
     "IngestOptions",
     "IngestReport",
     "InvestigateOptions",
@@ -47,6 +50,7 @@ __all__ = [
     "derive_routes",
     "findings",
     "flagged_actors",
+    "forget",
     "ingest",
     "investigate",
     "parse_window",

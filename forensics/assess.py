@@ -563,8 +563,18 @@ def _limitations(case: Case, coverage: Coverage) -> list[str]:
         "Responses served from a CDN cache, ids sent in POST bodies and sampled logs are not visible.",
         "IP ownership and user-agent classes are claims of the caller or current data, not historical facts.",
     ]
-    if coverage.gaps:
-        out.append(f"{len(coverage.gaps)} gap(s) without logs inside the window: see coverage.")
+    unparsed = [g for g in coverage.gaps if g.kind == "unparsed"]
+    if len(coverage.gaps) > len(unparsed):
+        out.append(
+            f"{len(coverage.gaps) - len(unparsed)} gap(s) without logs inside the window: see coverage."
+        )
+    if unparsed:
+        lines = sum(g.rejected_lines for g in unparsed)
+        out.append(
+            f"{len(unparsed)} gap(s) where logs exist but were not parsed ({lines:,} rejected log lines): "
+            "see coverage and `forensics sources`; forget the file and ingest it again with --log-format "
+            "or --format."
+        )
     out += [f"{reason}." for reason in coverage.grade_reasons]
     warned = _scalar(case, "SELECT count(*) FROM sources WHERE len(warnings) > 0")
     if warned:

@@ -70,8 +70,7 @@ def zero_event_bound(
         raise CoverageError(f"durations cannot be negative (covered {covered_s}, uncovered {uncovered_s})")
     if not 0 < sensitivity <= 1:
         raise CoverageError(f"detector sensitivity must be in (0, 1], got {sensitivity}")
-    where = _periods(gaps, uncovered_s)
-    unknown = f"No logs exist for {where}; we can neither confirm nor exclude access then."
+    unknown = _unknown(gaps, uncovered_s)
     if covered_s == 0:
         statement = unknown + " Without covered time no statistical statement about the window is possible."
         return ZeroEventBound(covered_s, uncovered_s, sensitivity, None, None, None, statement)
@@ -117,6 +116,30 @@ def period_text(start: datetime, end: datetime) -> str:
         return f"{start:%Y-%m-%d}{DASH}{end:%Y-%m-%d}"
     tail = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M}"
     return f"{start:%Y-%m-%d %H:%M}{DASH}{tail} UTC"
+
+
+def _unknown(gaps: Sequence[Period], uncovered_s: float) -> str:
+    """'No logs exist for …' — and for gaps of kind ``unparsed`` (coverage.py), that logs exist there
+    but were not parsed, with the count of rejected lines and what to do."""
+    unparsed = [g for g in gaps if getattr(g, "kind", None) == "unparsed"]
+    if not unparsed:
+        where = _periods(gaps, uncovered_s)
+        return f"No logs exist for {where}; we can neither confirm nor exclude access then."
+    silent = [g for g in gaps if getattr(g, "kind", None) != "unparsed"]
+    lines = sum(int(getattr(g, "rejected_lines", 0)) for g in unparsed)
+    parts = [f"No logs exist for {_periods(silent, _length(silent))}."] if silent else []
+    there = "that period" if len(unparsed) == 1 else "those periods"
+    parts.append(
+        f"For {_periods(unparsed, _length(unparsed))} logs exist but were not parsed: {lines:,} "
+        f"rejected log line{'s' if lines != 1 else ''} fall in {there} "
+        "(a changed layout or corrupt lines; see `forensics sources`, then `forensics forget` the file "
+        "and ingest it again with --log-format or --format)."
+    )
+    return " ".join(parts) + " We can neither confirm nor exclude access then."
+
+
+def _length(gaps: Sequence[Period]) -> float:
+    return sum((g.end - g.start).total_seconds() for g in gaps)
 
 
 def _periods(gaps: Sequence[Period], uncovered_s: float) -> str:

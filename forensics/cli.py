@@ -26,6 +26,7 @@ from forensics.detect import summary as detect_summary
 from forensics.detectors import REGISTRY as DETECTORS
 from forensics.errors import ForensicsError
 from forensics.evidence import DEFAULT_MAX_EXPANSION
+from forensics.forget import forget
 from forensics.ingest import (
     PROBLEMS,
     REJECT_SHARE_LIMIT,
@@ -381,6 +382,39 @@ def _rejected_cell(events: object, entry_rejects: object) -> str:
         return ""
     n, total = int(str(entry_rejects)), int(str(events)) + int(str(entry_rejects))
     return f"{n:,} ({_share(n / total)})"
+
+
+@main.command("forget")
+@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("sources", metavar="SOURCE…", nargs=-1, required=True)
+@click.option("--reason", help="Why, in a few words: kept in the case log entry and the source's warnings.")
+def forget_cmd(case_path: Path, sources: tuple[str, ...], reason: str | None) -> None:
+    """Undo the ingest of SOURCE (an id or a path as `forensics sources` lists it) and its copies.
+
+    Their events and rejects are removed and derived tables dropped (the next command derives
+    them again); the source rows stay, marked `forgotten`, and the case log records what was
+    removed. Ingesting the same file again then reads it afresh (e.g. with the right --format).
+
+    Example:
+
+        forensics forget case.duckdb 3 --reason "ingested with the wrong --format"
+        forensics ingest case.duckdb /evidence/app/access.log --format combined
+    """
+    try:
+        with Case.open(case_path) as case:
+            report = forget(case, sources, reason)
+    except ForensicsError as exc:
+        raise _fail(exc) from exc
+    for s in report.sources:
+        why = "" if s.why == "asked" else f" ({s.why})"
+        click.echo(
+            f"forgot source {s.source_id}{safe(why)}: {s.events:,} events, {s.rejects:,} rejects "
+            f"removed — {safe(s.path)}"
+        )
+    if report.dropped:
+        click.echo(f"derived tables dropped (derived again by the next command): {', '.join(report.dropped)}")
+    click.echo(f"case log entry {report.log_seq}; ingest the file(s) again to read them afresh")
+    _print_head(report.log_head)
 
 
 def _utc(value: object) -> str:

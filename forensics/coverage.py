@@ -27,6 +27,17 @@ expected count is large); traffic that grows over years, or an attack burst, rai
 quiet periods so that they may count as gaps — these errors claim *less* coverage, never more.
 Without any event in the window the whole window is one gap.
 
+**Unparsed, not silent.** A file whose layout changes, or whose lines are corrupt, leaves rejected
+lines without a timestamp: the hours they span would look like a silence ("no logs exist"),
+which is false. Each run of *entry* rejects (not blank, not ``not an access-log entry: …``
+directives or comments) is placed in time by its neighbours in the same source: the events just
+before and after it by ``line_no`` bracket it. A gap that overlaps a bracket becomes kind
+``unparsed`` with ``rejected_lines`` (the entry lines whose bracket overlaps it; a run spanning
+several gaps counts in each). A run before a source's first event is bracketed on one side only:
+it is placed in the silence that ends at that event (in its minute), and a run after the last
+event in the silence that starts at it; lines of a source with no event at all cannot be placed.
+The gap's time stays uncovered: unparsed time is not covered time, so the grade never rises.
+
 **Grade** (METHOD.md): A complete (ratio ≥ 0.99) and field-sufficient; B complete but a key
 field missing (client address, record id, status, bytes, authentication evidence = a logged
 principal or requests to a given login endpoint); C partial; D none.
@@ -34,7 +45,7 @@ principal or requests to a given login endpoint); C partial; D none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,8 +54,10 @@ import pandas as pd
 
 from forensics.auth import login_condition
 from forensics.bounds import ZeroEventBound, zero_event_bound
-from forensics.case import Case
+from forensics.case import Case, registered
 from forensics.errors import CoverageError
+from forensics.formats.base import NOT_AN_ENTRY
+from forensics.formats.sqltext import sql_str
 from forensics.routes import Endpoint, _has_routes
 from forensics.window import Window, iso_z
 
@@ -77,8 +90,9 @@ class CoverageOptions:
 class Gap:
     start: datetime
     end: datetime
-    kind: str  # before_first | between | after_last | no_events
+    kind: str  # before_first | between | after_last | no_events | unparsed
     expected_events: float | None  # λ·L: events the silence should have held (None: no rate known)
+    rejected_lines: int = 0  # unparsed: entry lines rejected in or around it (module docstring)
 
     @property
     def seconds(self) -> float:
@@ -91,7 +105,25 @@ class Gap:
             "end": iso_z(self.end),
             "kind": self.kind,
             "expected_events": expected,
+            "rejected_lines": self.rejected_lines,
+            **({"note": self.note} if self.kind == "unparsed" else {}),
         }
+
+    @property
+    def note(self) -> str:
+        """What the gap is, in words ("no logs", or logs that were not parsed and what to do)."""
+        if self.kind != "unparsed":
+            return "no logs exist for this period"
+        return unparsed_note(self.rejected_lines)
+
+
+def unparsed_note(lines: int) -> str:
+    return (
+        f"logs exist but were not parsed: {lines:,} rejected log line{'s' if lines != 1 else ''} "
+        "fall in this period (a changed layout or corrupt lines); see `forensics sources` and the "
+        "rejects table, then `forensics forget` the file and ingest it again with --log-format "
+        "(its layout) or --format"
+    )
 
 
 @dataclass(frozen=True)
@@ -133,7 +165,7 @@ def compute_coverage(case: Case, window: Window, options: CoverageOptions | None
     params = {"start": window.start, "end": window.end}
     try:
         _hourly(con, params)
-        gaps = _gaps(con, window, opts)
+        gaps = _unparsed(con, _gaps(con, window, opts))
         fields, sources = _fields_and_sources(con, params)
     except duckdb.CatalogException as exc:
         raise CoverageError(f"{case.path} has no events to assess ({exc}); ingest evidence first") from exc
@@ -236,6 +268,64 @@ def _gaps(con: duckdb.DuckDBPyConnection, window: Window, opts: CoverageOptions)
     con.execute("DROP TABLE _coverage_minutes")
     con.execute("DROP TABLE _coverage_rate")
     return [Gap(_utc(s), _utc(e), kind, float(x)) for kind, s, e, x in rows]
+
+
+# Runs of entry rejects (blank lines and NOT_AN_ENTRY directives are not entries), each bracketed
+# by the events just before and after it in its source (by line_no; ASOF joins, no per-row
+# Python), joined to the gaps they overlap. Brackets become [a, b] intervals: two-sided, the two
+# events' times; before the first event, the minute ending at it ([minute start, event]); after
+# the last, the minute starting at it. A gap [s, e] takes a run when s < b and e > a.
+UNPARSED_SQL = f"""
+WITH rj AS (
+  SELECT source_id, line_no FROM rejects
+  WHERE NOT starts_with(reason, {sql_str(NOT_AN_ENTRY)}) AND reason <> 'empty line'
+    AND trim(coalesce(line, '')) <> ''),
+ev AS (
+  SELECT source_id, line_no, epoch_us(ts) AS t FROM events
+  WHERE source_id IN (SELECT DISTINCT source_id FROM rj)),
+p AS (
+  SELECT rj.source_id, rj.line_no, e.line_no AS p_line, e.t AS p_t
+  FROM rj ASOF LEFT JOIN ev e ON rj.source_id = e.source_id AND rj.line_no > e.line_no),
+b AS (
+  SELECT p.*, e.line_no AS n_line, e.t AS n_t
+  FROM p ASOF LEFT JOIN ev e ON p.source_id = e.source_id AND p.line_no < e.line_no),
+runs AS (
+  SELECT source_id, p_line, n_line, any_value(p_t) AS p_t, any_value(n_t) AS n_t, count(*) AS lines
+  FROM b WHERE p_t IS NOT NULL OR n_t IS NOT NULL GROUP BY ALL),
+spans AS (
+  SELECT lines,
+    CASE WHEN p_t IS NULL THEN n_t // 60000000 * 60000000 - 1
+         WHEN n_t IS NULL THEN p_t ELSE least(p_t, n_t) END AS a,
+    CASE WHEN p_t IS NULL THEN n_t
+         WHEN n_t IS NULL THEN p_t // 60000000 * 60000000 + 60000000 ELSE greatest(p_t, n_t) END AS b
+  FROM runs)
+SELECT g.gap, sum(r.lines)::BIGINT FROM spans r JOIN _coverage_gaps g ON g.s_us < r.b AND g.e_us > r.a
+GROUP BY g.gap
+"""
+
+
+def _unparsed(con: duckdb.DuckDBPyConnection, gaps: list[Gap]) -> list[Gap]:
+    """Gaps that rejected entry lines fall in become kind ``unparsed`` (module docstring)."""
+    if not gaps:
+        return gaps
+    frame = pd.DataFrame(
+        {
+            "gap": range(len(gaps)),
+            "s_us": [_epoch_us(g.start) for g in gaps],
+            "e_us": [_epoch_us(g.end) for g in gaps],
+        },
+        dtype="int64",
+    )
+    with registered(con, "_coverage_gaps", frame):
+        counts = {int(i): int(n) for i, n in con.execute(UNPARSED_SQL).fetchall()}
+    return [
+        replace(g, kind="unparsed", rejected_lines=counts[i]) if counts.get(i) else g
+        for i, g in enumerate(gaps)
+    ]
+
+
+def _epoch_us(t: datetime) -> int:
+    return (t - EPOCH) // timedelta(microseconds=1)
 
 
 def _fields_and_sources(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,8 @@ GENESIS = "0" * 64
 FINISHED = " finished"
 # sources a digest covers: what a later retry may delete (failed files) is left out
 KEPT_STATUSES = ("ingested", "duplicate", "empty")
+# commands logged as one entry in the same transaction as their work: never "unfinished"
+ATOMIC_COMMANDS = ("verify", "forget")
 
 
 def entry_hash(prev: str, seq: int, logged_at: datetime, tool: str, command: str, parameters: str) -> str:
@@ -101,19 +104,32 @@ def check_chain(con: duckdb.DuckDBPyConnection) -> ChainCheck:
             started.pop(int(of) if of is not None else -1, None)
         else:
             started[int(seq)] = str(command)
-    unfinished = [f"entry {s} ({c})" for s, c in started.items() if c != "verify"]
+    unfinished = [f"entry {s} ({c})" for s, c in started.items() if c not in ATOMIC_COMMANDS]
     return ChainCheck(len(rows), prev, problems, unfinished)
 
 
-def sources_digest(con: duckdb.DuckDBPyConnection, first_id: int, last_id: int) -> str:
-    """SHA-256 over the kept source rows with ids in [first_id, last_id]: what an ingest recorded."""
+def sources_digest(
+    con: duckdb.DuckDBPyConnection,
+    first_id: int,
+    last_id: int,
+    restore: Mapping[int, Mapping[str, Any]] | None = None,
+) -> str:
+    """SHA-256 over the kept source rows with ids in [first_id, last_id]: what an ingest recorded.
+
+    ``restore``: per source id, the fields a later ``forget`` changed (status, events, rejects)
+    as they were; a ``forgotten`` row is digested as it was ingested (forget.forgotten_rows).
+    """
+    statuses = (*KEPT_STATUSES, "forgotten") if restore is not None else KEPT_STATUSES
     rows = con.execute(
         "SELECT source_id, path, size, sha256, status, duplicate_of, format, lines, events, rejects "
-        f"FROM sources WHERE source_id BETWEEN ? AND ? AND status IN {KEPT_STATUSES} ORDER BY source_id",
+        f"FROM sources WHERE source_id BETWEEN ? AND ? AND status IN {statuses} ORDER BY source_id",
         [first_id, last_id],
     ).fetchall()
     digest = hashlib.sha256()
     for row in rows:
+        was = (restore or {}).get(int(row[0])) if row[4] == "forgotten" else None
+        if was is not None:
+            row = (*row[:4], was["status"], *row[5:8], was["events"], was["rejects"])
         digest.update(json.dumps(list(row), default=str, ensure_ascii=False).encode("utf-8") + b"\n")
     return digest.hexdigest()
 

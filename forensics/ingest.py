@@ -33,6 +33,7 @@ from forensics.evidence import (
     find_files,
     head_lines,
 )
+from forensics.forget import FORGOTTEN
 from forensics.formats.base import LogFormat, ParseOptions
 from forensics.window import unknown_zone_message
 
@@ -184,7 +185,7 @@ class _Run:
         self.n_files, self.done_bytes, self.done_lines = len(paths), 0, 0
         rows = con.execute("SELECT source_id, path, sha256, status FROM sources").fetchall()
         self.originals = {sha: sid for sid, _, sha, st in rows if st in ("ingested", "empty")}
-        self.seen = {(p, sha) for _, p, sha, st in rows if st not in PROBLEMS}
+        self.seen = {(p, sha) for _, p, sha, st in rows if st not in (*PROBLEMS, FORGOTTEN)}
         self.failed = {(p, sha) for _, p, sha, st in rows if st in PROBLEMS}
         self.next_sid = max((r[0] for r in rows), default=0) + 1
         self.batch: list[Planned] = []
@@ -209,7 +210,10 @@ class _Run:
             return
         self.seen.add((str(path), ev.sha256))
         if (str(path), ev.sha256) in self.failed:  # retried: replace the failed record
-            self.con.execute("DELETE FROM sources WHERE path = ? AND sha256 = ?", [str(path), ev.sha256])
+            self.con.execute(
+                f"DELETE FROM sources WHERE path = ? AND sha256 = ? AND status IN {PROBLEMS}",
+                [str(path), ev.sha256],
+            )
         original = self.originals.get(ev.sha256)
         if original is not None:
             self._record(ev, "duplicate", f"same SHA-256 as source {original}", dup_of=original)

@@ -56,7 +56,7 @@ _SOURCES: Columns = {
     "compression": ("VARCHAR NOT NULL", "compression of the file: none, gzip, zstd, bz2, xz"),
     "status": (
         "VARCHAR NOT NULL",
-        "ingested | duplicate | unrecognised | empty | skipped | error",
+        "ingested | duplicate | unrecognised | empty | skipped | error | forgotten (forensics forget)",
     ),
     "duplicate_of": ("INTEGER", "for a duplicate: the source_id with the same SHA-256"),
     "format": ("VARCHAR", "log format the file was parsed as"),

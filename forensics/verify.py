@@ -2,9 +2,11 @@
 
 Four checks, each naming what fails:
 
-* evidence — every source file with a recorded SHA-256 is re-hashed where it was ingested from;
+* evidence — every source file with a recorded SHA-256 is re-hashed where it was ingested from
+  (not forgotten ones: nothing in the case comes from them any more);
 * the case log — its hash chain is recomputed (custody.py); interrupted commands are listed;
-* the sources table — each finished ingest recorded a digest of the rows it added; recomputed;
+* the sources table — each finished ingest recorded a digest of the rows it added; recomputed
+  (a row forgotten since is digested as the ``forget`` entry recorded it was);
 * accounting — per source, the events and rejects stored match the counts recorded, and
   ``lines = events + rejects``; no event or reject belongs to a source that is not ingested, and
   no line is stored twice.
@@ -25,6 +27,7 @@ from forensics import custody
 from forensics.case import Case
 from forensics.errors import EvidenceError
 from forensics.evidence import describe
+from forensics.forget import FORGOTTEN, forgotten_rows
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,8 @@ def _differing(a: str, b: str) -> int:
 
 def _evidence(case: Case, progress: Callable[[int, int], None] | None) -> list[EvidenceCheck]:
     rows = case.con.execute(
-        "SELECT source_id, path, sha256 FROM sources WHERE sha256 <> '' ORDER BY source_id"
+        f"SELECT source_id, path, sha256 FROM sources WHERE sha256 <> '' AND status <> '{FORGOTTEN}' "
+        "ORDER BY source_id"
     ).fetchall()
     out = []
     for done, (sid, path, sha) in enumerate(rows):
@@ -144,8 +148,9 @@ def _check_file(sid: int, path: str, sha: str) -> EvidenceCheck:
 
 def _digests(case: Case) -> list[str]:
     out = []
+    restore = forgotten_rows(case.con)
     for seq, first, last, recorded in custody.recorded_digests(case.con):
-        now = custody.sources_digest(case.con, first, last)
+        now = custody.sources_digest(case.con, first, last, restore)
         if now != recorded:
             out.append(
                 f"sources {first} to {last}: the rows differ from what ingest (case log entry {seq}) recorded"

@@ -297,3 +297,84 @@ def test_sample_logs(tmp_path: Path) -> None:
     truncated = [s for s in cov.sources if any("truncated" in w for w in s["warnings"])]
     assert len(truncated) == 1
     case.close()
+
+
+def _combined(t: datetime, i: int) -> str:
+    return (
+        f'203.0.113.{i % 9} - - [{t:%d/%b/%Y:%H:%M:%S} +0000] "GET /api/v2/referrals/{i} HTTP/1.1" '
+        f'200 1832 "-" "curl/8.4.0"'
+    )
+
+
+def _minutes(start: datetime, end: datetime) -> list[str]:
+    return [_combined(start + k * MIN, k) for k in range(int((end - start) / MIN))]
+
+
+def test_rejected_lines_make_a_gap_unparsed_and_a_real_silence_stays_a_gap(
+    tmp_path: Path, case: Case
+) -> None:
+    """Combined lines, a block nothing parses (garbage, another layout, blank lines) spanning
+    hours, combined lines again, then a true silence, then combined lines."""
+    garbage = [f"\x00\x17 corrupted block {k} ~~ {'#' * (k % 13)}" for k in range(40)]
+    other_layout = [
+        f"2024-03-04T{12 + k // 60:02d}:{k % 60:02d}:00Z|GET|/api/v2/referrals/{k}|200" for k in range(30)
+    ]
+    blank = ["", "   "]  # not entry lines: they do not count
+    lines = (
+        _minutes(T0 + 10 * H, T0 + 12 * H)
+        + garbage + blank + other_layout
+        + _minutes(T0 + 15 * H, T0 + 17 * H)  # 12:00-15:00: logs exist, not parsed
+        + _minutes(T0 + 19 * H, T0 + 21 * H)  # 17:00-19:00: nothing logged
+    )  # fmt: skip
+    evidence = tmp_path / "access.log"
+    evidence.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = ingest(case, [evidence])
+    assert report.statuses() == {"ingested": 1} and report.total("rejects") == 72
+    cov = compute_coverage(case, Window(T0 + 10 * H, T0 + 21 * H))
+    got = [(g.kind, g.start.hour, g.end.hour, g.rejected_lines) for g in cov.gaps]
+    assert got == [("unparsed", 11, 15, 70), ("between", 16, 19, 0)]
+    # unparsed time is not covered time: the same file without the rejected block grades the same
+    clean = tmp_path / "clean" / "access.log"
+    clean.parent.mkdir()
+    clean.write_text(
+        "\n".join(ln for ln in lines if ln not in garbage + other_layout) + "\n", encoding="utf-8"
+    )
+    with Case.create(tmp_path / "clean.duckdb") as other:
+        ingest(other, [clean])
+        silent = compute_coverage(other, Window(T0 + 10 * H, T0 + 21 * H))
+    assert [(g.kind, g.start, g.end) for g in silent.gaps] == [("between", g.start, g.end) for g in cov.gaps]
+    assert (cov.ratio, cov.grade, cov.uncovered_s) == (silent.ratio, silent.grade, silent.uncovered_s)
+    assert cov.grade == "C"
+    doc = cov.to_dict()["gaps"]
+    assert doc[0]["rejected_lines"] == 70 and "logs exist but were not parsed" in doc[0]["note"]
+    assert "--log-format" in doc[0]["note"] and "note" not in doc[1]
+    statement = cov.bound().statement
+    assert "No logs exist for 2024-03-04 16:59" in statement
+    assert "logs exist but were not parsed: 70 rejected log lines" in statement
+    assert "`forensics sources`" in statement and "--format" in statement
+
+
+def test_rejected_lines_at_a_files_start_fall_in_the_silence_before_its_first_event(
+    tmp_path: Path, case: Case
+) -> None:
+    head = [f"garbage {k}" for k in range(5)]  # before the first event: bracketed on one side
+    first = tmp_path / "a.log"
+    first.write_text("\n".join(_minutes(T0 + 10 * H, T0 + 12 * H)) + "\n", encoding="utf-8")
+    second = tmp_path / "b.log"
+    second.write_text("\n".join(head + _minutes(T0 + 15 * H, T0 + 17 * H)) + "\n", encoding="utf-8")
+    tail = tmp_path / "c.log"  # after its last event: the silence that starts at it
+    tail.write_text("\n".join([*_minutes(T0 + 19 * H, T0 + 20 * H), "junk", "junk"]) + "\n", encoding="utf-8")
+    ingest(case, [first, second, tail])
+    cov = compute_coverage(case, Window(T0 + 10 * H, T0 + 22 * H))
+    got = [(g.kind, g.start.hour, g.end.hour, g.rejected_lines) for g in cov.gaps]
+    assert got == [("unparsed", 11, 15, 5), ("between", 16, 19, 0), ("unparsed", 19, 22, 2)]
+
+
+def test_rejects_in_covered_time_change_nothing(tmp_path: Path, case: Case) -> None:
+    lines = _minutes(T0 + 10 * H, T0 + 12 * H)
+    lines[60:60] = ["garbage"] * 3  # between two events one minute apart: no gap there
+    evidence = tmp_path / "access.log"
+    evidence.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ingest(case, [evidence])
+    cov = compute_coverage(case, Window(T0 + 10 * H, T0 + 12 * H))
+    assert cov.gaps == () and cov.ratio == 1.0

@@ -665,3 +665,17 @@ def test_screenshot_helper(tmp_path: Path, page: str) -> None:
     data = (tmp_path / "shot.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(data[16:20], "big") == 1280
+
+
+def test_unparsed_gap_says_logs_exist_but_were_not_parsed() -> None:
+    doc = document()
+    doc["coverage"]["gaps"] = [
+        {"start": "2023-07-01T00:00:00Z", "end": "2023-07-03T06:00:00Z", "kind": "between", "rejected_lines": 0},
+        {"start": "2024-02-10T12:00:00Z", "end": "2024-02-10T15:45:00Z", "kind": "unparsed",
+         "rejected_lines": 1234},
+    ]  # fmt: skip
+    text = render_markdown(Assessment(doc, excerpts=excerpts(), **frames()))
+    assert "logs not parsed: 1,234 rejected lines" in text and "| no logs" in text
+    assert "For these periods no logs exist" in text
+    assert "logs exist but were not parsed: 1,234 rejected log lines" in text
+    assert "--log-format" in text and "forensics sources" in text

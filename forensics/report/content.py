@@ -504,10 +504,16 @@ def _inventory(doc: dict[str, Any]) -> Section:
 
 def _coverage(doc: dict[str, Any]) -> Section:
     cov = doc["coverage"]
-    gaps: list[list[Cell]] = [
-        [when(g["start"]), when(g["end"]), duration(_seconds_between(g["start"], g["end"]))]
-        for g in cov["gaps"]
-    ]
+    unparsed = [g for g in cov["gaps"] if g.get("kind") == "unparsed"]
+    gaps: list[list[Cell]] = []
+    for g in cov["gaps"]:
+        row: list[Cell] = [when(g["start"]), when(g["end"]), duration(_seconds_between(g["start"], g["end"]))]
+        if unparsed:  # a column saying which periods have logs that were not parsed
+            row.append(
+                f"logs not parsed: {num(g['rejected_lines'])} rejected lines" if g in unparsed else "no logs"
+            )
+        gaps.append(row)
+    lines = sum(int(g.get("rejected_lines") or 0) for g in unparsed)
     fields: dict[str, dict[str, Any]] = cov.get("fields") or {}
     names = sorted({f for per in fields.values() for f in per})
     matrix: list[list[Cell]] = [
@@ -534,10 +540,27 @@ def _coverage(doc: dict[str, Any]) -> Section:
                 "day and source.",
             ),
             Heading("Periods without logs"),
-            Table(["Start", "End", "Length"], gaps, empty="no period without logs in the window"),
+            Table(
+                ["Start", "End", "Length", *(["What"] if unparsed else [])],
+                gaps,
+                empty="no period without logs in the window",
+            ),
             *(
                 [Para("For these periods no logs exist; we can neither confirm nor exclude access then.")]
-                if gaps
+                if len(gaps) > len(unparsed)
+                else []
+            ),
+            *(
+                [
+                    Para(
+                        f"For {count(len(unparsed), 'period')} marked \u201clogs not parsed\u201d logs exist "
+                        f"but were not parsed: {num(lines)} rejected log lines fall in them (a changed "
+                        "layout or corrupt lines). Until they are read we can neither confirm nor exclude "
+                        "access then: see `forensics sources` and the rejects table, then `forensics "
+                        "forget` the file and ingest it again with --log-format (its layout) or --format."
+                    )
+                ]
+                if unparsed
                 else []
             ),
             Heading("Field availability (share of events carrying each field)"),
