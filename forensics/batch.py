@@ -38,9 +38,10 @@ from forensics.lines import DUCKDB_COMPRESSIONS, duckdb_lines_sql, read_lines_ca
 from forensics.schema import EVENT_COLUMNS, PARSED_COLUMNS, SOURCE_COLUMNS
 
 SHIFT = 40  # file index lives above bit 40 of the batch line key
-# A file's last line when the file was cut (a truncated archive, no final newline): an entry
-# cut short, kept as a reject and never offered to other formats (a cut combined line reads as
-# a common one with a wrong byte count).
+# The last line of a compressed file cut short (a truncated archive): an entry cut short, kept
+# as a reject and never offered to other formats (a cut combined line reads as a common one with
+# a wrong byte count). A plain file without a final newline is not taken as cut: many complete
+# logs end so (the writer's last line is whole); its last line is treated like any other.
 CUT_SHORT = "cut short: the last line of a truncated file"
 # A rejected line that is a log entry (not blank, not a directive such as W3C's #Fields).
 ENTRY_REJECT = f"reject_reason <> 'empty line' AND NOT starts_with(reject_reason, {sql_str(NOT_AN_ENTRY)})"
@@ -74,7 +75,7 @@ class Planned:
     format_lines: dict[str, int] = field(default_factory=dict)  # events per format
     error: str | None = None  # refused after reading (expansion, changed while read): not committed
     misfit: tuple[int, int] | None = None  # a forced format's (events, entry lines) when refused
-    cut_tail: bool = False  # the file ends inside a line (truncated archive, no final newline)
+    cut_tail: bool = False  # a truncated archive: its last line was cut
 
     def key(self) -> tuple[object, ...]:
         fast = self.ev.compression in DUCKDB_COMPRESSIONS
@@ -306,7 +307,7 @@ def _format_warnings(con: duckdb.DuckDBPyConnection, items: list[Planned]) -> No
 def _mark_cut_lines(con: duckdb.DuckDBPyConnection, items: list[Planned]) -> None:
     """A rejected last line of a file that was cut (see CUT_SHORT) says so."""
     for idx, item in enumerate(items):
-        if not (item.cut_tail or _no_final_newline(item.ev)):
+        if not item.cut_tail:
             continue
         con.execute(
             f"""UPDATE parsed SET reject_reason = {sql_str(CUT_SHORT)}
@@ -316,18 +317,6 @@ def _mark_cut_lines(con: duckdb.DuckDBPyConnection, items: list[Planned]) -> Non
               AND {ENTRY_REJECT}""",
             [item.source_id],
         )
-
-
-def _no_final_newline(ev: EvidenceFile) -> bool:
-    """An uncompressed file whose last byte is not a newline ends inside a line."""
-    if ev.compression != "none" or ev.size == 0:
-        return False
-    try:
-        with open(ev.path, "rb") as fh:
-            fh.seek(-1, 2)
-            return fh.read(1) not in (b"\n", b"\r")
-    except OSError:
-        return False
 
 
 def _refuse_misfits(con: duckdb.DuckDBPyConnection, items: list[Planned]) -> None:

@@ -225,8 +225,8 @@ def _remove(con: duckdb.DuckDBPyConnection, ids: list[int], reason: str | None) 
         con.execute(f"DELETE FROM {table} WHERE source_id IN (SELECT unnest(?::INTEGER[]))", [ids])
     note = "forgotten (`forensics forget`; see the case log)" + (f": {reason}" if reason else "")
     con.execute(
-        f"""UPDATE sources SET status = '{FORGOTTEN}', events = 0, rejects = 0, entry_rejects = 0, first_ts = NULL,
-              last_ts = NULL, warnings = list_append(coalesce(warnings, []::VARCHAR[]), ?)
+        f"""UPDATE sources SET status = '{FORGOTTEN}', events = 0, rejects = 0, entry_rejects = 0,
+              first_ts = NULL, last_ts = NULL, warnings = list_append(coalesce(warnings, []::VARCHAR[]), ?)
             WHERE source_id IN (SELECT unnest(?::INTEGER[]))""",
         [note, ids],
     )

@@ -21,20 +21,25 @@ from forensics.verify import verify
 from forensics.window import Window
 from tests.conftest import COMBINED, ROOT, write_lines
 
-WRONG = IngestOptions(format="envoy")  # reads no combined line: every line rejected
+# nginx main lines (combined plus "$http_x_forwarded_for") forced as combined: every line parses,
+# but the forwarded address is read into the user agent. (A format that reads fewer than half of a
+# file's entry lines is refused at ingest, so this is the kind of wrong ingest forget undoes.)
+LINES = [line + ' "198.51.100.7"' for line in COMBINED]
+WRONG = IngestOptions(format="combined")
+RIGHT = IngestOptions(format="nginx_main")
 
 
 @pytest.fixture
 def wrong(tmp_path: Path) -> tuple[Path, Path, Path]:
     """A case where access.log (and its copy) was ingested with the wrong --format."""
-    log = write_lines(tmp_path / "ev" / "access.log", COMBINED)
-    copy = write_lines(tmp_path / "copy" / "access.log", COMBINED)
+    log = write_lines(tmp_path / "ev" / "access.log", LINES)
+    copy = write_lines(tmp_path / "copy" / "access.log", LINES)
     case_path = tmp_path / "case.duckdb"
     with Case.create(case_path) as case:
         report = ingest(case, [log, copy], WRONG)
         assert report.statuses() == {"ingested": 1, "duplicate": 1}
-        assert report.total("events") == 0 and report.total("rejects") == len(COMBINED)
-        again = ingest(case, [log], IngestOptions(format="combined"))
+        assert report.total("events") == len(LINES) and report.total("rejects") == 0
+        again = ingest(case, [log], RIGHT)
         assert again.statuses() == {"already-ingested": 1}  # the problem forget solves
     return case_path, log, copy
 
@@ -49,14 +54,15 @@ def test_forget_then_reingest_with_the_right_format(wrong: tuple[Path, Path, Pat
     with Case.open(case_path) as case:
         report = forget(case, [str(log)], reason="wrong --format")
         assert [(s.source_id, s.why) for s in report.sources] == [(1, "asked"), (2, "duplicate of source 1")]
-        assert (report.events, report.rejects) == (0, len(COMBINED))
-        assert case.con.execute("SELECT count(*) FROM rejects").fetchone() == (0,)
+        assert (report.events, report.rejects) == (len(LINES), 0)
+        assert case.con.execute("SELECT count(*) FROM events").fetchone() == (0,)
         assert _statuses(case) == [(1, "forgotten", None), (2, "forgotten", 1)]
         assert verify(case).ok
 
-        again = ingest(case, [log, copy], IngestOptions(format="combined"))
+        again = ingest(case, [log, copy], RIGHT)
         assert again.statuses() == {"ingested": 1, "duplicate": 1}
-        assert again.total("events") == len(COMBINED) and again.total("rejects") == 0
+        assert again.total("events") == len(LINES) and again.total("rejects") == 0
+        assert set(case.sql("SELECT forwarded_for FROM events")["forwarded_for"]) == {"198.51.100.7"}
         assert _statuses(case)[2:] == [(3, "ingested", None), (4, "duplicate", 3)]
         # the forgotten rows stay: the file's hash and history
         kept = case.con.execute("SELECT sha256, path FROM sources WHERE status = 'forgotten' ORDER BY 1")
@@ -98,11 +104,11 @@ def test_the_case_log_has_one_entry_with_ids_paths_hashes_and_counts(wrong: tupl
         assert [(r[0], r[1]) for r in rows] == [(report.log_seq, "forget")]
         doc = json.loads(rows[0][2])
         assert doc["asked"] == [str(log)] and doc["reason"] == "wrong --format"
-        assert doc["rejects_removed"] == len(COMBINED) and doc["events_removed"] == 0
+        assert doc["rejects_removed"] == 0 and doc["events_removed"] == len(LINES)
         by_id = {s["source_id"]: s for s in doc["sources"]}
         assert by_id[1]["path"] == str(log) and by_id[2]["path"] == str(copy)
         assert by_id[1]["sha256"] == by_id[2]["sha256"] and len(by_id[1]["sha256"]) == 64
-        assert (by_id[1]["status"], by_id[1]["format"], by_id[1]["lines"]) == ("ingested", "envoy", 3)
+        assert (by_id[1]["status"], by_id[1]["format"], by_id[1]["lines"]) == ("ingested", "combined", 3)
         chain = check_chain(case.con)
         assert not chain.problems and not chain.unfinished  # one entry, never "started"
         assert case.log_head() == report.log_head
@@ -138,8 +144,8 @@ def test_forged_forgotten_row_fails_verify(wrong: tuple[Path, Path, Path]) -> No
     """Marking a row forgotten (and deleting its lines) by hand, without the logged forget, shows."""
     case_path, _, _ = wrong
     with Case.open(case_path) as case:
-        case.con.execute("DELETE FROM rejects WHERE source_id = 1")
-        case.con.execute("UPDATE sources SET status = 'forgotten', rejects = 0 WHERE source_id = 1")
+        case.con.execute("DELETE FROM events WHERE source_id = 1")
+        case.con.execute("UPDATE sources SET status = 'forgotten', events = 0 WHERE source_id = 1")
         result = verify(case)
         assert not result.ok and result.digests
 
@@ -193,10 +199,10 @@ def test_cli_forget_then_ingest_and_verify(wrong: tuple[Path, Path, Path]) -> No
     assert out.exit_code == 1 and f"close candidates: 1 {log}" in out.output
     out = runner.invoke(main, ["forget", str(case_path), str(log), "--reason", "wrong format"])
     assert out.exit_code == 0, out.output
-    assert f"forgot source 1: 0 events, 3 rejects removed — {log}" in out.output
+    assert f"forgot source 1: 3 events, 0 rejects removed — {log}" in out.output
     assert f"forgot source 2 (duplicate of source 1): 0 events, 0 rejects removed — {copy}" in out.output
     assert "case log head:" in out.output
-    out = runner.invoke(main, ["ingest", str(case_path), str(log), "--format", "combined"])
+    out = runner.invoke(main, ["ingest", str(case_path), str(log), "--format", "nginx_main"])
     assert out.exit_code == 0 and "1 ingested" in out.output and "events: 3" in out.output
     out = runner.invoke(main, ["sources", str(case_path)])
     assert "forgotten" in out.output and "wrong format" in out.output

@@ -3,7 +3,9 @@ not fit (issue 13: items 2-4). Small synthetic files, built here."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -195,17 +197,24 @@ def test_empty_and_dash_users_are_no_principal(tmp_path: Path) -> None:
 
 
 def test_a_cut_last_line_is_not_read_by_another_format(tmp_path: Path) -> None:
-    """A file that ends inside a combined line (`... 200 12` then nothing): the remains look like a
-    common line with a wrong byte count. It stays a reject, counted as an entry line."""
+    """A truncated archive whose last line stops inside a combined line (`... 200 1`): the remains
+    look like a common line with a wrong byte count. It stays a reject, counted as an entry line."""
     lines = [combined(i) for i in range(50)]
     cut = combined(50).replace(' 200 12 "-" "curl/8.1"', " 200 1")
-    path = tmp_path / "access.log"
-    path.write_text("\n".join([*lines, cut]))  # no final newline: the writer stopped mid-line
+    whole = gzip.compress(("\n".join([*lines, combined(50)]) + "\n").encode(), mtime=0)
+    body = zlib.compressobj(6, zlib.DEFLATED, -15)
+    data = "\n".join([*lines, cut]).encode()
+    # a gzip stream cut after the bytes of `cut`: the header, then deflate output flushed there
+    truncated = whole[:10] + body.compress(data) + body.flush(zlib.Z_SYNC_FLUSH)
+    path = tmp_path / "access.log.gz"
+    path.write_bytes(truncated)
     case = Case.create(tmp_path / "case.duckdb")
     (res,) = ingest(case, [path]).results
     assert (res.events, res.rejects, res.entry_rejects) == (50, 1, 1)
     assert case.rejects()["reason"].tolist() == ["cut short: the last line of a truncated file"]
-    # the same line with its newline is a complete common line: read as one
-    path.write_text("\n".join([*lines, cut]) + "\n")
+    assert any(w.startswith("truncated") for w in res.warnings)
+    # a plain file may end without a newline after a whole line: that line is read as any other
+    path = tmp_path / "plain.log"
+    path.write_text("\n".join([*lines, common(50)]))
     (res,) = ingest(Case.create(tmp_path / "case2.duckdb"), [path]).results
     assert (res.events, res.rejects) == (51, 0)
