@@ -58,6 +58,7 @@ class AuthResult:
     counts: dict[str, int] = field(default_factory=dict)  # auth_state -> requests
     ambiguous: int = 0  # login-inferred requests on an IP shared by several user agents
     proposed_logins: list[tuple[str, int]] = field(default_factory=list)  # route, 2xx/3xx count
+    unused_logins: list[str] = field(default_factory=list)  # given logins no 2xx/3xx request matches
 
 
 def login_condition(logins: tuple[Endpoint, ...]) -> str:
@@ -134,7 +135,8 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
         result.counts[str(state)] = int(n)
     row = case.con.execute("SELECT count_if(auth_ambiguous) FROM request_facts").fetchone()
     result.ambiguous = int(row[0]) if row and row[0] is not None else 0
-    if not opts.logins:
+    result.unused_logins = unused_logins(case, opts.logins)
+    if not opts.logins or result.unused_logins:
         result.proposed_logins = propose_logins(case)
     case.con.execute(
         "INSERT OR REPLACE INTO meta VALUES ('auth_options', ?)",

@@ -19,7 +19,7 @@ import pandas as pd
 from forensics import formats, routes
 from forensics.actors import ActorOptions, derive_actors
 from forensics.assess import InvestigateOptions
-from forensics.auth import AuthOptions, AuthResult
+from forensics.auth import AuthOptions, AuthResult, proposals_text
 from forensics.case import Case, is_write_failure, write_failed
 from forensics.detect import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
 from forensics.detect import summary as detect_summary
@@ -552,6 +552,12 @@ def _build_actor_options(
 
 
 def _auth_notes(result: AuthResult, logins: tuple[str, ...]) -> None:
+    for login in result.unused_logins:
+        click.echo(
+            f"warning: no successful request matches the login endpoint {safe(login)!r}, so every caller "
+            f"looks unauthenticated (investigate refuses it); {safe(proposals_text(result.proposed_logins))}",
+            err=True,
+        )
     if not logins:
         proposed = ", ".join(f"{r} ({n} successful)" for r, n in result.proposed_logins)
         click.echo(

@@ -261,3 +261,14 @@ def test_refusals_exit_1_and_usage_errors_2(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "the case holds no events" in res.output
     res = CliRunner().invoke(main, ["investigate", str(case_path), "--records-total", "-1"])
     assert res.exit_code == 2
+
+
+def test_actors_and_detect_warn_about_a_login_no_successful_request_matches(tmp_path: Path) -> None:
+    case_path = _case_file(tmp_path, monitor(1) + staff())
+    for command in ("actors", "detect"):
+        res = CliRunner().invoke(main, [command, str(case_path), "--login", "POST /api/v2/auth/logn"])
+        assert res.exit_code == 0, res.output
+        assert (
+            "warning: no successful request matches the login endpoint 'POST /api/v2/auth/logn'" in res.output
+        )
+        assert "likely login endpoints: POST /api/v2/auth/login (3 successful)" in res.output
