@@ -23,8 +23,20 @@ verdict must be ``no_evidence``. Then, inside the exposure window:
   recall >= 0.95), ``coverage.ratio`` within 0.02 of the truth's, verdict ``confirmed`` with
   attackers and ``no_evidence`` without.
 
-Prints one table per case and the totals over all cases (micro-averaged); exits 1 when a target
-is missed, saying which.
+Then the parameter mistakes (``scenarios``), on one small simulated case (the first seed and
+scale, ``--scenario-days`` days), each checking the refusal or verdict it must give:
+
+* ``login typo`` — ``--login "POST /api/v2/auth/logn"``: refused (LoginEndpointError) naming the
+  real login endpoint, never a verdict built on every caller looking unauthenticated;
+* ``wrong year`` — the truth's window a year early: refused (WindowError) with the logs' range;
+* ``empty case`` — a case with no evidence ingested: refused (EmptyCaseError), never no_evidence;
+* ``missing login`` — only the nginx logs (no user names) and no ``--login``: the login endpoint
+  is proposed, no record is confirmed and the verdict is neither no_evidence nor excluded;
+* ``window in a gap`` — a window inside the simulated logging gap: ``cannot_tell``.
+
+Prints one table per case and the totals over all cases (micro-averaged), then one line per
+scenario; exits 1 when a target is missed or a scenario goes wrong, saying which.
+``--scenarios-only`` runs only the scenarios (a few seconds).
 """
 
 from __future__ import annotations
@@ -37,7 +49,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +59,7 @@ from forensics.assess import InvestigateOptions, assess
 from forensics.auth import AuthOptions
 from forensics.detect import DetectOptions
 from forensics.detectors import REGISTRY
+from forensics.errors import EmptyCaseError, ForensicsError, LoginEndpointError, WindowError
 from forensics.network import Trusted
 from forensics.routes import Endpoint, RouteOptions
 from forensics.window import Window
@@ -204,14 +217,120 @@ def table(title: str, rows: Iterable[tuple[str, Counts, Counts]]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    evidence: str  # under the simulated folder: "evidence" (all logs) or "evidence/edge" (nginx only)
+    login: str | None  # None: no --login
+    window: str  # "truth", "year_early" or "gap"
+    refused: type[ForensicsError] | None  # the refusal it must give, or None for a verdict
+    expect: str  # a fragment of the refusal's message, or the verdicts allowed ("a|b")
+
+
+SCENARIOS = (
+    Scenario("login typo", "evidence", "POST /api/v2/auth/logn", "truth", LoginEndpointError,
+             "likely login endpoints: POST /api/v2/auth/login"),
+    Scenario("wrong year", "evidence", "truth", "year_early", WindowError, "the logs in the case run from"),
+    Scenario("empty case", "", "truth", "truth", EmptyCaseError, "the case holds no events"),
+    Scenario("missing login", "evidence/edge", None, "truth", None, "possible|likely"),
+    Scenario("window in a gap", "evidence", "truth", "gap", None, "cannot_tell"),
+)  # fmt: skip
+
+
+def run_scenario(sc: Scenario, sim: Path, truth: dict[str, Any], work: Path) -> tuple[str, str | None]:
+    """Run one parameter mistake; returns (what happened, the failure or None)."""
+    case_path = work / "scenario.duckdb"
+    case_path.unlink(missing_ok=True)
+
+    def when(key: str) -> datetime:
+        return datetime.fromisoformat(key.replace("Z", "+00:00"))
+
+    if sc.window == "gap":
+        gap = truth["gaps"][0]
+        start, end = when(gap["start"]) + timedelta(hours=1), when(gap["end"]) - timedelta(hours=1)
+    else:
+        start, end = when(truth["window"]["start"]), when(truth["window"]["end"])
+        if sc.window == "year_early":
+            start, end = start.replace(year=start.year - 1), end.replace(year=end.year - 1)
+    login = truth["login"] if sc.login == "truth" else sc.login
+    detect = DetectOptions(
+        routes=RouteOptions(tuple(Endpoint.parse(e) for e in truth["endpoints"])),
+        actors=ActorOptions(
+            AuthOptions(
+                logins=(Endpoint.parse(login),) if login else (),
+                trusted=tuple(Trusted.parse(t) for t in truth["trusted"]),
+            )
+        ),
+    )
+    with Case.create(case_path) as case:
+        if sc.evidence:
+            ingest(case, [sim / sc.evidence])
+        try:
+            doc = assess(case, InvestigateOptions(detect=detect, window=Window(start, end))).document
+        except ForensicsError as exc:
+            got = f"refused ({type(exc).__name__}): {exc}"
+            if sc.refused is None:
+                return got, f"{sc.name}: refused, expected a verdict in {sc.expect}"
+            if not isinstance(exc, sc.refused) or sc.expect not in str(exc):
+                return got, f"{sc.name}: wrong refusal, expected {sc.refused.__name__} saying {sc.expect!r}"
+            return got, None
+    proposed = [p["route"] for p in doc["parameters"]["login_proposed"]]
+    got = (
+        f"verdict {doc['verdict']}; records confirmed {doc['records']['confirmed']:,}, probable "
+        f"{doc['records']['probable']:,}; login proposed {proposed}"
+    )
+    if sc.refused is not None:
+        return got, f"{sc.name}: {doc['verdict']}, expected a refusal ({sc.refused.__name__})"
+    if doc["verdict"] not in sc.expect.split("|"):
+        return got, f"{sc.name}: verdict {doc['verdict']}, expected {sc.expect}"
+    if sc.login is None:
+        if doc["records"]["confirmed"] or truth["login"] not in [
+            p["route"] for p in doc["parameters"]["login_proposed"]
+        ]:
+            return got, f"{sc.name}: records confirmed without --login, or the login endpoint not proposed"
+        if "Authentication cannot be judged" not in doc["verdict_text"]:
+            return got, f"{sc.name}: the verdict does not say authentication cannot be judged"
+    return got, None
+
+
+def run_scenarios(work: Path, seed: int, scale: float, days: int) -> list[str]:
+    """The parameter mistakes on one simulated case; returns the failures."""
+    from forensics.simulate import simulate
+
+    sim = work / f"scenarios-{seed}-{scale}"
+    shutil.rmtree(sim, ignore_errors=True)
+    simulate(sim, seed=seed, days=days, scale=scale)
+    truth = json.loads((sim / "truth.json").read_text())
+    print(f"parameter mistakes (seed {seed}, scale {scale}, {days} days):")
+    failures = []
+    for sc in SCENARIOS:
+        t = time.monotonic()
+        got, failed = run_scenario(sc, sim, truth, work)
+        print(f"  {sc.name:<16} {'ok  ' if failed is None else 'FAIL'} {time.monotonic() - t:5.1f}s  {got}")
+        if failed:
+            failures.append(failed)
+    shutil.rmtree(sim, ignore_errors=True)
+    return failures
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--scales", type=float, nargs="+", default=[0.5, 1.0])
     ap.add_argument("--days", type=int, default=120)
     ap.add_argument("--work", type=Path, default=HERE / "work" / "evaluate")
+    ap.add_argument("--scenario-days", type=int, default=30, help="days of the parameter-mistake case")
+    ap.add_argument("--scenarios-only", action="store_true", help="run only the parameter mistakes")
     args = ap.parse_args(argv)
     from forensics.simulate import simulate
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    if args.scenarios_only:
+        failures = run_scenarios(args.work, args.seeds[0], args.scales[0], args.scenario_days)
+        print("scenarios:", "as expected" if not failures else "NOT as expected")
+        for f in failures:
+            print("  -", f)
+        return 0 if not failures else 1
 
     total = Result()
     names = [*REGISTRY, "overall", "affected_records.csv"]
@@ -260,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     if total.benign_flagged:
         failures.append(f"benign actors flagged unauthorised: {total.benign_flagged}")
+    failures += run_scenarios(args.work, args.seeds[0], args.scales[0], args.scenario_days)
     print("targets:", "met" if not failures else "NOT met")
     for f in failures:
         print("  -", f)

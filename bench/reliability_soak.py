@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.reliability import (  # noqa: E402
     INVESTIGATE_ARGS,
+    INVESTIGATE_EXIT,
     SAMPLE_EVIDENCE,
     KillReport,
     case_state,
@@ -68,14 +69,15 @@ def soak_investigate(work: Path, kills: int, rng: random.Random) -> dict[str, ob
     ref = work / "ref" / "case.duckdb"
     ref_out = work / "ref" / "out"
     code, seconds, err = run(forensics("investigate", ref, *INVESTIGATE_ARGS, "--out", ref_out))
-    assert code == 0, err
+    assert code == INVESTIGATE_EXIT, err
     case = work / "inv" / "case.duckdb"
     case.parent.mkdir()
     shutil.copy(ref, case)
     out = work / "inv" / "out"
     report = KillReport("investigate")
     delays = [rng.uniform(0.05, 1.0) * seconds for _ in range(kills)]
-    kill_and_rerun(forensics("investigate", case, *INVESTIGATE_ARGS, "--out", out), delays, case, report)
+    cmd = forensics("investigate", case, *INVESTIGATE_ARGS, "--out", out)
+    kill_and_rerun(cmd, delays, case, report, ok=INVESTIGATE_EXIT)
     same = output_hashes(out, work / "inv") == output_hashes(ref_out, work / "ref")
     leftovers = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
     problems = report.problems + ([] if same else ["outputs differ from the clean run"])

@@ -15,6 +15,23 @@ from the window and only from covered time:
 * the verdict (assessment.VERDICTS) with its reasoning, and the zero-event bound for uncovered
   time.
 
+Parameters are checked against the evidence before anything is judged (a typo must not become a
+verdict): a case without events, a window no evidence overlaps, endpoints that match no request
+and a ``--login`` that no successful request matches are refused (``ForensicsError`` subclasses
+naming what the logs do hold); a ``--trusted`` network that holds no client address is named in
+the limitations (``parameters.trusted_unmatched``). Without ``--login`` on logs that name no user
+the likely login endpoints are proposed (``parameters.login_proposed``) and the verdict says the
+authentication of those requests cannot be judged.
+
+**Cannot tell.** When the window's coverage is too poor to judge — no event in the window,
+grade D, or less than ``CANNOT_TELL_RATIO`` (half) of the window covered — a verdict that would
+have said "nothing found" (``no_evidence``/``excluded``) is ``cannot_tell`` instead: the logs
+cannot answer. Why half: below it the logs leave more of the window unseen than they show, and
+the zero-event bound for the uncovered time (rule of three, coverage.bound) exceeds 3 expected
+events with P(≥1) above 95% — an absence of findings then says nothing about the window.
+Findings in covered time (possible/likely/confirmed) stand whatever the coverage: they are
+observations, and their text says how little of the window the logs cover.
+
 The document and frames go into ``Assessment`` (assessment.py); writers render it. Nothing here
 depends on the wall clock: the same evidence and parameters give the same document.
 """
@@ -30,14 +47,17 @@ from typing import Any
 import pandas as pd
 
 from forensics.assessment import SCHEMA, Assessment
+from forensics.auth import principals_missing, proposals_text, propose_logins, unused_logins
 from forensics.bounds import human_duration, period_text
 from forensics.case import Case, apply_comments, tool_version
 from forensics.coverage import Coverage, CoverageOptions, compute_coverage
 from forensics.detect import DetectOptions, run_detectors
 from forensics.detectors import REGISTRY
-from forensics.errors import EndpointError, ForensicsError, WindowError
+from forensics.errors import EmptyCaseError, EndpointError, ForensicsError, LoginEndpointError, WindowError
 from forensics.evidence import describe
 from forensics.excerpts import raw_lines
+from forensics.network import unmatched_trusted
+from forensics.routes import ensure_routes
 from forensics.window import Window, iso_z
 
 TOP_ACTORS = 8  # actors in the record-id scatter
@@ -47,6 +67,10 @@ SUSPICIOUS = ("enumeration", "distinct_outlier")  # detectors whose records can 
 # Actors and findings listed in the document (most severe first); the rest are counted in
 # ``listed`` and stay in the case (tables actors, findings): bounded memory on huge cases.
 MAX_LISTED = 5000
+# Below this share of the window covered by logs, "nothing found" becomes "cannot tell" (see above).
+CANNOT_TELL_RATIO = 0.5
+# At or above this share the window is covered completely (coverage.py's grade A/B line).
+COMPLETE_RATIO = 0.99
 
 
 @dataclass(frozen=True)
@@ -59,12 +83,25 @@ class InvestigateOptions:
 
 def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
     opts = options or InvestigateOptions()
+    first_log, last_log = _evidence_span(case)
+    if opts.window is not None:
+        _check_window(opts.window, first_log, last_log)
+    logins = opts.detect.actors.auth.logins
+    unused = unused_logins(case, logins)
+    if unused:
+        ensure_routes(case)
+        raise LoginEndpointError(_unused_logins_text(unused, propose_logins(case)))
     detected = run_detectors(case, opts.detect)
     unmatched = detected.routes.unmatched
     if unmatched and len(unmatched) == len(opts.detect.routes.endpoints):
         raise EndpointError(_unmatched_text(unmatched, "no endpoint given matched any request"))
-    window, window_source, window_evidence = _window(case, opts.window)
-    logins = opts.detect.actors.auth.logins
+    # without --login, requests of sources that name no user cannot be judged (auth_state unknown)
+    unjudgeable = not logins and principals_missing(case)
+    proposed_logins = detected.actors.auth.proposed_logins if unjudgeable else []
+    window, window_source, window_evidence = _window(
+        case, opts.window, proposals_text(proposed_logins) if unjudgeable else None
+    )
+    trusted_unmatched = unmatched_trusted(case, opts.detect.actors.auth.trusted)
     coverage = compute_coverage(case, window, CoverageOptions(logins=logins))
     con = case.con
     apply_comments(con)  # coverage_hourly was re-created
@@ -74,7 +111,13 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
     )
     records = _records(case, opts.records_total)
     affected = _affected(case)
-    verdict, text, reasoning, alternatives = _verdict(case, coverage, records)
+    unknown = _scalar(
+        case,
+        f"""SELECT count(*) FROM detect_requests d WHERE d.record_route AND d.auth_state = 'unknown'
+            AND {IN_WINDOW}""",
+    )
+    auth_note = _auth_note(unknown, proposed_logins) if unjudgeable and unknown else None
+    verdict, text, reasoning, alternatives = _verdict(case, coverage, records, auth_note)
     bound = coverage.bound()
     endpoints = [e.text for e in opts.detect.routes.endpoints] or _proposed_endpoints(case)
     events = _event_counts(case)
@@ -89,7 +132,9 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
             "endpoints_source": "given" if opts.detect.routes.endpoints else "proposed",
             "endpoints_unmatched": unmatched,
             "login": [e.text for e in logins],
+            "login_proposed": [{"route": r, "successful": n} for r, n in proposed_logins],
             "trusted": [str(t) for t in opts.detect.actors.auth.trusted],
+            "trusted_unmatched": trusted_unmatched,
             "window_source": window_source,
             "records_total": opts.records_total,
             "detect_options": opts.detect.to_dict(),
@@ -107,6 +152,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
         "requests": {
             "to_endpoints": events["to_endpoints_in_window"],
             "unauthorised": _scalar(case, "SELECT count(*) FROM (SELECT DISTINCT * FROM _confirmed)"),
+            "auth_unknown": unknown,
         },
         "actors": actors,
         "findings": found,
@@ -121,6 +167,12 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
         "regulatory": _regulatory(window, records, verdict, coverage),
         "limitations": [
             *(f"The endpoint {ep} matched no request in the case{_close(c)}." for ep, c in unmatched.items()),
+            *(
+                f"The trusted network {t} (--trusted) holds no client address in the case: it trusted "
+                "nobody; check the range (a partner it was meant to cover may show as unauthorised)."
+                for t in trusted_unmatched
+            ),
+            *([auth_note] if auth_note else []),
             *_limitations(case, coverage),
         ],
         "reproduce": {"command": opts.command, "tool_version": tool_version(), "sql": dict(NUMBER_SQL)},
@@ -169,15 +221,86 @@ def _coverage_doc(coverage: Coverage) -> dict[str, Any]:
     return doc
 
 
+# --- the parameters against the evidence ------------------------------------------------------
+
+
+def _evidence_span(case: Case) -> tuple[datetime, datetime]:
+    """The first and last event of the case; a case without events is refused."""
+    row = case.con.execute("SELECT count(*), min(ts), max(ts) FROM events").fetchone()
+    if not row or not row[0]:
+        files = _scalar(case, "SELECT count(*) FROM sources")
+        rejected = _scalar(case, "SELECT count(*) FROM rejects")
+        raise EmptyCaseError(
+            f"the case holds no events ({files} evidence file(s), {rejected:,} rejected line(s)): the "
+            "logs cannot answer anything; ingest the logs of the window (`forensics sources CASE` "
+            "shows what was read and why lines were rejected)"
+        )
+    return _aware(row[1]), _aware(row[2])
+
+
+def _check_window(window: Window, first_log: datetime, last_log: datetime) -> None:
+    """A window no event of the case overlaps is a mistake (the year, the zone) or the wrong logs:
+    refused with the evidence's time range, never judged as "nothing found"."""
+    if window.start <= last_log and window.end > first_log:
+        return
+    hint = ""
+    for year in sorted({first_log.year, last_log.year}):
+        try:
+            moved = Window(
+                window.start.replace(year=window.start.year + year - window.end.year),
+                window.end.replace(year=year),
+            )
+        except ValueError:  # 29 February
+            continue
+        if moved.start <= last_log and moved.end > first_log:
+            hint = f" Did you mean {moved}?"
+            break
+    raise WindowError(
+        f"no evidence overlaps the window {window}: the logs in the case run from {iso_z(first_log)} "
+        f"to {iso_z(last_log)}.{hint} Check the window (year, time zone) or ingest the logs for that "
+        "time"
+    )
+
+
+def _unused_logins_text(unused: list[str], proposed: list[tuple[str, int]]) -> str:
+    return (
+        f"no successful (2xx/3xx) request in the case matches the login endpoint "
+        f"{', '.join(repr(u) for u in unused)}: as evidence it would make every caller look "
+        f"unauthenticated; {proposals_text(proposed)}. Fix --login or leave it out"
+    )
+
+
+def _auth_note(unknown: int, proposed: list[tuple[str, int]]) -> str:
+    return (
+        f"Authentication cannot be judged for {unknown:,} request(s) to the endpoints in the window: no "
+        f"--login was given and their logs name no user; {proposals_text(proposed)}. Give --login so "
+        "that a login from the same address and browser counts as authentication; until then none of "
+        "these requests counts as a confirmed unauthorised read."
+    )
+
+
+def _aware(value: Any) -> datetime:
+    return pd.Timestamp(value).tz_convert("UTC").to_pydatetime()
+
+
 # --- the window --------------------------------------------------------------------------------
 
 
-def _window(case: Case, given: Window | None) -> tuple[Window, str, str]:
+def _window(case: Case, given: Window | None, unjudgeable: str | None = None) -> tuple[Window, str, str]:
+    """The given window, or one proposed from the status-flip evidence. ``unjudgeable``: the
+    login proposals when no --login was given on logs without principals (nothing can be
+    judged unauthenticated, so no window can be proposed)."""
     if given is not None:
         return given, "given", "given by the investigator (--window)"
     rows = case.con.execute(
         "SELECT route, metrics FROM findings WHERE detector = 'status_flip' ORDER BY route"
     ).fetchall()
+    if not rows and unjudgeable is not None:
+        raise WindowError(
+            "no --window given, and none can be proposed: no --login was given and the logs name no "
+            f"user, so no answer can be judged unauthenticated; {unjudgeable}. Give --login, and "
+            "--window START/END (ISO 8601) if the exposure window is known"
+        )
     if not rows:
         raise WindowError(
             "no --window given, and the logs show no unauthenticated record-bearing answer on the "
@@ -234,6 +357,7 @@ NUMBER_SQL: dict[str, str] = {
         SELECT d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
         JOIN actor_findings af ON af.actor_id = d.actor_id AND af.unauthorised
         WHERE d.ok AND d.record_route AND {IN_WINDOW}
+          AND d.auth_state IN ('unauthenticated', 'authenticated')
           AND list_contains(af.unauthorised_records, d.record_id)""",
     "probable_reads": f"""
         SELECT d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
@@ -309,8 +433,12 @@ def _scalar(case: Case, sql: str) -> int:
 
 
 def _verdict(
-    case: Case, coverage: Coverage, records: dict[str, Any]
+    case: Case, coverage: Coverage, records: dict[str, Any], auth_note: str | None = None
 ) -> tuple[str, str, list[str], list[str]]:
+    """The verdict code, its sentence, the reasoning and the alternatives considered.
+
+    ``auth_note``: set when requests' authentication could not be judged (no --login on logs
+    that name no user); it is said in the text, and such requests are never confirmed."""
     con = case.con
     unauth_actors = _scalar(
         case,
@@ -373,6 +501,35 @@ def _verdict(
             f"logs: {covered}; this does not show that no data was accessed."
         )
         reasoning.append("No finding shows an unauthorised caller receiving records in covered time.")
+    in_window = _scalar(case, f"SELECT count(*) FROM events d WHERE {IN_WINDOW}")
+    too_poor = not in_window or coverage.grade == "D" or coverage.ratio < CANNOT_TELL_RATIO
+    if verdict in ("no_evidence", "excluded") and too_poor:
+        verdict = "cannot_tell"
+        if not in_window:
+            why = "no event in the case falls inside the window"
+        else:
+            why = (
+                f"the logs cover only {coverage.ratio:.1%} of the window (grade {coverage.grade}), less "
+                f"than the {CANNOT_TELL_RATIO:.0%} needed to judge"
+            )
+        text = (
+            f"The logs cannot tell whether data was taken in {period}: {why}. This is not evidence "
+            "that no data was accessed, nor that it was; obtain logs covering the window (or check "
+            "the window) before concluding."
+        )
+        reasoning.append(
+            f"Cannot tell: below {CANNOT_TELL_RATIO:.0%} coverage the zero-event bound for the uncovered "
+            "time exceeds 3 expected events (P(at least one) above 95%), so finding nothing in the "
+            "covered time says nothing about the window."
+        )
+    elif verdict in ("confirmed", "likely", "possible") and coverage.ratio < COMPLETE_RATIO:
+        text += (
+            f" The logs cover only {coverage.ratio:.1%} of the window (grade {coverage.grade}): the counts "
+            "are lower bounds, and nothing can be said about the uncovered time."
+        )
+    if auth_note:
+        text += " " + auth_note
+        reasoning.append(auth_note)
     if coverage.uncovered_s > 0:
         reasoning.append(
             f"{human_duration(coverage.uncovered_s)} of the window has no logs: the numbers are lower bounds "
@@ -549,6 +706,8 @@ def _regulatory(window: Window, records: dict[str, Any], verdict: str, coverage:
             "acquired_or_viewed": (
                 f"Yes: {records['confirmed']:,} records were delivered in record-bearing 2xx responses."
                 if records["confirmed"]
+                else "Cannot be determined: the logs do not cover enough of the window."
+                if verdict == "cannot_tell"
                 else "Not shown by the logs."
             ),
             "mitigation": "Not visible in access logs (e.g. assurances obtained, data recovered).",

@@ -9,8 +9,10 @@ ids, raw lines) is untrusted: renderers escape it for their medium.
 Document keys (all present; values may be null where noted):
 
 * ``schema`` "forensics.findings/1"; ``tool`` {name, version}; ``case`` {path}
-* ``parameters`` {endpoints [str], login [str], trusted [str], window_source ("given" |
-  "proposed"), detect_options {...}, command str}
+* ``parameters`` {endpoints [str], login [str], login_proposed [{route, successful}] (no --login
+  on logs that name no user: the likely login endpoints), trusted [str], trusted_unmatched [str]
+  (declared networks holding no client address), window_source ("given" | "proposed"),
+  detect_options {...}, command str}
 * ``window`` {start, end, source, evidence str (how it was established)}
 * ``coverage`` {ratio 0..1, grade "A".."D", grade_reasons [str], gaps [{start, end}],
   covered_s, uncovered_s, fields {source path: {field: share}}}
@@ -21,7 +23,8 @@ Document keys (all present; values may be null where noted):
   ``reasoning`` [str]; ``alternatives`` [str] (alternative explanations considered)
 * ``records`` {confirmed int, probable int, at_risk int|null, estimated_bulk int,
   id_range {min, max}|null, at_risk_basis str}
-* ``requests`` {to_endpoints int, unauthorised int}
+* ``requests`` {to_endpoints int, unauthorised int, auth_unknown int (requests to the endpoints in
+  the window whose authentication the logs cannot judge)}
 * ``actors`` [{id, ips [str], user_agents [str], principals [str], classification,
   unauthorised bool, requests, records, bytes, first_seen, last_seen, detectors [str]}]
   (actors that reached the endpoints in the window or have high-severity findings, unauthorised
@@ -51,7 +54,9 @@ from typing import Any
 import pandas as pd
 
 SCHEMA = "forensics.findings/1"
-VERDICTS = ("excluded", "no_evidence", "possible", "likely", "confirmed")
+# "cannot_tell": the window's coverage is too poor to judge (no event in it, grade D, or less than
+# assess.CANNOT_TELL_RATIO covered) and nothing was found — never "no_evidence" or "excluded" then.
+VERDICTS = ("cannot_tell", "excluded", "no_evidence", "possible", "likely", "confirmed")
 STATUS_CLASSES = ("2xx", "3xx", "401/403", "404", "other 4xx", "5xx")
 
 

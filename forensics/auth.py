@@ -58,6 +58,7 @@ class AuthResult:
     counts: dict[str, int] = field(default_factory=dict)  # auth_state -> requests
     ambiguous: int = 0  # login-inferred requests on an IP shared by several user agents
     proposed_logins: list[tuple[str, int]] = field(default_factory=list)  # route, 2xx/3xx count
+    unused_logins: list[str] = field(default_factory=list)  # given logins no 2xx/3xx request matches
 
 
 def login_condition(logins: tuple[Endpoint, ...]) -> str:
@@ -134,7 +135,8 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
         result.counts[str(state)] = int(n)
     row = case.con.execute("SELECT count_if(auth_ambiguous) FROM request_facts").fetchone()
     result.ambiguous = int(row[0]) if row and row[0] is not None else 0
-    if not opts.logins:
+    result.unused_logins = unused_logins(case, opts.logins)
+    if not opts.logins or result.unused_logins:
         result.proposed_logins = propose_logins(case)
     case.con.execute(
         "INSERT OR REPLACE INTO meta VALUES ('auth_options', ?)",
@@ -152,3 +154,39 @@ def propose_logins(case: Case) -> list[tuple[str, int]]:
         GROUP BY route HAVING ok > 0 ORDER BY ok DESC, route LIMIT 5"""
     ).fetchall()
     return [(str(r), int(n)) for r, n in rows]
+
+
+def unused_logins(case: Case, logins: tuple[Endpoint, ...]) -> list[str]:
+    """The declared login endpoints that no successful (2xx/3xx) request in the case matches.
+
+    Such a login is evidence of nothing: every caller would look unauthenticated (a typo in
+    ``--login`` turned a whole API's users into attackers), so investigate refuses it.
+    """
+    out = []
+    for ep in logins:
+        row = case.con.execute(
+            f"SELECT count(*) FROM events WHERE ({ep.match_sql()}) AND status BETWEEN 200 AND 399"
+        ).fetchone()
+        if not row or not int(row[0]):
+            out.append(ep.text)
+    return out
+
+
+def principals_missing(case: Case) -> bool:
+    """True when some source never logs a principal: without a login endpoint its requests'
+    authentication cannot be judged (``auth_state = 'unknown'``)."""
+    row = case.con.execute(
+        "SELECT count(*) FROM (SELECT source_id FROM events GROUP BY source_id "
+        "HAVING NOT bool_or(principal IS NOT NULL))"
+    ).fetchone()
+    return bool(row and int(row[0]))
+
+
+def proposals_text(proposed: list[tuple[str, int]]) -> str:
+    """The proposed login endpoints as a phrase for messages."""
+    if not proposed:
+        return (
+            "no route looks like one (a POST to a path with login, sign-in, auth, token or session "
+            "answered 2xx/3xx); `forensics routes CASE` lists the routes"
+        )
+    return "likely login endpoints: " + ", ".join(f"{r} ({n:,} successful)" for r, n in proposed)

@@ -19,7 +19,7 @@ import pandas as pd
 from forensics import formats, routes
 from forensics.actors import ActorOptions, derive_actors
 from forensics.assess import InvestigateOptions
-from forensics.auth import AuthOptions, AuthResult
+from forensics.auth import AuthOptions, AuthResult, proposals_text
 from forensics.case import Case, is_write_failure, write_failed
 from forensics.detect import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
 from forensics.detect import summary as detect_summary
@@ -44,6 +44,10 @@ from forensics.verify import Verification, verify
 from forensics.window import parse_window, unknown_zone_message
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
+# `forensics investigate` exits with its verdict, so a script can tell them apart without reading
+# findings.json (README, "Exit codes"). 1 stays "error or refusal" (click.ClickException) and 2
+# "usage error" (click.UsageError); 0 is "answered, nothing found".
+VERDICT_EXIT = {"excluded": 0, "no_evidence": 0, "cannot_tell": 3, "possible": 4, "likely": 5, "confirmed": 6}
 
 
 def safe(text: object) -> str:
@@ -548,6 +552,12 @@ def _build_actor_options(
 
 
 def _auth_notes(result: AuthResult, logins: tuple[str, ...]) -> None:
+    for login in result.unused_logins:
+        click.echo(
+            f"warning: no successful request matches the login endpoint {safe(login)!r}, so every caller "
+            f"looks unauthenticated (investigate refuses it); {safe(proposals_text(result.proposed_logins))}",
+            err=True,
+        )
     if not logins:
         proposed = ", ".join(f"{r} ({n} successful)" for r, n in result.proposed_logins)
         click.echo(
@@ -741,6 +751,9 @@ def investigate_cmd(
 ) -> None:
     """Was data taken in the exposure window? Writes the report and machine-readable findings.
 
+    Exits with the verdict: 0 no_evidence or excluded, 3 cannot_tell, 4 possible, 5 likely,
+    6 confirmed; 1 error or refusal (nothing judged), 2 usage error.
+
     Example:
 
         forensics investigate case.duckdb --endpoint "GET /api/v2/referrals/{id}" \\
@@ -750,6 +763,30 @@ def investigate_cmd(
         forensics investigate case.duckdb --endpoint "GET /api/v2/referrals/{id}" \\
             --pseudonymise --out shareable/
     """
+    verdict = _investigate(
+        case_path, endpoints, window, tz, logins, trusted, session_lifetime, session_gap, thresholds,
+        records_total, out_dir, pseudonymise, key_file,
+    )  # fmt: skip
+    if VERDICT_EXIT[verdict]:
+        click.get_current_context().exit(VERDICT_EXIT[verdict])
+
+
+def _investigate(
+    case_path: Path,
+    endpoints: tuple[str, ...],
+    window: str | None,
+    tz: str | None,
+    logins: tuple[str, ...],
+    trusted: tuple[str, ...],
+    session_lifetime: str,
+    session_gap: str,
+    thresholds: tuple[str, ...],
+    records_total: int | None,
+    out_dir: Path,
+    pseudonymise: bool = False,
+    key_file: Path | None = None,
+) -> str:
+    """investigate's work: check, assess, write, print; returns the verdict."""
     if key_file is not None and not pseudonymise:
         raise click.UsageError("--key-file is used with --pseudonymise")
     try:
@@ -777,6 +814,17 @@ def investigate_cmd(
             + safe(", ".join(doc["parameters"]["endpoints"]) or "none"),
             err=True,
         )
+    params = doc["parameters"]
+    for net in params["trusted_unmatched"]:
+        click.echo(f"warning: trusted network {safe(net)!r} holds no client address in the case", err=True)
+    if doc["requests"]["auth_unknown"] and not params["login"]:
+        proposed = ", ".join(f"{p['route']} ({p['successful']:,} ok)" for p in params["login_proposed"])
+        click.echo(
+            f"note: no --login given and the logs name no user: authentication cannot be judged for "
+            f"{doc['requests']['auth_unknown']:,} requests to the endpoints"
+            + (f"; likely login endpoints: {safe(proposed)}" if proposed else ""),
+            err=True,
+        )
     rec = doc["records"]
     click.echo(safe(f"verdict: {doc['verdict']} — {doc['verdict_text']}"))
     click.echo(
@@ -792,6 +840,7 @@ def investigate_cmd(
         click.echo(f"pseudonymised: {state} {safe(pz.key_path)} (fingerprint {pz.key.fingerprint}); "
                    f"mapping {safe(pz.mapping)} — keep both private, share only {safe(out_dir)}")  # fmt: skip
     _print_head(head)
+    return str(doc["verdict"])
 
 
 def _log_counts(case: Case, started: int, command: str, tables: list[str]) -> None:
@@ -1031,8 +1080,7 @@ def demo_cmd(case_path: Path, out_dir: Path) -> None:
         fields=(),
     )
     ctx.invoke(sources_cmd, case_path=case_path, as_json=False)
-    ctx.invoke(
-        investigate_cmd,
+    _investigate(  # the demo exits 0 whatever the verdict
         case_path=case_path,
         endpoints=DEMO_ENDPOINTS,
         window=f"{window['start']}/{window['end']}",

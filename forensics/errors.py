@@ -39,6 +39,15 @@ class EndpointError(ForensicsError):
     """A declared endpoint template (``--endpoint``) that cannot be read."""
 
 
+class LoginEndpointError(ForensicsError):
+    """A declared login endpoint (``--login``) that no successful (2xx/3xx) request in the case matches:
+    taken as evidence it would make every caller look unauthenticated."""
+
+
+class EmptyCaseError(ForensicsError):
+    """The case holds no events: there is nothing to investigate."""
+
+
 class TrustedNetworkError(ForensicsError):
     """A ``--trusted`` value that is not CIDR or NAME=CIDR."""
 
@@ -48,7 +57,8 @@ class DetectorError(ForensicsError):
 
 
 class WindowError(ForensicsError):
-    """An exposure window (``--window START/END``) that cannot be read or is empty/reversed."""
+    """An exposure window (``--window START/END``) that cannot be read, is empty/reversed, or that
+    no evidence in the case overlaps."""
 
 
 class CoverageError(ForensicsError):

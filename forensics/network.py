@@ -90,3 +90,23 @@ def derive_ip_info(case: Case, trusted: tuple[Trusted, ...] = ()) -> int:
             "trusted::VARCHAR AS trusted FROM _ip_info_df"
         )
     return len(ips)
+
+
+def unmatched_trusted(case: Case, trusted: tuple[Trusted, ...]) -> list[str]:
+    """The declared trusted networks that hold no client address of the case (``str(t)`` each):
+    a mistyped partner range trusts nobody, and that partner then looks like an attacker."""
+    if not trusted:
+        return []
+    left = list(trusted)
+    rows = case.con.execute("SELECT DISTINCT client_ip FROM events WHERE client_ip IS NOT NULL").fetchall()
+    for (text,) in rows:
+        try:
+            ip = ipaddress.ip_address(str(text).strip("[]"))
+        except ValueError:
+            continue
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        left = [t for t in left if ip not in t.network]
+        if not left:
+            break
+    return [str(t) for t in left]

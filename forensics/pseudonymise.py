@@ -256,6 +256,7 @@ def _document(source: dict[str, Any], pz: Pseudonymiser, text: Callable[[str], s
     params = doc["parameters"]
     params["endpoints"] = [text(e) for e in params["endpoints"]]
     params["trusted"] = [text(t) for t in params["trusted"]]
+    params["trusted_unmatched"] = [text(t) for t in params.get("trusted_unmatched", [])]
     params["command"] = text(params["command"])
     params["detect_options"] = _strings(params["detect_options"], text)  # trusted networks, endpoints
     doc["reproduce"]["command"] = text(doc["reproduce"]["command"])

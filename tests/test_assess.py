@@ -95,7 +95,7 @@ def test_confirmed_records_are_distinct_ids_delivered_to_unauthorised_callers(ca
 def test_reads_outside_the_window_do_not_count(case: Case) -> None:
     attack = [read("203.0.113.9", 2000 + i, 500 + i, ua="curl/8") for i in range(10)]
     late = [read("203.0.113.9", 3 * 1440 + 60 + i, 700 + i, ua="curl/8") for i in range(10)]  # after the window
-    doc = run(case, monitor(4) + attack + late).document
+    doc = run(case, monitor(4) + staff() + attack + late).document
     assert doc["records"]["confirmed"] == 10
 
 
@@ -120,7 +120,7 @@ def test_no_attacker_gives_no_evidence_with_the_limits_named(case: Case) -> None
 
 
 def test_window_is_proposed_from_the_status_flip_or_asked_for(case: Case) -> None:
-    rows = monitor()
+    rows = monitor() + staff()
     rows += [read("198.51.100.1", 100, 1, status=401), read("198.51.100.2", 1500, 2),
              read("198.51.100.3", 1600, 3), read("198.51.100.4", 2000, 4, status=401)]
     doc = run(case, rows, window=None).document
@@ -136,7 +136,7 @@ def test_without_window_or_flip_evidence_the_user_is_asked(case: Case) -> None:
 
 def test_outputs_are_deterministic_and_spreadsheet_safe(case: Case, tmp_path: Path) -> None:
     evil = "=cmd|' -C calc'!A0"  # a record id from the path: no slash
-    rows = [*monitor(), *[read("203.0.113.9", 2000 + i, 500 + i, ua="curl/8") for i in range(5)],
+    rows = [*monitor(), *staff(), *[read("203.0.113.9", 2000 + i, 500 + i, ua="curl/8") for i in range(5)],
             read("203.0.113.9", 2100, evil, ua="<script>alert(1)</script>")]
     result = run(case, rows)
     first = write_outputs(case, result, tmp_path / "a")

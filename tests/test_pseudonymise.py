@@ -261,11 +261,11 @@ def test_cli_pseudonymise(built: Case, tmp_path: Path) -> None:
     base = ["investigate", case_path, "--endpoint", ENDPOINT, "--login", LOGIN, "--window", WINDOW_ARG]
     runner = CliRunner()
     first = runner.invoke(main, [*base, "--pseudonymise", "--out", str(tmp_path / "out")])
-    assert first.exit_code == 0, first.output
+    assert first.exit_code == 6, first.output  # verdict confirmed
     key = tmp_path / "case.duckdb.pseudonym-key"
     assert "new key" in first.output and key.stat().st_mode & 0o777 == 0o600
     second = runner.invoke(main, [*base, "--pseudonymise", "--out", str(tmp_path / "out2")])
-    assert second.exit_code == 0 and "new key" not in second.output
+    assert second.exit_code == 6 and "new key" not in second.output
     assert (tmp_path / "out" / "findings.json").read_bytes() == (tmp_path / "out2" / "findings.json").read_bytes()
     secret = PseudonymKey.read(key)
     assert expected("ip", ATTACKER, secret) in (tmp_path / "out" / "report.md").read_text()

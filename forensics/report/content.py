@@ -24,6 +24,7 @@ LINE_CHARS = 2000
 CELL_ITEMS = 5
 
 VERDICT_WORDS = {
+    "cannot_tell": "Cannot tell: the logs cannot answer for this window",
     "excluded": "Unauthorised access excluded",
     "no_evidence": "No evidence of unauthorised access found (coverage-limited)",
     "possible": "Unauthorised access possible",
@@ -31,6 +32,8 @@ VERDICT_WORDS = {
     "confirmed": "Unauthorised access confirmed",
 }
 VERDICT_SCALE = (
+    "cannot tell: the logs do not cover enough of the window to judge (no event in it, grade D or "
+    "less than half of it covered) · "
     "excluded: full coverage, every record-bearing response attributed, nothing unexplained · "
     "no evidence found: nothing found in the logs that exist, which is limited by coverage · "
     "possible: signals that do not rule access out · likely: strong signals, no record-level proof · "
@@ -308,7 +311,7 @@ def build(assessment: Assessment) -> Content:
         title="Access-log forensic assessment" + (" (pseudonymised)" if doc.get("pseudonymisation") else ""),
         subtitle=f"Exposure window {span(window['start'], window['end'])}",
         verdict=str(doc["verdict"]),
-        verdict_headline=VERDICT_WORDS.get(str(doc["verdict"]), str(doc["verdict"])),
+        verdict_headline=_headline(doc),
         sections=sections,
     )
 
@@ -408,7 +411,7 @@ def _summary(doc: dict[str, Any]) -> Section:
         [
             Verdict(
                 str(doc["verdict"]),
-                VERDICT_WORDS.get(str(doc["verdict"]), str(doc["verdict"])),
+                _headline(doc),
                 str(doc["verdict_text"]),
             ),
             Facts(facts),
@@ -781,6 +784,15 @@ def _statistics(doc: dict[str, Any]) -> Section:
     return Section(11, "Statistical statements", [Para(str(b["statement"])), Facts(facts)])
 
 
+def _headline(doc: dict[str, Any]) -> str:
+    """The verdict's words, and how little of the window the logs cover when they cover it in part."""
+    words = VERDICT_WORDS.get(str(doc["verdict"]), str(doc["verdict"]))
+    ratio = float(doc["coverage"]["ratio"])
+    if doc["verdict"] != "cannot_tell" and ratio < 0.99:
+        words += f" — the logs cover {ratio:.0%} of the window"
+    return words
+
+
 def _verdict(doc: dict[str, Any]) -> Section:
     return Section(
         12,
@@ -788,7 +800,7 @@ def _verdict(doc: dict[str, Any]) -> Section:
         [
             Verdict(
                 str(doc["verdict"]),
-                VERDICT_WORDS.get(str(doc["verdict"]), str(doc["verdict"])),
+                _headline(doc),
                 str(doc["verdict_text"]),
             ),
             Heading("Reasoning"),
