@@ -52,6 +52,8 @@ import pandas as pd
 
 SCHEMA = "forensics.findings/1"
 VERDICTS = ("excluded", "no_evidence", "possible", "likely", "confirmed")
+# Verdicts that rest on observed qualifying events: the zero-event bound does not apply to them.
+EVENT_VERDICTS = ("possible", "likely", "confirmed")
 STATUS_CLASSES = ("2xx", "3xx", "401/403", "404", "other 4xx", "5xx")
 
 
@@ -64,7 +66,9 @@ class Assessment:
     # auth_state ('authenticated' | 'trusted' | 'unauthenticated' | 'unknown'), requests
     endpoint_daily: pd.DataFrame = field(default_factory=pd.DataFrame)
     # record reads in the window by the top actors: actor_id, label (str), ts, record_id (str),
-    # y (float: the integer id, else the id's rank), unauthorised (bool)
+    # y (float: the integer id, else the id's rank), unauthorised (bool: the actor's status, as in
+    # the actors table), basis ('confirmed' | 'probable' | None: the read delivered a record of
+    # affected_records.csv on that basis)
     scatter: pd.DataFrame = field(default_factory=pd.DataFrame)
     # response sizes on the endpoints (a sample): route, status_class, bytes
     response_sizes: pd.DataFrame = field(default_factory=pd.DataFrame)
