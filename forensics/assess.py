@@ -4,16 +4,20 @@
 proposed from the status-flip evidence), measures coverage (coverage.py) and computes, only
 from the window and only from covered time:
 
+* the window's findings (``_wf``: findings overlapping it) and per actor over them (``_wa``): an
+  actor is unauthorised when one of them shows it — the one definition every file uses;
 * records — ``confirmed``: distinct record ids a record-bearing 2xx delivered, inside the window,
-  to an actor a finding shows unauthorised (H1 unauthenticated reads, H2 reads outside the
+  to an actor a finding in the window shows unauthorised (H1 unauthenticated reads, H2 reads outside the
   caller's own records), only the records those findings name; ``probable``: records delivered in
   the window to actors with high-severity enumeration/outlier findings whose authentication the
   logs could not judge (``auth_state = 'unknown'``), not already confirmed; ``estimated_bulk``:
   records inside unauthorised bulk responses (ids not in the logs — never added to the others);
   ``at_risk``: everything reachable through the flaw — the owner's record count when given
   (``records_total``), else the integer id range seen on the endpoints, else the distinct ids seen;
+  the requests that delivered them are ``_delivered`` (with their basis): affected_records.csv,
+  ``requests``, the actors' confirmed/probable counts and the timeline's per-request flags;
 * the verdict (assessment.VERDICTS) with its reasoning, and the zero-event bound for uncovered
-  time.
+  time where no qualifying event was observed.
 
 The document and frames go into ``Assessment`` (assessment.py); writers render it. Nothing here
 depends on the wall clock: the same evidence and parameters give the same document.
@@ -82,6 +86,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
     events = _event_counts(case)
     actors, actors_total = _actors(case)
     found, found_total = _findings(case)
+    actor_counts = _actor_counts(case, actors_total)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "tool": {"name": "access-log-forensics", "version": tool_version()},
@@ -111,7 +116,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
             "unauthorised": _scalar(case, "SELECT count(*) FROM _delivered WHERE basis = 'confirmed'"),
             "probable": _scalar(case, "SELECT count(*) FROM _delivered WHERE basis = 'probable'"),
         },
-        "actor_counts": _actor_counts(case, actors_total),
+        "actor_counts": actor_counts,
         "actors": actors,
         "findings": found,
         "listed": {"max": MAX_LISTED, "actors_total": actors_total, "findings_total": found_total},
@@ -123,7 +128,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
             "expected_max": bound.expected_uncovered,
             "p_any_max": bound.p_any_uncovered,
         },
-        "regulatory": _regulatory(window, records, verdict, coverage),
+        "regulatory": _regulatory(window, records, verdict, coverage, actor_counts),
         "limitations": [
             *(f"The endpoint {ep} matched no request in the case{_close(c)}." for ep, c in unmatched.items()),
             *_limitations(case, coverage),
@@ -597,7 +602,9 @@ def _findings(case: Case) -> tuple[list[dict[str, Any]], int]:
     ], total
 
 
-def _regulatory(window: Window, records: dict[str, Any], verdict: str, coverage: Coverage) -> dict[str, Any]:
+def _regulatory(
+    window: Window, records: dict[str, Any], verdict: str, coverage: Coverage, actor_counts: dict[str, int]
+) -> dict[str, Any]:
     period = period_text(window.start, window.end)
     numbers = (
         f"{records['confirmed']:,} records confirmed, {records['probable']:,} probable, "
@@ -618,8 +625,11 @@ def _regulatory(window: Window, records: dict[str, Any], verdict: str, coverage:
         },
         "hipaa_four_factors": {
             "nature_and_extent": numbers,
-            "unauthorised_person": "The unauthorised actors in the actors table (IP addresses, user agents; "
-            "identity unknown unless a principal was logged).",
+            "unauthorised_person": (
+                f"The {actor_counts['unauthorised']:,} actor(s) the findings show unauthorised, marked in "
+                "the actors table (IP addresses, user agents; identity unknown unless a principal was "
+                "logged)."
+            ),
             "acquired_or_viewed": (
                 f"Yes: {records['confirmed']:,} records were delivered in record-bearing 2xx responses."
                 if records["confirmed"]

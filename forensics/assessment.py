@@ -21,17 +21,27 @@ Document keys (all present; values may be null where noted):
   ``reasoning`` [str]; ``alternatives`` [str] (alternative explanations considered)
 * ``records`` {confirmed int, probable int, at_risk int|null, estimated_bulk int,
   id_range {min, max}|null, at_risk_basis str}
-* ``requests`` {to_endpoints int, unauthorised int}
+* ``requests`` {to_endpoints int, unauthorised int (requests that delivered a confirmed record),
+  probable int (requests that delivered a probable one)}
+* ``actor_counts`` {listed, with_findings, unauthorised, with_confirmed_records,
+  with_probable_records, with_estimated_records} (ints, from the window's findings and
+  affected_records.csv; the verdict's actor count is ``with_confirmed_records``)
 * ``actors`` [{id, ips [str], user_agents [str], principals [str], classification,
-  unauthorised bool, requests, records, bytes, first_seen, last_seen, detectors [str]}]
-  (actors that reached the endpoints in the window or have high-severity findings, unauthorised
-  first; requests/records/bytes: to the endpoints in the window, records = distinct ids received)
+  unauthorised bool (a finding in the window shows it), unauthorised_by [finding id], requests,
+  endpoint_requests, records, confirmed_records, probable_records, estimated_records|null, bytes,
+  first_seen, last_seen, detectors [str]}] (actors that reached the endpoints in the window or
+  have findings in it, unauthorised first; in the window: requests/bytes every request of the
+  actor, endpoint_requests those to the endpoints, records distinct ids received there,
+  confirmed/probable_records its rows of affected_records.csv, estimated_records its share of
+  records.estimated_bulk; first/last_seen over all logs)
 * ``findings`` [{id, detector, title, severity, actor (id|null), route, first_seen, last_seen,
-  count (requests), records, estimated_records|null, unauthorised bool,
+  count (requests), records, estimated_records|null, unauthorised bool (this finding shows it),
   evidence {metrics {...}, sample [{path, line_no}], thresholds {...}}}]
 * ``listed`` {max, actors_total, findings_total}: ``actors`` and ``findings`` list at most
   ``max`` entries each (most severe first); the case keeps them all
-* ``bounds`` {statement str, covered_s, uncovered_s, expected_max|null, p_any_max|null}
+* ``bounds`` {applies bool, statement str, covered_s, uncovered_s, expected_max|null,
+  p_any_max|null}: the zero-event bound applies only without a qualifying event (verdict not in
+  EVENT_VERDICTS); otherwise the statement says it does not and the numbers are null
 * ``regulatory`` {gdpr_art33_3 {nature, categories_and_numbers, consequences, measures} (str
   each), hipaa_four_factors {nature_and_extent, unauthorised_person, acquired_or_viewed,
   mitigation} (str each)}

@@ -29,17 +29,24 @@ from forensics.auth import AuthOptions
 from forensics.detect import DetectOptions
 from forensics.investigation import investigate
 from forensics.network import Trusted
+from forensics.pseudonymise import Pseudonymisation
 from forensics.routes import Endpoint, RouteOptions
 from forensics.simulate import simulate
 from forensics.window import Window
 from tests.conftest import SAMPLE_LOGS
 
-# (name, simulate parameters or None for the committed demo evidence)
-SCENARIOS: dict[str, dict[str, Any] | None] = {
-    "demo": None,
-    "sim-seed1": {"seed": 1, "days": 30, "scale": 0.3, "attackers": True},
-    "sim-seed2": {"seed": 2, "days": 21, "scale": 0.5, "attackers": True, "start": date(2024, 2, 1)},
-    "sim-quiet": {"seed": 3, "days": 21, "scale": 0.3, "attackers": False},
+# name -> simulate parameters (None: the committed demo evidence), whether the login endpoint is
+# given (without it authentication is 'unknown' and records are 'probable'), pseudonymised or not
+SCENARIOS: dict[str, tuple[dict[str, Any] | None, bool, bool]] = {
+    "demo": (None, True, False),
+    "demo-no-login": (None, False, False),
+    "sim-seed1": ({"seed": 1, "days": 30, "scale": 0.3, "attackers": True}, True, False),
+    "sim-seed2-pseudonymised": (
+        {"seed": 2, "days": 21, "scale": 0.5, "attackers": True, "start": date(2024, 2, 1)},
+        True,
+        True,
+    ),
+    "sim-quiet": ({"seed": 3, "days": 21, "scale": 0.3, "attackers": False}, True, False),
 }
 EVENT_VERDICTS = ("possible", "likely", "confirmed")  # a qualifying event was observed
 
@@ -55,14 +62,14 @@ class Run:
     timeline: list[dict[str, Any]]
 
 
-def _options(truth: dict[str, Any]) -> InvestigateOptions:
+def _options(truth: dict[str, Any], login: bool) -> InvestigateOptions:
     start = datetime.fromisoformat(truth["window"]["start"].replace("Z", "+00:00"))
     end = datetime.fromisoformat(truth["window"]["end"].replace("Z", "+00:00"))
     detect = DetectOptions(
         routes=RouteOptions(tuple(Endpoint.parse(e) for e in truth["endpoints"])),
         actors=ActorOptions(
             AuthOptions(
-                logins=(Endpoint.parse(truth["login"]),),
+                logins=(Endpoint.parse(truth["login"]),) if login else (),
                 trusted=tuple(Trusted.parse(t) for t in truth["trusted"]),
             )
         ),
@@ -102,7 +109,7 @@ def _unmd(text: str) -> str:
 @pytest.fixture(scope="module", params=list(SCENARIOS))
 def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
     name = str(request.param)
-    params = SCENARIOS[name]
+    params, login, pseudonymised = SCENARIOS[name]
     work = tmp_path_factory.mktemp(name)
     if params is None:
         folder = SAMPLE_LOGS
@@ -110,17 +117,20 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         folder = work / "sim"
         simulate(folder, **params)
     truth = json.loads((folder / "truth.json").read_text())
+    out = work / "report"
+    pz = Pseudonymisation.for_case(work / "case.duckdb", out)[0] if pseudonymised else None
     with Case.create(work / "case.duckdb") as case:
         ingest(case, [folder / "evidence"])
-        result = investigate(case, _options(truth), work / "report")
-    out = work / "report"
+        result = investigate(case, _options(truth, login), out, pseudonymise=pz)
+    doc = json.loads((out / "findings.json").read_text())
+    assert bool(doc["pseudonymisation"]) == pseudonymised
     with (out / "affected_records.csv").open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     timeline = [json.loads(line) for line in (out / "timeline.jsonl").read_text().splitlines() if line]
     return Run(
         name,
         result.assessment,
-        json.loads((out / "findings.json").read_text()),
+        doc,
         _unmd((out / "report.md").read_text()),
         _html_text((out / "report.html").read_text()),
         rows,
@@ -308,3 +318,20 @@ def test_plot_data_agrees_with_the_actors(run: Run) -> None:
     scatter = run.assessment.scatter
     for actor_id, part in scatter.groupby("actor_id"):
         assert bool(part["unauthorised"].iloc[0]) == status.get(int(actor_id), False), actor_id
+
+
+EXPECTED = {  # what each scenario exercises (so the checks above are not vacuous)
+    "demo": ("confirmed", "estimated_bulk"),
+    "demo-no-login": ("probable",),
+    "sim-seed1": ("confirmed", "estimated_bulk"),
+    "sim-seed2-pseudonymised": ("confirmed",),
+    "sim-quiet": (),
+}
+
+
+def test_scenario_exercises(run: Run) -> None:
+    records = run.doc["records"]
+    for key in EXPECTED[run.name]:
+        assert records[key] > 0, (run.name, key, records)
+    if not EXPECTED[run.name]:
+        assert run.doc["verdict"] not in EVENT_VERDICTS and run.doc["bounds"]["applies"]
