@@ -4,16 +4,20 @@
 proposed from the status-flip evidence), measures coverage (coverage.py) and computes, only
 from the window and only from covered time:
 
+* the window's findings (``_wf``: findings overlapping it) and per actor over them (``_wa``): an
+  actor is unauthorised when one of them shows it — the one definition every file uses;
 * records — ``confirmed``: distinct record ids a record-bearing 2xx delivered, inside the window,
-  to an actor a finding shows unauthorised (H1 unauthenticated reads, H2 reads outside the
+  to an actor a finding in the window shows unauthorised (H1 unauthenticated reads, H2 reads outside the
   caller's own records), only the records those findings name; ``probable``: records delivered in
   the window to actors with high-severity enumeration/outlier findings whose authentication the
   logs could not judge (``auth_state = 'unknown'``), not already confirmed; ``estimated_bulk``:
   records inside unauthorised bulk responses (ids not in the logs — never added to the others);
   ``at_risk``: everything reachable through the flaw — the owner's record count when given
   (``records_total``), else the integer id range seen on the endpoints, else the distinct ids seen;
+  the requests that delivered them are ``_delivered`` (with their basis): affected_records.csv,
+  ``requests``, the actors' confirmed/probable counts and the timeline's per-request flags;
 * the verdict (assessment.VERDICTS) with its reasoning, and the zero-event bound for uncovered
-  time.
+  time where no qualifying event was observed.
 
 Parameters are checked against the evidence before anything is judged (a typo must not become a
 verdict): a case without events, a window no evidence overlaps, endpoints that match no request
@@ -46,13 +50,14 @@ from typing import Any
 
 import pandas as pd
 
-from forensics.assessment import SCHEMA, Assessment
+from forensics.assessment import EVENT_VERDICTS, SCHEMA, Assessment
 from forensics.auth import principals_missing, proposals_text, propose_logins, unused_logins
-from forensics.bounds import human_duration, period_text
+from forensics.bounds import ZeroEventBound, events_observed, human_duration, period_text
 from forensics.case import Case, apply_comments, tool_version
 from forensics.coverage import Coverage, CoverageOptions, compute_coverage
 from forensics.detect import DetectOptions, run_detectors
 from forensics.detectors import REGISTRY
+from forensics.detectors.base import SEVERITIES
 from forensics.errors import EmptyCaseError, EndpointError, ForensicsError, LoginEndpointError, WindowError
 from forensics.evidence import describe
 from forensics.excerpts import raw_lines
@@ -109,6 +114,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _w AS SELECT ?::TIMESTAMPTZ AS ws, ?::TIMESTAMPTZ AS we", params
     )
+    _window_findings(case)
     records = _records(case, opts.records_total)
     affected = _affected(case)
     unknown = _scalar(
@@ -118,11 +124,12 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
     )
     auth_note = _auth_note(unknown, proposed_logins) if unjudgeable and unknown else None
     verdict, text, reasoning, alternatives = _verdict(case, coverage, records, auth_note)
-    bound = coverage.bound()
+    bound = _bounds(coverage, verdict)
     endpoints = [e.text for e in opts.detect.routes.endpoints] or _proposed_endpoints(case)
     events = _event_counts(case)
     actors, actors_total = _actors(case)
     found, found_total = _findings(case)
+    actor_counts = _actor_counts(case, actors_total)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "tool": {"name": "access-log-forensics", "version": tool_version()},
@@ -151,20 +158,23 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
         "records": records,
         "requests": {
             "to_endpoints": events["to_endpoints_in_window"],
-            "unauthorised": _scalar(case, "SELECT count(*) FROM (SELECT DISTINCT * FROM _confirmed)"),
+            "unauthorised": _scalar(case, "SELECT count(*) FROM _delivered WHERE basis = 'confirmed'"),
+            "probable": _scalar(case, "SELECT count(*) FROM _delivered WHERE basis = 'probable'"),
             "auth_unknown": unknown,
         },
+        "actor_counts": actor_counts,
         "actors": actors,
         "findings": found,
         "listed": {"max": MAX_LISTED, "actors_total": actors_total, "findings_total": found_total},
         "bounds": {
+            "applies": verdict not in EVENT_VERDICTS,
             "statement": bound.statement,
             "covered_s": bound.covered_s,
             "uncovered_s": bound.uncovered_s,
             "expected_max": bound.expected_uncovered,
             "p_any_max": bound.p_any_uncovered,
         },
-        "regulatory": _regulatory(window, records, verdict, coverage),
+        "regulatory": _regulatory(window, records, verdict, coverage, actor_counts),
         "limitations": [
             *(f"The endpoint {ep} matched no request in the case{_close(c)}." for ep, c in unmatched.items()),
             *(
@@ -352,23 +362,45 @@ def _proposed_endpoints(case: Case) -> list[str]:
 # --- the numbers (each one's SQL is in the document's reproduce.sql) ---------------------------
 
 IN_WINDOW = "d.ts >= (SELECT ws FROM _w) AND d.ts < (SELECT we FROM _w)"
+SEVERITY_RANK = (
+    "CASE f.severity " + " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SEVERITIES)) + " END"
+)
+# Bulk findings counted in ``estimated_bulk``: unauthorised, starting in the window (one row each).
+BULK_SQL = """
+        SELECT f.actor_id, f.estimated_records AS est FROM findings f
+        WHERE f.detector = 'bulk' AND f.unauthorised AND f.estimated_records IS NOT NULL
+          AND f.first_seen >= (SELECT ws FROM _w) AND f.first_seen < (SELECT we FROM _w)"""
+# Every number below is computed once from these temp tables: ``_wf`` the findings overlapping
+# the window (the document's ``findings``), ``_wa`` per actor over them (an actor is unauthorised
+# when one of its findings in the window is), ``_confirmed``/``_probable`` the requests that
+# delivered a listed record (affected_records.csv), ``_delivered`` both with their basis.
 NUMBER_SQL: dict[str, str] = {
+    "window_findings": """
+        SELECT * FROM findings d
+        WHERE d.last_seen >= (SELECT ws FROM _w) AND d.first_seen < (SELECT we FROM _w)""",
+    "window_actors": f"""
+        SELECT f.actor_id, bool_or(f.unauthorised) AS unauthorised, min({SEVERITY_RANK}) AS severity_rank,
+          list(DISTINCT f.detector ORDER BY f.detector) AS detectors,
+          coalesce(list(DISTINCT f.finding_id ORDER BY f.finding_id) FILTER (WHERE f.unauthorised), [])
+            AS unauthorised_by,
+          coalesce(list(DISTINCT r.record_id ORDER BY r.record_id)
+                   FILTER (WHERE f.unauthorised AND r.record_id IS NOT NULL), []) AS unauthorised_records,
+          count(DISTINCT r.record_id) AS records_in_findings
+        FROM _wf f LEFT JOIN LATERAL unnest(f.record_ids) AS r(record_id) ON true
+        WHERE f.actor_id IS NOT NULL GROUP BY f.actor_id""",
     "confirmed_reads": f"""
-        SELECT d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
-        JOIN actor_findings af ON af.actor_id = d.actor_id AND af.unauthorised
+        SELECT d.source_id, d.line_no, d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
+        JOIN _wa af ON af.actor_id = d.actor_id AND af.unauthorised
         WHERE d.ok AND d.record_route AND {IN_WINDOW}
           AND d.auth_state IN ('unauthenticated', 'authenticated')
           AND list_contains(af.unauthorised_records, d.record_id)""",
     "probable_reads": f"""
-        SELECT d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
-        JOIN (SELECT DISTINCT actor_id, route FROM findings
+        SELECT d.source_id, d.line_no, d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
+        JOIN (SELECT DISTINCT actor_id, route FROM _wf
               WHERE detector IN {SUSPICIOUS} AND severity = 'high') f
           ON f.actor_id = d.actor_id AND f.route = d.route
         WHERE d.ok AND d.record_route AND d.auth_state = 'unknown' AND {IN_WINDOW}""",
-    "estimated_bulk": f"""
-        SELECT coalesce(sum(d.est), 0) FROM (
-          SELECT f.estimated_records AS est, f.first_seen AS ts FROM findings f
-          WHERE f.detector = 'bulk' AND f.unauthorised) d WHERE {IN_WINDOW}""",
+    "estimated_bulk": f"SELECT coalesce(sum(est), 0) FROM ({BULK_SQL})",
     "endpoint_ids": f"""
         SELECT count(DISTINCT d.record_id), min(d.rid), max(d.rid), count(d.rid), count(*)
         FROM detect_requests d WHERE d.record_route AND {IN_WINDOW}""",
@@ -378,12 +410,22 @@ NUMBER_SQL: dict[str, str] = {
 }
 
 
+def _window_findings(case: Case) -> None:
+    con = case.con
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _wf AS {NUMBER_SQL['window_findings']}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _wa AS {NUMBER_SQL['window_actors']}")
+
+
 def _records(case: Case, records_total: int | None) -> dict[str, Any]:
     con = case.con
     con.execute(f"CREATE OR REPLACE TEMP TABLE _confirmed AS {NUMBER_SQL['confirmed_reads']}")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _probable AS SELECT * FROM ({NUMBER_SQL['probable_reads']}) "
         "WHERE record_id NOT IN (SELECT record_id FROM _confirmed)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _delivered AS SELECT *, 'confirmed' AS basis FROM _confirmed "
+        "UNION ALL SELECT *, 'probable' AS basis FROM _probable"
     )
     confirmed = _scalar(case, "SELECT count(DISTINCT record_id) FROM _confirmed")
     probable = _scalar(case, "SELECT count(DISTINCT record_id) FROM _probable")
@@ -411,14 +453,39 @@ def _records(case: Case, records_total: int | None) -> dict[str, Any]:
     }
 
 
+def _bounds(coverage: Coverage, verdict: str) -> ZeroEventBound:
+    """The zero-event bound when no qualifying event was observed; otherwise the statement that
+    it does not apply (it bounds what went unseen when nothing was seen)."""
+    if verdict in EVENT_VERDICTS:
+        return events_observed(coverage.covered_s, coverage.uncovered_s, coverage.gaps)
+    return coverage.bound()
+
+
+def _actor_counts(case: Case, listed: int) -> dict[str, int]:
+    """The actor numbers the verdict and the summary print (see ``_actors`` for the table)."""
+    row = case.con.execute(
+        """SELECT (SELECT count(*) FROM _wa), (SELECT count(*) FROM _wa WHERE unauthorised),
+             (SELECT count(DISTINCT actor_id) FROM _delivered WHERE basis = 'confirmed'),
+             (SELECT count(DISTINCT actor_id) FROM _delivered WHERE basis = 'probable')"""
+    ).fetchone()
+    findings, unauthorised, confirmed, probable = (int(v) for v in row) if row else (0, 0, 0, 0)
+    return {
+        "listed": listed,
+        "with_findings": findings,
+        "unauthorised": unauthorised,
+        "with_confirmed_records": confirmed,
+        "with_probable_records": probable,
+        "with_estimated_records": _scalar(case, f"SELECT count(DISTINCT actor_id) FROM ({BULK_SQL})"),
+    }
+
+
 def _affected(case: Case) -> pd.DataFrame:
     return case.sql(
         """
         SELECT record_id, basis, min(ts) AS first_seen, max(ts) AS last_seen,
           string_agg(DISTINCT actor_id::VARCHAR, ' ' ORDER BY actor_id::VARCHAR) AS actors,
           count(*) AS requests, sum(bytes_sent)::BIGINT AS bytes
-        FROM (SELECT *, 'confirmed' AS basis FROM _confirmed
-              UNION ALL SELECT *, 'probable' AS basis FROM _probable)
+        FROM _delivered
         GROUP BY record_id, basis
         ORDER BY basis, TRY_CAST(record_id AS BIGINT) NULLS LAST, record_id"""
     )
@@ -440,11 +507,7 @@ def _verdict(
     ``auth_note``: set when requests' authentication could not be judged (no --login on logs
     that name no user); it is said in the text, and such requests are never confirmed."""
     con = case.con
-    unauth_actors = _scalar(
-        case,
-        f"""SELECT count(DISTINCT af.actor_id) FROM actor_findings af JOIN detect_requests d USING (actor_id)
-            WHERE af.unauthorised AND {IN_WINDOW}""",
-    )
+    unauth_actors = _scalar(case, "SELECT count(DISTINCT actor_id) FROM _confirmed")
     suspicious = con.execute(
         """SELECT detector, count(*) FROM findings d
             WHERE severity IN ('high', 'medium') AND NOT unauthorised AND actor_id IS NOT NULL
@@ -593,28 +656,40 @@ def _sources(case: Case) -> list[dict[str, Any]]:
 
 
 def _actors(case: Case) -> tuple[list[dict[str, Any]], int]:
-    """Actors that reached the endpoints in the window, or have high-severity findings (the
-    first MAX_LISTED, and how many there are).
+    """Actors that reached the endpoints in the window or have findings in it (the first
+    MAX_LISTED, and how many there are), unauthorised first.
 
-    ``requests``, ``records`` (distinct record ids received in record-bearing 2xx) and ``bytes``
-    count the actor's requests to the endpoints inside the window only.
+    All counts are inside the window: ``requests`` and ``bytes`` every request of the actor (all
+    routes: a bulk read of a list endpoint counts), ``endpoint_requests`` those to the endpoints,
+    ``records`` the distinct record ids received there in record-bearing 2xx answers,
+    ``confirmed_records``/``probable_records`` its rows of affected_records.csv (by basis),
+    ``estimated_records`` its share of ``records.estimated_bulk``. ``unauthorised``: one of its
+    findings in the window shows it (``unauthorised_by`` lists them).
     """
     rows = case.sql(
         f"""
         WITH w AS (
-          SELECT actor_id, count(*) AS requests,
-            count(DISTINCT record_id) FILTER (WHERE ok) AS records,
+          SELECT actor_id, count(*) AS requests, count(*) FILTER (WHERE d.record_route) AS endpoint_requests,
+            count(DISTINCT record_id) FILTER (WHERE d.record_route AND d.ok) AS records,
             coalesce(sum(bytes_sent), 0) AS bytes
-          FROM detect_requests d WHERE d.record_route AND {IN_WINDOW} GROUP BY actor_id)
+          FROM detect_requests d WHERE {IN_WINDOW} GROUP BY actor_id),
+        l AS (
+          SELECT actor_id, count(DISTINCT record_id) FILTER (WHERE basis = 'confirmed') AS confirmed,
+            count(DISTINCT record_id) FILTER (WHERE basis = 'probable') AS probable
+          FROM _delivered GROUP BY actor_id),
+        b AS (SELECT actor_id, sum(est) AS est FROM ({BULK_SQL}) GROUP BY actor_id)
         SELECT a.actor_id, a.ips, a.user_agents, a.principals, a.class,
-          coalesce(af.unauthorised, false) AS unauth,
-          coalesce(w.requests, 0) AS requests, coalesce(w.records, 0) AS records,
+          coalesce(af.unauthorised, false) AS unauth, coalesce(af.unauthorised_by, []) AS unauthorised_by,
+          coalesce(w.requests, 0) AS requests, coalesce(w.endpoint_requests, 0) AS endpoint_requests,
+          coalesce(w.records, 0) AS records, coalesce(l.confirmed, 0) AS confirmed,
+          coalesce(l.probable, 0) AS probable, b.est AS estimated,
           coalesce(w.bytes, 0) AS bytes, a.first_seen, a.last_seen,
           coalesce(af.detectors, []) AS detectors, coalesce(af.severity_rank, 9) AS sev,
           count(*) OVER () AS total
-        FROM actors a LEFT JOIN actor_findings af USING (actor_id) LEFT JOIN w USING (actor_id)
-        WHERE w.actor_id IS NOT NULL OR af.severity_rank <= 1
-        ORDER BY unauth DESC, sev, records DESC, a.actor_id
+        FROM actors a LEFT JOIN _wa af USING (actor_id) LEFT JOIN w USING (actor_id)
+          LEFT JOIN l USING (actor_id) LEFT JOIN b USING (actor_id)
+        WHERE coalesce(w.endpoint_requests, 0) > 0 OR af.actor_id IS NOT NULL
+        ORDER BY unauth DESC, sev, confirmed DESC, records DESC, a.actor_id
         LIMIT {MAX_LISTED}"""
     )
     records = rows.to_dict(orient="records")
@@ -627,8 +702,13 @@ def _actors(case: Case) -> tuple[list[dict[str, Any]], int]:
             "principals": [str(x) for x in r["principals"]],
             "classification": r["class"],
             "unauthorised": bool(r["unauth"]),
+            "unauthorised_by": [int(x) for x in r["unauthorised_by"]],
             "requests": _int(r["requests"]),
+            "endpoint_requests": _int(r["endpoint_requests"]),
             "records": _int(r["records"]),
+            "confirmed_records": _int(r["confirmed"]),
+            "probable_records": _int(r["probable"]),
+            "estimated_records": _int(r["estimated"]),
             "bytes": _int(r["bytes"]),
             "first_seen": _iso(r["first_seen"]),
             "last_seen": _iso(r["last_seen"]),
@@ -646,8 +726,7 @@ def _findings(case: Case) -> tuple[list[dict[str, Any]], int]:
     }
     paths = dict(case.con.execute("SELECT source_id, path FROM sources").fetchall())
     rows = case.sql(
-        f"""SELECT * EXCLUDE (record_ids), count(*) OVER () AS total FROM findings d
-           WHERE d.last_seen >= (SELECT ws FROM _w) AND d.first_seen < (SELECT we FROM _w)
+        f"""SELECT * EXCLUDE (record_ids), count(*) OVER () AS total FROM _wf
            ORDER BY CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, finding_id
            LIMIT {MAX_LISTED}"""
     )
@@ -680,7 +759,9 @@ def _findings(case: Case) -> tuple[list[dict[str, Any]], int]:
     ], total
 
 
-def _regulatory(window: Window, records: dict[str, Any], verdict: str, coverage: Coverage) -> dict[str, Any]:
+def _regulatory(
+    window: Window, records: dict[str, Any], verdict: str, coverage: Coverage, actor_counts: dict[str, int]
+) -> dict[str, Any]:
     period = period_text(window.start, window.end)
     numbers = (
         f"{records['confirmed']:,} records confirmed, {records['probable']:,} probable, "
@@ -701,8 +782,11 @@ def _regulatory(window: Window, records: dict[str, Any], verdict: str, coverage:
         },
         "hipaa_four_factors": {
             "nature_and_extent": numbers,
-            "unauthorised_person": "The unauthorised actors in the actors table (IP addresses, user agents; "
-            "identity unknown unless a principal was logged).",
+            "unauthorised_person": (
+                f"The {actor_counts['unauthorised']:,} actor(s) the findings show unauthorised, marked in "
+                "the actors table (IP addresses, user agents; identity unknown unless a principal was "
+                "logged)."
+            ),
             "acquired_or_viewed": (
                 f"Yes: {records['confirmed']:,} records were delivered in record-bearing 2xx responses."
                 if records["confirmed"]
@@ -768,15 +852,17 @@ def _scatter(case: Case) -> pd.DataFrame:
     return case.sql(
         f"""
         WITH top AS (
-          SELECT af.actor_id, af.unauthorised FROM actor_findings af
+          SELECT af.actor_id, af.unauthorised FROM _wa af
           WHERE af.severity_rank <= 1
-          ORDER BY af.unauthorised DESC, len(af.records_in_findings) DESC, af.actor_id
+          ORDER BY af.unauthorised DESC, af.records_in_findings DESC, af.actor_id
           LIMIT {TOP_ACTORS})
         SELECT d.actor_id, 'actor ' || d.actor_id || ' (' || coalesce(a.ips[1], '?')
                  || CASE WHEN len(a.ips) > 1 THEN ' +' || (len(a.ips) - 1) ELSE '' END || ')' AS label,
           d.ts, d.record_id,
-          coalesce(d.rid::DOUBLE, dense_rank() OVER (ORDER BY d.record_id)::DOUBLE) AS y, t.unauthorised
+          coalesce(d.rid::DOUBLE, dense_rank() OVER (ORDER BY d.record_id)::DOUBLE) AS y, t.unauthorised,
+          l.basis
         FROM detect_requests d JOIN top t USING (actor_id) JOIN actors a USING (actor_id)
+          LEFT JOIN _delivered l USING (source_id, line_no)
         WHERE d.record_route AND d.ok AND {IN_WINDOW}
         ORDER BY d.actor_id, d.ts, d.source_id, d.line_no"""
     )

@@ -1,6 +1,6 @@
 """The assessment: everything a report shows, computed once (assess.py), rendered many ways.
 
-``Assessment.document`` is the ``findings.json`` document (schema ``forensics.findings/1``,
+``Assessment.document`` is the ``findings.json`` document (schema ``forensics.findings/2``,
 documented in the README): plain JSON types only, ISO 8601 UTC times ('Z'), deterministic
 ordering. The DataFrames are the material behind the report's plots and tables that is too big or
 too raw for the JSON. Every string that came from a log (paths, user agents, principals, record
@@ -8,7 +8,7 @@ ids, raw lines) is untrusted: renderers escape it for their medium.
 
 Document keys (all present; values may be null where noted):
 
-* ``schema`` "forensics.findings/1"; ``tool`` {name, version}; ``case`` {path}
+* ``schema`` "forensics.findings/2"; ``tool`` {name, version}; ``case`` {path}
 * ``parameters`` {endpoints [str], login [str], login_proposed [{route, successful}] (no --login
   on logs that name no user: the likely login endpoints), trusted [str], trusted_unmatched [str]
   (declared networks holding no client address), window_source ("given" | "proposed"),
@@ -23,18 +23,28 @@ Document keys (all present; values may be null where noted):
   ``reasoning`` [str]; ``alternatives`` [str] (alternative explanations considered)
 * ``records`` {confirmed int, probable int, at_risk int|null, estimated_bulk int,
   id_range {min, max}|null, at_risk_basis str}
-* ``requests`` {to_endpoints int, unauthorised int, auth_unknown int (requests to the endpoints in
-  the window whose authentication the logs cannot judge)}
+* ``requests`` {to_endpoints int, unauthorised int (requests that delivered a confirmed record),
+  probable int (requests that delivered a probable one), auth_unknown int (requests to the
+  endpoints in the window whose authentication the logs cannot judge)}
+* ``actor_counts`` {listed, with_findings, unauthorised, with_confirmed_records,
+  with_probable_records, with_estimated_records} (ints, from the window's findings and
+  affected_records.csv; the verdict's actor count is ``with_confirmed_records``)
 * ``actors`` [{id, ips [str], user_agents [str], principals [str], classification,
-  unauthorised bool, requests, records, bytes, first_seen, last_seen, detectors [str]}]
-  (actors that reached the endpoints in the window or have high-severity findings, unauthorised
-  first; requests/records/bytes: to the endpoints in the window, records = distinct ids received)
+  unauthorised bool (a finding in the window shows it), unauthorised_by [finding id], requests,
+  endpoint_requests, records, confirmed_records, probable_records, estimated_records|null, bytes,
+  first_seen, last_seen, detectors [str]}] (actors that reached the endpoints in the window or
+  have findings in it, unauthorised first; in the window: requests/bytes every request of the
+  actor, endpoint_requests those to the endpoints, records distinct ids received there,
+  confirmed/probable_records its rows of affected_records.csv, estimated_records its share of
+  records.estimated_bulk; first/last_seen over all logs)
 * ``findings`` [{id, detector, title, severity, actor (id|null), route, first_seen, last_seen,
-  count (requests), records, estimated_records|null, unauthorised bool,
+  count (requests), records, estimated_records|null, unauthorised bool (this finding shows it),
   evidence {metrics {...}, sample [{path, line_no}], thresholds {...}}}]
 * ``listed`` {max, actors_total, findings_total}: ``actors`` and ``findings`` list at most
   ``max`` entries each (most severe first); the case keeps them all
-* ``bounds`` {statement str, covered_s, uncovered_s, expected_max|null, p_any_max|null}
+* ``bounds`` {applies bool, statement str, covered_s, uncovered_s, expected_max|null,
+  p_any_max|null}: the zero-event bound applies only without a qualifying event (verdict not in
+  EVENT_VERDICTS); otherwise the statement says it does not and the numbers are null
 * ``regulatory`` {gdpr_art33_3 {nature, categories_and_numbers, consequences, measures} (str
   each), hipaa_four_factors {nature_and_extent, unauthorised_person, acquired_or_viewed,
   mitigation} (str each)}
@@ -53,10 +63,12 @@ from typing import Any
 
 import pandas as pd
 
-SCHEMA = "forensics.findings/1"
+SCHEMA = "forensics.findings/2"
 # "cannot_tell": the window's coverage is too poor to judge (no event in it, grade D, or less than
 # assess.CANNOT_TELL_RATIO covered) and nothing was found — never "no_evidence" or "excluded" then.
 VERDICTS = ("cannot_tell", "excluded", "no_evidence", "possible", "likely", "confirmed")
+# Verdicts that rest on observed qualifying events: the zero-event bound does not apply to them.
+EVENT_VERDICTS = ("possible", "likely", "confirmed")
 STATUS_CLASSES = ("2xx", "3xx", "401/403", "404", "other 4xx", "5xx")
 
 
@@ -69,7 +81,9 @@ class Assessment:
     # auth_state ('authenticated' | 'trusted' | 'unauthenticated' | 'unknown'), requests
     endpoint_daily: pd.DataFrame = field(default_factory=pd.DataFrame)
     # record reads in the window by the top actors: actor_id, label (str), ts, record_id (str),
-    # y (float: the integer id, else the id's rank), unauthorised (bool)
+    # y (float: the integer id, else the id's rank), unauthorised (bool: the actor's status, as in
+    # the actors table), basis ('confirmed' | 'probable' | None: the read delivered a record of
+    # affected_records.csv on that basis)
     scatter: pd.DataFrame = field(default_factory=pd.DataFrame)
     # response sizes on the endpoints (a sample): route, status_class, bytes
     response_sizes: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -99,6 +99,25 @@ def zero_event_bound(
     return ZeroEventBound(covered_s, uncovered_s, sensitivity, rate * DAY_S, expected, p_any, statement)
 
 
+def events_observed(covered_s: float, uncovered_s: float, gaps: Sequence[Period] = ()) -> ZeroEventBound:
+    """The statement when qualifying events *were* observed: the zero-event bound does not apply
+    (it bounds what could have gone unseen when nothing was seen), so no rate or count is given."""
+    if covered_s < 0 or uncovered_s < 0:
+        raise CoverageError(f"durations cannot be negative (covered {covered_s}, uncovered {uncovered_s})")
+    observed = (
+        "Qualifying events were observed in covered time (see the verdict and the findings), so the "
+        "zero-event bound (rule of three) does not apply: it bounds what could have gone unseen only "
+        "when nothing was seen."
+    )
+    if uncovered_s == 0:
+        statement = f"The logs cover the whole window. {observed}"
+    else:
+        statement = (
+            f"{_unknown(gaps, uncovered_s)} {observed} Time without logs can only add to what the logs show."
+        )
+    return ZeroEventBound(covered_s, uncovered_s, 1.0, None, None, None, statement)
+
+
 def human_duration(seconds: float) -> str:
     """'5.2 years', '323 days', '10.0 hours', '45 minutes' — rounded for prose (exact numbers go in JSON)."""
     if seconds >= 730 * DAY_S:

@@ -1,14 +1,17 @@
 """Machine-readable outputs of an assessment: findings.json, affected_records.csv, timeline.jsonl.
 
-* ``findings.json`` — ``Assessment.document`` (schema ``forensics.findings/1``, README), UTF-8,
+* ``findings.json`` — ``Assessment.document`` (schema ``forensics.findings/2``, README), UTF-8,
   2-space indent, key order as built: the same assessment gives the same bytes.
 * ``affected_records.csv`` — one row per record id an unauthorised actor received in the
   window: ``record_id, basis (confirmed|probable), first_seen, last_seen, actors, requests,
   bytes``. Cells that a spreadsheet would run as a formula (starting ``= + - @`` tab or CR) get a
   leading apostrophe (OWASP CSV injection guidance).
 * ``timeline.jsonl`` — Timesketch's JSONL import shape (``message``, ``datetime``,
-  ``timestamp_desc`` plus fields) for the requests behind the high/medium findings in the window:
-  written by DuckDB straight from the case (bounded memory), in time order.
+  ``timestamp_desc`` plus fields) for the requests behind the high/medium findings in the window
+  and every request that delivered a record of affected_records.csv: written by DuckDB straight
+  from the case (bounded memory), in time order. Per request, ``affected_record``/``basis`` say
+  whether *that request* delivered a listed record (and on which basis); ``actor_unauthorised``
+  is the actor's status (as in the actors table), not the request's.
 """
 
 from __future__ import annotations
@@ -56,8 +59,10 @@ TIMELINE_FROM = """
     FROM detect_requests d
     LEFT JOIN _timeline_f r ON r.actor_id = d.actor_id AND r.route = d.route
     LEFT JOIN (SELECT * FROM _timeline_f WHERE route IS NULL) a ON a.actor_id = d.actor_id
-    LEFT JOIN sources s USING (source_id){joins}
-    WHERE (r.actor_id IS NOT NULL OR a.actor_id IS NOT NULL)
+    LEFT JOIN _delivered l ON l.source_id = d.source_id AND l.line_no = d.line_no
+    LEFT JOIN _wa wa ON wa.actor_id = d.actor_id
+    LEFT JOIN sources s ON s.source_id = d.source_id{joins}
+    WHERE (r.actor_id IS NOT NULL OR a.actor_id IS NOT NULL OR l.source_id IS NOT NULL)
       AND d.ts >= (SELECT ws FROM _w) AND d.ts < (SELECT we FROM _w)"""
 TIMELINE_COLUMNS = """
     {method} || ' ' || {path} || coalesce('?' || {query}, '') || ' -> '
@@ -69,14 +74,17 @@ TIMELINE_COLUMNS = """
     d.actor_id, {client_ip} AS client_ip, {user_agent} AS user_agent, {principal} AS principal,
     {method} AS method, {path} AS path, {query} AS query, {status} AS status,
     d.bytes_sent, {route} AS route, {record_id} AS record_id, d.auth_state,
-    string_split(concat_ws(',', r.detectors, a.detectors), ',') AS detectors,
-    coalesce(r.unauthorised, false) OR coalesce(a.unauthorised, false) AS unauthorised,
+    CASE WHEN r.detectors IS NULL AND a.detectors IS NULL THEN []::VARCHAR[]
+         ELSE string_split(concat_ws(',', r.detectors, a.detectors), ',') END AS detectors,
+    l.basis IS NOT NULL AS affected_record, l.basis AS basis,
+    coalesce(wa.unauthorised, false) AS actor_unauthorised,
     s.path AS source_path, d.line_no AS source_line"""
 SHOWN = ("method", "path", "query", "status", "client_ip", "user_agent", "principal", "route", "record_id")
 
 
 def write_timeline(case: Case, path: Path, shown: Mapping[str, str] | None = None, joins: str = "") -> int:
-    """Requests behind the high/medium findings in the window (needs assess's temp table ``_w``).
+    """Requests behind the high/medium findings in the window, and every request that delivered a
+    record of affected_records.csv (needs assess's temp tables ``_w``, ``_wf``, ``_wa``, ``_delivered``).
 
     ``shown``: SQL for some columns in place of ``d.<column>`` (over ``detect_requests d`` and
     ``joins``), e.g. pseudonyms (pseudonymise.py).
@@ -90,9 +98,8 @@ def write_timeline(case: Case, path: Path, shown: Mapping[str, str] | None = Non
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _timeline_f AS
-        SELECT actor_id, route, string_agg(DISTINCT detector, ',' ORDER BY detector) AS detectors,
-          bool_or(unauthorised) AS unauthorised
-        FROM findings WHERE severity IN ('high', 'medium') AND actor_id IS NOT NULL GROUP BY ALL"""
+        SELECT actor_id, route, string_agg(DISTINCT detector, ',' ORDER BY detector) AS detectors
+        FROM _wf WHERE severity IN ('high', 'medium') AND actor_id IS NOT NULL GROUP BY ALL"""
     )
     columns = TIMELINE_COLUMNS.format(**{c: f"d.{c}" for c in SHOWN} | dict(shown or {}))
     part = path.with_name(path.name + ".slice")

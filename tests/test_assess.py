@@ -148,7 +148,7 @@ def test_outputs_are_deterministic_and_spreadsheet_safe(case: Case, tmp_path: Pa
         cells = [row["record_id"] for row in csv.DictReader(fh)]
     assert "'" + evil in cells and evil not in cells
     doc = json.loads(first["findings.json"].read_text())
-    assert doc["schema"] == "forensics.findings/1" and doc["records"]["confirmed"] == 6
+    assert doc["schema"] == "forensics.findings/2" and doc["records"]["confirmed"] == 6
     assert (tmp_path / "a").stat().st_mode & 0o777 == 0o700
     assert first["findings.json"].stat().st_mode & 0o777 == 0o600
     lines = first["timeline.jsonl"].read_text().splitlines()

@@ -63,9 +63,9 @@ RAW_LINE = (
 
 
 def document(verdict: str = "confirmed") -> dict:
-    """A findings.json document as assess.py writes it (schema forensics.findings/1)."""
+    """A findings.json document as assess.py writes it (schema forensics.findings/2)."""
     return {
-        "schema": "forensics.findings/1",
+        "schema": "forensics.findings/2",
         "tool": {"name": "forensics", "version": "0.1.0"},
         "case": {"path": "/cases/referrals.duckdb"},
         "parameters": {
@@ -153,7 +153,15 @@ def document(verdict: str = "confirmed") -> dict:
             "id_range": {"min": SCRIPT, "max": "104999"},
             "at_risk_basis": "record ids 100000-104999 seen on the endpoint",
         },
-        "requests": {"to_endpoints": 1203, "unauthorised": 700},
+        "requests": {"to_endpoints": 1203, "unauthorised": 700, "probable": 0},
+        "actor_counts": {
+            "listed": 2,
+            "with_findings": 2,
+            "unauthorised": 1,
+            "with_confirmed_records": 1,
+            "with_probable_records": 0,
+            "with_estimated_records": 0,
+        },
         "actors": [
             {
                 "id": 7,
@@ -162,8 +170,13 @@ def document(verdict: str = "confirmed") -> dict:
                 "principals": [FORMULA],
                 "classification": "unknown",
                 "unauthorised": True,
+                "unauthorised_by": [1],
                 "requests": 1203,
+                "endpoint_requests": 1203,
                 "records": 412,
+                "confirmed_records": 412,
+                "probable_records": 0,
+                "estimated_records": None,
                 "bytes": 2_109_440,
                 "first_seen": "2023-03-14T16:21:00Z",
                 "last_seen": "2023-03-15T02:00:00Z",
@@ -176,8 +189,13 @@ def document(verdict: str = "confirmed") -> dict:
                 "principals": [],
                 "classification": "trusted",
                 "unauthorised": False,
+                "unauthorised_by": [],
                 "requests": 88,
+                "endpoint_requests": 80,
                 "records": 80,
+                "confirmed_records": 0,
+                "probable_records": 0,
+                "estimated_records": None,
                 "bytes": 90_000,
                 "first_seen": "2023-04-01T00:00:00Z",
                 "last_seen": "2024-10-01T00:00:00Z",
@@ -225,6 +243,7 @@ def document(verdict: str = "confirmed") -> dict:
             },
         ],
         "bounds": {
+            "applies": True,
             "statement": "No logs exist for 2 days 6 h 45 min of the window; we can neither confirm nor exclude access then.",
             "covered_s": 53174100,
             "uncovered_s": 197100,
@@ -426,7 +445,7 @@ def test_numbers_with_units(page: str, markdown: str) -> None:
     text = " ".join(parse(page).text)
     for expected in (
         "412 records confirmed (distinct record ids), 430 records probable, up to 5,000 records at risk.",
-        "1,203 requests to the exposed endpoints in the window, 700 of them by callers shown to be unauthorised",
+        "1,203 requests to the exposed endpoints in the window; 700 of them delivered a confirmed record",
         "logs cover 99.6% of the window",
         "2 days 6 h 45 min without logs",  # 197,100 s
         "617 days 17 h 20 min",  # 2023-03-14T16:20Z .. 2024-11-21T09:40Z, counted by hand

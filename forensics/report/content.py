@@ -369,10 +369,40 @@ def _records_interval(records: dict[str, Any]) -> str:
     )
 
 
+def _requests_line(requests: dict[str, Any]) -> str:
+    probable = requests.get("probable") or 0
+    return (
+        f"{count(requests['to_endpoints'], 'request')} to the exposed endpoints in the window; "
+        f"{num(requests['unauthorised'])} of them delivered a confirmed record"
+        + (f" and {num(probable)} a probable one" if probable else "")
+        + " (the requests behind affected_records.csv, flagged in timeline.jsonl)"
+    )
+
+
+def _actors_line(doc: dict[str, Any]) -> str:
+    c = doc["actor_counts"]
+    received = [
+        f"{num(c['with_confirmed_records'])} received confirmed records",
+        *(
+            [f"{num(c['with_probable_records'])} received probable ones"]
+            if c["with_probable_records"]
+            else []
+        ),
+        *(
+            [f"{num(c['with_estimated_records'])} received bulk responses"]
+            if c["with_estimated_records"]
+            else []
+        ),
+    ]
+    return (
+        f"{num(c['with_findings'])} with findings in the window, {num(c['unauthorised'])} of them shown "
+        f"unauthorised by a finding; {', '.join(received)}; "
+        f"{count(c['listed'], 'actor')} in the actors table (section 7)"
+    )
+
+
 def _summary(doc: dict[str, Any]) -> Section:
     cov, records, requests = doc["coverage"], doc["records"], doc["requests"]
-    actors = doc["actors"]
-    unauth = sum(1 for a in actors if a.get("unauthorised"))
     grade = str(cov["grade"])
     facts: list[tuple[str, Cell]] = [
         (
@@ -382,15 +412,8 @@ def _summary(doc: dict[str, Any]) -> Section:
             f"{count(len(cov['gaps']), 'gap')})",
         ),
         ("Records", _records_interval(records)),
-        (
-            "Requests",
-            f"{count(requests['to_endpoints'], 'request')} to the exposed endpoints in the window, "
-            f"{num(requests['unauthorised'])} of them by callers shown to be unauthorised",
-        ),
-        (
-            "Actors",
-            f"{count(len(actors), 'actor')} with findings, {num(unauth)} of them unauthorised",
-        ),
+        ("Requests", _requests_line(requests)),
+        ("Actors", _actors_line(doc)),
         (
             "Data subjects",
             "not determined: records are not people; mapping record ids to data subjects needs a "
@@ -624,31 +647,56 @@ def _method(doc: dict[str, Any]) -> Section:
     )
 
 
+def _unauthorised(actor: dict[str, Any]) -> str:
+    """The actor's status, with the findings that show it (the same words everywhere)."""
+    if not actor["unauthorised"]:
+        return "no"
+    return "yes (" + ", ".join(f"#{i}" for i in actor.get("unauthorised_by") or []) + ")"
+
+
+def _listed(actor: dict[str, Any]) -> str:
+    return f"{num(actor['confirmed_records'])} / {num(actor['probable_records'])}"
+
+
 def _actors(doc: dict[str, Any]) -> Section:
     rows: list[list[Cell]] = [
         [
             str(a["id"]),
             str(a["classification"]),
-            yes_no(a["unauthorised"]),
+            _unauthorised(a),
             cell_list(a["ips"]),
             cell_list(a["user_agents"]),
             cell_list(a["principals"]),
             num(a["requests"]),
             num(a["records"]),
+            _listed(a),
+            num(a["estimated_records"], "—"),
             size(a["bytes"]),
             period(a["first_seen"], a["last_seen"]),
             cell_list(a["detectors"]),
         ]
         for a in doc["actors"]
     ]
+    listed, total = len(doc["actors"]), doc["actor_counts"]["listed"]
+    more = (
+        f" The first {num(listed)} of {num(total)} are listed; findings.json's case keeps all."
+        if total > listed
+        else ""
+    )
     return Section(
         7,
         "Actors",
         [
             Para(
-                "Actors with findings, unauthorised first. Requests are requests to the exposed "
-                "endpoints; records are distinct record ids received; classes are claims checked "
-                "against the evidence (a crawler user agent is unverified offline)."
+                "Actors that reached the exposed endpoints in the window or have findings in it, "
+                "unauthorised first. Unauthorised: a finding in the window shows it (the findings are "
+                "named; section 9). Every number counts the window only: requests are all the actor's "
+                "requests (every route, so a bulk read of a list endpoint counts); records received are "
+                "distinct record ids in record-bearing answers on the exposed endpoints; listed are its "
+                "records in affected_records.csv (confirmed / probable); estimated are records inside its "
+                "bulk responses (ids not logged, not in the CSV). Seen is the actor's first and last "
+                "request in all the logs. Classes are claims checked against the evidence (a crawler "
+                "user agent is unverified offline)." + more
             ),
             Table(
                 [
@@ -659,16 +707,18 @@ def _actors(doc: dict[str, Any]) -> Section:
                     "User agents",
                     "Principals",
                     "Requests",
-                    "Records",
+                    "Records received",
+                    "Listed (confirmed / probable)",
+                    "Estimated (bulk)",
                     "Bytes",
                     "Seen (UTC)",
                     "Detectors",
                 ],
                 rows,
-                numeric=frozenset({6, 7, 8}),
+                numeric=frozenset({6, 7, 8, 9, 10}),
                 text=frozenset({4, 5}),
-                nowrap=frozenset({9}),
-                empty="no actor has a finding",
+                nowrap=frozenset({11}),
+                empty="no actor reached the endpoints or has a finding in the window",
             ),
         ],
     )
@@ -704,9 +754,31 @@ def _excerpt_lines(finding: dict[str, Any], excerpts: dict[int, list[dict[str, A
     return [f"{e['path']}:{e['line_no']} (raw line not read back)" for e in sample]
 
 
+def _actor_status(actor: dict[str, Any]) -> str:
+    if not actor["unauthorised"]:
+        return "Not shown unauthorised: none of its findings in the window shows it."
+    by = ", ".join(f"#{i}" for i in actor.get("unauthorised_by") or [])
+    return f"Unauthorised: shown by finding {by}."
+
+
+def _finding_status(finding: dict[str, Any], actor: dict[str, Any] | None) -> str:
+    """The caller's status beside each finding: the actor's, saying whether this finding shows it."""
+    if finding["actor"] is None:
+        return "— (a finding about an endpoint, not a caller)"
+    if actor is None:  # not listed (more than MAX_LISTED actors): the finding's own flag
+        return "yes (this finding shows it)" if finding["unauthorised"] else "not shown by this finding"
+    if not actor["unauthorised"]:
+        return "no (no finding in the window shows it)"
+    if finding["unauthorised"]:
+        return "yes (this finding shows it)"
+    by = ", ".join(f"#{i}" for i in actor.get("unauthorised_by") or [])
+    return f"yes (shown by {by}; this finding alone does not show it)"
+
+
 def _findings(doc: dict[str, Any], excerpts: dict[int, list[dict[str, Any]]]) -> Section:
     blocks: list[Block] = []
     order = {a["id"]: i for i, a in enumerate(doc["actors"])}
+    actors = {a["id"]: a for a in doc["actors"]}
     by_actor = sorted(
         doc["findings"],
         key=lambda f: (f["actor"] is None, order.get(f["actor"], len(order)), str(f["actor"]), f["id"]),
@@ -718,6 +790,8 @@ def _findings(doc: dict[str, Any], excerpts: dict[int, list[dict[str, Any]]]) ->
         if f["actor"] != current:
             current = f["actor"]
             blocks.append(Heading("Unattributed" if current is None else f"Actor {current}"))
+            if current in actors:
+                blocks.append(Para(_actor_status(actors[current])))
         est = f.get("estimated_records")
         blocks.append(
             Facts(
@@ -731,7 +805,7 @@ def _findings(doc: dict[str, Any], excerpts: dict[int, list[dict[str, Any]]]) ->
                         f"{count(f['count'], 'request')}, {count(f['records'], 'record')} (distinct ids)"
                         + (f", about {count(est, 'record')} estimated from bulk responses" if est else ""),
                     ),
-                    ("Unauthorised caller", yes_no(f["unauthorised"])),
+                    ("Unauthorised caller", _finding_status(f, actors.get(f["actor"]))),
                     ("Metrics", _flat(f["evidence"].get("metrics") or {})),
                 ]
             )
@@ -776,6 +850,12 @@ def _statistics(doc: dict[str, Any]) -> Section:
     facts: list[tuple[str, Cell]] = [
         ("Covered time", duration(b["covered_s"])),
         ("Time without logs", duration(b["uncovered_s"])),
+        (
+            "Zero-event bound",
+            "applies (no qualifying event observed)"
+            if b.get("applies", True)
+            else "does not apply (qualifying events observed)",
+        ),
     ]
     if b.get("expected_max") is not None:
         facts.append(("Upper bound on expected events", f"{float(b['expected_max']):,.2f}"))

@@ -253,6 +253,8 @@ def scatter(assessment: Assessment) -> bytes:
             part = frame[frame["actor_id"] == actor]
             unauth = bool(part["unauthorised"].any())
             name = label(part["label"].iloc[0])
+            listed = int(part["basis"].notna().sum()) if "basis" in part else 0
+            status = "unauthorised" if unauth else "not shown unauthorised"
             ax.scatter(
                 pd.to_datetime(part["ts"], utc=True).dt.to_pydatetime(),
                 part["y"].to_numpy(dtype=float),
@@ -260,7 +262,7 @@ def scatter(assessment: Assessment) -> bytes:
                 color=colours(i % 10),
                 marker="o" if unauth else "x",
                 linewidths=0.8,
-                label=f"{name} ({'unauthorised' if unauth else 'authorised'}, {len(part):,} reads)",
+                label=f"{name} ({status}, {len(part):,} reads, {listed:,} of listed records)",
                 zorder=3,
                 rasterized=False,
             )
