@@ -36,7 +36,8 @@ scale, ``--scenario-days`` days), each checking the refusal or verdict it must g
 
 Then the network topologies (``--scenarios``, default every one and ``all``; ``none`` skips them): one
 case per scenario (``forensics simulate --scenario NAME``: the base case plus that topology's callers;
-first seed, ``--topology-scale``, ``--topology-days``), investigated like the cases above, and per case:
+first seed, ``--topology-scale``, ``--topology-days``; ``--topology-logs evidence/edge``: the nginx logs
+alone, no user ids), investigated like the cases above, and per case:
 
 * records — ``affected_records.csv`` against ``truth.records.unauthorised`` (target: precision and recall
   >= 0.99);
@@ -350,6 +351,7 @@ class Topology:
     confirmed: Counts = field(default_factory=Counts)
     actors: Counts = field(default_factory=Counts)
     benign: dict[str, list[int]] = field(default_factory=dict)  # truth name -> case actor ids
+    missed: list[str] = field(default_factory=list)  # attackers no case actor shown unauthorised covers
     per_attacker: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # (read actors, all, records)
     insider: Counts | None = None
     insider_map: Counts | None = None
@@ -418,7 +420,7 @@ def insider_counts(case: Case, affected: Any, principal: str, want: set[str]) ->
     return c
 
 
-def evaluate_topology(name: str, evidence: Path, work: Path) -> Topology:
+def evaluate_topology(name: str, evidence: Path, work: Path, logs: str = "evidence") -> Topology:
     truth = json.loads((evidence / "truth.json").read_text())
     res = Topology(name)
     case_path = work / "topology.duckdb"
@@ -431,7 +433,7 @@ def evaluate_topology(name: str, evidence: Path, work: Path) -> Topology:
     insider = next((a for a in tas if a["scenario"] == "low-slow-insider" and a["kind"] == "attacker"), None)
     with Case.create(case_path) as case:
         t = time.monotonic()
-        ingest(case, [evidence / "evidence"])
+        ingest(case, [evidence / logs])
         res.seconds["ingest"] = time.monotonic() - t
         t = time.monotonic()
         assessment = assess(case, opts)
@@ -480,6 +482,7 @@ def evaluate_topology(name: str, evidence: Path, work: Path) -> Topology:
                     benign[n].add(actor_id)
     attackers = {n for n, k in kinds.items() if k == "attacker"}
     res.actors.add(flagged, attackers)
+    res.missed = sorted(attackers - flagged)
     res.benign = {n: sorted(ids) for n, ids in sorted(benign.items())}
     for a in tas:
         if a["kind"] == "attacker":
@@ -503,6 +506,7 @@ def report_topology(res: Topology, sim_s: float) -> list[str]:
     print(f"  actors: P {a.precision:.3f} R {a.recall:.3f} (TP {a.tp} FP {a.fp} FN {a.fn})")
     benign = "; ".join(f"{n} (case actors {ids})" for n, ids in res.benign.items())
     print(f"  benign shown unauthorised: {benign or 'none'}")
+    print(f"  attackers not shown unauthorised: {', '.join(res.missed) or 'none'}")
     print(
         "  case actors per planted attacker (record reads in the window [all its requests], records taken):"
     )
@@ -538,18 +542,23 @@ def report_topology(res: Topology, sim_s: float) -> list[str]:
     return failures
 
 
-def run_topologies(work: Path, names: list[str], seed: int, scale: float, days: int) -> list[str]:
+def run_topologies(
+    work: Path, names: list[str], seed: int, scale: float, days: int, logs: str = "evidence"
+) -> list[str]:
     from forensics.simulate import simulate
 
     failures: list[str] = []
-    print(f"network topologies (seed {seed}, scale {scale}, {days} days; each with the base case's actors):")
+    print(
+        f"network topologies (seed {seed}, scale {scale}, {days} days, logs {logs}/; each with the base "
+        "case's actors):"
+    )
     for name in names:
         sim = work / f"topology-{name}"
         shutil.rmtree(sim, ignore_errors=True)
         t = time.monotonic()
         simulate(sim, seed=seed, days=days, scale=scale, scenarios=[name])
         sim_s = time.monotonic() - t
-        failures += report_topology(evaluate_topology(name, sim, work), sim_s)
+        failures += report_topology(evaluate_topology(name, sim, work, logs), sim_s)
         shutil.rmtree(sim, ignore_errors=True)
     return failures
 
@@ -585,6 +594,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--topologies-only", action="store_true", help="run only the network topologies")
     ap.add_argument("--topology-days", type=int, default=30)
     ap.add_argument("--topology-scale", type=float, default=0.5)
+    ap.add_argument(
+        "--topology-logs",
+        choices=["evidence", "evidence/edge"],
+        default="evidence",
+        help="what the topologies' cases ingest: every log, or the nginx logs alone (no user ids)",
+    )
     args = ap.parse_args(argv)
     from forensics.simulate import simulate
 
@@ -592,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     topologies = topology_names(args.scenarios)
     if args.topologies_only:
         failures = run_topologies(
-            args.work, topologies, args.seeds[0], args.topology_scale, args.topology_days
+            args.work, topologies, args.seeds[0], args.topology_scale, args.topology_days, args.topology_logs
         )
         print("targets:", "met" if not failures else "NOT met")
         for f in failures:
@@ -653,7 +668,9 @@ def main(argv: list[str] | None = None) -> int:
     if total.benign_flagged:
         failures.append(f"benign actors flagged unauthorised: {total.benign_flagged}")
     failures += run_scenarios(args.work, args.seeds[0], args.scales[0], args.scenario_days)
-    failures += run_topologies(args.work, topologies, args.seeds[0], args.topology_scale, args.topology_days)
+    failures += run_topologies(
+        args.work, topologies, args.seeds[0], args.topology_scale, args.topology_days, args.topology_logs
+    )
     print("targets:", "met" if not failures else "NOT met")
     for f in failures:
         print("  -", f)
