@@ -48,10 +48,10 @@ alone, no user ids), investigated like the cases above, and per case:
 * benign shown unauthorised, by name (target: none);
 * case actors per planted attacker: the case actors holding its 2xx on the endpoints in the window (target:
   exactly one for every attacker that took a record in logged time), and in brackets over all its requests;
-* ``low-slow-insider``: the insider's records (affected records held by a case actor with the insider's
-  principal) against truth, from the logs alone (target: recall >= 0.9, precision >= 0.85) and, when the
-  investigate options have an ``ownership`` field, with the owner's map (target: both >= 0.99); otherwise
-  ``ownership: not available``.
+* ``low-slow-insider``: the insider's records (affected records held by a case actor covering the
+  insider, as above) against truth, from the logs alone (target: recall >= 0.9, precision >= 0.85)
+  and, when the investigate options have an ``ownership`` field, with the owner's map (target: both
+  >= 0.99); otherwise ``ownership: not available``.
 
 Prints one table per case and the totals over all cases (micro-averaged), then one line per
 scenario, then a block per topology; exits 1 when a target is missed or a scenario goes wrong, saying
@@ -403,12 +403,14 @@ def with_ownership(opts: InvestigateOptions, path: Path) -> InvestigateOptions:
     return dataclasses.replace(opts, detect=dataclasses.replace(detect, actors=actors))
 
 
-def insider_counts(case: Case, affected: Any, principal: str, want: set[str]) -> Counts:
+def insider_counts(case: Case, affected: Any, name: str, who: Any, want: set[str]) -> Counts:
+    """Affected records held by a case actor covering truth actor ``name``, against ``want``."""
     ids = {
-        str(r[0])
-        for r in case.con.execute(
-            "SELECT actor_id FROM actors WHERE list_contains(principals, ?)", [principal]
+        str(actor_id)
+        for actor_id, ip, ua, principal in case.con.execute(
+            "SELECT DISTINCT actor_id, client_ip, user_agent, principal FROM detect_requests"
         ).fetchall()
+        if name in who(ip, ua, principal)
     }
     got = {
         str(rid)
@@ -452,20 +454,19 @@ def evaluate_topology(name: str, evidence: Path, work: Path, logs: str = "eviden
             GROUP BY ALL""",
             [truth["endpoints"], start, end],
         ).fetchall()
+        who = covers(tas)
         if insider is not None:
-            (principal,) = insider["principals"]
             mine = set(insider["records_unauthorised"])
-            res.insider = insider_counts(case, aff, principal, mine)
+            res.insider = insider_counts(case, aff, insider["name"], who, mine)
             if ownership_field() is None:
                 res.ownership = "ownership: not available"
             else:
                 try:
                     again = assess(case, with_ownership(opts, evidence / truth["ownership"]["file"]))
-                    res.insider_map = insider_counts(case, again.affected_records, principal, mine)
+                    res.insider_map = insider_counts(case, again.affected_records, insider["name"], who, mine)
                     res.ownership = "ownership: given"
                 except (ForensicsError, TypeError, ValueError) as exc:
                     res.ownership = f"ownership: the option exists but failed: {exc}"
-    who = covers(tas)
     kinds = {a["name"]: a["kind"] for a in tas}
     flagged: set[str] = set()
     read_actors: dict[str, set[int]] = defaultdict(set)
