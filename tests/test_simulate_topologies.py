@@ -259,3 +259,16 @@ def test_low_slow_insider_and_the_ownership_map(
         members = [q for q, t in team_of.items() if t == team]
         shared = [r for r in owner if owner[r] == team and sum(r in reads[q] for q in members) > 1]
         assert shared, team
+
+
+def test_every_logged_caller_is_a_truth_actor(
+    mixed: tuple[Path, dict[str, Any]], app: list[dict[str, Any]]
+) -> None:
+    """Each nginx line's address+browser, and each app-log principal, belongs to a truth actor."""
+    out, truth = mixed
+    odd = {"198.51.100.23", "2001:db8::7"}
+    pairs = {(ip, ua) for a in truth["actors"] for ip in a["ips"] for ua in a["user_agents"]}
+    rows = [m for _, m in nginx_rows(out, truth) if m["ip"] not in odd]
+    assert rows and all((m["ip"], m["ua"]) in pairs for m in rows)
+    principals = {p for a in truth["actors"] for p in a["principals"]}
+    assert {r["user_id"] for r in app if r["user_id"]} == principals
