@@ -34,14 +34,35 @@ scale, ``--scenario-days`` days), each checking the refusal or verdict it must g
   is proposed, no record is confirmed and the verdict is neither no_evidence nor excluded;
 * ``window in a gap`` — a window inside the simulated logging gap: ``cannot_tell``.
 
+Then the network topologies (``--scenarios``, default every one and ``all``; ``none`` skips them): one
+case per scenario (``forensics simulate --scenario NAME``: the base case plus that topology's callers;
+first seed, ``--topology-scale``, ``--topology-days``; ``--topology-logs evidence/edge``: the nginx logs
+alone, no user ids), investigated like the cases above, and per case:
+
+* records — ``affected_records.csv`` against ``truth.records.unauthorised`` (target: precision and recall
+  >= 0.99);
+* actors — truth actors covered by a case actor shown unauthorised, against the planted attackers; a case
+  actor covers a truth actor when one of its requests carries the truth actor's principal, or carries no
+  principal and comes from one of its addresses with one of its user agents (a shared address+browser
+  covers everyone behind it: that is what the tool accused);
+* benign shown unauthorised, by name (target: none);
+* case actors per planted attacker: the case actors holding its 2xx on the endpoints in the window (target:
+  exactly one for every attacker that took a record in logged time), and in brackets over all its requests;
+* ``low-slow-insider``: the insider's records (affected records held by a case actor covering the
+  insider, as above) against truth, from the logs alone (target: recall >= 0.9, precision >= 0.85)
+  and, when the investigate options have an ``ownership`` field, with the owner's map (target: both
+  >= 0.99); otherwise ``ownership: not available``.
+
 Prints one table per case and the totals over all cases (micro-averaged), then one line per
-scenario; exits 1 when a target is missed or a scenario goes wrong, saying which.
-``--scenarios-only`` runs only the scenarios (a few seconds).
+scenario, then a block per topology; exits 1 when a target is missed or a scenario goes wrong, saying
+which. ``--scenarios-only`` runs only the parameter mistakes (a few seconds), ``--topologies-only`` only
+the topologies.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -313,6 +334,249 @@ def run_scenarios(work: Path, seed: int, scale: float, days: int) -> list[str]:
     return failures
 
 
+# --- network topologies (forensics simulate --scenario) ------------------------------------------
+
+TARGET_RECORDS = 0.99
+TARGET_INSIDER = (0.85, 0.9)  # precision, recall from the logs alone
+TARGET_INSIDER_MAP = 0.99
+
+
+@dataclass
+class Topology:
+    name: str
+    events: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    verdict: str = ""
+    records: Counts = field(default_factory=Counts)
+    confirmed: Counts = field(default_factory=Counts)
+    actors: Counts = field(default_factory=Counts)
+    benign: dict[str, list[int]] = field(default_factory=dict)  # truth name -> case actor ids
+    missed: list[str] = field(default_factory=list)  # attackers no case actor shown unauthorised covers
+    per_attacker: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # (read actors, all, records)
+    insider: Counts | None = None
+    insider_map: Counts | None = None
+    ownership: str = ""
+
+
+def covers(truth_actors: list[dict[str, Any]]) -> Any:
+    """A function (ip, ua, principal) -> the truth actors that request could be."""
+    by_principal: dict[str, set[str]] = defaultdict(set)
+    by_ip: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for a in truth_actors:
+        for p in a["principals"]:
+            by_principal[p].add(a["name"])
+        for ip in a["ips"]:
+            by_ip[ip].append(a)
+
+    def who(ip: str | None, ua: str | None, principal: str | None) -> set[str]:
+        if principal:
+            return by_principal.get(principal, set())
+        return {a["name"] for a in by_ip.get(ip or "", []) if ua in a["user_agents"]}
+
+    return who
+
+
+def ownership_field() -> tuple[Any, str] | None:
+    """(options class, field name) when the investigate API takes the owner's map, else None."""
+    for cls in (InvestigateOptions, DetectOptions, ActorOptions, AuthOptions):
+        for f in dataclasses.fields(cls):
+            if f.name in ("ownership", "ownership_map", "owners"):
+                return cls, f.name
+    return None
+
+
+def with_ownership(opts: InvestigateOptions, path: Path) -> InvestigateOptions:
+    found = ownership_field()
+    if found is None:
+        return opts
+    cls, name = found
+    if cls is InvestigateOptions:
+        return dataclasses.replace(opts, **{name: path})
+    detect = opts.detect
+    if cls is DetectOptions:
+        return dataclasses.replace(opts, detect=dataclasses.replace(detect, **{name: path}))
+    actors = detect.actors
+    if cls is ActorOptions:
+        actors = dataclasses.replace(actors, **{name: path})
+    else:
+        actors = dataclasses.replace(actors, auth=dataclasses.replace(actors.auth, **{name: path}))
+    return dataclasses.replace(opts, detect=dataclasses.replace(detect, actors=actors))
+
+
+def insider_counts(case: Case, affected: Any, name: str, who: Any, want: set[str]) -> Counts:
+    """Affected records held by a case actor covering truth actor ``name``, against ``want``."""
+    ids = {
+        str(actor_id)
+        for actor_id, ip, ua, principal in case.con.execute(
+            "SELECT DISTINCT actor_id, client_ip, user_agent, principal FROM detect_requests"
+        ).fetchall()
+        if name in who(ip, ua, principal)
+    }
+    got = {
+        str(rid)
+        for rid, actors in zip(affected["record_id"], affected["actors"], strict=True)
+        if ids & set(str(actors or "").split())
+    }
+    c = Counts()
+    c.add(got, want)
+    return c
+
+
+def evaluate_topology(name: str, evidence: Path, work: Path, logs: str = "evidence") -> Topology:
+    truth = json.loads((evidence / "truth.json").read_text())
+    res = Topology(name)
+    case_path = work / "topology.duckdb"
+    case_path.unlink(missing_ok=True)
+    start = datetime.fromisoformat(truth["window"]["start"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(truth["window"]["end"].replace("Z", "+00:00"))
+    opts = InvestigateOptions(detect=options(truth), window=Window(start, end))
+    want = set(truth["records"]["unauthorised"])
+    tas = truth["actors"]
+    insider = next((a for a in tas if a["scenario"] == "low-slow-insider" and a["kind"] == "attacker"), None)
+    with Case.create(case_path) as case:
+        t = time.monotonic()
+        ingest(case, [evidence / logs])
+        res.seconds["ingest"] = time.monotonic() - t
+        t = time.monotonic()
+        assessment = assess(case, opts)
+        res.seconds["investigate"] = time.monotonic() - t
+        res.events = int(case.sql("SELECT count(*) AS n FROM events")["n"][0])
+        res.verdict = assessment.document["verdict"]
+        aff = assessment.affected_records
+        res.records.add(set(aff["record_id"]), want)
+        res.confirmed.add(set(aff[aff["basis"] == "confirmed"]["record_id"]), want)
+        rows = case.con.execute(
+            """
+            SELECT d.actor_id, d.client_ip, d.user_agent, d.principal,
+              bool_or(d.ok AND d.route IN ? AND d.ts BETWEEN ? AND ?) AS read,
+              any_value(coalesce(af.unauthorised, false)) AS unauthorised
+            FROM detect_requests d LEFT JOIN actor_findings af USING (actor_id)
+            GROUP BY ALL""",
+            [truth["endpoints"], start, end],
+        ).fetchall()
+        who = covers(tas)
+        if insider is not None:
+            mine = set(insider["records_unauthorised"])
+            res.insider = insider_counts(case, aff, insider["name"], who, mine)
+            if ownership_field() is None:
+                res.ownership = "ownership: not available"
+            else:
+                try:
+                    again = assess(case, with_ownership(opts, evidence / truth["ownership"]["file"]))
+                    res.insider_map = insider_counts(case, again.affected_records, insider["name"], who, mine)
+                    res.ownership = "ownership: given"
+                except (ForensicsError, TypeError, ValueError) as exc:
+                    res.ownership = f"ownership: the option exists but failed: {exc}"
+    kinds = {a["name"]: a["kind"] for a in tas}
+    flagged: set[str] = set()
+    read_actors: dict[str, set[int]] = defaultdict(set)
+    all_actors: dict[str, set[int]] = defaultdict(set)
+    benign: dict[str, set[int]] = defaultdict(set)
+    for actor_id, ip, ua, principal, read, unauthorised in rows:
+        for n in who(ip, ua, principal):
+            all_actors[n].add(actor_id)
+            if read:
+                read_actors[n].add(actor_id)
+            if unauthorised:
+                flagged.add(n)
+                if kinds[n] == "benign":
+                    benign[n].add(actor_id)
+    attackers = {n for n, k in kinds.items() if k == "attacker"}
+    res.actors.add(flagged, attackers)
+    res.missed = sorted(attackers - flagged)
+    res.benign = {n: sorted(ids) for n, ids in sorted(benign.items())}
+    for a in tas:
+        if a["kind"] == "attacker":
+            n = a["name"]
+            took = len(a["records_unauthorised"]) + int(a["bulk_records"])
+            res.per_attacker[n] = (len(read_actors[n]), len(all_actors[n]), took)
+    return res
+
+
+def report_topology(res: Topology, sim_s: float) -> list[str]:
+    """Print one topology's block; return its missed targets."""
+    r, c, a = res.records, res.confirmed, res.actors
+    print(
+        f"scenario {res.name}: {res.events:,} events; simulate {sim_s:.1f}s, ingest "
+        f"{res.seconds['ingest']:.1f}s, investigate {res.seconds['investigate']:.1f}s; verdict {res.verdict}"
+    )
+    print(
+        f"  records (affected_records.csv): P {r.precision:.3f} R {r.recall:.3f} "
+        f"(TP {r.tp} FP {r.fp} FN {r.fn}); confirmed only: P {c.precision:.3f} R {c.recall:.3f}"
+    )
+    print(f"  actors: P {a.precision:.3f} R {a.recall:.3f} (TP {a.tp} FP {a.fp} FN {a.fn})")
+    benign = "; ".join(f"{n} (case actors {ids})" for n, ids in res.benign.items())
+    print(f"  benign shown unauthorised: {benign or 'none'}")
+    print(f"  attackers not shown unauthorised: {', '.join(res.missed) or 'none'}")
+    print(
+        "  case actors per planted attacker (record reads in the window [all its requests], records taken):"
+    )
+    for n, (reads, everything, took) in res.per_attacker.items():
+        print(f"    {n:<24} {reads:>4} [{everything}]  {took} records")
+    failures = []
+    label = f"scenario {res.name}"
+    if r.precision < TARGET_RECORDS or r.recall < TARGET_RECORDS:
+        failures.append(f"{label}: records precision {r.precision:.3f}, recall {r.recall:.3f} (target 0.99)")
+    if res.benign:
+        failures.append(f"{label}: benign actors shown unauthorised: {', '.join(res.benign)}")
+    split = [f"{n} {k}" for n, (k, _, took) in res.per_attacker.items() if took and k != 1]
+    if split:
+        failures.append(f"{label}: case actors per attacker not 1: {', '.join(split)}")
+    if res.insider is not None:
+        i = res.insider
+        print(f"  low-slow insider's records, logs alone: P {i.precision:.3f} R {i.recall:.3f} "
+              f"(TP {i.tp} FP {i.fp} FN {i.fn})")  # fmt: skip
+        if i.precision < TARGET_INSIDER[0] or i.recall < TARGET_INSIDER[1]:
+            failures.append(f"{label}: insider from the logs alone P {i.precision:.3f} R {i.recall:.3f} "
+                            "(target P 0.85, R 0.9)")  # fmt: skip
+        m = res.insider_map
+        if m is None:
+            print(f"  {res.ownership}")
+        else:
+            print(
+                f"  low-slow insider's records with the ownership map: P {m.precision:.3f} R {m.recall:.3f}"
+            )
+            if m.precision < TARGET_INSIDER_MAP or m.recall < TARGET_INSIDER_MAP:
+                failures.append(
+                    f"{label}: insider with the map P {m.precision:.3f} R {m.recall:.3f} (target 0.99)"
+                )
+    return failures
+
+
+def run_topologies(
+    work: Path, names: list[str], seed: int, scale: float, days: int, logs: str = "evidence"
+) -> list[str]:
+    from forensics.simulate import simulate
+
+    failures: list[str] = []
+    print(
+        f"network topologies (seed {seed}, scale {scale}, {days} days, logs {logs}/; each with the base "
+        "case's actors):"
+    )
+    for name in names:
+        sim = work / f"topology-{name}"
+        shutil.rmtree(sim, ignore_errors=True)
+        t = time.monotonic()
+        simulate(sim, seed=seed, days=days, scale=scale, scenarios=[name])
+        sim_s = time.monotonic() - t
+        failures += report_topology(evaluate_topology(name, sim, work, logs), sim_s)
+        shutil.rmtree(sim, ignore_errors=True)
+    return failures
+
+
+def topology_names(wanted: list[str]) -> list[str]:
+    from forensics.simulate.scenarios import ALL, REGISTRY
+
+    if wanted == ["none"]:
+        return []
+    if not wanted:
+        return [*REGISTRY, ALL]
+    unknown = [n for n in wanted if n not in REGISTRY and n != ALL]
+    if unknown:
+        raise SystemExit(f"--scenarios: unknown {unknown}; choose from {[*REGISTRY, ALL]} or none")
+    return wanted
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -321,10 +585,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=HERE / "work" / "evaluate")
     ap.add_argument("--scenario-days", type=int, default=30, help="days of the parameter-mistake case")
     ap.add_argument("--scenarios-only", action="store_true", help="run only the parameter mistakes")
+    ap.add_argument(
+        "--scenarios",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="network topologies to run (default: every one and 'all'; 'none': skip them)",
+    )
+    ap.add_argument("--topologies-only", action="store_true", help="run only the network topologies")
+    ap.add_argument("--topology-days", type=int, default=30)
+    ap.add_argument("--topology-scale", type=float, default=0.5)
+    ap.add_argument(
+        "--topology-logs",
+        choices=["evidence", "evidence/edge"],
+        default="evidence",
+        help="what the topologies' cases ingest: every log, or the nginx logs alone (no user ids)",
+    )
     args = ap.parse_args(argv)
     from forensics.simulate import simulate
 
     args.work.mkdir(parents=True, exist_ok=True)
+    topologies = topology_names(args.scenarios)
+    if args.topologies_only:
+        failures = run_topologies(
+            args.work, topologies, args.seeds[0], args.topology_scale, args.topology_days, args.topology_logs
+        )
+        print("targets:", "met" if not failures else "NOT met")
+        for f in failures:
+            print("  -", f)
+        return 0 if not failures else 1
     if args.scenarios_only:
         failures = run_scenarios(args.work, args.seeds[0], args.scales[0], args.scenario_days)
         print("scenarios:", "as expected" if not failures else "NOT as expected")
@@ -380,6 +669,9 @@ def main(argv: list[str] | None = None) -> int:
     if total.benign_flagged:
         failures.append(f"benign actors flagged unauthorised: {total.benign_flagged}")
     failures += run_scenarios(args.work, args.seeds[0], args.scales[0], args.scenario_days)
+    failures += run_topologies(
+        args.work, topologies, args.seeds[0], args.topology_scale, args.topology_days, args.topology_logs
+    )
     print("targets:", "met" if not failures else "NOT met")
     for f in failures:
         print("  -", f)

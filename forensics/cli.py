@@ -966,6 +966,21 @@ def formats_cmd() -> None:
         click.echo(f"{'':<16} e.g. {fmt.example}")
 
 
+# forensics.simulate.scenarios.REGISTRY's names (not imported: the simulator loads only when run);
+# tests/test_simulate_topologies.py checks the two agree.
+SIMULATE_SCENARIOS = (
+    "office-nat",
+    "corporate-proxy",
+    "carrier-nat",
+    "roaming-app",
+    "monitor-nat",
+    "pausing-scraper",
+    "rotating-cloud",
+    "low-slow-insider",
+    "all",
+)
+
+
 @main.command("simulate")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=1, show_default=True)
@@ -989,8 +1004,21 @@ def formats_cmd() -> None:
     is_flag=True,
     help="Only benign traffic and background scanning (no insider, enumerators, bulk, lucky hit).",
 )
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    type=click.Choice(SIMULATE_SCENARIOS),
+    help="Add a real network's callers (repeatable; 'all' = every one). Truth gets schema 2.",
+)
 def simulate_cmd(
-    out_dir: Path, seed: int, days: int, scale: float, start: datetime, no_attackers: bool
+    out_dir: Path,
+    seed: int,
+    days: int,
+    scale: float,
+    start: datetime,
+    no_attackers: bool,
+    scenarios: tuple[str, ...],
 ) -> None:
     """Write a simulated evidence folder with its ground truth (OUT_DIR/truth.json).
 
@@ -1001,6 +1029,7 @@ def simulate_cmd(
     Example:
 
         forensics simulate case1 --seed 3 --days 365 --scale 1
+        forensics simulate case2 --days 30 --scale 0.5 --scenario office-nat --scenario roaming-app
     """
     from forensics.simulate import simulate  # loaded only here: its tables cost start-up time
     from forensics.simulate.writers import EVIDENCE_DIR
@@ -1008,7 +1037,13 @@ def simulate_cmd(
     began = time.monotonic()
     try:
         truth = simulate(
-            out_dir, seed=seed, days=days, scale=scale, start=start.date(), attackers=not no_attackers
+            out_dir,
+            seed=seed,
+            days=days,
+            scale=scale,
+            start=start.date(),
+            attackers=not no_attackers,
+            scenarios=scenarios,
         )
     except ForensicsError as exc:
         raise _fail(exc) from exc
@@ -1026,6 +1061,8 @@ def simulate_cmd(
         f"unauthorised records: {len(doc['records']['unauthorised'])} logged, "
         f"{len(doc['records']['unlogged'])} unlogged, {doc['records']['bulk']} in a bulk response"
     )
+    if doc.get("ownership"):
+        click.echo(f"the data owner's map: {out_dir / doc['ownership']['file']}")
     click.echo(f"ingest with: forensics ingest case.duckdb {out_dir / EVIDENCE_DIR}")
 
 

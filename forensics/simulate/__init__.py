@@ -4,22 +4,26 @@ The case: a small healthcare-referrals API whose record endpoints answered unaut
 with 200 during an exposure window that opened before log retention began and was fixed near the
 end of the simulated period. ``model`` says who did what and when, ``writers`` renders the logs,
 ``truth`` records what really happened (``truth.json``). Same parameters, same bytes.
+``scenarios`` (``topologies``) add real networks' callers: shared NAT and proxy addresses, roaming
+app tokens, a pausing scraper, rotating cloud addresses, a low-and-slow insider with the owner's map.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
 from forensics.errors import SimulationError
 from forensics.simulate.model import HOUR, Timeline, World, build_actors, iter_days
-from forensics.simulate.truth import SCHEMA, Truth
+from forensics.simulate.scenarios import REGISTRY, people, plant, scenario_names
+from forensics.simulate.truth import SCHEMA, SCHEMA_TOPOLOGIES, Truth, write_ownership
 from forensics.simulate.writers import AppWriter, Clock, NginxWriter, Plan
 
 DEFAULT_START = date(2024, 1, 1)
 TRUTH_FILE = "truth.json"
 
-__all__ = ["DEFAULT_START", "SCHEMA", "TRUTH_FILE", "Truth", "simulate"]
+__all__ = ["DEFAULT_START", "REGISTRY", "SCHEMA", "SCHEMA_TOPOLOGIES", "TRUTH_FILE", "Truth", "simulate"]
 
 
 def plan(world: World) -> Plan:
@@ -44,15 +48,23 @@ def simulate(
     scale: float = 1.0,
     start: date = DEFAULT_START,
     attackers: bool = True,
+    scenarios: Sequence[str] = (),
 ) -> Truth:
-    """Write the evidence folder and ``truth.json`` into ``out_dir`` (which must be empty or absent)."""
+    """Write the evidence folder and ``truth.json`` into ``out_dir`` (which must be empty or absent).
+
+    ``scenarios``: topology scenarios to add (names of ``REGISTRY`` or ``all``); with none, the base
+    case is written exactly as before (truth schema 1), with any, truth schema 2."""
     if scale <= 0:
         raise SimulationError(f"--scale {scale}: must be positive")
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise SimulationError(f"{out_dir} is not empty: simulate writes into a new folder")
-    world, actors = build_actors(seed, scale, start, days, attackers)
-    truth = Truth(seed, days, scale, world.timeline, actors)
+    names = scenario_names(scenarios)
+    who = people(names, scale)
+    world, actors = build_actors(seed, scale, start, days, attackers, [p for ps in who for p in ps])
+    actors += plant(world, len(actors), names, who)
+    summaries = [(n, REGISTRY[n].summary) for n in names] if names else None
+    truth = Truth(seed, days, scale, world.timeline, actors, summaries)
     clock = Clock()
     nginx = NginxWriter(out_dir, plan(world), clock, truth.written)
     app = AppWriter(out_dir, clock, truth.written)
@@ -64,6 +76,8 @@ def simulate(
         app.add(day, logged)
     nginx.finish()
     app.finish()
+    if "low-slow-insider" in names:
+        truth.ownership = write_ownership(out_dir, world, actors)
     if truth.written.truncation is not None:
         truth.lost(truth.written.truncation.lost)
     truth.write(out_dir / TRUTH_FILE)

@@ -193,6 +193,8 @@ class Actor:
 
     klass = ""
     unauthorised = False
+    scenario = ""  # the topology scenario that planted it ("" for the base case's actors)
+    team = ""  # the care team whose records it may read, when the data owner's map names one
 
     def __init__(self, world: World, index: int, name: str) -> None:
         self.world = world
@@ -265,9 +267,16 @@ class Staff(Actor):
             return []
         return self.session(day, self.rng.randint(30, 90))
 
-    def session(self, day: Day, reads: int, extra: list[int] | None = None) -> list[Req]:
+    def user_agent(self, day: Day) -> str:
+        return chrome(day, self.platform)
+
+    def session(
+        self, day: Day, reads: int, extra: list[int] | None = None, consults: list[int] | None = None
+    ) -> list[Req]:
+        """A working day in the web app; ``extra``: records read without entitlement (taken),
+        ``consults``: one-off reads of records the caller may legitimately open (not taken)."""
         rng = self.rng
-        ua = chrome(day, self.platform)
+        ua = self.user_agent(day)
         login_s = rng.uniform(7.75, 9.5) * HOUR
         t = day.at(login_s)
         out: list[Req] = []
@@ -358,6 +367,22 @@ class Staff(Actor):
                     referer=ref,
                     rid=rid,
                     taken=1,
+                )
+            )
+        for rid in consults or []:
+            ms = t + 1000 + int(rng.random() * span)
+            out.append(
+                self.req(
+                    ms,
+                    self.ip,
+                    ua,
+                    "GET",
+                    f"{RECORD_ROUTE}{rid}",
+                    200,
+                    record_size(rid),
+                    user=user,
+                    referer=ref,
+                    rid=rid,
                 )
             )
         return out
@@ -740,9 +765,11 @@ def staff_names(n: int) -> list[str]:
 
 
 def build_actors(
-    seed: int, scale: float, start: date, days: int, attackers: bool = True
+    seed: int, scale: float, start: date, days: int, attackers: bool = True, others: list[str] | None = None
 ) -> tuple[World, list[Actor]]:
-    """The world and its actors, in a fixed order (an actor's index is its position).
+    """The world and the base case's actors, in a fixed order (an actor's index is its position).
+
+    ``others``: principals that other actors (the topology scenarios') bring; they own referrals too.
 
     Without ``attackers`` the same API has only its benign traffic and background scanning: the
     insider is an ordinary member of staff, the nuclei scanner is not lucky, and there are no
@@ -750,7 +777,7 @@ def build_actors(
     """
     n_staff = max(2, round(12 * scale))
     names = staff_names(n_staff + 1)
-    world = build_world(seed, scale, start, days, names)
+    world = build_world(seed, scale, start, days, names + (others or []))
     actors: list[Actor] = []
     for k, p in enumerate(names[:-1]):
         ip = f"10.20.{1 + k // 200}.{10 + k % 200}"
