@@ -27,6 +27,7 @@ from datetime import timedelta
 
 import pandas as pd
 
+from forensics.auth import SCANNER_UA as SCANNER_UA  # the scanner detector reads it here
 from forensics.auth import AuthOptions, AuthResult, derive_auth
 from forensics.case import Case, apply_comments, registered
 from forensics.formats.sqltext import sql_str
@@ -51,10 +52,6 @@ MONITOR_UA = (
 CRAWLER_UA = (
     r"(?i)(googlebot|bingbot|yandex(bot)?|baiduspider|duckduckbot|applebot|slurp|ahrefsbot|"
     r"semrushbot|mj12bot|petalbot|facebookexternalhit|gptbot|ccbot|bytespider|amazonbot)"
-)
-SCANNER_UA = (
-    r"(?i)(sqlmap|nikto|nmap|masscan|zgrab|nuclei|wpscan|gobuster|dirbuster|ffuf|feroxbuster|"
-    r"acunetix|nessus|openvas|burp|owasp[ _-]?zap|wfuzz|censys|shodan|expanse|l9explore)"
 )
 PROBE_PATH = (
     r"(?i)(/\.env|/\.git|/\.aws|/\.ssh|wp-login|wp-admin|xmlrpc\.php|phpmyadmin|/cgi-bin/|"
