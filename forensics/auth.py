@@ -22,6 +22,8 @@ Otherwise no authentication shows, and that is not by itself proof of an unauthe
 token clients (mobile apps, single-page apps) log in once and keep their token while their
 address changes. **Unauthenticated needs positive evidence**, one of
 
+* ``ANSWERED_401`` — the server answered the request itself 401 (it got nothing, but the status-flip
+  evidence of the exposure window counts it);
 * ``NAMES_NONE`` — the request's own log names principals, and names none for it (unless its
   user agent logged in elsewhere within the lifetime: ROAMING);
 * ``REFUSED`` — the same client was answered 401/403 within the session lifetime before, with no
@@ -76,6 +78,7 @@ SCANNER_UA = (
 
 # The reasons (auth_evidence) the state rests on when no authentication shows (see above).
 NAMES_NONE = "its log names principals, and none for this request"
+ANSWERED_401 = "the server answered it 401 (no valid credentials)"
 ROAMING = (
     "its user agent logged in from another address within the session lifetime (a token client may "
     "have moved)"
@@ -100,6 +103,7 @@ EVIDENCE_STATE: dict[str, str] = {
     "no client address": "unknown",
     "source logs no principal and no login endpoint given": "unknown",
     NAMES_NONE: "unauthenticated",
+    ANSWERED_401: "unauthenticated",
     ROAMING: "unknown",
     REFUSED: "unauthenticated",
     TOOL: "unauthenticated",
@@ -231,6 +235,7 @@ def _facts_sql(opts: AuthOptions) -> str:
                  WHEN j4.client_ip IS NULL THEN 'no client address'
                  WHEN NOT {has_logins} AND NOT s.logs_principal
                    THEN 'source logs no principal and no login endpoint given'
+                 WHEN j4.status = 401 THEN {sql_str(ANSWERED_401)}
                  WHEN {within("ua_login_ts")} THEN {sql_str(ROAMING)}
                  WHEN s.logs_principal THEN {sql_str(NAMES_NONE)}
                  WHEN {within("refused_ts")}

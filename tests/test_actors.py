@@ -8,7 +8,17 @@ import pytest
 
 from forensics import Case
 from forensics.actors import ActorOptions, derive_actors
-from forensics.auth import EXPIRED, NO_LOGIN, REFUSED, ROAMING, SHARED_ADDRESS, TOOL, AuthOptions, derive_auth
+from forensics.auth import (
+    ANSWERED_401,
+    EXPIRED,
+    NO_LOGIN,
+    REFUSED,
+    ROAMING,
+    SHARED_ADDRESS,
+    TOOL,
+    AuthOptions,
+    derive_auth,
+)
 from forensics.errors import TrustedNetworkError
 from forensics.network import Trusted, classify_ip
 from forensics.routes import Endpoint
@@ -76,7 +86,7 @@ def test_auth_evidence_in_order_principal_trusted_login_none(case: Case) -> None
         (4, "unknown", EXPIRED, None, None, False),
         (5, "unknown", ROAMING, None, None, False),
         (6, "unknown", SHARED_ADDRESS, None, None, False),
-        (7, "unauthenticated", REFUSED, None, None, False),
+        (7, "unauthenticated", ANSWERED_401, None, None, False),
         (8, "unauthenticated", REFUSED, None, None, False),
         (9, "unknown", "no client address", None, None, False),
         (10, "unauthenticated", TOOL, None, None, False),
