@@ -579,6 +579,13 @@ def _verdict(
             f"logs: {covered}; this does not show that no data was accessed."
         )
         reasoning.append("No finding shows an unauthorised caller receiving records in covered time.")
+    shared = _scalar(case, "SELECT count(*) FROM _wf WHERE caveat IS NOT NULL")
+    if shared:
+        reasoning.append(
+            f"{shared:,} finding(s) rest on requests from shared addresses (several people behind one "
+            "address and browser): they show no unauthorised caller, only that someone there read the "
+            "records (see their caveats)."
+        )
     in_window = _scalar(case, f"SELECT count(*) FROM events d WHERE {IN_WINDOW}")
     too_poor = not in_window or coverage.grade == "D" or coverage.ratio < CANNOT_TELL_RATIO
     if verdict in ("no_evidence", "excluded") and too_poor:

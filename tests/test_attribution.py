@@ -244,6 +244,7 @@ def test_a_finding_on_ambiguous_requests_never_shows_an_unauthorised_caller(
         else:
             assert f["unauthorised"] and f["evidence"]["caveat"] is None
     assert doc["verdict"] == "confirmed"  # on the lone caller's records only
+    assert any("rest on requests from shared addresses" in x for x in doc["reasoning"])
     confirmed = {int(r) for (r,) in case.con.execute("SELECT DISTINCT record_id FROM _confirmed").fetchall()}
     assert confirmed and confirmed <= set(range(2000, 2015)) and doc["records"]["confirmed"] == len(confirmed)
     assert not any(a["unauthorised"] for a in doc["actors"] if a["id"] in office_actors)
