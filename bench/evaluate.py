@@ -32,7 +32,10 @@ scale, ``--scenario-days`` days), each checking the refusal or verdict it must g
 * ``empty case`` — a case with no evidence ingested: refused (EmptyCaseError), never no_evidence;
 * ``missing login`` — only the nginx logs (no user names) and no ``--login``: the login endpoint
   is proposed, no record is confirmed and the verdict is neither no_evidence nor excluded;
-* ``window in a gap`` — a window inside the simulated logging gap: ``cannot_tell``.
+* ``window in a gap`` — a window inside the simulated logging gap: ``cannot_tell``;
+* ``no user names`` — only the nginx logs, with ``--login``: callers are known only by their
+  logins (one address each); ``confirmed``, no benign actor's address shown unauthorised, and
+  affected_records.csv's confirmed records within 0.95 precision and recall of the truth.
 
 Then the network topologies (``--scenarios``, default every one and ``all``; ``none`` skips them): one
 case per scenario (``forensics simulate --scenario NAME``: the base case plus that topology's callers;
@@ -254,6 +257,7 @@ SCENARIOS = (
     Scenario("wrong year", "evidence", "truth", "year_early", WindowError, "the logs in the case run from"),
     Scenario("empty case", "", "truth", "truth", EmptyCaseError, "the case holds no events"),
     Scenario("missing login", "evidence/edge", None, "truth", None, "possible|likely"),
+    Scenario("no user names", "evidence/edge", "truth", "truth", None, "confirmed"),
     Scenario("window in a gap", "evidence", "truth", "gap", None, "cannot_tell"),
 )  # fmt: skip
 
@@ -287,7 +291,8 @@ def run_scenario(sc: Scenario, sim: Path, truth: dict[str, Any], work: Path) -> 
         if sc.evidence:
             ingest(case, [sim / sc.evidence])
         try:
-            doc = assess(case, InvestigateOptions(detect=detect, window=Window(start, end))).document
+            result = assess(case, InvestigateOptions(detect=detect, window=Window(start, end)))
+            doc = result.document
         except ForensicsError as exc:
             got = f"refused ({type(exc).__name__}): {exc}"
             if sc.refused is None:
@@ -304,6 +309,8 @@ def run_scenario(sc: Scenario, sim: Path, truth: dict[str, Any], work: Path) -> 
         return got, f"{sc.name}: {doc['verdict']}, expected a refusal ({sc.refused.__name__})"
     if doc["verdict"] not in sc.expect.split("|"):
         return got, f"{sc.name}: verdict {doc['verdict']}, expected {sc.expect}"
+    if sc.name == "no user names":  # logins from the addresses, no user names: who is who
+        return _no_user_names(result, truth, got)
     if sc.login is None:
         if doc["records"]["confirmed"] or truth["login"] not in [
             p["route"] for p in doc["parameters"]["login_proposed"]
@@ -311,6 +318,21 @@ def run_scenario(sc: Scenario, sim: Path, truth: dict[str, Any], work: Path) -> 
             return got, f"{sc.name}: records confirmed without --login, or the login endpoint not proposed"
         if "Authentication cannot be judged" not in doc["verdict_text"]:
             return got, f"{sc.name}: the verdict does not say authentication cannot be judged"
+    return got, None
+
+
+def _no_user_names(result: Any, truth: dict[str, Any], got: str) -> tuple[str, str | None]:
+    """Only the nginx logs, with --login: staff are known only by their logins. No benign actor's
+    address may be shown unauthorised, and the confirmed records must match the truth's."""
+    benign = {ip for a in truth["actors"] if a["class"] in BENIGN for ip in a["ips"]}
+    accused = [a["id"] for a in result.document["actors"] if a["unauthorised"] and benign & set(a["ips"])]
+    rows = result.affected_records
+    listed = set(rows[rows["basis"] == "confirmed"]["record_id"].astype(str))
+    counts = Counts()
+    counts.add(listed, set(truth["records"]["unauthorised"]))
+    got += f"; confirmed P {counts.precision:.3f} R {counts.recall:.3f}; benign shown unauthorised {accused}"
+    if accused or counts.precision < 0.95 or counts.recall < 0.95:
+        return got, "no user names: a benign actor shown unauthorised, or confirmed records off the truth"
     return got, None
 
 

@@ -2,13 +2,21 @@
 
 * A session is a principal's requests (when the log names one), else one IP + user agent's,
   split where the client was idle longer than ``session_gap``.
-* Sessions join into one actor when the evidence ties them (``_link_actors``):
+* Sessions join into one actor when the evidence ties them (``_link_actors``; each link's
+  reason is kept: ``actors.links``):
   - the same principal (logged on the line, or by the other log's copy of the request);
   - one request logged by two servers (twins.py): both copies' sessions;
+  - one *login fingerprint* — a client (address + user agent) that logged in and whose logins
+    never overlapped (``auth.py``: overlapping logins mean several people) — across days, back
+    within ``CLIENT_LINK_GAP``: when the log names no user, a member of staff alone on her
+    address keeps one history (a new actor every day would make every record she reads look
+    new to ``out_of_scope``). A *shared* client (overlapping logins: an office NAT with
+    identical browsers) is never linked: its sessions are not one person, and its actor's
+    class is ``shared``;
   - the same user agent from one network (/24, IPv6 /48), with no pause longer than
-    ``NET_LINK_GAP`` between its sessions, for sessions where nobody logged in (colleagues
-    behind one office NAT with the same browser are not merged once they logged in; a
-    trusted partner's addresses are);
+    ``NET_LINK_GAP`` between its sessions, for sessions where nobody logged in and whose
+    client never logged in (colleagues behind one office NAT with the same browser are not
+    merged; a trusted partner's addresses are);
   - consecutive record ids of one route read within minutes by different unauthenticated
     sessions with the same user agent, when it happened repeatedly or both sessions walk the
     ids themselves (distributed enumeration from rotating IPs). Not caught: an enumerator
@@ -27,6 +35,7 @@ from datetime import timedelta
 
 import pandas as pd
 
+from forensics.auth import SCANNER_UA as SCANNER_UA  # the scanner detector reads it here
 from forensics.auth import AuthOptions, AuthResult, derive_auth
 from forensics.case import Case, apply_comments, registered
 from forensics.formats.sqltext import sql_str
@@ -35,6 +44,17 @@ DEFAULT_SESSION_GAP = timedelta(minutes=30)
 # Unauthenticated sessions with one user agent in one network are one actor while they keep
 # coming back within this pause (a nightly job stays one actor; a month-long silence splits).
 NET_LINK_GAP = timedelta(hours=26)
+# The sessions of one login fingerprint (address + user agent) whose logins never overlapped are
+# one caller across days while it keeps coming back within this pause: weekends and a fortnight's
+# leave stay one history; an address handed to someone else with the same browser months later
+# does not inherit it.
+CLIENT_LINK_GAP = timedelta(days=15)
+# Link reasons (sessions.link_reasons, actors.links): what tied the sessions into one actor.
+LINK_PRINCIPAL = "the same principal"
+LINK_TWIN = "one request logged by two servers"
+LINK_CLIENT = "one login fingerprint (address + browser, logins never overlapping) across days"
+LINK_NETWORK = "the same user agent from one network without a long pause, nobody logged in"
+LINK_ENUM = "consecutive record ids read within minutes with one user agent (distributed enumeration)"
 ENUM_MAX_ID_STEP = 2  # record ids this close count as consecutive
 ENUM_MAX_GAP = timedelta(minutes=10)
 # Two sessions that touched consecutive ids are one enumerator only when that happened this
@@ -52,10 +72,6 @@ CRAWLER_UA = (
     r"(?i)(googlebot|bingbot|yandex(bot)?|baiduspider|duckduckbot|applebot|slurp|ahrefsbot|"
     r"semrushbot|mj12bot|petalbot|facebookexternalhit|gptbot|ccbot|bytespider|amazonbot)"
 )
-SCANNER_UA = (
-    r"(?i)(sqlmap|nikto|nmap|masscan|zgrab|nuclei|wpscan|gobuster|dirbuster|ffuf|feroxbuster|"
-    r"acunetix|nessus|openvas|burp|owasp[ _-]?zap|wfuzz|censys|shodan|expanse|l9explore)"
-)
 PROBE_PATH = (
     r"(?i)(/\.env|/\.git|/\.aws|/\.ssh|wp-login|wp-admin|xmlrpc\.php|phpmyadmin|/cgi-bin/|"
     r"/actuator|/server-status|/vendor/phpunit|/boaform|/HNAP1|\.php$|\.asp$|/config\.json)"
@@ -64,6 +80,12 @@ PROBE_PATH = (
 # (class, reason, SQL condition over the per-actor aggregates built in _classify)
 CLASS_RULES: list[tuple[str, str, str]] = [
     ("trusted", "every request came from a declared trusted network", "trusted_share = 1"),
+    (
+        "shared",
+        "several people behind one address and browser (their logins overlapped): who made which "
+        "request cannot be told without application logs with user ids",
+        "shared_share >= 0.5",
+    ),
     (
         "authenticated",
         "requests carry authentication evidence (logged principal or a prior login)",
@@ -128,7 +150,11 @@ def derive_actors(case: Case, options: ActorOptions | None = None) -> ActorsResu
           list(DISTINCT e.client_ip) FILTER (WHERE e.client_ip IS NOT NULL) AS ips,
           list(DISTINCT e.user_agent) FILTER (WHERE e.user_agent IS NOT NULL) AS user_agents,
           min(e.ts) AS first_seen, max(e.ts) AS last_seen, count(*) AS requests,
-          count_if(e.auth_state = 'authenticated')::BIGINT AS logged_in
+          count_if(e.auth_state = 'authenticated')::BIGINT AS logged_in,
+          count_if(e.auth_shared)::BIGINT AS shared_requests,
+          count_if(e.auth_ambiguous)::BIGINT AS ambiguous_requests,
+          CASE WHEN min(coalesce(e.principal, e.twin_principal)) IS NULL
+               THEN min(coalesce(e.client_ip, '?') || ' ' || coalesce(e.user_agent, '')) END AS client
         FROM request_session s JOIN request_facts e USING (source_id, line_no)
         GROUP BY s.session_id"""
     )
@@ -146,10 +172,19 @@ def _link_actors(case: Case) -> None:
     """Connected components of sessions over the link rules -> ``sessions.actor_id``."""
     con = case.con
     step, max_gap = ENUM_MAX_ID_STEP, int(ENUM_MAX_GAP.total_seconds())
-    net_gap = int(NET_LINK_GAP.total_seconds())
-    edges = con.execute(
+    net_gap, client_gap = int(NET_LINK_GAP.total_seconds()), int(CLIENT_LINK_GAP.total_seconds())
+    con.execute(
         f"""
+        CREATE OR REPLACE TEMP TABLE _actor_edges AS
         WITH s AS (SELECT * FROM sessions),
+        clients AS (  -- clients (address + user agent) that logged in; one_login: never overlapping
+          SELECT client, sum(shared_requests) = 0 AS one_login FROM s
+          WHERE client IS NOT NULL GROUP BY client HAVING sum(logged_in) > 0),
+        client_chain AS (  -- one login fingerprint, back within CLIENT_LINK_GAP
+          SELECT session_id, lag(session_id) OVER w AS prev_session,
+            epoch(first_seen) - epoch(lag(last_seen) OVER w) AS pause
+          FROM s WHERE client IN (SELECT client FROM clients WHERE one_login)
+          WINDOW w AS (PARTITION BY client ORDER BY first_seen, session_id)),
         by_key AS (
           SELECT session_id, min(session_id) OVER (PARTITION BY principal) AS root
           FROM s WHERE principal IS NOT NULL),
@@ -157,7 +192,8 @@ def _link_actors(case: Case) -> None:
           SELECT DISTINCT s.session_id, i.net, ua, s.first_seen, s.last_seen
           FROM s, unnest(s.user_agents) AS u(ua), unnest(s.ips) AS p(ip)
           JOIN ip_info i ON i.client_ip = p.ip
-          WHERE s.principal IS NULL AND s.logged_in = 0),
+          WHERE s.principal IS NULL AND s.logged_in = 0
+            AND s.client NOT IN (SELECT client FROM clients)),  -- a login fingerprint is one caller
         net_chain AS (  -- one network + user agent, active without a long pause
           SELECT session_id, lag(session_id) OVER w AS prev_session,
             epoch(first_seen) - epoch(max(last_seen) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING
@@ -184,22 +220,26 @@ def _link_actors(case: Case) -> None:
           WHERE prev_session IS NOT NULL AND prev_session <> session_id
             AND rid - prev_rid <= {step} AND abs(epoch(ts) - epoch(prev_ts)) <= {max_gap}
           GROUP BY ALL)
-        SELECT session_id, root FROM by_key WHERE session_id <> root
+        SELECT session_id, root, {sql_str(LINK_PRINCIPAL)} AS reason FROM by_key WHERE session_id <> root
         UNION
-        SELECT a.session_id, b.session_id FROM request_twins t  -- one request, two logs
+        SELECT a.session_id, b.session_id, {sql_str(LINK_TWIN)} FROM request_twins t  -- one request, two logs
         JOIN request_session a ON a.source_id = t.source_id AND a.line_no = t.line_no
         JOIN request_session b ON b.source_id = t.copy_source_id AND b.line_no = t.copy_line_no
         WHERE a.session_id <> b.session_id
         UNION
-        SELECT session_id, prev_session FROM net_chain
+        SELECT session_id, prev_session, {sql_str(LINK_CLIENT)} FROM client_chain
+        WHERE prev_session IS NOT NULL AND pause <= {client_gap}
+        UNION
+        SELECT session_id, prev_session, {sql_str(LINK_NETWORK)} FROM net_chain
         WHERE prev_session IS NOT NULL AND pause <= {net_gap}
         UNION
-        SELECT a.session_id, a.prev_session FROM adjacent a
+        SELECT a.session_id, a.prev_session, {sql_str(LINK_ENUM)} FROM adjacent a
         LEFT JOIN own o1 ON o1.session_id = a.session_id
         LEFT JOIN own o2 ON o2.session_id = a.prev_session
         WHERE a.times >= {ENUM_MIN_ADJACENT}
            OR (o1.n >= 2 AND o1.walk >= {ENUM_MIN_WALK} AND o2.n >= 2 AND o2.walk >= {ENUM_MIN_WALK})"""
-    ).fetchall()
+    )
+    edges = con.execute("SELECT session_id, root FROM _actor_edges").fetchall()
     parent: dict[int, int] = {}
 
     def find(x: int) -> int:
@@ -222,6 +262,12 @@ def _link_actors(case: Case) -> None:
             SELECT s.*, dense_rank() OVER (ORDER BY coalesce(r.root, s.session_id)) AS actor_id
             FROM sessions s LEFT JOIN _actor_roots r USING (session_id)"""
         )
+    con.execute(  # per actor, the reasons its sessions were tied together
+        """
+        CREATE OR REPLACE TEMP TABLE _actor_links AS
+        SELECT s.actor_id, list(DISTINCT e.reason ORDER BY e.reason) AS links
+        FROM _actor_edges e JOIN sessions s USING (session_id) GROUP BY s.actor_id"""
+    )
 
 
 def _classify(case: Case) -> dict[str, int]:
@@ -252,6 +298,9 @@ def _classify(case: Case) -> dict[str, int]:
             count(DISTINCT e.record_id) AS records, sum(e.bytes_sent) AS bytes,
             avg(CASE WHEN e.auth_state = 'trusted' THEN 1 ELSE 0 END) AS trusted_share,
             avg(CASE WHEN e.auth_state = 'authenticated' THEN 1 ELSE 0 END) AS authed_share,
+            avg(CASE WHEN e.auth_shared THEN 1 ELSE 0 END) AS shared_share,
+            count_if(e.auth_ambiguous) AS ambiguous_requests,
+            list(DISTINCT e.auth_evidence ORDER BY e.auth_evidence) AS auth_evidence,
             avg(CASE WHEN e.status = 404 THEN 1 ELSE 0 END) AS s404_share,
             avg(CASE WHEN p.probe THEN 1 ELSE 0 END) AS probe_share,
             count_if(u.monitor) AS ua_monitor,
@@ -261,8 +310,9 @@ def _classify(case: Case) -> dict[str, int]:
           JOIN sessions s USING (session_id)
           LEFT JOIN ua u USING (user_agent) LEFT JOIN probe p USING (path)
           GROUP BY s.actor_id)
-        SELECT *, CASE {rules} END AS class, CASE {reasons} END AS class_reason
-        FROM agg ORDER BY actor_id"""
+        SELECT agg.*, coalesce(l.links, []) AS links,
+          CASE {rules} END AS class, CASE {reasons} END AS class_reason
+        FROM agg LEFT JOIN _actor_links l USING (actor_id) ORDER BY actor_id"""
     )
     return {
         str(c): int(n)

@@ -51,7 +51,16 @@ from typing import Any
 import pandas as pd
 
 from forensics.assessment import EVENT_VERDICTS, SCHEMA, Assessment
-from forensics.auth import principals_missing, proposals_text, propose_logins, unused_logins
+from forensics.auth import (
+    EXPIRED,
+    ROAMING,
+    SETTLES,
+    SHARED_ADDRESS,
+    principals_missing,
+    proposals_text,
+    propose_logins,
+    unused_logins,
+)
 from forensics.bounds import ZeroEventBound, events_observed, human_duration, period_text
 from forensics.case import Case, apply_comments, tool_version
 from forensics.coverage import Coverage, CoverageOptions, compute_coverage
@@ -161,6 +170,11 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
             "unauthorised": _scalar(case, "SELECT count(*) FROM _delivered WHERE basis = 'confirmed'"),
             "probable": _scalar(case, "SELECT count(*) FROM _delivered WHERE basis = 'probable'"),
             "auth_unknown": unknown,
+            "auth_ambiguous": _scalar(
+                case,
+                "SELECT count(*) FROM detect_requests d WHERE d.record_route AND d.auth_ambiguous "
+                f"AND {IN_WINDOW}",
+            ),
         },
         "actor_counts": actor_counts,
         "actors": actors,
@@ -183,6 +197,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
                 for t in trusted_unmatched
             ),
             *([auth_note] if auth_note else []),
+            *_attribution_limits(case),
             *_limitations(case, coverage),
         ],
         "reproduce": {"command": opts.command, "tool_version": tool_version(), "sql": dict(NUMBER_SQL)},
@@ -392,7 +407,7 @@ NUMBER_SQL: dict[str, str] = {
         SELECT d.source_id, d.line_no, d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
         JOIN _wa af ON af.actor_id = d.actor_id AND af.unauthorised
         WHERE d.ok AND d.record_route AND {IN_WINDOW}
-          AND d.auth_state IN ('unauthenticated', 'authenticated')
+          AND d.auth_state IN ('unauthenticated', 'authenticated') AND NOT d.auth_ambiguous
           AND list_contains(af.unauthorised_records, d.record_id)""",
     "probable_reads": f"""
         SELECT d.source_id, d.line_no, d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
@@ -564,6 +579,13 @@ def _verdict(
             f"logs: {covered}; this does not show that no data was accessed."
         )
         reasoning.append("No finding shows an unauthorised caller receiving records in covered time.")
+    shared = _scalar(case, "SELECT count(*) FROM _wf WHERE caveat IS NOT NULL")
+    if shared:
+        reasoning.append(
+            f"{shared:,} finding(s) rest on requests from shared addresses (several people behind one "
+            "address and browser): they show no unauthorised caller, only that someone there read the "
+            "records (see their caveats)."
+        )
     in_window = _scalar(case, f"SELECT count(*) FROM events d WHERE {IN_WINDOW}")
     too_poor = not in_window or coverage.grade == "D" or coverage.ratio < CANNOT_TELL_RATIO
     if verdict in ("no_evidence", "excluded") and too_poor:
@@ -678,7 +700,8 @@ def _actors(case: Case) -> tuple[list[dict[str, Any]], int]:
             count(DISTINCT record_id) FILTER (WHERE basis = 'probable') AS probable
           FROM _delivered GROUP BY actor_id),
         b AS (SELECT actor_id, sum(est) AS est FROM ({BULK_SQL}) GROUP BY actor_id)
-        SELECT a.actor_id, a.ips, a.user_agents, a.principals, a.class,
+        SELECT a.actor_id, a.ips, a.user_agents, a.principals, a.class, a.class_reason, a.links,
+          a.auth_evidence,
           coalesce(af.unauthorised, false) AS unauth, coalesce(af.unauthorised_by, []) AS unauthorised_by,
           coalesce(w.requests, 0) AS requests, coalesce(w.endpoint_requests, 0) AS endpoint_requests,
           coalesce(w.records, 0) AS records, coalesce(l.confirmed, 0) AS confirmed,
@@ -701,6 +724,9 @@ def _actors(case: Case) -> tuple[list[dict[str, Any]], int]:
             "user_agents": [str(x) for x in r["user_agents"]] if r["user_agents"] is not None else [],
             "principals": [str(x) for x in r["principals"]],
             "classification": r["class"],
+            "class_reason": str(r["class_reason"]),
+            "linked_by": [str(x) for x in r["links"]],
+            "auth_evidence": [str(x) for x in r["auth_evidence"]],
             "unauthorised": bool(r["unauth"]),
             "unauthorised_by": [int(x) for x in r["unauthorised_by"]],
             "requests": _int(r["requests"]),
@@ -725,6 +751,7 @@ def _findings(case: Case) -> tuple[list[dict[str, Any]], int]:
         for d, t in case.con.execute("SELECT detector, thresholds FROM detector_runs").fetchall()
     }
     paths = dict(case.con.execute("SELECT source_id, path FROM sources").fetchall())
+    callers = _finding_callers(case)
     rows = case.sql(
         f"""SELECT * EXCLUDE (record_ids), count(*) OVER () AS total FROM _wf
            ORDER BY CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, finding_id
@@ -747,6 +774,9 @@ def _findings(case: Case) -> tuple[list[dict[str, Any]], int]:
             "estimated_records": None if pd.isna(r["estimated_records"]) else int(r["estimated_records"]),
             "unauthorised": bool(r["unauthorised"]),
             "evidence": {
+                "caller": _caller_text(r, callers),
+                "ambiguous_requests": _int(r["ambiguous_requests"]),
+                "caveat": None if pd.isna(r["caveat"]) else str(r["caveat"]),
                 "metrics": json.loads(r["metrics"]),
                 "sample": [
                     {"path": paths.get(int(s["source_id"])), "line_no": int(s["line_no"])}
@@ -757,6 +787,63 @@ def _findings(case: Case) -> tuple[list[dict[str, Any]], int]:
         }
         for r in records
     ], total
+
+
+def _finding_callers(case: Case) -> dict[int, list[tuple[str, str, int]]]:
+    """Per finding in the window: its requests' authentication (state, reason, requests) — the
+    reason a caller counts as unauthenticated (or cannot be judged) travels with the finding."""
+    rows = case.con.execute(
+        """
+        SELECT f.finding_id, d.auth_state, d.auth_evidence, count(*) FROM _wf f
+        JOIN detect_requests d ON d.actor_id = f.actor_id AND d.ts BETWEEN f.first_seen AND f.last_seen
+          AND (f.route IS NULL OR d.route = f.route)
+          AND (len(f.record_ids) = 0 OR list_contains(f.record_ids, d.record_id))
+        GROUP BY ALL ORDER BY 1, 4 DESC, 2, 3"""
+    ).fetchall()
+    out: dict[int, list[tuple[str, str, int]]] = {}
+    for fid, state, why, n in rows:
+        out.setdefault(int(fid), []).append((str(state), str(why), int(n)))
+    return out
+
+
+def _caller_text(row: Any, callers: dict[int, list[tuple[str, str, int]]]) -> str | None:
+    parts = [f"{n:,} {state} ({why})" for state, why, n in callers.get(int(row["finding_id"]), [])]
+    return "; ".join(parts) or None
+
+
+def _attribution_limits(case: Case) -> list[str]:
+    """What the logs could not attribute in the window: requests to the endpoints whose caller
+    cannot be told apart (shared addresses) or whose authentication cannot be judged because a
+    logged-in session may continue there — with the reasons and what would settle them."""
+    out = []
+    amb, shared = case.con.execute(
+        f"""SELECT count_if(d.auth_ambiguous), count_if(d.auth_shared) FROM detect_requests d
+                WHERE d.record_route AND {IN_WINDOW}"""
+    ).fetchone() or (0, 0)
+    if amb:
+        out.append(
+            f"{int(amb):,} request(s) to the endpoints in the window rest on a login from a shared address "
+            f"({int(shared or 0):,} on an address and browser with overlapping logins — several people —, "
+            "the rest on an address that showed several browsers that day): someone there logged in, but who "
+            "made each request cannot be told, so none of them counts as a confirmed record and a finding "
+            f"on them shows no unauthorised caller. {SETTLES[0].upper() + SETTLES[1:]} would settle them."
+        )
+    rows = case.con.execute(
+        f"""SELECT d.auth_evidence, count(*) FROM detect_requests d
+            WHERE d.record_route AND d.auth_state = 'unknown' AND d.auth_evidence IN (?, ?, ?) AND {IN_WINDOW}
+            GROUP BY ALL ORDER BY 2 DESC, 1""",
+        [ROAMING, EXPIRED, SHARED_ADDRESS],
+    ).fetchall()
+    if rows:
+        why = "; ".join(f"{int(n):,}: {ev}" for ev, n in rows)
+        out.append(
+            "Requests to the endpoints in the window whose authentication cannot be judged, because a "
+            f"logged-in session may continue there ({why}): without positive evidence of a caller without "
+            "credentials they count as unknown — at most possible or probable, never confirmed. "
+            f"{SETTLES[0].upper() + SETTLES[1:]}, or the application's token lifetime (--session-lifetime), "
+            "would settle them."
+        )
+    return out
 
 
 def _regulatory(

@@ -25,12 +25,15 @@ Document keys (all present; values may be null where noted):
   id_range {min, max}|null, at_risk_basis str}
 * ``requests`` {to_endpoints int, unauthorised int (requests that delivered a confirmed record),
   probable int (requests that delivered a probable one), auth_unknown int (requests to the
-  endpoints in the window whose authentication the logs cannot judge)}
+  endpoints in the window whose authentication the logs cannot judge), auth_ambiguous int (those
+  whose caller behind a shared address cannot be told apart: never confirmed)}
 * ``actor_counts`` {listed, with_findings, unauthorised, with_confirmed_records,
   with_probable_records, with_estimated_records} (ints, from the window's findings and
   affected_records.csv; the verdict's actor count is ``with_confirmed_records``)
-* ``actors`` [{id, ips [str], user_agents [str], principals [str], classification,
-  unauthorised bool (a finding in the window shows it), unauthorised_by [finding id], requests,
+* ``actors`` [{id, ips [str], user_agents [str], principals [str], classification, class_reason,
+  linked_by [str] (why its sessions are one actor), auth_evidence [str] (the reasons of its
+  requests' authentication states), unauthorised bool (a finding in the window shows it),
+  unauthorised_by [finding id], requests,
   endpoint_requests, records, confirmed_records, probable_records, estimated_records|null, bytes,
   first_seen, last_seen, detectors [str]}] (actors that reached the endpoints in the window or
   have findings in it, unauthorised first; in the window: requests/bytes every request of the
@@ -39,7 +42,9 @@ Document keys (all present; values may be null where noted):
   records.estimated_bulk; first/last_seen over all logs)
 * ``findings`` [{id, detector, title, severity, actor (id|null), route, first_seen, last_seen,
   count (requests), records, estimated_records|null, unauthorised bool (this finding shows it),
-  evidence {metrics {...}, sample [{path, line_no}], thresholds {...}}}]
+  evidence {caller str|null (its requests' authentication states, reasons and counts),
+  ambiguous_requests int, caveat str|null (why it shows no unauthorised caller despite its
+  detector: ambiguous requests), metrics {...}, sample [{path, line_no}], thresholds {...}}}]
 * ``listed`` {max, actors_total, findings_total}: ``actors`` and ``findings`` list at most
   ``max`` entries each (most severe first); the case keeps them all
 * ``bounds`` {applies bool, statement str, covered_s, uncovered_s, expected_max|null,

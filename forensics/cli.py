@@ -567,8 +567,10 @@ def _auth_notes(result: AuthResult, logins: tuple[str, ...]) -> None:
         )
     if result.ambiguous:
         click.echo(
-            f"note: {result.ambiguous:,} requests are authenticated by a login from an IP "
-            "that showed several user agents that day (shared address; see auth_ambiguous)",
+            f"note: {result.ambiguous:,} requests rest on a login from a shared address "
+            f"({result.shared:,} on an address and browser with overlapping logins, the rest on an "
+            "IP that showed several user agents that day): who made them cannot be told, so they "
+            "never count as confirmed records (see auth_ambiguous)",
             err=True,
         )
 

@@ -5,7 +5,11 @@ decide what a record endpoint, an authenticated request and an actor are), build
 ``detect_requests`` once, runs every registered detector's SQL and stores
 
 * ``findings`` — one row per finding (detector, severity, actor, route, time span, counts,
-  record ids received, a sample of (source_id, line_no) leading to raw lines, metrics);
+  record ids received, a sample of (source_id, line_no) leading to raw lines, metrics), and
+  ``ambiguous_requests``/``caveat``: a finding whose requests include ambiguous ones (a login
+  on a shared address shows that someone there logged in, not who made them: auth.py) never
+  shows an unauthorised caller — its ``unauthorised`` is false whatever the detector said, and
+  the caveat says why and what would settle it;
 * ``actor_findings`` — per actor with findings: the detectors that fired, whether any finding
   shows it unauthorised, and the records it received in those findings;
 * ``detector_runs`` — per detector: its thresholds and the exact SQL used.
@@ -23,11 +27,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from forensics.actors import ActorOptions, ActorsResult, derive_actors
+from forensics.auth import SETTLES
 from forensics.case import Case, apply_comments, transaction
 from forensics.detectors import REGISTRY
 from forensics.detectors.base import FINDING_COLUMNS, SEVERITIES
 from forensics.detectors.facts import build_detect_requests
 from forensics.errors import DetectorError, ForensicsError
+from forensics.formats.sqltext import sql_str
 from forensics.routes import RouteOptions, RoutesResult, derive_routes
 
 
@@ -144,6 +150,7 @@ def _store(case: Case, defaults: dict[str, str]) -> None:
         ORDER BY finding_id"""
     )
     con.execute("DROP TABLE _findings")
+    _ambiguous(case)
     con.execute(
         f"""
         CREATE OR REPLACE TABLE actor_findings AS
@@ -158,6 +165,35 @@ def _store(case: Case, defaults: dict[str, str]) -> None:
         FROM findings f LEFT JOIN LATERAL unnest(f.record_ids) AS r(record_id) ON true
         WHERE f.actor_id IS NOT NULL
         GROUP BY f.actor_id ORDER BY f.actor_id"""
+    )
+
+
+AMBIGUOUS_CAVEAT = (
+    "{n} of the finding's requests came from a shared address (several people behind one address "
+    "and browser, or several browsers on the address that day) after a login there: someone there "
+    "logged in, but who made these requests cannot be told, so the finding does not show an "
+    "unauthorised caller (at most possible). {settles} would settle it."
+)
+
+
+def _ambiguous(case: Case) -> None:
+    """Findings with ambiguous requests (same actor, route, time span and records) are not
+    unauthorised: ``ambiguous_requests`` counts them, ``caveat`` says why."""
+    before, after = AMBIGUOUS_CAVEAT.format(n="\0", settles=SETTLES[0].upper() + SETTLES[1:]).split("\0")
+    caveat = f"{sql_str(before)} || a.n || {sql_str(after)}"
+    case.con.execute(
+        f"""
+        CREATE OR REPLACE TABLE findings AS
+        WITH a AS (
+          SELECT f.finding_id, count(*) AS n FROM findings f
+          JOIN detect_requests d ON d.actor_id = f.actor_id AND d.ts BETWEEN f.first_seen AND f.last_seen
+            AND (f.route IS NULL OR d.route = f.route)
+            AND (len(f.record_ids) = 0 OR list_contains(f.record_ids, d.record_id))
+          WHERE d.auth_ambiguous GROUP BY f.finding_id)
+        SELECT f.* REPLACE (f.unauthorised AND a.n IS NULL AS unauthorised),
+          coalesce(a.n, 0) AS ambiguous_requests,
+          CASE WHEN a.n IS NOT NULL THEN {caveat} END AS caveat
+        FROM findings f LEFT JOIN a USING (finding_id) ORDER BY finding_id"""
     )
 
 

@@ -132,7 +132,7 @@ _REQUEST: dict[str, str] = {  # columns several derived tables copy from events
 _ROUTE = "route: method and path template, e.g. GET /api/records/{int}"
 _RECORD_ID = "record id the request names (from the path's placeholder or an id-like query parameter)"
 _AUTH_STATE = "authenticated | trusted | unauthenticated | unknown"
-_AUTH_EVIDENCE = "what shows the auth state: principal, principal in another log, trusted, login, ..."
+_AUTH_EVIDENCE = "the reason for the auth state: principal, trusted, login, or a phrase (auth.EVIDENCE_STATE)"
 
 # Derived tables: (re)created by routes, auth, twins, network, actors, detect and coverage;
 # table -> (what it holds, column -> what it holds). Applied after they are (re)created.
@@ -182,7 +182,10 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "auth_evidence": _AUTH_EVIDENCE,
             "auth_trusted": "name of the trusted network that made the request trusted",
             "auth_login_ts": "time of the login request the authentication was inferred from",
-            "auth_ambiguous": "login inferred on an address that showed several user agents that day",
+            "auth_shared": "login inferred from a login that overlapped another on the same address "
+            "and browser (several people behind one client)",
+            "auth_ambiguous": "login inferred, but who made the request cannot be told: a shared client, "
+            "or an address that showed several user agents that day (never a confirmed record)",
             "twin_principal": "principal the other server's copy of the request logged",
             "is_copy": "this event is the second log's copy of a request (not counted twice)",
         },
@@ -206,6 +209,9 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "last_seen": "last request (UTC)",
             "requests": "number of requests",
             "logged_in": "requests in an authenticated state",
+            "shared_requests": "requests resting on a login that overlapped another on the same client",
+            "ambiguous_requests": "requests whose caller cannot be told apart (request_facts.auth_ambiguous)",
+            "client": "address + user agent of a session without a principal (its login fingerprint)",
             "actor_id": "the actor the session belongs to (actors.actor_id)",
         },
     ),
@@ -224,6 +230,11 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "bytes": "bytes sent to the actor",
             "trusted_share": "share of requests from trusted networks (0..1)",
             "authed_share": "share of authenticated requests (0..1)",
+            "shared_share": "share of requests resting on overlapping logins of one client (0..1)",
+            "ambiguous_requests": "requests whose caller cannot be told apart (request_facts.auth_ambiguous)",
+            "auth_evidence": "the reasons its requests' authentication states rest on "
+            "(request_facts.auth_evidence)",
+            "links": "the reasons its sessions were tied into one actor (empty: one session)",
             "s404_share": "share of 404 answers (0..1)",
             "probe_share": "share of requests to well-known probe paths (0..1)",
             "ua_monitor": "requests with a monitoring user agent",
@@ -246,6 +257,8 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "rid": "record id as an integer, when it is one",
             "auth_state": _AUTH_STATE,
             "auth_evidence": _AUTH_EVIDENCE,
+            "auth_ambiguous": "who made the request cannot be told (shared address; request_facts)",
+            "auth_shared": "the login it rests on overlapped another on the same client (request_facts)",
             "record_route": "request to a record endpoint (has a record id; a declared one if any)",
             "ok": "record-bearing success: 2xx except 204/205",
         },
@@ -280,6 +293,10 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "record_ids": "record ids received (2xx) in the finding's requests",
             "sample": "a few of the requests, as (source_id, line_no) of their events",
             "metrics": "the detector's own numbers (JSON: rates, shares, z-scores, ...)",
+            "ambiguous_requests": "its requests whose caller cannot be told apart (shared address): when "
+            "any, the finding shows no unauthorised caller",
+            "caveat": "why the finding shows no unauthorised caller despite its detector, and what "
+            "would settle it",
         },
     ),
     "actor_findings": (

@@ -8,7 +8,17 @@ import pytest
 
 from forensics import Case
 from forensics.actors import ActorOptions, derive_actors
-from forensics.auth import AuthOptions, derive_auth
+from forensics.auth import (
+    ANSWERED_401,
+    EXPIRED,
+    NO_LOGIN,
+    REFUSED,
+    ROAMING,
+    SHARED_ADDRESS,
+    TOOL,
+    AuthOptions,
+    derive_auth,
+)
 from forensics.errors import TrustedNetworkError
 from forensics.network import Trusted, classify_ip
 from forensics.routes import Endpoint
@@ -17,6 +27,7 @@ from tests.eventrows import T0, add_events
 LOGIN = Endpoint.parse("POST /api/v2/auth/login")
 CHROME = "Mozilla/5.0 (Windows NT 10.0) Chrome/122.0"
 SAFARI = "Mozilla/5.0 (Macintosh) Version/17.3 Safari/605.1.15"
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:124.0) Gecko/20100101 Firefox/124.0"
 
 
 def at(minutes: float) -> object:
@@ -24,8 +35,14 @@ def at(minutes: float) -> object:
 
 
 def login(ip: str, ua: str, minutes: float, status: int = 200) -> dict[str, object]:
-    return {"method": "POST", "path": "/api/v2/auth/login", "client_ip": ip, "user_agent": ua,
-            "status": status, "ts": at(minutes)}
+    return {
+        "method": "POST",
+        "path": "/api/v2/auth/login",
+        "client_ip": ip,
+        "user_agent": ua,
+        "status": status,
+        "ts": at(minutes),
+    }
 
 
 def read(ip: str, ua: str, minutes: float, rid: int = 1, **kw: object) -> dict[str, object]:
@@ -34,54 +51,89 @@ def read(ip: str, ua: str, minutes: float, rid: int = 1, **kw: object) -> dict[s
 
 def auth_rows(case: Case) -> list[tuple[object, ...]]:
     return case.con.execute(
-        "SELECT line_no, auth_state, auth_evidence, auth_trusted, auth_ambiguous "
-        "FROM request_facts ORDER BY line_no"
+        "SELECT line_no, auth_state, auth_evidence, nullif(source_id, 1), auth_trusted, auth_ambiguous "
+        "FROM request_facts ORDER BY source_id, line_no"
     ).fetchall()
 
 
 def test_auth_evidence_in_order_principal_trusted_login_none(case: Case) -> None:
-    add_events(case, [
-        read("203.0.113.5", CHROME, 0, principal="dr.jones"),      # 1 logged principal
-        read("51.140.12.34", "PartnerSync/3.2", 1),                 # 2 trusted network
-        login("198.51.100.7", CHROME, 2),                           # 3 the login itself
-        read("198.51.100.7", CHROME, 10),                           # 4 after a login
-        read("198.51.100.7", CHROME, 2 + 8 * 60 + 1),               # 5 session lifetime over
-        read("198.51.100.8", CHROME, 11),                           # 6 no login from this IP
-        read("198.51.100.7", SAFARI, 12),                           # 7 same IP, other browser
-        login("198.51.100.9", CHROME, 20, status=401),              # 8 a failed login
-        read("198.51.100.9", CHROME, 21),                           # 9 after a failed login
-        {"path": "/api/v2/referrals/1", "client_ip": None, "ts": at(30)},  # 10 no address
-    ])
+    """Without authentication evidence a request is unauthenticated only on positive evidence;
+    where a logged-in session plausibly continues (the same browser string logged in elsewhere,
+    this client's login expired, another browser on the address logged in) it is unknown."""
+    add_events(
+        case,
+        [
+            read("51.140.12.34", "PartnerSync/3.2", 1),  # 1 trusted network
+            login("198.51.100.7", CHROME, 2),  # 2 the login itself
+            read("198.51.100.7", CHROME, 10),  # 3 after a login
+            read("198.51.100.7", CHROME, 2 + 8 * 60 + 1),  # 4 session lifetime over
+            read("198.51.100.8", CHROME, 11),  # 5 no login here; Chrome logged in at .7
+            read("198.51.100.7", SAFARI, 12),  # 6 same IP, other browser
+            login("198.51.100.9", FIREFOX, 20, status=401),  # 7 a failed login
+            read("198.51.100.9", FIREFOX, 21),  # 8 after a failed login
+            {"path": "/api/v2/referrals/1", "client_ip": None, "ts": at(30)},  # 9 no address
+            read("198.51.100.20", "sqlmap/1.8", 31),  # 10 attack tool
+            read("198.51.100.21", "python-requests/2.31.0", 32),  # 11 never logged in
+        ],
+    )
+    add_events(case, [read("203.0.113.5", CHROME, 0, principal="dr.jones")], source_id=2)  # logged principal
     opts = AuthOptions(logins=(LOGIN,), trusted=(Trusted.parse("partner=51.140.12.32/29"),))
     result = derive_auth(case, opts)
     assert auth_rows(case) == [
-        (1, "authenticated", "principal", None, False),
-        (2, "trusted", "trusted", "partner", False),
-        (3, "authenticated", "login", None, True),  # 198.51.100.7 showed two browsers that day
-        (4, "authenticated", "login", None, True),
-        (5, "unauthenticated", "none", None, False),
-        (6, "unauthenticated", "none", None, False),
-        (7, "unauthenticated", "none", None, False),
-        (8, "unauthenticated", "none", None, False),
-        (9, "unauthenticated", "none", None, False),
-        (10, "unknown", "no client address", None, False),
+        (1, "trusted", "trusted", None, "partner", False),
+        (2, "authenticated", "login", None, None, True),  # 198.51.100.7 showed two browsers that day
+        (3, "authenticated", "login", None, None, True),
+        (4, "unknown", EXPIRED, None, None, False),
+        (5, "unknown", ROAMING, None, None, False),
+        (6, "unknown", SHARED_ADDRESS, None, None, False),
+        (7, "unauthenticated", ANSWERED_401, None, None, False),
+        (8, "unauthenticated", REFUSED, None, None, False),
+        (9, "unknown", "no client address", None, None, False),
+        (10, "unauthenticated", TOOL, None, None, False),
+        (11, "unauthenticated", NO_LOGIN, None, None, False),
+        (1, "authenticated", "principal", 2, None, False),
     ]
-    assert result.counts == {"authenticated": 3, "trusted": 1, "unauthenticated": 5, "unknown": 1}
-    assert result.ambiguous == 2
+    assert result.counts == {"authenticated": 3, "trusted": 1, "unauthenticated": 4, "unknown": 4}
+    assert result.ambiguous == 2 and result.shared == 0
     assert result.proposed_logins == []  # a login endpoint was given
 
 
 def test_shared_nat_one_user_logged_in_the_other_did_not(case: Case) -> None:
     """Two people behind one NAT address: the one who logged in is authenticated (flagged as
-    ambiguous, because the address showed two user agents that day); the other is not."""
+    ambiguous, because the address showed two user agents that day); the other is unknown — a
+    browser on an address where someone logged in is no proof of an unauthenticated caller."""
     nat = "81.2.69.160"
     add_events(case, [login(nat, CHROME, 0), read(nat, CHROME, 5, rid=10), read(nat, SAFARI, 6, rid=11)])
     derive_auth(case, AuthOptions(logins=(LOGIN,)))
-    assert [(r[1], r[4]) for r in auth_rows(case)] == [
+    assert [(r[1], r[5]) for r in auth_rows(case)] == [
         ("authenticated", True),
         ("authenticated", True),
-        ("unauthenticated", False),
+        ("unknown", False),
     ]
+
+
+def test_overlapping_logins_on_one_client_are_several_people(case: Case) -> None:
+    """Two logins less than a session lifetime apart on one address + browser: shared; one login
+    a day on another client is not."""
+    office, home = "81.2.69.160", "90.1.2.3"
+    add_events(
+        case,
+        [
+            login(office, CHROME, 0),
+            read(office, CHROME, 1),
+            login(office, CHROME, 5),
+            read(office, CHROME, 6),
+            login(home, CHROME, 0),
+            read(home, CHROME, 1),
+            login(home, CHROME, 24 * 60),
+            read(home, CHROME, 24 * 60 + 1),
+        ],
+    )
+    derive_auth(case, AuthOptions(logins=(LOGIN,)))
+    rows = case.con.execute(
+        "SELECT client_ip, bool_and(auth_shared), bool_and(auth_ambiguous) FROM request_facts GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert rows == [(office, True, True), (home, False, False)]
 
 
 def test_without_login_endpoint_nothing_is_guessed_but_one_is_proposed(case: Case) -> None:
@@ -95,7 +147,9 @@ def test_without_login_endpoint_nothing_is_guessed_but_one_is_proposed(case: Cas
 
 
 def test_partner_is_trusted_only_when_declared(case: Case) -> None:
-    add_events(case, [read(f"51.140.12.{33 + i % 6}", "PartnerSync/3.2", i * 60 * 24, rid=i) for i in range(10)])
+    add_events(
+        case, [read(f"51.140.12.{33 + i % 6}", "PartnerSync/3.2", i * 60 * 24, rid=i) for i in range(10)]
+    )
     add_events(case, [read("203.0.113.5", CHROME, 0, principal="dr.jones")], source_id=2)
     undeclared = derive_actors(case, ActorOptions(AuthOptions(logins=(LOGIN,))))
     partner = case.sql("SELECT * FROM actors WHERE list_contains(user_agents, 'PartnerSync/3.2')")
@@ -115,18 +169,29 @@ def test_malformed_trusted_network_is_a_clear_error(bad: str) -> None:
 
 def test_ip_scope_and_network_keys() -> None:
     assert classify_ip("10.20.1.15")["scope"] == "private"
-    assert classify_ip("159.65.3.7") == {"client_ip": "159.65.3.7", "ip_version": 4, "scope": "public",
-                                          "net": "159.65.3.0/24", "trusted": None}
+    assert classify_ip("159.65.3.7") == {
+        "client_ip": "159.65.3.7",
+        "ip_version": 4,
+        "scope": "public",
+        "net": "159.65.3.0/24",
+        "trusted": None,
+    }
     assert classify_ip("2001:41d0:8:f69::1")["net"] == "2001:41d0:8::/48"
     assert classify_ip("::ffff:8.8.8.8")["net"] == "8.8.8.0/24"
     assert classify_ip("www-c3.proxy.aol.com")["scope"] == "not an ip"
 
 
 def test_sessions_split_on_inactivity_and_principal_wins(case: Case) -> None:
-    add_events(case, [
-        read("203.0.113.5", CHROME, 0), read("203.0.113.5", CHROME, 20), read("203.0.113.5", CHROME, 80),
-        read("203.0.113.6", CHROME, 1, principal="dr.jones"), read("198.51.100.1", SAFARI, 2, principal="dr.jones"),
-    ])
+    add_events(
+        case,
+        [
+            read("203.0.113.5", CHROME, 0),
+            read("203.0.113.5", CHROME, 20),
+            read("203.0.113.5", CHROME, 80),
+            read("203.0.113.6", CHROME, 1, principal="dr.jones"),
+            read("198.51.100.1", SAFARI, 2, principal="dr.jones"),
+        ],
+    )
     result = derive_actors(case, ActorOptions(session_gap=timedelta(minutes=30)))
     assert result.sessions == 3  # ip+ua split by the 60-minute pause; dr.jones's two addresses: one session
     jones = case.sql("SELECT * FROM actors WHERE list_contains(principals, 'dr.jones')")
@@ -137,7 +202,9 @@ def test_sessions_split_on_inactivity_and_principal_wins(case: Case) -> None:
 def test_distributed_enumerator_on_rotating_ips_is_one_actor(case: Case) -> None:
     ua = "Mozilla/5.0 (X11; Linux x86_64; rv:124.0) Gecko/20100101 Firefox/124.0"
     nets = ["185.220.101", "193.32.162", "45.134.26"]
-    rows = [read(f"{nets[(k // 5) % 3]}.{10 + k // 15}", ua, 600 + k * 0.05, rid=50200 + k) for k in range(60)]
+    rows = [
+        read(f"{nets[(k // 5) % 3]}.{10 + k // 15}", ua, 600 + k * 0.05, rid=50200 + k) for k in range(60)
+    ]
     # two clinicians-like readers with the same browser reading random ids: must stay apart
     rows += [read("81.2.69.1", CHROME, 600 + k, rid=rid) for k, rid in enumerate([50301, 50207, 50412])]
     rows += [read("90.1.2.3", CHROME, 600.5 + k, rid=rid) for k, rid in enumerate([50302, 50100, 50413])]
@@ -151,20 +218,45 @@ def test_distributed_enumerator_on_rotating_ips_is_one_actor(case: Case) -> None
 
 
 def test_scanners_monitors_and_crawlers_are_classed(case: Case) -> None:
-    add_events(case, [
-        {"path": p, "status": 404, "client_ip": f"45.155.205.{i}", "user_agent": "Mozilla/5.0", "ts": at(i)}
-        for i, p in enumerate(["/.env", "/wp-login.php", "/.git/config", "/phpmyadmin/", "/x.php", "/"])
-    ])
-    add_events(case, [
-        {"path": "/api/v2/health", "client_ip": "69.162.124.230", "ts": at(30 * k),
-         "user_agent": "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)"} for k in range(5)
-    ])
-    add_events(case, [
-        {"path": "/robots.txt", "status": 404, "client_ip": "66.249.66.1", "ts": at(3),
-         "user_agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"},
-        {"path": "/", "client_ip": "192.0.2.77", "user_agent": "sqlmap/1.7", "ts": at(4)},
-        read("192.0.2.99", CHROME, 5),
-    ])
+    add_events(
+        case,
+        [
+            {
+                "path": p,
+                "status": 404,
+                "client_ip": f"45.155.205.{i}",
+                "user_agent": "Mozilla/5.0",
+                "ts": at(i),
+            }
+            for i, p in enumerate(["/.env", "/wp-login.php", "/.git/config", "/phpmyadmin/", "/x.php", "/"])
+        ],
+    )
+    add_events(
+        case,
+        [
+            {
+                "path": "/api/v2/health",
+                "client_ip": "69.162.124.230",
+                "ts": at(30 * k),
+                "user_agent": "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+            }
+            for k in range(5)
+        ],
+    )
+    add_events(
+        case,
+        [
+            {
+                "path": "/robots.txt",
+                "status": 404,
+                "client_ip": "66.249.66.1",
+                "ts": at(3),
+                "user_agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            },
+            {"path": "/", "client_ip": "192.0.2.77", "user_agent": "sqlmap/1.7", "ts": at(4)},
+            read("192.0.2.99", CHROME, 5),
+        ],
+    )
     derive_actors(case)
     got = case.sql("SELECT ips[1] AS ip, class, class_reason FROM actors ORDER BY ip")
     classes = dict(zip(got["ip"], got["class"], strict=True))
@@ -273,8 +365,20 @@ def test_cli_actors_on_sample(tmp_path: object) -> None:
     res = runner.invoke(main, ["actors", str(path)])
     assert res.exit_code == 0, res.output
     assert "likely login endpoints: POST /api/v2/auth/login" in res.stderr
-    res = runner.invoke(main, ["actors", str(path), "--json", "--login", "POST /api/v2/auth/login",
-                               "--trusted", "partner=51.140.12.32/29", "--session-gap", "45m"])
+    res = runner.invoke(
+        main,
+        [
+            "actors",
+            str(path),
+            "--json",
+            "--login",
+            "POST /api/v2/auth/login",
+            "--trusted",
+            "partner=51.140.12.32/29",
+            "--session-gap",
+            "45m",
+        ],
+    )
     assert res.exit_code == 0, res.output
     actors = json.loads(res.stdout)
     assert {"trusted", "authenticated", "monitor", "scanner"} <= {a["class"] for a in actors}

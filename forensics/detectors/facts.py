@@ -10,7 +10,10 @@ actor's class, plus
 * ``record_route`` — the request is to a record endpoint: it carries a record id and, when the
   user declared endpoints (``--endpoint``), its route is one of them;
 * ``ok`` — a record-bearing success: 2xx except 204/205 (no content);
-* ``rid`` — the record id as an integer when it is one (enumeration needs arithmetic).
+* ``rid`` — the record id as an integer when it is one (enumeration needs arithmetic);
+* ``auth_ambiguous``/``auth_shared`` — a login shows someone at this address and browser logged
+  in, not who made the request (auth.py): a finding with such requests never shows an
+  unauthorised caller (detect.py).
 
 Built once per detection run from ``request_facts`` (auth.py) and the actor tables (actors.py).
 """
@@ -35,7 +38,7 @@ def build_detect_requests(case: Case) -> None:
           f.client_ip, f.user_agent, coalesce(f.principal, f.twin_principal) AS principal,
           f.method, f.path, f.query, f.status,
           f.bytes_sent, f.route, f.record_id, TRY_CAST(f.record_id AS BIGINT) AS rid,
-          f.auth_state, f.auth_evidence,
+          f.auth_state, f.auth_evidence, f.auth_ambiguous, f.auth_shared,
           coalesce(f.record_id IS NOT NULL {restrict}, false) AS record_route,
           coalesce(f.status BETWEEN 200 AND 299 AND f.status NOT IN (204, 205), false) AS ok
         FROM request_facts f

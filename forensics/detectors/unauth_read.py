@@ -1,9 +1,13 @@
 """H1: record-bearing 2xx answers on a record endpoint to requests without authentication evidence.
 
 The strongest signal there is: the caller showed no principal, no prior login and no trusted
-network, and still received a record. Every record id in the finding is one the caller got.
+network, and there is positive evidence it had no credentials (auth.py: nobody logged in from its
+address or with its user agent within the session lifetime, a 401/403 to it, an attack tool, a
+log that names principals and none for it), and still received a record. Every record id in
+the finding is one the caller got; the finding's ``evidence.caller`` says which reason held.
 Requests whose authentication could not be judged (``auth_state = 'unknown'``: a source that
-never logs a principal while no login endpoint was given) are not used: give ``--login``.
+never logs a principal while no login endpoint was given, or a logged-in session that may
+continue there — a token client on a new address) are not used.
 """
 
 from __future__ import annotations

@@ -756,9 +756,27 @@ def _excerpt_lines(finding: dict[str, Any], excerpts: dict[int, list[dict[str, A
 
 def _actor_status(actor: dict[str, Any]) -> str:
     if not actor["unauthorised"]:
-        return "Not shown unauthorised: none of its findings in the window shows it."
-    by = ", ".join(f"#{i}" for i in actor.get("unauthorised_by") or [])
-    return f"Unauthorised: shown by finding {by}."
+        status = "Not shown unauthorised: none of its findings in the window shows it."
+    else:
+        by = ", ".join(f"#{i}" for i in actor.get("unauthorised_by") or [])
+        status = f"Unauthorised: shown by finding {by}."
+    return status + _actor_identity(actor)
+
+
+def _actor_identity(actor: dict[str, Any]) -> str:
+    """Who the actor is and why: its class's reason, what tied its sessions, its authentication."""
+    out = ""
+    if actor.get("class_reason"):
+        out += f" Class {actor['classification']}: {actor['class_reason']}."
+    links = actor.get("linked_by") or []
+    out += (
+        " Sessions tied by: " + "; ".join(links) + "."
+        if links
+        else " One session (nothing tied it to other sessions)."
+    )
+    if actor.get("auth_evidence"):
+        out += " Authentication evidence: " + "; ".join(actor["auth_evidence"]) + "."
+    return out
 
 
 def _finding_status(finding: dict[str, Any], actor: dict[str, Any] | None) -> str:
@@ -806,6 +824,8 @@ def _findings(doc: dict[str, Any], excerpts: dict[int, list[dict[str, Any]]]) ->
                         + (f", about {count(est, 'record')} estimated from bulk responses" if est else ""),
                     ),
                     ("Unauthorised caller", _finding_status(f, actors.get(f["actor"]))),
+                    ("Caller's authentication", str(f["evidence"].get("caller") or "—")),
+                    *([("Caveat", str(f["evidence"]["caveat"]))] if f["evidence"].get("caveat") else []),
                     ("Metrics", _flat(f["evidence"].get("metrics") or {})),
                 ]
             )
