@@ -69,6 +69,12 @@ TOP_ACTORS = 8  # actors in the record-id scatter
 EXCERPT_LINES = 3  # raw lines shown per finding
 SIZE_SAMPLE = 20000  # response sizes per route for the histogram
 SUSPICIOUS = ("enumeration", "distinct_outlier")  # detectors whose records can be 'probable'
+# Route-level findings (no actor, e.g. distributed_walk) with one row per record id they name:
+# hash-joined to the reads (a list_contains over a million-id list per read would not finish).
+ROUTE_IDS = """
+    SELECT f.route, f.unauthorised, f.severity, f.first_seen, f.last_seen, u.record_id
+    FROM _wf f, unnest(f.record_ids) AS u(record_id)
+    WHERE f.actor_id IS NULL AND f.detector IN ('distributed_walk')"""
 # Actors and findings listed in the document (most severe first); the rest are counted in
 # ``listed`` and stay in the case (tables actors, findings): bounded memory on huge cases.
 MAX_LISTED = 5000
@@ -393,12 +399,22 @@ NUMBER_SQL: dict[str, str] = {
         JOIN _wa af ON af.actor_id = d.actor_id AND af.unauthorised
         WHERE d.ok AND d.record_route AND {IN_WINDOW}
           AND d.auth_state IN ('unauthenticated', 'authenticated')
-          AND list_contains(af.unauthorised_records, d.record_id)""",
+          AND list_contains(af.unauthorised_records, d.record_id)
+        UNION  -- a route-level finding (no actor): its unauthenticated reads of the ids it names
+        SELECT d.source_id, d.line_no, d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
+        JOIN ({ROUTE_IDS}) f ON f.unauthorised AND f.route = d.route AND f.record_id = d.record_id
+          AND d.ts BETWEEN f.first_seen AND f.last_seen
+        WHERE d.ok AND d.record_route AND {IN_WINDOW} AND d.auth_state = 'unauthenticated'""",
     "probable_reads": f"""
         SELECT d.source_id, d.line_no, d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
         JOIN (SELECT DISTINCT actor_id, route FROM _wf
               WHERE detector IN {SUSPICIOUS} AND severity = 'high') f
           ON f.actor_id = d.actor_id AND f.route = d.route
+        WHERE d.ok AND d.record_route AND d.auth_state = 'unknown' AND {IN_WINDOW}
+        UNION  -- a route-level high finding: its reads whose authentication is unknown
+        SELECT d.source_id, d.line_no, d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
+        JOIN ({ROUTE_IDS}) f ON f.severity = 'high' AND f.route = d.route AND f.record_id = d.record_id
+          AND d.ts BETWEEN f.first_seen AND f.last_seen
         WHERE d.ok AND d.record_route AND d.auth_state = 'unknown' AND {IN_WINDOW}""",
     "estimated_bulk": f"SELECT coalesce(sum(est), 0) FROM ({BULK_SQL})",
     "endpoint_ids": f"""
