@@ -231,6 +231,17 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "ua_scanner": "requests with a scanner user agent",
             "class": "the actor's class (first matching rule in actors.CLASS_RULES)",
             "class_reason": "why the actor got its class",
+            "link_reasons": "why its sessions are one actor: per link rule, count and an example",
+        },
+    ),
+    "actor_links": (
+        "One row per link between two sessions of one actor, with its rule and reason (linking.py)",
+        {
+            "actor_id": "the actor (actors.actor_id)",
+            "session_id": "one session (sessions.session_id)",
+            "other_session_id": "the session it is linked to",
+            "rule": "the link rule (linking.RULES)",
+            "reason": "the evidence for the link, in words",
         },
     ),
     "detect_requests": (

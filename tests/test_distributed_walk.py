@@ -18,6 +18,7 @@ from forensics.actors import ActorOptions
 from forensics.assess import InvestigateOptions, assess
 from forensics.auth import AuthOptions
 from forensics.detect import DetectOptions, run_detectors
+from forensics.detectors import REGISTRY
 from forensics.routes import Endpoint, RouteOptions
 from forensics.window import Window
 
@@ -98,5 +99,6 @@ def test_route_level_records_confirmed_only_with_authentication_evidence(tmp_pat
 def test_many_random_readers_are_not_a_walk(tmp_path: Path) -> None:
     case = ingested(tmp_path, random_readers(1500))
     run_detectors(case, options(True))
+    assert "distributed_walk" in REGISTRY  # the detector ran, and found nothing
     assert case.sql("SELECT count(*) AS n FROM findings WHERE detector = 'distributed_walk'")["n"][0] == 0
     case.close()

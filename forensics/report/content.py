@@ -674,6 +674,7 @@ def _actors(doc: dict[str, Any]) -> Section:
             size(a["bytes"]),
             period(a["first_seen"], a["last_seen"]),
             cell_list(a["detectors"]),
+            cell_list(a.get("link_reasons", [])),
         ]
         for a in doc["actors"]
     ]
@@ -696,7 +697,8 @@ def _actors(doc: dict[str, Any]) -> Section:
                 "records in affected_records.csv (confirmed / probable); estimated are records inside its "
                 "bulk responses (ids not logged, not in the CSV). Seen is the actor's first and last "
                 "request in all the logs. Classes are claims checked against the evidence (a crawler "
-                "user agent is unverified offline)." + more
+                "user agent is unverified offline). Linked because: the evidence that tied the actor's "
+                "sessions together, per link rule (empty: one session)." + more
             ),
             Table(
                 [
@@ -713,10 +715,11 @@ def _actors(doc: dict[str, Any]) -> Section:
                     "Bytes",
                     "Seen (UTC)",
                     "Detectors",
+                    "Linked because",
                 ],
                 rows,
                 numeric=frozenset({6, 7, 8, 9, 10}),
-                text=frozenset({4, 5}),
+                text=frozenset({4, 5, 13}),
                 nowrap=frozenset({11}),
                 empty="no actor reached the endpoints or has a finding in the window",
             ),

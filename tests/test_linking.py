@@ -1,0 +1,81 @@
+"""One attacker, one actor: link rules on small nginx logs written in tmp_path, with their reasons."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from forensics import Case, ingest
+from forensics.actors import ActorOptions, derive_actors
+from forensics.auth import AuthOptions
+from forensics.routes import Endpoint
+
+T0 = datetime(2024, 3, 12, 1, tzinfo=UTC)
+LOGIN = Endpoint.parse("POST /api/v2/auth/login")
+OPTS = ActorOptions(AuthOptions(logins=(LOGIN,)))
+SCRIPT = "python-requests/2.31.0"
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36"
+
+
+def line(ip: str, t: datetime, target: str, ua: str, method: str = "GET", referer: str = "-") -> str:
+    return f'{ip} - - [{t:%d/%b/%Y:%H:%M:%S} +0000] "{method} {target} HTTP/1.1" 200 2000 "{referer}" "{ua}"'
+
+
+def staff_login() -> str:  # a login endpoint that works: the readers below are unauthenticated
+    return line("10.20.1.5", T0, "/api/v2/auth/login", CHROME, method="POST")
+
+
+def actors(tmp_path: Path, lines: list[str]) -> list[dict[str, object]]:
+    log = tmp_path / "access.log"
+    log.write_text("\n".join([staff_login(), *lines]) + "\n", encoding="utf-8")
+    case = Case.create(tmp_path / "case.duckdb")
+    ingest(case, [log])
+    derive_actors(case, OPTS)
+    rows = case.sql(
+        "SELECT actor_id, ips, user_agents, records, sessions, link_reasons FROM actors "
+        "WHERE NOT list_contains(ips, '10.20.1.5') ORDER BY actor_id"
+    ).to_dict(orient="records")
+    case.close()
+    return rows
+
+
+def test_scraper_pausing_three_days_is_one_actor_with_the_reason(tmp_path: Path) -> None:
+    rows = [line("159.65.3.7", T0 + timedelta(seconds=10 * k), f"/api/v2/referrals/{1000 + k}", SCRIPT)
+            for k in range(100)]
+    later = T0 + timedelta(days=3, hours=2)
+    rows += [line("159.65.3.7", later + timedelta(seconds=10 * k), f"/api/v2/referrals/{1100 + k}", SCRIPT)
+             for k in range(100)]
+    got = actors(tmp_path, rows)
+    assert len(got) == 1
+    assert got[0]["records"] == 200 and got[0]["sessions"] == 2
+    reasons = list(got[0]["link_reasons"])  # type: ignore[call-overload]
+    assert len(reasons) == 1 and reasons[0].startswith("resumed an id walk where another stopped")
+    assert "at id 1100, 1 after where the earlier walk stopped (1099), 3.1 days later" in reasons[0]
+    assert SCRIPT in reasons[0]  # the fingerprint it matched on
+
+
+def test_slow_scraper_rotating_over_30_addresses_is_one_actor(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    addresses = [f"{45 + k}.{10 + k}.{k}.7" for k in range(30)]  # 30 different networks
+    rows = [line(rng.choice(addresses), T0 + timedelta(minutes=15 * k), f"/api/v2/referrals/{5000 + k}", SCRIPT)
+            for k in range(90)]  # one read every 15 minutes: slower than the adjacency rule's 10
+    got = actors(tmp_path, rows)
+    assert len(got) == 1
+    assert len(got[0]["ips"]) == 30 and got[0]["records"] == 90  # type: ignore[arg-type]
+    reasons = list(got[0]["link_reasons"])  # type: ignore[call-overload]
+    assert any(r.startswith("same tool fingerprint walking consecutive ids") for r in reasons)
+    assert any("ids 5000-5089 of GET /api/v2/referrals/{int}" in r for r in reasons), reasons
+
+
+def test_two_callers_with_one_common_browser_reading_random_ids_stay_apart(tmp_path: Path) -> None:
+    rng = random.Random(11)
+    rows = []
+    for k in range(60):  # interleaved in one evening, ids from one small range: many near misses
+        for ip in ("81.2.69.1", "90.1.2.3"):
+            t = T0 + timedelta(minutes=k * 2 + rng.random())
+            rows.append(line(ip, t, f"/api/v2/referrals/{rng.randint(50000, 50300)}", CHROME))
+    rows.sort(key=lambda s: s.split("[")[1])
+    got = actors(tmp_path, rows)
+    assert sorted(len(a["ips"]) for a in got) == [1, 1], got  # type: ignore[arg-type]
+    assert [list(a["link_reasons"]) for a in got] == [[], []]  # type: ignore[call-overload]
