@@ -132,12 +132,20 @@ def _link_actors(case: Case) -> None:
 
 
 def _add_link_reasons(case: Case) -> None:
-    """``actors.link_reasons``: why the actor's sessions are one actor (empty: one session)."""
+    """``actors.link_reasons``: why the actor's sessions are one actor (empty: one session);
+    ``actors.hosting``: the hosting providers its addresses belong to (network.py, asndb.py)."""
     case.con.execute(
         f"""
         CREATE OR REPLACE TABLE actors AS
-        SELECT a.*, coalesce(l.link_reasons, []::VARCHAR[]) AS link_reasons
-        FROM actors a LEFT JOIN ({link_reasons_sql()}) l USING (actor_id) ORDER BY a.actor_id"""
+        WITH h AS (
+          SELECT s.actor_id, list(DISTINCT 'AS' || i.asn || ' ' || coalesce(i.as_org, '')
+                                  ORDER BY 'AS' || i.asn || ' ' || coalesce(i.as_org, '')) AS hosting
+          FROM sessions s, unnest(s.ips) AS p(ip) JOIN ip_info i ON i.client_ip = p.ip
+          WHERE i.hosting GROUP BY s.actor_id)
+        SELECT a.*, coalesce(l.link_reasons, []::VARCHAR[]) AS link_reasons,
+          coalesce(h.hosting, []::VARCHAR[]) AS hosting
+        FROM actors a LEFT JOIN ({link_reasons_sql()}) l USING (actor_id)
+        LEFT JOIN h USING (actor_id) ORDER BY a.actor_id"""
     )
 
 

@@ -694,7 +694,7 @@ def _actors(case: Case) -> tuple[list[dict[str, Any]], int]:
             count(DISTINCT record_id) FILTER (WHERE basis = 'probable') AS probable
           FROM _delivered GROUP BY actor_id),
         b AS (SELECT actor_id, sum(est) AS est FROM ({BULK_SQL}) GROUP BY actor_id)
-        SELECT a.actor_id, a.ips, a.user_agents, a.principals, a.class, a.link_reasons,
+        SELECT a.actor_id, a.ips, a.user_agents, a.principals, a.class, a.link_reasons, a.hosting,
           coalesce(af.unauthorised, false) AS unauth, coalesce(af.unauthorised_by, []) AS unauthorised_by,
           coalesce(w.requests, 0) AS requests, coalesce(w.endpoint_requests, 0) AS endpoint_requests,
           coalesce(w.records, 0) AS records, coalesce(l.confirmed, 0) AS confirmed,
@@ -730,6 +730,7 @@ def _actors(case: Case) -> tuple[list[dict[str, Any]], int]:
             "last_seen": _iso(r["last_seen"]),
             "detectors": [str(x) for x in r["detectors"]],
             "link_reasons": [str(x) for x in r["link_reasons"]],
+            "hosting": [str(x) for x in r["hosting"]],
         }
         for r in records
     ], total

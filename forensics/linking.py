@@ -139,7 +139,7 @@ def _base_links_sql() -> str:
           SELECT session_id, principal, min(session_id) OVER (PARTITION BY principal) AS root
           FROM s WHERE principal IS NOT NULL),
         net_ua AS (
-          SELECT DISTINCT s.session_id, i.net AS net, ua, s.first_seen, s.last_seen
+          SELECT DISTINCT s.session_id, i.link_net AS net, ua, s.first_seen, s.last_seen
           FROM s, unnest(s.user_agents) AS u(ua), unnest(s.ips) AS p(ip)
           JOIN ip_info i ON i.client_ip = p.ip
           WHERE s.principal IS NULL AND s.logged_in = 0),

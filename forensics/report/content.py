@@ -662,7 +662,8 @@ def _actors(doc: dict[str, Any]) -> Section:
     rows: list[list[Cell]] = [
         [
             str(a["id"]),
-            str(a["classification"]),
+            str(a["classification"])
+            + ("; hosting provider: " + ", ".join(a["hosting"]) if a.get("hosting") else ""),
             _unauthorised(a),
             cell_list(a["ips"]),
             cell_list(a["user_agents"]),
