@@ -528,6 +528,9 @@ def _verdict(
         """SELECT detector, count(*) FROM findings d
             WHERE severity IN ('high', 'medium') AND NOT unauthorised AND actor_id IS NOT NULL
               AND d.last_seen >= (SELECT ws FROM _w) AND d.first_seen < (SELECT we FROM _w)
+              AND d.actor_id IN (  -- the actor did something in the window: a finding whose span only
+                SELECT r.actor_id FROM detect_requests r  -- straddles it (one actor over days) is not
+                WHERE r.ts >= (SELECT ws FROM _w) AND r.ts < (SELECT we FROM _w))  -- evidence there
             GROUP BY ALL ORDER BY ALL"""
     ).fetchall()
     unattributed = _scalar(case, NUMBER_SQL["unattributed_reads"])
