@@ -20,6 +20,10 @@ Rules (``RULES``: name -> the title a report prints); every link is between two 
   other's last (a logging gap or an unlogged night in between), at most ``RESUME_MAX_PAUSE``
   later, both walking (share of small forward steps ≥ ``ENUM_MIN_WALK`` over at least
   ``RESUME_MIN_READS`` reads); the nearest such predecessor wins.
+* ``repeated_walk`` — two such walking actors with the same fingerprint share an address and walk
+  overlapping id ranges, the later at most ``RESUME_MAX_PAUSE`` after the earlier (a script run
+  again from the same host, e.g. a retry after the fix that is refused: walks count requests
+  answered 2xx-4xx, the tool's behaviour whatever the answer).
 
 All rules but ``principal`` and ``twin`` link only sessions where nobody logged in (no
 principal, no authenticated request) and only their unauthenticated/unknown 2xx reads: staff who
@@ -64,6 +68,7 @@ RULES: dict[str, str] = {
     "adjacent_ids": "consecutive record ids read within minutes, same user agent",
     "fingerprint_walk": "same tool fingerprint walking consecutive ids in time order",
     "resumed_walk": "resumed an id walk where another stopped, same tool fingerprint",
+    "repeated_walk": "walked the ids again from the same address with the same tool",
 }
 
 # A read's tool fingerprint: traits a script keeps and that the logs hold (header order is not
@@ -114,7 +119,8 @@ def link_reasons_sql() -> str:
 
 
 def _reads(case: Case) -> None:
-    """The 2xx record reads of sessions where nobody logged in, with their fingerprint."""
+    """Record requests (any answer below 500: a walk is the tool's behaviour, refused or not) of
+    sessions where nobody logged in, with their fingerprint."""
     case.con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _link_reads AS
@@ -124,7 +130,7 @@ def _reads(case: Case) -> None:
         JOIN sessions s USING (session_id)
         JOIN events e USING (source_id, line_no)
         WHERE NOT r.is_copy  -- one request logged twice is one read (its copy's session is a twin)
-          AND r.auth_state IN ('unauthenticated', 'unknown') AND r.status BETWEEN 200 AND 299
+          AND r.auth_state IN ('unauthenticated', 'unknown') AND r.status BETWEEN 200 AND 499
           AND TRY_CAST(r.record_id AS BIGINT) IS NOT NULL AND s.principal IS NULL AND s.logged_in = 0"""
     )
 
@@ -233,6 +239,10 @@ def _resume_sql() -> str:
           HAVING count(DISTINCT fp) = 1 AND count(*) >= {RESUME_MIN_READS}
             AND avg(CASE WHEN rid - prev BETWEEN 1 AND {step} THEN 1.0 ELSE 0.0 END)
                   FILTER (WHERE prev IS NOT NULL) >= {ENUM_MIN_WALK}),
+        comp_ips AS (
+          SELECT DISTINCT coalesce(c.comp, s.session_id) AS comp, p.ip FROM sessions s
+          LEFT JOIN _cc1 c ON c.node = s.session_id, unnest(s.ips) AS p(ip)
+          WHERE coalesce(c.comp, s.session_id) IN (SELECT comp FROM segs)),
         pairs AS (
           SELECT b.comp AS b_comp, a.comp AS a_comp, b.route, b.fp, a.last_rid, b.first_rid,
             epoch(b.t0) - epoch(a.t1) AS pause,
@@ -246,7 +256,16 @@ def _resume_sql() -> str:
           'resumed ' || route || ' at id ' || first_rid || ', ' || (first_rid - last_rid)
           || ' after where the earlier walk stopped (' || last_rid || '), '
           || round(pause / 86400, 1) || ' days later; fingerprint: ' || fp
-        FROM pairs WHERE k = 1"""
+        FROM pairs WHERE k = 1
+        UNION  -- the same address walking again with the same tool (a retry after the fix)
+        SELECT DISTINCT b.comp, a.comp, 'repeated_walk',
+          'walked ' || b.route || ' again from ' || ia.ip || ' (ids ' || b.first_rid || '-' || b.last_rid
+          || ', earlier ' || a.first_rid || '-' || a.last_rid || '), '
+          || round((epoch(b.t0) - epoch(a.t1)) / 86400, 1) || ' days later; fingerprint: ' || b.fp
+        FROM segs b JOIN segs a ON a.route = b.route AND a.fp = b.fp AND a.comp < b.comp
+          AND a.t1 < b.t0 AND epoch(b.t0) - epoch(a.t1) <= {pause}
+          AND b.first_rid <= a.last_rid AND b.last_rid >= a.first_rid  -- ids read again, not resumed
+        JOIN comp_ips ia ON ia.comp = a.comp JOIN comp_ips ib ON ib.comp = b.comp AND ib.ip = ia.ip"""
 
 
 def _components(case: Case, edges: str, out: str) -> None:

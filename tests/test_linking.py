@@ -41,11 +41,15 @@ def actors(tmp_path: Path, lines: list[str]) -> list[dict[str, object]]:
 
 
 def test_scraper_pausing_three_days_is_one_actor_with_the_reason(tmp_path: Path) -> None:
-    rows = [line("159.65.3.7", T0 + timedelta(seconds=10 * k), f"/api/v2/referrals/{1000 + k}", SCRIPT)
-            for k in range(100)]
+    rows = [
+        line("159.65.3.7", T0 + timedelta(seconds=10 * k), f"/api/v2/referrals/{1000 + k}", SCRIPT)
+        for k in range(100)
+    ]
     later = T0 + timedelta(days=3, hours=2)
-    rows += [line("159.65.3.7", later + timedelta(seconds=10 * k), f"/api/v2/referrals/{1100 + k}", SCRIPT)
-             for k in range(100)]
+    rows += [
+        line("159.65.3.7", later + timedelta(seconds=10 * k), f"/api/v2/referrals/{1100 + k}", SCRIPT)
+        for k in range(100)
+    ]
     got = actors(tmp_path, rows)
     assert len(got) == 1
     assert got[0]["records"] == 200 and got[0]["sessions"] == 2
@@ -58,8 +62,10 @@ def test_scraper_pausing_three_days_is_one_actor_with_the_reason(tmp_path: Path)
 def test_slow_scraper_rotating_over_30_addresses_is_one_actor(tmp_path: Path) -> None:
     rng = random.Random(5)
     addresses = [f"{45 + k}.{10 + k}.{k}.7" for k in range(30)]  # 30 different networks
-    rows = [line(rng.choice(addresses), T0 + timedelta(minutes=15 * k), f"/api/v2/referrals/{5000 + k}", SCRIPT)
-            for k in range(90)]  # one read every 15 minutes: slower than the adjacency rule's 10
+    rows = [
+        line(rng.choice(addresses), T0 + timedelta(minutes=15 * k), f"/api/v2/referrals/{5000 + k}", SCRIPT)
+        for k in range(90)
+    ]  # one read every 15 minutes: slower than the adjacency rule's 10
     got = actors(tmp_path, rows)
     assert len(got) == 1
     assert len(got[0]["ips"]) == 30 and got[0]["records"] == 90  # type: ignore[arg-type]
@@ -79,3 +85,44 @@ def test_two_callers_with_one_common_browser_reading_random_ids_stay_apart(tmp_p
     got = actors(tmp_path, rows)
     assert sorted(len(a["ips"]) for a in got) == [1, 1], got  # type: ignore[arg-type]
     assert [list(a["link_reasons"]) for a in got] == [[], []]  # type: ignore[call-overload]
+
+
+def test_retry_after_the_fix_from_the_same_address_is_the_same_actor(tmp_path: Path) -> None:
+    rows = [
+        line("159.65.3.7", T0 + timedelta(seconds=5 * k), f"/api/v2/referrals/{600 + k}", SCRIPT)
+        for k in range(60)
+    ]
+    later = T0 + timedelta(days=8)  # the same ids again, now refused (401): the walk is still the tool's
+    rows += [
+        line("159.65.3.7", later + timedelta(seconds=5 * k), f"/api/v2/referrals/{600 + k}", SCRIPT).replace(
+            '" 200 2000', '" 401 118'
+        )
+        for k in range(30)
+    ]
+    got = actors(tmp_path, rows)
+    assert len(got) == 1 and got[0]["sessions"] == 2
+    reasons = list(got[0]["link_reasons"])  # type: ignore[call-overload]
+    assert reasons == [reasons[0]] and reasons[0].startswith(
+        "walked the ids again from the same address with the same tool: 1 link(s), e.g. walked "
+        "GET /api/v2/referrals/{int} again from 159.65.3.7 (ids 600-629, earlier 600-659), 8.0 days later"
+    )
+
+
+def test_staff_behind_one_nat_walking_their_lists_are_not_merged(tmp_path: Path) -> None:
+    """Two colleagues behind one office address with one browser, both logged in, each working
+    through consecutive ids: the walk rules never merge people who logged in."""
+    nat = "81.2.69.160"
+    rows = [
+        line(nat, T0 + timedelta(minutes=1), "/api/v2/auth/login", CHROME, method="POST"),
+        line(
+            nat, T0 + timedelta(minutes=2), "/api/v2/auth/login", CHROME.replace("122", "121"), method="POST"
+        ),
+    ]
+    for k in range(40):
+        t = T0 + timedelta(minutes=3 + k)
+        rows.append(line(nat, t, f"/api/v2/referrals/{700 + k}", CHROME))
+        rows.append(
+            line(nat, t + timedelta(seconds=20), f"/api/v2/referrals/{741 + k}", CHROME.replace("122", "121"))
+        )
+    got = actors(tmp_path, rows)
+    assert len(got) == 2 and [list(a["link_reasons"]) for a in got] == [[], []]  # type: ignore[call-overload]
