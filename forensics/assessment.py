@@ -32,7 +32,8 @@ Document keys (all present; values may be null where noted):
 * ``actors`` [{id, ips [str], user_agents [str], principals [str], classification,
   unauthorised bool (a finding in the window shows it), unauthorised_by [finding id], requests,
   endpoint_requests, records, confirmed_records, probable_records, estimated_records|null, bytes,
-  first_seen, last_seen, detectors [str], link_reasons [str] (why its sessions are one actor)}]
+  first_seen, last_seen, detectors [str], link_reasons [str] (why its sessions are one actor),
+  hosting [str] (hosting providers of its addresses)}]
   (actors that reached the endpoints in the window or
   have findings in it, unauthorised first; in the window: requests/bytes every request of the
   actor, endpoint_requests those to the endpoints, records distinct ids received there,
