@@ -126,3 +126,32 @@ def test_staff_behind_one_nat_walking_their_lists_are_not_merged(tmp_path: Path)
         )
     got = actors(tmp_path, rows)
     assert len(got) == 2 and [list(a["link_reasons"]) for a in got] == [[], []]  # type: ignore[call-overload]
+
+
+def test_components_in_sql_match_union_find(case: Case) -> None:
+    """The DuckDB connected components (min-label propagation + pointer jumping) against a
+    plain union-find, on random graphs with long chains and stars."""
+    from forensics.linking import _components
+
+    rng = random.Random(7)
+    for _ in range(5):
+        n = 400
+        edges = [(k, k + 1) for k in range(0, 150)]  # a long chain
+        edges += [(200, k) for k in range(201, 260)]  # a star
+        edges += [(rng.randrange(260, n), rng.randrange(260, n)) for _ in range(120)]
+        rng.shuffle(edges)
+        case.con.execute("CREATE OR REPLACE TEMP TABLE _t_edges (a BIGINT, b BIGINT)")
+        case.con.executemany("INSERT INTO _t_edges VALUES (?, ?)", edges)
+        _components(case, "_t_edges", "_t_cc")
+        got = dict(case.con.execute("SELECT node, comp FROM _t_cc").fetchall())
+        parent = {v: v for e in edges for v in e}
+
+        def find(x: int, parent: dict[int, int] = parent) -> int:
+            while parent[x] != x:
+                x = parent[x]
+            return x
+
+        for a, b in edges:
+            ra, rb = find(a), find(b)
+            parent[max(ra, rb)] = min(ra, rb)
+        assert got == {v: find(v) for v in parent}
