@@ -117,6 +117,7 @@ class Result:
     records: dict[str, Counts] = field(default_factory=lambda: defaultdict(Counts))
     actors: dict[str, Counts] = field(default_factory=lambda: defaultdict(Counts))
     benign_flagged: list[str] = field(default_factory=list)
+    actors_per_attacker: dict[str, int] = field(default_factory=dict)  # truth name -> case actors
     missed: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     bulk_estimated: int = 0
     bulk_truth: int = 0
@@ -185,6 +186,7 @@ def evaluate_case(evidence: Path, work: Path) -> Result:
                  AND f.severity IN ('high', 'medium')) AS detectors
             FROM actors a JOIN actor_findings af USING (actor_id)"""
         ).fetchall()
+        all_actors = case.con.execute("SELECT ips, principals FROM actors").fetchall()
         bulk = case.con.execute(
             "SELECT coalesce(sum(estimated_records), 0) FROM findings "
             "WHERE detector = 'bulk' AND unauthorised"
@@ -212,6 +214,10 @@ def evaluate_case(evidence: Path, work: Path) -> Result:
     for det in [*REGISTRY, "overall"]:
         res.actors[det].add(flagged.get(det, set()), want_actors)
     res.missed["actors"] = sorted(want_actors - flagged.get("overall", set()))
+    for name in sorted(want_actors):  # how many case actors one attacker became (1 is right)
+        res.actors_per_attacker[name] = sum(
+            1 for ips, prs in all_actors if name in match(truth_actors, set(ips or []), set(prs or []))
+        )
     res.bulk_estimated = int(bulk[0]) if bulk else 0
     res.bulk_truth = int(truth["records"].get("bulk", 0))
     return res
@@ -665,6 +671,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  verdict: {res.verdict}; coverage.ratio {measured:.4f} vs truth {true_ratio:.4f}")
         print(f"  bulk: estimated {res.bulk_estimated} records, truth {res.bulk_truth}")
         print(f"  benign flagged unauthorised: {res.benign_flagged or 'none'}")
+        print(f"  case actors per attacker: {res.actors_per_attacker or 'none'}")
         print(
             f"  missed actors: {res.missed['actors'] or 'none'}; missed records (first 20): "
             f"{res.missed['records'] or 'none'}"

@@ -78,6 +78,12 @@ TOP_ACTORS = 8  # actors in the record-id scatter
 EXCERPT_LINES = 3  # raw lines shown per finding
 SIZE_SAMPLE = 20000  # response sizes per route for the histogram
 SUSPICIOUS = ("enumeration", "distinct_outlier")  # detectors whose records can be 'probable'
+# Route-level findings (no actor, e.g. distributed_walk) with one row per record id they name:
+# hash-joined to the reads (a list_contains over a million-id list per read would not finish).
+ROUTE_IDS = """
+    SELECT f.route, f.unauthorised, f.severity, f.first_seen, f.last_seen, u.record_id
+    FROM _wf f, unnest(f.record_ids) AS u(record_id)
+    WHERE f.actor_id IS NULL AND f.detector IN ('distributed_walk')"""
 # Actors and findings listed in the document (most severe first); the rest are counted in
 # ``listed`` and stay in the case (tables actors, findings): bounded memory on huge cases.
 MAX_LISTED = 5000
@@ -408,12 +414,23 @@ NUMBER_SQL: dict[str, str] = {
         JOIN _wa af ON af.actor_id = d.actor_id AND af.unauthorised
         WHERE d.ok AND d.record_route AND {IN_WINDOW}
           AND d.auth_state IN ('unauthenticated', 'authenticated') AND NOT d.auth_ambiguous
-          AND list_contains(af.unauthorised_records, d.record_id)""",
+          AND list_contains(af.unauthorised_records, d.record_id)
+        UNION  -- a route-level finding (no actor): its unauthenticated reads of the ids it names
+        SELECT d.source_id, d.line_no, d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
+        JOIN ({ROUTE_IDS}) f ON f.unauthorised AND f.route = d.route AND f.record_id = d.record_id
+          AND d.ts BETWEEN f.first_seen AND f.last_seen
+        WHERE d.ok AND d.record_route AND {IN_WINDOW} AND d.auth_state = 'unauthenticated'
+          AND NOT d.auth_ambiguous""",
     "probable_reads": f"""
         SELECT d.source_id, d.line_no, d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
         JOIN (SELECT DISTINCT actor_id, route FROM _wf
               WHERE detector IN {SUSPICIOUS} AND severity = 'high') f
           ON f.actor_id = d.actor_id AND f.route = d.route
+        WHERE d.ok AND d.record_route AND d.auth_state = 'unknown' AND {IN_WINDOW}
+        UNION  -- a route-level high finding: its reads whose authentication is unknown
+        SELECT d.source_id, d.line_no, d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
+        JOIN ({ROUTE_IDS}) f ON f.severity = 'high' AND f.route = d.route AND f.record_id = d.record_id
+          AND d.ts BETWEEN f.first_seen AND f.last_seen
         WHERE d.ok AND d.record_route AND d.auth_state = 'unknown' AND {IN_WINDOW}""",
     "estimated_bulk": f"SELECT coalesce(sum(est), 0) FROM ({BULK_SQL})",
     "endpoint_ids": f"""
@@ -527,6 +544,9 @@ def _verdict(
         """SELECT detector, count(*) FROM findings d
             WHERE severity IN ('high', 'medium') AND NOT unauthorised AND actor_id IS NOT NULL
               AND d.last_seen >= (SELECT ws FROM _w) AND d.first_seen < (SELECT we FROM _w)
+              AND d.actor_id IN (  -- the actor did something in the window: a finding whose span only
+                SELECT r.actor_id FROM detect_requests r  -- straddles it (one actor over days) is not
+                WHERE r.ts >= (SELECT ws FROM _w) AND r.ts < (SELECT we FROM _w))  -- evidence there
             GROUP BY ALL ORDER BY ALL"""
     ).fetchall()
     unattributed = _scalar(case, NUMBER_SQL["unattributed_reads"])
@@ -700,8 +720,8 @@ def _actors(case: Case) -> tuple[list[dict[str, Any]], int]:
             count(DISTINCT record_id) FILTER (WHERE basis = 'probable') AS probable
           FROM _delivered GROUP BY actor_id),
         b AS (SELECT actor_id, sum(est) AS est FROM ({BULK_SQL}) GROUP BY actor_id)
-        SELECT a.actor_id, a.ips, a.user_agents, a.principals, a.class, a.class_reason, a.links,
-          a.auth_evidence,
+        SELECT a.actor_id, a.ips, a.user_agents, a.principals, a.class, a.class_reason, a.link_reasons,
+          a.hosting, a.auth_evidence,
           coalesce(af.unauthorised, false) AS unauth, coalesce(af.unauthorised_by, []) AS unauthorised_by,
           coalesce(w.requests, 0) AS requests, coalesce(w.endpoint_requests, 0) AS endpoint_requests,
           coalesce(w.records, 0) AS records, coalesce(l.confirmed, 0) AS confirmed,
@@ -725,7 +745,6 @@ def _actors(case: Case) -> tuple[list[dict[str, Any]], int]:
             "principals": [str(x) for x in r["principals"]],
             "classification": r["class"],
             "class_reason": str(r["class_reason"]),
-            "linked_by": [str(x) for x in r["links"]],
             "auth_evidence": [str(x) for x in r["auth_evidence"]],
             "unauthorised": bool(r["unauth"]),
             "unauthorised_by": [int(x) for x in r["unauthorised_by"]],
@@ -739,6 +758,8 @@ def _actors(case: Case) -> tuple[list[dict[str, Any]], int]:
             "first_seen": _iso(r["first_seen"]),
             "last_seen": _iso(r["last_seen"]),
             "detectors": [str(x) for x in r["detectors"]],
+            "link_reasons": [str(x) for x in r["link_reasons"]],
+            "hosting": [str(x) for x in r["hosting"]],
         }
         for r in records
     ], total

@@ -31,11 +31,13 @@ Document keys (all present; values may be null where noted):
   with_probable_records, with_estimated_records} (ints, from the window's findings and
   affected_records.csv; the verdict's actor count is ``with_confirmed_records``)
 * ``actors`` [{id, ips [str], user_agents [str], principals [str], classification, class_reason,
-  linked_by [str] (why its sessions are one actor), auth_evidence [str] (the reasons of its
+  auth_evidence [str] (the reasons of its
   requests' authentication states), unauthorised bool (a finding in the window shows it),
   unauthorised_by [finding id], requests,
   endpoint_requests, records, confirmed_records, probable_records, estimated_records|null, bytes,
-  first_seen, last_seen, detectors [str]}] (actors that reached the endpoints in the window or
+  first_seen, last_seen, detectors [str], link_reasons [str] (why its sessions are one actor),
+  hosting [str] (hosting providers of its addresses)}]
+  (actors that reached the endpoints in the window or
   have findings in it, unauthorised first; in the window: requests/bytes every request of the
   actor, endpoint_requests those to the endpoints, records distinct ids received there,
   confirmed/probable_records its rows of affected_records.csv, estimated_records its share of

@@ -421,6 +421,38 @@ def forget_cmd(case_path: Path, sources: tuple[str, ...], reason: str | None) ->
     _print_head(report.log_head)
 
 
+@main.command("network-db")
+@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db_path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
+def network_db_cmd(case_path: Path, db_path: Path) -> None:
+    """Load an offline IP-to-AS database into the case (hosting providers, AS-level linking).
+
+    FILE is a GeoLite2-ASN or DB-IP ASN .mmdb, an iptoasn.com ip2asn .tsv(.gz) or an
+    ip-location-db asn .csv(.gz) (README "Network database"). The next actors, detect or
+    investigate run labels hosting-provider addresses and links rotating cloud addresses of one
+    provider. Its hash and row count go into the case log.
+
+    Example:
+
+        forensics network-db case.duckdb ip2asn-combined.tsv.gz
+    """
+    from forensics.asndb import load_asn_db
+
+    try:
+        with Case.open(case_path) as case:
+            started = case.log_command("network-db", {"file": str(db_path)})
+            db = load_asn_db(case, db_path)
+            case.log_result(started, "network-db", db.to_dict())
+            head = case.log_head()
+    except ForensicsError as exc:
+        raise _fail(exc) from exc
+    click.echo(
+        f"loaded {db.ranges:,} address ranges ({db.hosting_ranges:,} of hosting providers) from "
+        f"{safe(db_path.name)} ({db.format}, sha256 {db.sha256[:16]}…)"
+    )
+    _print_head(head)
+
+
 def _utc(value: object) -> str:
     if _isna(value):
         return ""

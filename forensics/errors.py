@@ -71,3 +71,7 @@ class SimulationError(ForensicsError):
 
 class PseudonymError(ForensicsError):
     """A pseudonym key or mapping file that cannot be read, written or placed where asked."""
+
+
+class NetworkDbError(ForensicsError):
+    """A network (IP to AS) database file that is missing, of an unknown format or unreadable."""

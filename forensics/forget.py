@@ -47,11 +47,13 @@ DERIVED_VIEWS = ("requests",)
 DERIVED_TABLES = (
     "routes",
     "ip_info",
+    "_ip_parts",  # network.py's staging table (dropped at once; left only by a crash)
     "request_facts",
     "request_twins",
     "request_session",
     "sessions",
     "actors",
+    "actor_links",
     "detect_requests",
     "detector_runs",
     "findings",

@@ -275,6 +275,8 @@ def _document(source: dict[str, Any], pz: Pseudonymiser, text: Callable[[str], s
         actor["ips"] = [pz("ip", ip) for ip in actor["ips"]]
         actor["principals"] = [pz("user", p) for p in actor["principals"]]
         actor["user_agents"] = [text(ua) for ua in actor["user_agents"]]
+        # the examples name networks, principals and record ids: keep the rule and count only
+        actor["link_reasons"] = [r.split(", e.g. ")[0] for r in actor.get("link_reasons", [])]
     for f in doc["findings"]:
         f["route"] = None if f["route"] is None else text(f["route"])
         metrics = f["evidence"]["metrics"]

@@ -158,6 +158,22 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "scope": "loopback | private | reserved | public | not an ip",
             "net": "the address's network for linking (IPv4 /24, IPv6 /48)",
             "trusted": "name of the --trusted network the address is in, else NULL",
+            "ip_num": "the address as an integer (IPv4 and IPv6), NULL when not an address",
+            "asn": "autonomous system number from the case's network database, else NULL",
+            "as_org": "the autonomous system's name from the network database",
+            "hosting": "the AS is a hosting or cloud provider (asndb.HOSTING_ASNS or its name)",
+            "link_net": "network key the linking rules use: the /24 or /48, or the hosting AS",
+        },
+    ),
+    "asn_ranges": (
+        "The network database loaded with `forensics network-db` (asndb.py): address ranges and their AS",
+        {
+            "ip_version": "4 or 6",
+            "lo": "first address of the range (integer)",
+            "hi": "last address of the range (integer)",
+            "asn": "autonomous system number",
+            "as_org": "autonomous system name",
+            "hosting": "the AS is a hosting or cloud provider",
         },
     ),
     "request_twins": (
@@ -242,6 +258,18 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "ua_scanner": "requests with a scanner user agent",
             "class": "the actor's class (first matching rule in actors.CLASS_RULES)",
             "class_reason": "why the actor got its class",
+            "link_reasons": "why its sessions are one actor: per link rule, count and an example",
+            "hosting": "hosting/cloud providers (AS number and name) its addresses belong to (--asn-db)",
+        },
+    ),
+    "actor_links": (
+        "One row per link between two sessions of one actor, with its rule and reason (linking.py)",
+        {
+            "actor_id": "the actor (actors.actor_id)",
+            "session_id": "one session (sessions.session_id)",
+            "other_session_id": "the session it is linked to",
+            "rule": "the link rule (linking.RULES)",
+            "reason": "the evidence for the link, in words",
         },
     ),
     "detect_requests": (

@@ -26,17 +26,19 @@ def test_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     enum = truth["enumerator"]
     got = ns["case"].sql(  # type: ignore[attr-defined]
         "select count(*) n, count(distinct e.path) d from events e join sources using (source_id) "
-        f"where client_ip = '{enum['ips'][0]}' and format = 'combined'")
+        f"where client_ip = '{enum['ips'][0]}' and format = 'combined'"
+    )
     # the single-IP enumerator: its burst (one id each, all answered) and its retry after the fix
     assert (got["n"][0], got["d"][0]) == (enum["requests"], len(enum["records_unauthorised"]))
     assert ns["wide"].shape[0] >= 20  # type: ignore[attr-defined]  # one row per logged day
     reads = ns["reads"]
-    # the largest unauthenticated readers are the enumerators (the distributed one split by night),
-    # never the declared partner or a logged-in member of staff
+    # the largest unauthenticated reader is the distributed enumerator, one actor across its nights
+    # (linking.py: resumed_walk), never the declared partner or a logged-in member of staff
     top = int(reads["records"].iloc[0])  # type: ignore[index]
     dist = len(truth["enumerator-distributed"]["records_unauthorised"])
-    assert len(enum["records_unauthorised"]) <= top < dist
-    assert set(reads["class"]) == {"unknown"}  # type: ignore[index]
+    assert len(enum["records_unauthorised"]) <= top and top >= dist
+    # with the distributed enumerator one actor, the lucky nuclei scanner's one record makes the top 5
+    assert set(reads["class"]) <= {"unknown", "scanner"}  # type: ignore[index]
     # the investigation: confirmed, and the affected records are the truth's records
     doc = ns["doc"]
     assert doc["verdict"] == "confirmed"  # type: ignore[index]

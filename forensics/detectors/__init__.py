@@ -5,6 +5,7 @@ from __future__ import annotations
 from forensics.detectors import (
     bulk,
     distinct_outlier,
+    distributed_walk,
     enumeration,
     out_of_scope,
     scanner,
@@ -19,6 +20,7 @@ REGISTRY: dict[str, Detector] = {
         unauth_read.DETECTOR,
         out_of_scope.DETECTOR,
         enumeration.DETECTOR,
+        distributed_walk.DETECTOR,
         distinct_outlier.DETECTOR,
         bulk.DETECTOR,
         scanner.DETECTOR,

@@ -662,7 +662,8 @@ def _actors(doc: dict[str, Any]) -> Section:
     rows: list[list[Cell]] = [
         [
             str(a["id"]),
-            str(a["classification"]),
+            str(a["classification"])
+            + ("; hosting provider: " + ", ".join(a["hosting"]) if a.get("hosting") else ""),
             _unauthorised(a),
             cell_list(a["ips"]),
             cell_list(a["user_agents"]),
@@ -674,6 +675,7 @@ def _actors(doc: dict[str, Any]) -> Section:
             size(a["bytes"]),
             period(a["first_seen"], a["last_seen"]),
             cell_list(a["detectors"]),
+            cell_list(a.get("link_reasons", [])),
         ]
         for a in doc["actors"]
     ]
@@ -696,7 +698,8 @@ def _actors(doc: dict[str, Any]) -> Section:
                 "records in affected_records.csv (confirmed / probable); estimated are records inside its "
                 "bulk responses (ids not logged, not in the CSV). Seen is the actor's first and last "
                 "request in all the logs. Classes are claims checked against the evidence (a crawler "
-                "user agent is unverified offline)." + more
+                "user agent is unverified offline). Linked because: the evidence that tied the actor's "
+                "sessions together, per link rule (empty: one session)." + more
             ),
             Table(
                 [
@@ -713,10 +716,11 @@ def _actors(doc: dict[str, Any]) -> Section:
                     "Bytes",
                     "Seen (UTC)",
                     "Detectors",
+                    "Linked because",
                 ],
                 rows,
                 numeric=frozenset({6, 7, 8, 9, 10}),
-                text=frozenset({4, 5}),
+                text=frozenset({4, 5, 13}),
                 nowrap=frozenset({11}),
                 empty="no actor reached the endpoints or has a finding in the window",
             ),
@@ -768,7 +772,7 @@ def _actor_identity(actor: dict[str, Any]) -> str:
     out = ""
     if actor.get("class_reason"):
         out += f" Class {actor['classification']}: {actor['class_reason']}."
-    links = actor.get("linked_by") or []
+    links = actor.get("link_reasons") or []
     out += (
         " Sessions tied by: " + "; ".join(links) + "."
         if links
