@@ -464,9 +464,23 @@ def _scope(doc: dict[str, Any]) -> Section:
                     ("Exposed endpoints", list(params["endpoints"]) or ["—"]),
                     ("Login endpoints", list(params["login"]) or ["none given"]),
                     ("Trusted networks", list(params["trusted"]) or ["none given"]),
+                    ("Out-of-scope reads judged by", _ownership_basis(params)),
                 ]
             )
         ],
+    )
+
+
+def _ownership_basis(params: dict[str, Any]) -> str:
+    """The out_of_scope basis, and the map's file and SHA-256 when one was given."""
+    basis = str(params.get("out_of_scope_basis") or "inferred from the logs")
+    own = params.get("ownership")
+    if not own:
+        return basis
+    teams = f"; teams {own['teams']} (SHA-256 {own['teams_sha256']})" if own.get("teams") else ""
+    return (
+        f"{basis}: {own['path']} (SHA-256 {own['sha256']}){teams}; {own['records_read']:,} of its "
+        f"{own['records']:,} record ids read in the case"
     )
 
 
