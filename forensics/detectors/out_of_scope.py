@@ -24,13 +24,17 @@ reader within N days``. A caller's strangers are listed when either rule holds:
 
 * **steady excess** (low and slow) — over the whole case, the caller's strangers per active day
   against its peers' (callers with at least ``min_days`` active days; at least ``min_peers`` of
-  them): robust z of the rate against the peers' median/MAD (the spread floored at the Poisson
-  spread of the median rate over the caller's days) at least ``min_rate_z``, and at least
-  ``min_excess`` strangers above what the peers' median rate predicts for its days. All its
-  strangers are listed.
-* **burst day** — a day with at least ``min_strangers`` strangers and a robust z of at least
-  ``min_z`` against all callers' days (median/MAD, MAD at least 1). That day's strangers are
-  listed.
+  them), both counted on the days no burst (below) explains: robust z of the rate against the
+  peers' median/MAD (the spread floored at the Poisson spread of the median rate over the
+  caller's days) at least ``min_rate_z``, at least ``min_ratio`` times the peers' median rate
+  (an effect size: peers differ more than their MAD says — a bigger panel has more patients seen
+  once), and at least ``min_excess`` strangers above what the peers' median rate predicts for its
+  days. All its strangers on those days are listed.
+* **burst day** (a spree) — a day with at least ``min_strangers`` one-off records and a robust
+  z of at least ``min_z`` against all callers' days (median/MAD, MAD at least 1). All that day's
+  one-off records are listed, also those a returning reader came near: dozens of records never
+  opened again are their own evidence, and a colleague's patient snooped on a day its clinician
+  worked on it is still snooped (the reason says which they are).
 
 Not caught: an insider who re-reads the strangers' records on another day, whose strangers' own
 clinicians happen to work on them within a day, or whose peers read as many strangers; listed
@@ -46,6 +50,9 @@ from forensics.detectors.base import SAMPLE_SQL, Detector, Threshold, num
 
 BASIS_MAP = "ownership map"
 BASIS_INFERRED = "inferred from the logs"
+REASON_NOBODY = "nobody else read it"
+REASON_NOT_NEAR = "others read it, no returning reader within {days} day(s)"
+REASON_BURST_NEAR = "one-off record of a burst day (a returning reader read it within {days} day(s))"
 REASON_NOT_OWNED = "owned by others, not by the caller or its team (ownership map)"
 REASON_UNLISTED = "not in the ownership map: owned by nobody it names"
 
@@ -78,30 +85,47 @@ def _map_hits() -> str:
 
 
 def _strangers(t: Mapping[str, float]) -> str:
-    """Per caller and record: one-off reads no returning reader came near (inferred basis)."""
+    """Per caller and record: one-off reads, and the strangers among them (inferred basis)."""
+    days = num(t["consult_days"])
     return f"""
     rd AS (SELECT DISTINCT who, record_id, day FROM r, has_map WHERE NOT has_map.m),
     pr AS (SELECT who, record_id, min(day) AS day, count(*) AS days FROM rd GROUP BY ALL),
     back AS (SELECT rd.* FROM rd JOIN pr USING (who, record_id) WHERE pr.days >= 2),
     others AS (SELECT record_id, count(DISTINCT who) AS callers FROM rd GROUP BY record_id),
-    stranger AS (
-      SELECT p.who, p.record_id, p.day,
-        CASE WHEN o.callers = 1 THEN 'nobody else read it'
-             ELSE 'others read it, no returning reader within {num(t["consult_days"])} day(s)' END AS reason
-      FROM pr p JOIN others o USING (record_id)
-      WHERE p.days = 1 AND NOT EXISTS (
-        SELECT 1 FROM back x WHERE x.record_id = p.record_id AND x.who <> p.who
-          AND x.day BETWEEN p.day - INTERVAL '{num(t["consult_days"])} days'
-                        AND p.day + INTERVAL '{num(t["consult_days"])} days'))"""
+    one_off AS (
+      SELECT p.who, p.record_id, p.day, o.callers, EXISTS (
+          SELECT 1 FROM back x WHERE x.record_id = p.record_id AND x.who <> p.who
+            AND x.day BETWEEN p.day - INTERVAL '{days} days' AND p.day + INTERVAL '{days} days') AS near
+      FROM pr p JOIN others o USING (record_id) WHERE p.days = 1),
+    reasoned AS (
+      SELECT *, CASE WHEN near THEN '{REASON_BURST_NEAR.format(days=days)}'
+                     WHEN callers = 1 THEN '{REASON_NOBODY}'
+                     ELSE '{REASON_NOT_NEAR.format(days=days)}' END AS reason
+      FROM one_off),
+    stranger AS (SELECT * FROM reasoned WHERE NOT near)"""
 
 
 def _rules(t: Mapping[str, float]) -> str:
     """Callers with a steady excess of strangers, and callers' burst days."""
     return f"""
-    callers AS (
+    daily AS (  -- every caller-day, with its one-off records (0 when none)
+      SELECT a.who, a.day, count(s.record_id) AS strangers
+      FROM (SELECT DISTINCT who, day FROM rd) a
+      LEFT JOIN one_off s ON s.who = a.who AND s.day = a.day
+      GROUP BY ALL),
+    dmed AS (SELECT median(strangers) AS med FROM daily),
+    dmad AS (SELECT any_value(med) AS med, greatest(1.4826 * median(abs(strangers - med)), 1) AS mad
+             FROM daily, dmed),
+    burst AS (
+      SELECT d.who, d.day, d.strangers, (d.strangers - m.med) / m.mad AS z, m.med
+      FROM daily d, dmad m
+      WHERE d.strangers >= {num(t["min_strangers"])} AND (d.strangers - m.med) / m.mad >= {num(t["min_z"])}),
+    callers AS (  -- the days no burst explains, and their strangers
       SELECT a.who, count(DISTINCT a.day) AS days,
-        (SELECT count(*) FROM stranger s WHERE s.who = a.who) AS n
-      FROM rd a GROUP BY a.who),
+        (SELECT count(*) FROM stranger s WHERE s.who = a.who
+           AND NOT EXISTS (SELECT 1 FROM burst b WHERE b.who = s.who AND b.day = s.day)) AS n
+      FROM rd a WHERE NOT EXISTS (SELECT 1 FROM burst b WHERE b.who = a.who AND b.day = a.day)
+      GROUP BY a.who),
     peers AS (SELECT * , n / days AS rate FROM callers WHERE days >= {num(t["min_days"])}),
     pmed AS (SELECT median(rate) AS med, count(*) AS pop FROM peers),
     pmad AS (SELECT any_value(med) AS med, any_value(pop) AS pop, 1.4826 * median(abs(rate - med)) AS mad
@@ -111,24 +135,14 @@ def _rules(t: Mapping[str, float]) -> str:
         (p.rate - m.med) / greatest(m.mad, sqrt(greatest(m.med, 1.0 / p.days) / p.days)) AS z
       FROM peers p, pmad m WHERE m.pop >= {num(t["min_peers"])}),
     steady_flag AS (
-      SELECT * FROM steady WHERE z >= {num(t["min_rate_z"])} AND excess >= {num(t["min_excess"])}),
-    daily AS (  -- every caller-day, with its strangers (0 when none)
-      SELECT a.who, a.day, count(s.record_id) AS strangers
-      FROM (SELECT DISTINCT who, day FROM rd) a
-      LEFT JOIN stranger s ON s.who = a.who AND s.day = a.day
-      GROUP BY ALL),
-    dmed AS (SELECT median(strangers) AS med FROM daily),
-    dmad AS (SELECT any_value(med) AS med, greatest(1.4826 * median(abs(strangers - med)), 1) AS mad
-             FROM daily, dmed),
-    burst AS (
-      SELECT d.who, d.day, d.strangers, (d.strangers - m.med) / m.mad AS z, m.med
-      FROM daily d, dmad m
-      WHERE d.strangers >= {num(t["min_strangers"])} AND (d.strangers - m.med) / m.mad >= {num(t["min_z"])}),
+      SELECT * FROM steady WHERE z >= {num(t["min_rate_z"])} AND excess >= {num(t["min_excess"])}
+        AND rate >= {num(t["min_ratio"])} * med),
     listed AS (  -- (who, record) listed, with the rule that listed it
       SELECT s.who, s.record_id, s.reason, 'steady excess' AS rule_
       FROM stranger s JOIN steady_flag USING (who)
+      WHERE NOT EXISTS (SELECT 1 FROM burst b WHERE b.who = s.who AND b.day = s.day)
       UNION ALL
-      SELECT s.who, s.record_id, s.reason, 'burst day' FROM stranger s JOIN burst b USING (who, day)),
+      SELECT s.who, s.record_id, s.reason, 'burst day' FROM reasoned s JOIN burst b USING (who, day)),
     inferred_hits AS (
       SELECT r.*, '{BASIS_INFERRED}' AS basis, l.rule_, l.reason
       FROM r JOIN (SELECT who, record_id, any_value(reason) AS reason,
@@ -161,6 +175,7 @@ def sql(t: Mapping[str, float]) -> str:
                'peers_median_per_active_day': round(any_value(sf.med), 3),
                'active_days': any_value(sf.days), 'excess_records': round(any_value(sf.excess), 1),
                'rate_z': round(any_value(sf.z), 2),
+               'rate_ratio': round(any_value(sf.rate) / nullif(any_value(sf.med), 0), 1),
                'max_one_off_records_per_day': (SELECT max(b.strangers) FROM burst b WHERE b.who = h.who),
                'typical_one_off_records_per_day': (SELECT any_value(med) FROM dmed),
                'max_z': (SELECT round(max(b.z), 2) FROM burst b WHERE b.who = h.who),
@@ -194,7 +209,8 @@ DETECTOR = Detector(
         Threshold("min_peers", 5, "callers with min_days active days needed for the peer comparison"),
         Threshold("min_rate_z", 5, "robust z of a caller's strangers per active day against its peers'"),
         Threshold("min_excess", 10, "strangers above the peers' median rate times the caller's active days"),
-        Threshold("min_strangers", 10, "strangers read by the caller on one day (burst day)"),
+        Threshold("min_ratio", 4, "the caller's strangers per active day as a multiple of the peers' median"),
+        Threshold("min_strangers", 10, "one-off records read by the caller on one day (burst day)"),
         Threshold("min_z", 5, "robust z of that day's count against all callers' days"),
     ),
     sql=sql,
