@@ -95,6 +95,21 @@ def generated(args: argparse.Namespace, work: Path, totals: Totals) -> None:
                 shutil.rmtree(folder)
 
 
+def without_insider(args: argparse.Namespace, work: Path, totals: Totals) -> None:
+    """The same clinics without an insider: any out_of_scope finding is a benign caller flagged."""
+    for n in args.clinicians:
+        for seed in args.seeds:
+            built = insider_case.build(seed, clinicians=n, insider=False)
+            folder = work / f"gen-none-{n}-{seed}"
+            built.write(folder / "evidence")
+            with Case.create(folder / "case.duckdb") as case:
+                ingest(case, [str(folder / "evidence")])
+                _, _, benign = score(case, GEN_OPTS, "", set())
+            totals["generated, no insider / logs"][3] += len(benign)
+            print(line(f"no insider n={n} seed={seed} logs", 0, 0, 0, benign), flush=True)
+            shutil.rmtree(folder)
+
+
 def simulated(args: argparse.Namespace, work: Path, totals: Totals) -> None:
     from bench.evaluate import options
     from forensics.simulate import DEFAULT_START, simulate
@@ -144,6 +159,7 @@ def main() -> int:
     totals: Totals = defaultdict(lambda: [0, 0, 0, 0])
     with tempfile.TemporaryDirectory(prefix="insider-eval.") as tmp:
         generated(args, Path(tmp), totals)
+        without_insider(args, Path(tmp), totals)
         if args.sim_seeds:
             simulated(args, Path(tmp), totals)
     print("\ntotals (micro-averaged)")
