@@ -230,6 +230,8 @@ def test_investigate_records_the_basis_the_map_and_its_hash(tmp_path: Path) -> N
     assert doc["parameters"]["out_of_scope_basis"] == "inferred from the logs"
     assert doc["parameters"]["ownership"] is None
     assert doc["records"]["confirmed"] == len(strangers)
+    report = (tmp_path / "inferred" / "report.md").read_text()
+    assert "inferred from the logs" in report and "nobody else read it = 60 records" in report
     own = _map(
         tmp_path / "own.csv",
         "record_id,owner\n"

@@ -631,6 +631,16 @@ def _flat(value: Any) -> str:
     return str(value)
 
 
+def _metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A finding's metrics for reading: record lists per reason become counts (findings.json and
+    affected_records.csv hold the ids)."""
+    why = metrics.get("records_by_reason")
+    if not isinstance(why, dict):
+        return metrics
+    counts = {reason: count(len(ids), "record") for reason, ids in why.items()}
+    return {**metrics, "records_by_reason": counts}
+
+
 def _method(doc: dict[str, Any]) -> Section:
     opts: dict[str, Any] = doc["parameters"].get("detect_options") or {}
     per_detector: dict[str, dict[str, Any]] = {}
@@ -820,7 +830,7 @@ def _findings(doc: dict[str, Any], excerpts: dict[int, list[dict[str, Any]]]) ->
                         + (f", about {count(est, 'record')} estimated from bulk responses" if est else ""),
                     ),
                     ("Unauthorised caller", _finding_status(f, actors.get(f["actor"]))),
-                    ("Metrics", _flat(f["evidence"].get("metrics") or {})),
+                    ("Metrics", _flat(_metrics(f["evidence"].get("metrics") or {}))),
                 ]
             )
         )
