@@ -118,6 +118,29 @@ def test_a_burst_day_is_still_found_when_the_peers_are_too_few(case: Case) -> No
     assert m["rules"] == ["burst day"] and m["max_one_off_records_per_day"] == 30
 
 
+def test_a_spree_is_judged_by_its_day_and_leaves_the_other_days_alone(case: Case) -> None:
+    rows, _ = clinic(insider=False)
+    spree = {str(96000 + k) for k in range(30)}
+    rows += [read("c7", 10, int(rid), 700 + k) for k, rid in enumerate(sorted(spree))]
+    rows += [read("c7", 3, 8001, 700), read("c7", 5, 8002, 700)]  # its own patients, seen once
+    f = run(case, rows)
+    # with the spree's day counted, 32 strangers in 20 days would make a steady excess too
+    assert len(f) == 1 and set(f["record_ids"][0]) == spree
+    assert json.loads(f["metrics"][0])["rules"] == ["burst day"]
+
+
+def test_a_caller_only_a_little_above_tightly_grouped_peers_is_not_flagged(case: Case) -> None:
+    rows, _ = clinic(days=40, insider=False)
+    for c in range(7):  # every peer: 8 own patients seen once in 40 days (0.2 a day)
+        rows += [read(f"c{c}", 4 * k, 80000 + c * 100 + k, 700) for k in range(8)]
+    rows += [read("c7", k + k // 2, 80700 + k, 700) for k in range(24)]  # 0.6 a day: 3 times
+    assert run(case, rows).empty  # z 5.7 and 16 above the median rate, but only 3 times it
+    run_detectors(case, DetectOptions(routes=OPTS.routes, thresholds={"out_of_scope": {"min_ratio": 2.5}}))
+    f = findings(case)
+    f = f[f["detector"] == "out_of_scope"].reset_index(drop=True)
+    assert len(f) == 1 and json.loads(f["metrics"][0])["rate_ratio"] == 3.0
+
+
 # --- the generated case: several seeds, logs alone and with the map -------------------------------
 
 
