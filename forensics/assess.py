@@ -67,10 +67,12 @@ from forensics.coverage import Coverage, CoverageOptions, compute_coverage
 from forensics.detect import DetectOptions, run_detectors
 from forensics.detectors import REGISTRY
 from forensics.detectors.base import SEVERITIES
+from forensics.detectors.out_of_scope import BASIS_INFERRED, BASIS_MAP
 from forensics.errors import EmptyCaseError, EndpointError, ForensicsError, LoginEndpointError, WindowError
 from forensics.evidence import describe
 from forensics.excerpts import raw_lines
 from forensics.network import unmatched_trusted
+from forensics.ownership import OwnershipCheck
 from forensics.routes import ensure_routes
 from forensics.window import Window, iso_z
 
@@ -157,6 +159,8 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
             "login_proposed": [{"route": r, "successful": n} for r, n in proposed_logins],
             "trusted": [str(t) for t in opts.detect.actors.auth.trusted],
             "trusted_unmatched": trusted_unmatched,
+            "ownership": _ownership(opts, detected.ownership),
+            "out_of_scope_basis": BASIS_MAP if detected.ownership else BASIS_INFERRED,
             "window_source": window_source,
             "records_total": opts.records_total,
             "detect_options": opts.detect.to_dict(),
@@ -204,6 +208,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
             ),
             *([auth_note] if auth_note else []),
             *_attribution_limits(case),
+            *_ownership_limitations(detected.ownership, detected.findings.get("out_of_scope", 0)),
             *_limitations(case, coverage),
         ],
         "reproduce": {"command": opts.command, "tool_version": tool_version(), "sql": dict(NUMBER_SQL)},
@@ -218,6 +223,42 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
         excerpts=_excerpts(case, doc["findings"]),
         affected_records=affected,
     )
+
+
+def _ownership(opts: InvestigateOptions, check: OwnershipCheck | None) -> dict[str, Any] | None:
+    """parameters.ownership: the map's files and hashes, and how it met the case (None: no map)."""
+    omap = opts.detect.ownership
+    if omap is None or check is None:
+        return None
+    return {**omap.to_dict(), **check.to_dict()}
+
+
+def _ownership_limitations(check: OwnershipCheck | None, found: int) -> list[str]:
+    if check is None:
+        return (
+            []
+            if not found
+            else [
+                "Out-of-scope reads were inferred from the logs (no ownership map was given): a record a "
+                "logged-in caller opened once, that no returning reader worked on within a day, counts as "
+                "outside its own records. A clinician's own patient seen once, or a consult its colleague "
+                "did not touch around then, can look the same; an ownership map (--ownership) makes it exact."
+            ]
+        )
+    out = []
+    if check.principals_unseen:
+        out.append(
+            f"{len(check.principals_unseen):,} principal(s) named in the ownership map never appear in the "
+            "case (parameters.ownership.principals_unseen): check the map's spelling of user names "
+            "against the logs'."
+        )
+    if check.case_records_unlisted:
+        out.append(
+            f"{check.case_records_unlisted:,} record id(s) read in the case are not in the ownership map: "
+            "a principal the map names reading one is out of scope (it is owned by nobody the map names); "
+            "if the map is partial, such findings say so in their reasons."
+        )
+    return out
 
 
 def _unmatched_text(unmatched: dict[str, list[str]], lead: str) -> str:

@@ -11,7 +11,10 @@ Document keys (all present; values may be null where noted):
 * ``schema`` "forensics.findings/2"; ``tool`` {name, version}; ``case`` {path}
 * ``parameters`` {endpoints [str], login [str], login_proposed [{route, successful}] (no --login
   on logs that name no user: the likely login endpoints), trusted [str], trusted_unmatched [str]
-  (declared networks holding no client address), window_source ("given" | "proposed"),
+  (declared networks holding no client address), ownership {path, sha256, teams, teams_sha256,
+  records, records_read, principals, principals_unseen, case_records_unlisted} | null (the
+  --ownership map), out_of_scope_basis ("ownership map" | "inferred from the logs"),
+  window_source ("given" | "proposed"),
   detect_options {...}, command str}
 * ``window`` {start, end, source, evidence str (how it was established)}
 * ``coverage`` {ratio 0..1, grade "A".."D", grade_reasons [str], gaps [{start, end}],

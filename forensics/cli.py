@@ -7,6 +7,7 @@ import re
 import shlex
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from forensics.ingest import (
 )
 from forensics.investigation import investigate
 from forensics.network import Trusted
+from forensics.ownership import OwnershipCheck, OwnershipMap
 from forensics.pseudonymise import Pseudonymisation
 from forensics.text import printable
 from forensics.verify import Verification, verify
@@ -666,6 +668,48 @@ def actors_cmd(
     click.echo(f"{result.sessions:,} sessions in {result.actors:,} actors: {classes}")
 
 
+def _ownership_options(f: Any) -> Any:
+    """--ownership, --ownership-teams (out_of_scope judges by the map instead of inferring)."""
+    f = click.option(
+        "--ownership-teams",
+        "ownership_teams",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="CSV principal,team: who belongs to which team named as an owner in --ownership.",
+    )(f)
+    return click.option(
+        "--ownership",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="CSV record_id,owner (a principal or a team; several rows per record allowed): "
+        "out-of-scope reads are then judged by the map, not inferred from the logs.",
+    )(f)
+
+
+def _ownership_map(path: Path | None, teams: Path | None) -> OwnershipMap | None:
+    if path is None:
+        if teams is not None:
+            raise click.UsageError("--ownership-teams is used with --ownership")
+        return None
+    return OwnershipMap.open(path, teams)
+
+
+def _ownership_notes(check: OwnershipCheck | None) -> None:
+    if check is None:
+        return
+    click.echo(
+        f"note: out-of-scope judged by the ownership map: {check.records_read:,} of its "
+        f"{check.records:,} record ids were read in the case",
+        err=True,
+    )
+    if check.principals_unseen:
+        names = ", ".join(check.principals_unseen[:20])
+        more = f" … ({len(check.principals_unseen):,} in all)" if len(check.principals_unseen) > 20 else ""
+        click.echo(
+            f"warning: {len(check.principals_unseen):,} principal(s) in the ownership map never appear "
+            f"in the case: {safe(names)}{more}",
+            err=True,
+        )
+
+
 THRESHOLD_OPTION = click.option(
     "--threshold",
     "thresholds",
@@ -680,6 +724,7 @@ THRESHOLD_OPTION = click.option(
 @ENDPOINT_OPTION
 @_actor_options
 @THRESHOLD_OPTION
+@_ownership_options
 @click.option("--all", "show_all", is_flag=True, help="Also list low-severity findings one by one.")
 @click.option("--limit", type=click.IntRange(min=1), default=30, show_default=True, help="Actors to list.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (all findings).")
@@ -692,6 +737,8 @@ def detect_cmd(
     session_lifetime: str,
     session_gap: str,
     thresholds: tuple[str, ...],
+    ownership: Path | None,
+    ownership_teams: Path | None,
     show_all: bool,
     limit: int,
     as_json: bool,
@@ -709,6 +756,7 @@ def detect_cmd(
         return
     try:
         opts = _detect_options(endpoints, logins, trusted, session_lifetime, session_gap, thresholds)
+        opts = replace(opts, ownership=_ownership_map(ownership, ownership_teams))
         with Case.open(case_path) as case:
             started = case.log_command("detect", opts.to_dict())
             result = run_detectors(case, opts)
@@ -726,6 +774,7 @@ def detect_cmd(
         hint = f"; closest routes: {', '.join(close)}" if close else ""
         click.echo(f"warning: endpoint {safe(ep)!r} matched no request{safe(hint)}", err=True)
     _auth_notes(result.actors.auth, logins)
+    _ownership_notes(result.ownership)
     if as_json:
         click.echo(json.dumps(_records(df), indent=2, default=str))
         return
@@ -743,6 +792,7 @@ def detect_cmd(
 @click.option("--tz", help="Zone for window times written without an offset, e.g. Europe/London.")
 @_actor_options
 @THRESHOLD_OPTION
+@_ownership_options
 @click.option(
     "--records-total",
     type=click.IntRange(min=0),
@@ -778,6 +828,8 @@ def investigate_cmd(
     session_lifetime: str,
     session_gap: str,
     thresholds: tuple[str, ...],
+    ownership: Path | None,
+    ownership_teams: Path | None,
     records_total: int | None,
     out_dir: Path,
     pseudonymise: bool = False,
@@ -799,7 +851,7 @@ def investigate_cmd(
     """
     verdict = _investigate(
         case_path, endpoints, window, tz, logins, trusted, session_lifetime, session_gap, thresholds,
-        records_total, out_dir, pseudonymise, key_file,
+        records_total, out_dir, pseudonymise, key_file, ownership, ownership_teams,
     )  # fmt: skip
     if VERDICT_EXIT[verdict]:
         click.get_current_context().exit(VERDICT_EXIT[verdict])
@@ -819,6 +871,8 @@ def _investigate(
     out_dir: Path,
     pseudonymise: bool = False,
     key_file: Path | None = None,
+    ownership: Path | None = None,
+    ownership_teams: Path | None = None,
 ) -> str:
     """investigate's work: check, assess, write, print; returns the verdict."""
     if key_file is not None and not pseudonymise:
@@ -826,7 +880,10 @@ def _investigate(
     try:
         zone = _zone(tz) if tz else None
         opts = InvestigateOptions(
-            detect=_detect_options(endpoints, logins, trusted, session_lifetime, session_gap, thresholds),
+            detect=replace(
+                _detect_options(endpoints, logins, trusted, session_lifetime, session_gap, thresholds),
+                ownership=_ownership_map(ownership, ownership_teams),
+            ),
             window=parse_window(window, zone) if window else None,
             records_total=records_total,
             command=" ".join(["forensics", *(shlex.quote(a) for a in sys.argv[1:])]),
@@ -851,6 +908,8 @@ def _investigate(
     params = doc["parameters"]
     for net in params["trusted_unmatched"]:
         click.echo(f"warning: trusted network {safe(net)!r} holds no client address in the case", err=True)
+    for name in (params["ownership"] or {}).get("principals_unseen", []):
+        click.echo(f"warning: principal {safe(name)!r} in the ownership map is not in the case", err=True)
     if doc["requests"]["auth_unknown"] and not params["login"]:
         proposed = ", ".join(f"{p['route']} ({p['successful']:,} ok)" for p in params["login_proposed"])
         click.echo(

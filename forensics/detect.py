@@ -34,6 +34,7 @@ from forensics.detectors.base import FINDING_COLUMNS, SEVERITIES
 from forensics.detectors.facts import build_detect_requests
 from forensics.errors import DetectorError, ForensicsError
 from forensics.formats.sqltext import sql_str
+from forensics.ownership import OwnershipCheck, OwnershipMap, load_ownership
 from forensics.routes import RouteOptions, RoutesResult, derive_routes
 
 
@@ -44,6 +45,7 @@ class DetectOptions:
     # detector id -> threshold name -> value (overrides of the defaults)
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
     detectors: tuple[str, ...] = ()  # run only these (default: all)
+    ownership: OwnershipMap | None = None  # --ownership: out_of_scope judges by the map
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -51,6 +53,7 @@ class DetectOptions:
             **self.actors.to_dict(),
             "thresholds": {d: dict(sorted(v.items())) for d, v in sorted(self.thresholds.items())},
             "detectors": list(self.detectors or REGISTRY),
+            "ownership": self.ownership.to_dict() if self.ownership else None,
         }
 
 
@@ -60,6 +63,7 @@ class DetectResult:
     actors: ActorsResult
     findings: dict[str, int] = field(default_factory=dict)  # detector -> findings
     seconds: dict[str, float] = field(default_factory=dict)  # detector -> run time
+    ownership: OwnershipCheck | None = None  # the map checked against the case (None: no map)
 
 
 def parse_threshold(text: str) -> tuple[str, str, float]:
@@ -99,6 +103,7 @@ def run_detectors(case: Case, options: DetectOptions | None = None) -> DetectRes
     result = DetectResult(derive_routes(case, opts.routes), derive_actors(case, opts.actors))
     con = case.con
     build_detect_requests(case)
+    result.ownership = load_ownership(case, opts.ownership)
     cols = ", ".join(f"{c} {t}" for c, t in FINDING_COLUMNS.items())
     casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in FINDING_COLUMNS.items())
     with transaction(con):

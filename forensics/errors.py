@@ -44,6 +44,11 @@ class LoginEndpointError(ForensicsError):
     taken as evidence it would make every caller look unauthenticated."""
 
 
+class OwnershipError(ForensicsError):
+    """An ownership map (``--ownership``) that cannot be used: unreadable, a wrong header, or record
+    ids matching no record read in the case."""
+
+
 class EmptyCaseError(ForensicsError):
     """The case holds no events: there is nothing to investigate."""
 

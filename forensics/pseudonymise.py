@@ -249,6 +249,7 @@ def _routes(frame: pd.DataFrame, text: Callable[[str], str]) -> pd.DataFrame:
 
 
 ID_METRICS = ("min_id", "max_id")  # detector metrics holding a record id (as an integer)
+ID_LIST_METRICS = ("records_by_reason",)  # detector metrics holding {reason: [record ids]}
 
 
 def _document(source: dict[str, Any], pz: Pseudonymiser, text: Callable[[str], str]) -> dict[str, Any]:
@@ -258,6 +259,9 @@ def _document(source: dict[str, Any], pz: Pseudonymiser, text: Callable[[str], s
     params["trusted"] = [text(t) for t in params["trusted"]]
     params["trusted_unmatched"] = [text(t) for t in params.get("trusted_unmatched", [])]
     params["command"] = text(params["command"])
+    if params.get("ownership"):
+        own = params["ownership"]
+        own["principals_unseen"] = [pz("user", p) for p in own["principals_unseen"]]
     params["detect_options"] = _strings(params["detect_options"], text)  # trusted networks, endpoints
     doc["reproduce"]["command"] = text(doc["reproduce"]["command"])
     doc["window"]["evidence"] = text(doc["window"]["evidence"])
@@ -283,6 +287,8 @@ def _document(source: dict[str, Any], pz: Pseudonymiser, text: Callable[[str], s
         for k, v in metrics.items():
             if k in ID_METRICS and v is not None:
                 metrics[k] = pz("rec", str(v))
+            elif k in ID_LIST_METRICS and isinstance(v, dict):
+                metrics[k] = {why: [pz("rec", str(r)) for r in ids] for why, ids in v.items()}
             elif isinstance(v, str):
                 metrics[k] = text(v)
     doc["pseudonymisation"] = {

@@ -15,12 +15,12 @@ import pytest
 
 from forensics import Case, ingest
 from forensics.actors import ActorOptions
-from forensics.linking import RULES
 from forensics.assess import InvestigateOptions, assess
 from forensics.auth import NO_LOGIN, ROAMING, AuthOptions
 from forensics.detect import DetectOptions
 from forensics.detectors import REGISTRY
 from forensics.detectors.base import RECORD_IDS_SQL, SAMPLE_SQL
+from forensics.linking import RULES
 from forensics.routes import Endpoint, RouteOptions
 from forensics.window import Window
 
@@ -161,7 +161,9 @@ def test_staff_alone_on_her_address_is_one_actor_across_days(case: Case, tmp_pat
     result = investigate(case, tmp_path, monitor() + lone(rng) + office(rng, people=4))
     assert len(actors_of(case, HOME)) == 1  # ten days, one login a day: one history
     her = next(a for a in result.document["actors"] if HOME in a["ips"])
-    assert her["classification"] == "authenticated" and any(r.startswith(RULES["client"]) for r in her["link_reasons"])
+    assert her["classification"] == "authenticated" and any(
+        r.startswith(RULES["client"]) for r in her["link_reasons"]
+    )
     assert her["auth_evidence"] == ["login"] and not her["unauthorised"]
     # two people on each office address+browser, logging in minutes apart: never linked
     assert len(actors_of(case, OFFICE)) >= 2 * DAYS

@@ -464,9 +464,23 @@ def _scope(doc: dict[str, Any]) -> Section:
                     ("Exposed endpoints", list(params["endpoints"]) or ["—"]),
                     ("Login endpoints", list(params["login"]) or ["none given"]),
                     ("Trusted networks", list(params["trusted"]) or ["none given"]),
+                    ("Out-of-scope reads judged by", _ownership_basis(params)),
                 ]
             )
         ],
+    )
+
+
+def _ownership_basis(params: dict[str, Any]) -> str:
+    """The out_of_scope basis, and the map's file and SHA-256 when one was given."""
+    basis = str(params.get("out_of_scope_basis") or "inferred from the logs")
+    own = params.get("ownership")
+    if not own:
+        return basis
+    teams = f"; teams {own['teams']} (SHA-256 {own['teams_sha256']})" if own.get("teams") else ""
+    return (
+        f"{basis}: {own['path']} (SHA-256 {own['sha256']}){teams}; {own['records_read']:,} of its "
+        f"{own['records']:,} record ids read in the case"
     )
 
 
@@ -615,6 +629,16 @@ def _flat(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def _metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A finding's metrics for reading: record lists per reason become counts (findings.json and
+    affected_records.csv hold the ids)."""
+    why = metrics.get("records_by_reason")
+    if not isinstance(why, dict):
+        return metrics
+    counts = {reason: count(len(ids), "record") for reason, ids in why.items()}
+    return {**metrics, "records_by_reason": counts}
 
 
 def _method(doc: dict[str, Any]) -> Section:
@@ -830,7 +854,7 @@ def _findings(doc: dict[str, Any], excerpts: dict[int, list[dict[str, Any]]]) ->
                     ("Unauthorised caller", _finding_status(f, actors.get(f["actor"]))),
                     ("Caller's authentication", str(f["evidence"].get("caller") or "—")),
                     *([("Caveat", str(f["evidence"]["caveat"]))] if f["evidence"].get("caveat") else []),
-                    ("Metrics", _flat(f["evidence"].get("metrics") or {})),
+                    ("Metrics", _flat(_metrics(f["evidence"].get("metrics") or {}))),
                 ]
             )
         )
