@@ -21,6 +21,7 @@ from forensics.formats.sqltext import sql_str
 from forensics.schema import COMMENTS, SCHEMA_VERSION, TABLES, create_table_sql
 
 DEFAULT_MEMORY_LIMIT = "1GB"
+ROW_DIGESTS_FROM = "row_digests_from"  # meta key: first source id with row digests
 
 # The storage format new case files are written in: the oldest DuckDB 2.0 writes that DuckDB 1.x
 # reads (storage version 64). DuckDB 2.0's own format (69+) is refused by every 1.x release,
@@ -180,25 +181,46 @@ class Case:
         con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         case = cls(p, con)
         case._upgrade()
+        case._mark_row_digests()
         apply_comments(con)
         return case
 
     @classmethod
-    def open(cls, path: str | Path, *, read_only: bool = False) -> Case:
-        """Open an existing case; raises CaseError when it is missing or not a case."""
+    def open(cls, path: str | Path, *, read_only: bool = False, damaged_ok: bool = False) -> Case:
+        """Open an existing case; raises CaseError when it is missing or not a case.
+
+        ``damaged_ok`` (read-only, for verify): a DuckDB file with some of the case's tables
+        missing opens as long as it has one of them; verify names what is missing."""
         p = Path(path)
         if not p.is_file():
             raise CaseError(f"no case file at {p}; create one with `forensics ingest {p} EVIDENCE…`")
         con = connect(p, read_only=read_only)
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if not set(TABLES) <= tables:
+        if not set(TABLES) <= tables and not (damaged_ok and read_only and set(TABLES) & tables):
             con.close()
             raise CaseError(f"{p} is a DuckDB file but not a forensics case (missing tables)")
         case = cls(p, con)
         if not read_only:
             case._upgrade()
+            case._mark_row_digests()
             apply_comments(con)  # cases written before comments; derived tables re-created since
         return case
+
+    def schema_version(self) -> int | None:
+        """The schema version the case says it has (None when it does not say)."""
+        try:
+            row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            return int(row[0]) if row else None
+        except (duckdb.Error, ValueError):
+            return None
+
+    def _mark_row_digests(self) -> None:
+        """Note the first source id whose rows get a digest (rowdigest.py): 1 for a new case,
+        the next id for a case ingested before digests were recorded (its sources have none)."""
+        self.con.execute(
+            f"INSERT OR IGNORE INTO meta SELECT {sql_str(ROW_DIGESTS_FROM)}, "
+            "(coalesce(max(source_id), 0) + 1)::VARCHAR FROM sources"
+        )
 
     def _upgrade(self) -> None:
         """Bring a case written by an older version to this schema (the log gets its chain)."""
