@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -137,20 +138,55 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -
         con.unregister(name)
 
 
-def is_write_failure(exc: BaseException) -> bool:
-    """DuckDB could not write the case, its WAL or its spill files (as opposed to a query error)."""
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+NEARLY_FULL = 4 * 1024 * 1024  # bytes free below which a failed write is taken as a full disk
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """No space left (or quota exceeded), from the OS or in DuckDB's message."""
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        return True
+    text = str(exc).lower()
+    return "no space left" in text or "disk quota exceeded" in text or "disk is full" in text
+
+
+def disk_nearly_full(path: Path) -> bool:
+    """The file system holding ``path`` has (almost) no space left for this user."""
+    try:
+        st = os.statvfs(path.absolute().parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < NEARLY_FULL
+
+
+def is_write_failure(exc: BaseException, path: Path | None = None) -> bool:
+    """DuckDB could not write the case, its WAL or its spill files (as opposed to a query error).
+
+    With the case's ``path``: "Current transaction is aborted" on a disk with no space left is
+    one too (a write inside the transaction failed first, and that error was not the one seen)."""
     text = str(exc)
-    return isinstance(exc, duckdb.IOException) or (
-        isinstance(exc, duckdb.TransactionException)
-        and ("Could not write" in text or "Failed to commit" in text)
-    )
+    if isinstance(exc, duckdb.IOException) or is_disk_full(exc):
+        return True
+    if not isinstance(exc, duckdb.TransactionException):
+        return False
+    if "Could not write" in text or "Failed to commit" in text:
+        return True
+    return "transaction is aborted" in text and path is not None and disk_nearly_full(path)
 
 
 def write_failed(path: Path | None, exc: duckdb.Error) -> CaseError:
-    """A write to the case (or its spill folder) failed: disk full, quota, I/O error."""
+    """A write to the case (or its spill folder) failed: disk full, quota, I/O error. One line."""
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if is_disk_full(exc) or (path is not None and disk_nearly_full(path)):
+        where = f"case {path}" if path else "the case"
+        return CaseError(
+            f"cannot write to {where}: the disk is full ({detail}). Free space on that disk, or put the "
+            "case on another disk (give CASE a path there), and run the same command again: what is "
+            "already in the case is kept and not redone (check it with `forensics verify`)."
+        )
     where = f"case {path} or its spill folder {path}.tmp" if path else "the case or its spill folder"
     return CaseError(
-        f"cannot write to {where} ({str(exc).splitlines()[0]}). "
+        f"cannot write to {where} ({detail}). "
         "Everything committed before is intact (check with `forensics verify`); free disk space "
         "and run the same command again: what is already in the case is not redone."
     )

@@ -264,7 +264,7 @@ class _Run:
                     self.started,
                 )
         except duckdb.Error as exc:  # e.g. a pasted layout whose SQL DuckDB refuses
-            if is_write_failure(exc):  # disk full, spill folder unwritable: stop and say so
+            if is_write_failure(exc, self.path):  # disk full, spill folder unwritable: stop and say so
                 raise write_failed(self.path, exc) from exc
             self._batch_failed(items, dups, exc)
             return
