@@ -878,6 +878,8 @@ def _investigate(
     except (ForensicsError, duckdb.OutOfMemoryException) as exc:
         raise _fail(exc) from exc
     doc, written, head = done.assessment.document, done.written, done.log_head
+    for note in done.notes:
+        click.echo(f"note: {safe(note)}", err=True)
     if doc["window"]["source"] == "proposed":
         click.echo(f"note: no --window given; {safe(doc['window']['evidence'])}", err=True)
     if doc["parameters"]["endpoints_source"] == "proposed":
