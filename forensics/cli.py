@@ -260,10 +260,7 @@ def verify_cmd(
         result, before, reparsed = _verify_read_only(case_path, expected_head, reparse_ids)
         head = before
         if result.ok:
-            with Case.open(case_path) as case, transaction(case.con):
-                started = case.log_command("verify", {"expected_head": expected_head})
-                case.log_result(started, "verify", {"ok": result.ok, **_verify_counts(result)})
-                head = case.log_head()
+            head = _log_verify(case_path, expected_head, result)
     except ForensicsError as exc:
         raise _fail(exc) from exc
     if as_json:
@@ -284,6 +281,21 @@ def verify_cmd(
         failed.append("stored rows differ from what the evidence parses to (see --reparse above)")
     if failed:
         raise click.ClickException("VERIFICATION FAILED: " + "; ".join(failed))
+
+
+def _log_verify(case_path: Path, expected_head: str | None, result: Verification) -> str:
+    """Append verify's entries (one transaction) to a case that verified; returns the new head."""
+    with Case.open(case_path) as case:
+        try:
+            with transaction(case.con):
+                started = case.log_command("verify", {"expected_head": expected_head})
+                case.log_result(started, "verify", {"ok": result.ok, **_verify_counts(result)})
+        except duckdb.ConstraintException as exc:  # the log's index disagrees with its entries
+            raise ForensicsError(
+                f"the case verified, but its log cannot be appended to ({safe(str(exc).splitlines()[0])}): "
+                "the case file is damaged; nothing was written. Keep a copy and report it"
+            ) from exc
+        return case.log_head()
 
 
 def _verify_read_only(

@@ -203,3 +203,19 @@ def test_reparse_shows_which_rows_differ(ingested: Path) -> None:
     doc, _ = json.JSONDecoder().raw_decode(out[out.index("{") :])
     assert doc["reparse"][0]["same"] is True
     assert doc["row_problems"] and not doc["logged"]
+
+
+def test_probe_a_log_that_refuses_appends_is_reported_not_a_crash(
+    ingested: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe's crash: `ConstraintException: Duplicate key "seq: 3"` raised from custody.append."""
+    from forensics import custody
+
+    def refuse(*args: object, **kwargs: object) -> int:
+        raise duckdb.ConstraintException('Constraint Error: Duplicate key "seq: 3" violates primary key')
+
+    monkeypatch.setattr(custody, "append", refuse)
+    result = CliRunner().invoke(main, ["verify", str(ingested)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "its log cannot be appended to" in result.output and "Duplicate key" in result.output
