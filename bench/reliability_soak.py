@@ -3,7 +3,8 @@
     python bench/reliability_soak.py --kills 30 --tiny-files 100000
 
 Each kill is followed by a check of the case (every stored line once, counts as recorded, the
-case log's chain intact); after the kills the command runs to the end and its result is compared
+case log's chain intact, every source's row digests agree with its stored rows); after the kills
+the command runs to the end and its result is compared
 with a run never interrupted (the case: per file status, counts and a digest of the stored rows;
 the report: findings.json, affected_records.csv, timeline.jsonl). Prints the figures the issue's
 closing note asks for and exits 1 on any problem. Not part of the tests (minutes, not seconds).

@@ -20,8 +20,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from forensics import formats
-from forensics.case import registered
+from forensics import custody, formats, rowdigest
+from forensics.case import registered, tool_version
 from forensics.errors import ForensicsError
 from forensics.evidence import (
     DEFAULT_MAX_EXPANSION,
@@ -416,9 +416,14 @@ def _try_format(
 
 
 def commit_batch(
-    con: duckdb.DuckDBPyConnection, items: list[Planned], duplicates: list[list[Any]], tz: str | None
+    con: duckdb.DuckDBPyConnection,
+    items: list[Planned],
+    duplicates: list[list[Any]],
+    tz: str | None,
+    ingest_seq: int | None = None,
 ) -> None:
-    """End parse_batch's transaction: rejects, the batch's source rows and its queued duplicates.
+    """End parse_batch's transaction: rejects, the batch's source rows and its queued duplicates,
+    and an ``ingest batch`` case-log entry with the row digests of its sources (rowdigest.py).
 
     A file that changed since it was hashed (a live log) is refused here: its rows are removed
     and it gets no source row (the caller records it as an error).
@@ -471,6 +476,10 @@ def commit_batch(
             "reject_reason FROM parsed"
         )
         insert_sources(con, rows + duplicates)
+        kept = [i.source_id for i in items if i.error is None]
+        if kept:
+            digests = rowdigest.compute(con, kept)
+            custody.append(con, tool_version(), rowdigest.BATCH_COMMAND, rowdigest.entry(ingest_seq, digests))
         con.execute("COMMIT")
     except BaseException:
         _rollback(con)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -21,6 +22,7 @@ from forensics.formats.sqltext import sql_str
 from forensics.schema import COMMENTS, SCHEMA_VERSION, TABLES, create_table_sql
 
 DEFAULT_MEMORY_LIMIT = "1GB"
+ROW_DIGESTS_FROM = "row_digests_from"  # meta key: first source id with row digests
 
 # The storage format new case files are written in: the oldest DuckDB 2.0 writes that DuckDB 1.x
 # reads (storage version 64). DuckDB 2.0's own format (69+) is refused by every 1.x release,
@@ -136,20 +138,55 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -
         con.unregister(name)
 
 
-def is_write_failure(exc: BaseException) -> bool:
-    """DuckDB could not write the case, its WAL or its spill files (as opposed to a query error)."""
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+NEARLY_FULL = 4 * 1024 * 1024  # bytes free below which a failed write is taken as a full disk
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """No space left (or quota exceeded), from the OS or in DuckDB's message."""
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        return True
+    text = str(exc).lower()
+    return "no space left" in text or "disk quota exceeded" in text or "disk is full" in text
+
+
+def disk_nearly_full(path: Path) -> bool:
+    """The file system holding ``path`` has (almost) no space left for this user."""
+    try:
+        st = os.statvfs(path.absolute().parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < NEARLY_FULL
+
+
+def is_write_failure(exc: BaseException, path: Path | None = None) -> bool:
+    """DuckDB could not write the case, its WAL or its spill files (as opposed to a query error).
+
+    With the case's ``path``: "Current transaction is aborted" on a disk with no space left is
+    one too (a write inside the transaction failed first, and that error was not the one seen)."""
     text = str(exc)
-    return isinstance(exc, duckdb.IOException) or (
-        isinstance(exc, duckdb.TransactionException)
-        and ("Could not write" in text or "Failed to commit" in text)
-    )
+    if isinstance(exc, duckdb.IOException) or is_disk_full(exc):
+        return True
+    if not isinstance(exc, duckdb.TransactionException):
+        return False
+    if "Could not write" in text or "Failed to commit" in text:
+        return True
+    return "transaction is aborted" in text and path is not None and disk_nearly_full(path)
 
 
 def write_failed(path: Path | None, exc: duckdb.Error) -> CaseError:
-    """A write to the case (or its spill folder) failed: disk full, quota, I/O error."""
+    """A write to the case (or its spill folder) failed: disk full, quota, I/O error. One line."""
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if is_disk_full(exc) or (path is not None and disk_nearly_full(path)):
+        where = f"case {path}" if path else "the case"
+        return CaseError(
+            f"cannot write to {where}: the disk is full ({detail}). Free space on that disk, or put the "
+            "case on another disk (give CASE a path there), and run the same command again: what is "
+            "already in the case is kept and not redone (check it with `forensics verify`)."
+        )
     where = f"case {path} or its spill folder {path}.tmp" if path else "the case or its spill folder"
     return CaseError(
-        f"cannot write to {where} ({str(exc).splitlines()[0]}). "
+        f"cannot write to {where} ({detail}). "
         "Everything committed before is intact (check with `forensics verify`); free disk space "
         "and run the same command again: what is already in the case is not redone."
     )
@@ -180,25 +217,46 @@ class Case:
         con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         case = cls(p, con)
         case._upgrade()
+        case._mark_row_digests()
         apply_comments(con)
         return case
 
     @classmethod
-    def open(cls, path: str | Path, *, read_only: bool = False) -> Case:
-        """Open an existing case; raises CaseError when it is missing or not a case."""
+    def open(cls, path: str | Path, *, read_only: bool = False, damaged_ok: bool = False) -> Case:
+        """Open an existing case; raises CaseError when it is missing or not a case.
+
+        ``damaged_ok`` (read-only, for verify): a DuckDB file with some of the case's tables
+        missing opens as long as it has one of them; verify names what is missing."""
         p = Path(path)
         if not p.is_file():
             raise CaseError(f"no case file at {p}; create one with `forensics ingest {p} EVIDENCE…`")
         con = connect(p, read_only=read_only)
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if not set(TABLES) <= tables:
+        if not set(TABLES) <= tables and not (damaged_ok and read_only and set(TABLES) & tables):
             con.close()
             raise CaseError(f"{p} is a DuckDB file but not a forensics case (missing tables)")
         case = cls(p, con)
         if not read_only:
             case._upgrade()
+            case._mark_row_digests()
             apply_comments(con)  # cases written before comments; derived tables re-created since
         return case
+
+    def schema_version(self) -> int | None:
+        """The schema version the case says it has (None when it does not say)."""
+        try:
+            row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            return int(row[0]) if row else None
+        except (duckdb.Error, ValueError):
+            return None
+
+    def _mark_row_digests(self) -> None:
+        """Note the first source id whose rows get a digest (rowdigest.py): 1 for a new case,
+        the next id for a case ingested before digests were recorded (its sources have none)."""
+        self.con.execute(
+            f"INSERT OR IGNORE INTO meta SELECT {sql_str(ROW_DIGESTS_FROM)}, "
+            "(coalesce(max(source_id), 0) + 1)::VARCHAR FROM sources"
+        )
 
     def _upgrade(self) -> None:
         """Bring a case written by an older version to this schema (the log gets its chain)."""

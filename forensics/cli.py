@@ -21,7 +21,7 @@ from forensics import formats, routes
 from forensics.actors import ActorOptions, derive_actors
 from forensics.assess import InvestigateOptions
 from forensics.auth import AuthOptions, AuthResult, proposals_text
-from forensics.case import Case, is_write_failure, write_failed
+from forensics.case import Case, is_write_failure, transaction, write_failed
 from forensics.detect import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
 from forensics.detect import summary as detect_summary
 from forensics.detectors import REGISTRY as DETECTORS
@@ -41,6 +41,8 @@ from forensics.investigation import investigate
 from forensics.network import Trusted
 from forensics.ownership import OwnershipCheck, OwnershipMap
 from forensics.pseudonymise import Pseudonymisation
+from forensics.reparse import Reparse, reparse
+from forensics.schema import SCHEMA_VERSION
 from forensics.text import printable
 from forensics.verify import Verification, verify
 from forensics.window import parse_window, unknown_zone_message
@@ -233,37 +235,97 @@ def _print_head(head: str) -> None:
 @main.command("verify")
 @click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--head", "expected_head", metavar="SHA256", help="The case log head you noted earlier.")
+@click.option(
+    "--reparse",
+    "reparse_ids",
+    metavar="SOURCE",
+    multiple=True,
+    help="Also parse this source (its id) again from its evidence file and show how its stored "
+    "rows differ (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def verify_cmd(case_path: Path, expected_head: str | None, as_json: bool) -> None:
-    """Re-hash the evidence and check the case log's hash chain and the stored counts.
+def verify_cmd(
+    case_path: Path, expected_head: str | None, reparse_ids: tuple[str, ...], as_json: bool
+) -> None:
+    """Re-hash the evidence and check the case log's hash chain, the stored rows and the counts.
 
-    Exits 1, naming each mismatch, when anything differs.
+    Exits 1, naming each mismatch, when anything differs. Verify reads the case and writes its
+    own entries to the case log only when everything matches: a damaged case is left as found.
 
     Example:
 
         forensics verify case.duckdb --head 3f9a…
+
+        forensics verify case.duckdb --reparse 3
     """
     try:
-        with Case.open(case_path) as case:
-            before = case.log_head()
-            started = case.log_command("verify", {"expected_head": expected_head})
-            result = verify(case, _count_progress("re-hashing evidence"), expected_head)
-            case.log_result(started, "verify", {"ok": result.ok, **_verify_counts(result)})
-            head = case.log_head()
+        result, before, reparsed = _verify_read_only(case_path, expected_head, reparse_ids)
+        head = before
+        if result.ok:
+            head = _log_verify(case_path, expected_head, result)
     except ForensicsError as exc:
         raise _fail(exc) from exc
     if as_json:
-        click.echo(json.dumps(_verify_doc(result, before, head), indent=2))
+        click.echo(json.dumps(_verify_doc(result, before, head, reparsed), indent=2, default=str))
     else:
         _print_verification(result, before)
+        for rep in reparsed:
+            _print_reparse(rep)
+        if not result.ok:
+            click.echo("nothing was written to the case (verify logs itself only when everything matches)")
         _print_head(head)
     failed = []
     if not result.case_ok:
         failed.append("the case or its evidence differs from what was recorded")
     if result.head is not None and not result.head.found:
         failed.append(f"the head you gave is not in this case's log (its head was {before})")
+    if any(not r.same for r in reparsed):
+        failed.append("stored rows differ from what the evidence parses to (see --reparse above)")
     if failed:
         raise click.ClickException("VERIFICATION FAILED: " + "; ".join(failed))
+
+
+def _log_verify(case_path: Path, expected_head: str | None, result: Verification) -> str:
+    """Append verify's entries (one transaction) to a case that verified; returns the new head."""
+    with Case.open(case_path) as case:
+        try:
+            with transaction(case.con):
+                started = case.log_command("verify", {"expected_head": expected_head})
+                case.log_result(started, "verify", {"ok": result.ok, **_verify_counts(result)})
+        except duckdb.ConstraintException as exc:  # the log's index disagrees with its entries
+            raise ForensicsError(
+                f"the case verified, but its log cannot be appended to ({safe(str(exc).splitlines()[0])}): "
+                "the case file is damaged; nothing was written. Keep a copy and report it"
+            ) from exc
+        return case.log_head()
+
+
+def _verify_read_only(
+    case_path: Path, expected_head: str | None, reparse_ids: tuple[str, ...]
+) -> tuple[Verification, str, list[Reparse]]:
+    """verify (and --reparse) on the case opened read-only; an older schema is upgraded first."""
+    with Case.open(case_path, read_only=True, damaged_ok=True) as case:
+        older = (case.schema_version() or SCHEMA_VERSION) < SCHEMA_VERSION
+    if older:
+        Case.open(case_path).close()
+    with Case.open(case_path, read_only=True, damaged_ok=True) as case:
+        try:
+            before = case.log_head()
+        except duckdb.Error:
+            before = "(the case log cannot be read)"
+        result = verify(case, _count_progress("re-hashing evidence"), expected_head)
+        reparsed = [reparse(case, sid) for sid in reparse_ids]
+    return result, before, reparsed
+
+
+def _print_reparse(rep: Reparse) -> None:
+    click.echo(f"reparse of source {rep.source_id} ({safe(rep.path)}):")
+    for t in rep.tables:
+        state = "same" if not t.differing else f"DIFFER in {t.differing:,} line(s)"
+        click.echo(f"  {t.table}: {t.stored:,} stored, {t.reparsed:,} from the evidence now — {state}")
+        for line_no, stored, now in t.examples:
+            click.echo(f"    line {line_no}: stored {safe(stored or '(none)')}")
+            click.echo(f"    {' ' * len(str(line_no))}       now    {safe(now or '(none)')}")
 
 
 def _verify_counts(result: Verification) -> dict[str, int]:
@@ -273,11 +335,14 @@ def _verify_counts(result: Verification) -> dict[str, int]:
         "chain_problems": len(result.chain.problems),
         "digest_problems": len(result.digests),
         "accounting_problems": len(result.accounting),
+        "row_problems": len(result.rows),
+        "structure_problems": len(result.structure),
     }
 
 
-def _verify_doc(result: Verification, before: str, head: str) -> dict[str, Any]:
+def _verify_doc(result: Verification, before: str, head: str, reparsed: list[Reparse]) -> dict[str, Any]:
     return {
+        "logged": head != before,
         "ok": result.ok,
         "case_ok": result.case_ok,
         "log_head_checked": before,
@@ -291,10 +356,24 @@ def _verify_doc(result: Verification, before: str, head: str) -> dict[str, Any]:
         "evidence_files": len(result.evidence),
         "digest_problems": result.digests,
         "accounting_problems": result.accounting,
+        "structure_problems": result.structure,
+        "row_problems": result.rows,
+        "notes": result.notes,
+        "reparse": [
+            {
+                "source_id": r.source_id,
+                "path": r.path,
+                "same": r.same,
+                "tables": [t.__dict__ for t in r.tables],
+            }
+            for r in reparsed
+        ],
     }
 
 
 def _print_verification(result: Verification, before: str) -> None:
+    for p in result.structure:
+        click.echo(f"MISMATCH {safe(p)}")
     bad = result.evidence_problems
     click.echo(
         f"evidence: {len(result.evidence) - len(bad)} of {len(result.evidence)} files match their SHA-256"
@@ -325,6 +404,11 @@ def _print_verification(result: Verification, before: str) -> None:
     )
     for d in result.digests:
         click.echo(f"  MISMATCH {d}")
+    click.echo(f"rows: {'match' if not result.rows else 'DIFFER from'} the row digests ingest recorded")
+    for r in result.rows:
+        click.echo(f"  MISMATCH {safe(r)}")
+    for n in result.notes:
+        click.echo(f"  note: {safe(n)}")
     click.echo(f"accounting: {'every line is stored once' if not result.accounting else 'PROBLEMS'}")
     for a in result.accounting:
         click.echo(f"  MISMATCH {a}")
@@ -897,6 +981,8 @@ def _investigate(
     except (ForensicsError, duckdb.OutOfMemoryException) as exc:
         raise _fail(exc) from exc
     doc, written, head = done.assessment.document, done.written, done.log_head
+    for note in done.notes:
+        click.echo(f"note: {safe(note)}", err=True)
     if doc["window"]["source"] == "proposed":
         click.echo(f"note: no --window given; {safe(doc['window']['evidence'])}", err=True)
     if doc["parameters"]["endpoints_source"] == "proposed":

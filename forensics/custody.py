@@ -26,7 +26,7 @@ FINISHED = " finished"
 # sources a digest covers: what a later retry may delete (failed files) is left out
 KEPT_STATUSES = ("ingested", "duplicate", "empty")
 # commands logged as one entry in the same transaction as their work: never "unfinished"
-ATOMIC_COMMANDS = ("verify", "forget")
+ATOMIC_COMMANDS = ("verify", "forget", "ingest batch")
 
 
 def entry_hash(prev: str, seq: int, logged_at: datetime, tool: str, command: str, parameters: str) -> str:
@@ -96,12 +96,19 @@ def check_chain(con: duckdb.DuckDBPyConnection) -> ChainCheck:
             problems.append(
                 f"entry {seq} ({command}): does not follow the entry before it (prev_hash differs)"
             )
-        if digest != entry_hash(str(prev_hash), int(seq), when, tool, command, params):
+        if None in (when, tool, command, params) or digest != entry_hash(
+            str(prev_hash), int(seq), when, str(tool), str(command), str(params)
+        ):
             problems.append(f"entry {seq} ({command}): its content does not match its hash (edited)")
         prev = str(digest)
-        if command.endswith(FINISHED):
-            of = json.loads(params).get("of")
-            started.pop(int(of) if of is not None else -1, None)
+        try:
+            doc = json.loads(params)
+        except (TypeError, ValueError):
+            problems.append(f"entry {seq} ({command}): its parameters are not valid JSON")
+            continue
+        if str(command).endswith(FINISHED):
+            of = doc.get("of") if isinstance(doc, dict) else None
+            started.pop(int(of) if isinstance(of, int) else -1, None)
         else:
             started[int(seq)] = str(command)
     unfinished = [f"entry {s} ({c})" for s, c in started.items() if c not in ATOMIC_COMMANDS]
@@ -141,8 +148,11 @@ def recorded_digests(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int, int
         "SELECT seq, parameters FROM case_log WHERE command = 'ingest finished' ORDER BY seq"
     ).fetchall()
     for seq, params in rows:
-        doc = json.loads(params)
-        ids, digest = doc.get("source_ids"), doc.get("sources_sha256")
-        if ids and digest:
-            out.append((int(seq), int(ids[0]), int(ids[1]), str(digest)))
+        try:  # an unreadable entry is named by check_chain
+            doc = json.loads(params)
+            ids, digest = doc.get("source_ids"), doc.get("sources_sha256")
+            if ids and digest:
+                out.append((int(seq), int(ids[0]), int(ids[1]), str(digest)))
+        except (TypeError, ValueError, AttributeError, IndexError):
+            continue
     return out

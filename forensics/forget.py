@@ -257,10 +257,13 @@ def forgotten_rows(con: duckdb.DuckDBPyConnection) -> dict[int, dict[str, Any]]:
     for (params,) in con.execute(
         "SELECT parameters FROM case_log WHERE command = ? ORDER BY seq", [COMMAND]
     ).fetchall():
-        for src in json.loads(params).get("sources", []):
-            out[int(src["source_id"])] = {
-                "status": src["status"],
-                "events": src["recorded_events"],
-                "rejects": src["recorded_rejects"],
-            }
+        try:  # an unreadable entry is named by custody.check_chain
+            for src in json.loads(params).get("sources", []):
+                out[int(src["source_id"])] = {
+                    "status": src["status"],
+                    "events": src["recorded_events"],
+                    "rejects": src["recorded_rejects"],
+                }
+        except (TypeError, ValueError, AttributeError, KeyError):
+            continue
     return out

@@ -134,7 +134,7 @@ def ingest(
         },
     )
     run = _Run(case.con, opts, forced, paths, progress)
-    run.path = case.path
+    run.path, run.started = case.path, started
     for path in paths:
         run.add(path)
     run.flush()
@@ -180,6 +180,7 @@ class _Run:
     ) -> None:
         self.con, self.opts, self.forced, self.progress = con, opts, forced, progress
         self.path = Path("case")
+        self.started: int | None = None  # the ingest's case-log entry
         self.results: dict[Path, FileResult] = {}
         self.total_bytes = sum(_size(p) for p in paths)
         self.n_files, self.done_bytes, self.done_lines = len(paths), 0, 0
@@ -255,9 +256,15 @@ class _Run:
         try:
             with _watch(self.con, self._batch_progress(items)):
                 parse_batch(self.con, items, self.opts.parse_options(), self.opts.max_expansion)
-                commit_batch(self.con, items, [d[1] for d in dups if not _refused(d, items)], self.opts.tz)
+                commit_batch(
+                    self.con,
+                    items,
+                    [d[1] for d in dups if not _refused(d, items)],
+                    self.opts.tz,
+                    self.started,
+                )
         except duckdb.Error as exc:  # e.g. a pasted layout whose SQL DuckDB refuses
-            if is_write_failure(exc):  # disk full, spill folder unwritable: stop and say so
+            if is_write_failure(exc, self.path):  # disk full, spill folder unwritable: stop and say so
                 raise write_failed(self.path, exc) from exc
             self._batch_failed(items, dups, exc)
             return

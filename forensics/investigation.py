@@ -4,15 +4,14 @@ what was produced (the verdict, the counts, each output file's SHA-256). The CLI
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from forensics.assess import InvestigateOptions, assess
 from forensics.assessment import Assessment
 from forensics.case import Case
-from forensics.evidence import sha256_file
-from forensics.outputs import write_outputs
+from forensics.outputs import locked_folder, write_outputs
 from forensics.pseudonymise import Pseudonymisation
 
 
@@ -21,6 +20,7 @@ class Investigation:
     assessment: Assessment
     written: dict[str, Path]  # file name -> path
     log_head: str  # the case log's head hash after the run: note it outside the case
+    notes: list[str] = field(default_factory=list)  # the report folder tightened, leftovers removed
 
 
 def investigate(
@@ -33,7 +33,22 @@ def investigate(
     """Assess ``case`` and write the report files into ``out_dir``, logging both ends.
 
     ``logged`` adds what the caller wants in the log entry (the CLI: the window as typed).
+    The report folder is locked for the whole run (a second run into it is refused), and the
+    log records the SHA-256 of the files this run wrote, hashed before they were renamed.
     """
+    notes: list[str] = []
+    with locked_folder(out_dir, notes):
+        return _investigate(case, options, out_dir, pseudonymise, logged, notes)
+
+
+def _investigate(
+    case: Case,
+    options: InvestigateOptions,
+    out_dir: Path,
+    pseudonymise: Pseudonymisation | None,
+    logged: dict[str, Any] | None,
+    notes: list[str],
+) -> Investigation:
     started = case.log_command(
         "investigate",
         {
@@ -52,9 +67,10 @@ def investigate(
         "verdict": doc["verdict"],
         "window": [doc["window"]["start"], doc["window"]["end"]],
         "records": {k: doc["records"][k] for k in ("confirmed", "probable", "estimated_bulk")},
-        "outputs": {name: {"path": str(p), "sha256": sha256_file(p)} for name, p in written.items()},
+        "outputs": {name: {"path": str(w.path), "sha256": w.sha256} for name, w in written.items()},
     }
     if pseudonymise is not None:
         summary["pseudonym_key_fingerprint"] = pseudonymise.key.fingerprint
     case.log_result(started, "investigate", summary)
-    return Investigation(result, written, case.log_head())
+    paths = {name: w.path for name, w in written.items()}
+    return Investigation(result, paths, case.log_head(), notes)

@@ -58,11 +58,13 @@ def run_killed(cmd: list[str], after: float) -> bool:
 
 
 def case_problems(case_path: Path) -> list[str]:
-    """What is wrong with a case after a kill (an interrupted command is not a problem)."""
+    """What is wrong with a case after a kill (an interrupted command is not a problem): verify's
+    every check, including the row digests (a kill must never leave a digest that disagrees
+    with the rows, nor rows without their digest). The case is opened read-only."""
     if not case_path.exists():
         return []
     try:
-        case = Case.open(case_path)
+        case = Case.open(case_path, read_only=True)
     except Exception as exc:  # a kill during creation may leave a file without all tables
         if "missing tables" in str(exc):
             return []
@@ -74,6 +76,8 @@ def case_problems(case_path: Path) -> list[str]:
         *(str(e) for e in result.evidence_problems),
         *result.digests,
         *result.accounting,
+        *result.rows,
+        *result.structure,
     ]
 
 

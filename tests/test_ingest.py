@@ -51,7 +51,8 @@ def test_every_compression_read_by_magic_not_extension(case: Case, tmp_path: Pat
     (ev / "c").write_bytes(bz2.compress(data.replace(b"203.0.113.9", b"198.51.100.3")))
     (ev / "d.gz").write_bytes(lzma.compress(data.replace(b"203.0.113.9", b"198.51.100.4")))
     (ev / "e.log").write_bytes(
-        zstandard.ZstdCompressor().compress(data.replace(b"203.0.113.9", b"198.51.100.5")))
+        zstandard.ZstdCompressor().compress(data.replace(b"203.0.113.9", b"198.51.100.5"))
+    )
     ingest(case, [ev])
     src = case.sources().set_index("path")
     got = {Path(p).name: c for p, c in src["compression"].items()}
@@ -91,8 +92,9 @@ def test_truncated_gzip_keeps_complete_lines_and_warns(case: Case, tmp_path: Pat
     assert res.lines - res.events <= 1  # at most the one line cut by the break, kept as reject
 
 
-def test_python_reader_gives_same_rows_as_duckdb_reader(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_python_reader_gives_same_rows_as_duckdb_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write_lines(tmp_path / "a.log", [*COMBINED, "", "garbage line", COMBINED[0]])
     fast = Case.create(tmp_path / "fast.duckdb")
     ingest(fast, [path])
@@ -108,9 +110,14 @@ def test_python_reader_gives_same_rows_as_duckdb_reader(tmp_path: Path,
 
 
 def test_invalid_utf8_and_crlf_are_kept_not_dropped(case: Case, tmp_path: Path) -> None:
-    raw = (COMBINED[0].encode() + b"\r\n"
-           + COMBINED[1].replace("curl/8.4.0", "bad@agent").encode().replace(b"@", b"\xff")
-           + b"\r\n" + COMBINED[2].encode() + b"\r\n")
+    raw = (
+        COMBINED[0].encode()
+        + b"\r\n"
+        + COMBINED[1].replace("curl/8.4.0", "bad@agent").encode().replace(b"@", b"\xff")
+        + b"\r\n"
+        + COMBINED[2].encode()
+        + b"\r\n"
+    )
     path = tmp_path / "odd.log"
     path.write_bytes(raw)
     (res,) = ingest(case, [path]).results
@@ -129,9 +136,13 @@ def test_evidence_is_not_modified(case: Case, tmp_path: Path) -> None:
 
 
 def test_unrecognised_file_is_recorded_then_forced(case: Case, tmp_path: Path) -> None:
-    err = write_lines(tmp_path / "error.log", [
-        "[Wed Oct 11 14:32:52.123456 2000] [core:error] [pid 1234] [client 1.2.3.4:5678] AH00037: x",
-    ] * 3)
+    err = write_lines(
+        tmp_path / "error.log",
+        [
+            "[Wed Oct 11 14:32:52.123456 2000] [core:error] [pid 1234] [client 1.2.3.4:5678] AH00037: x",
+        ]
+        * 3,
+    )
     (res,) = ingest(case, [err]).results
     assert res.status == "unrecognised"
     assert "error.log" in (res.message or "") and "AH00037" in (res.message or "")
@@ -148,9 +159,11 @@ def test_unrecognised_file_is_recorded_then_forced(case: Case, tmp_path: Path) -
 def test_times_are_utc_and_offsets_kept(case: Case, tmp_path: Path) -> None:
     ingest(case, [write_lines(tmp_path / "a.log", COMBINED)])
     df = case.sql("select ts, ts_offset_min, principal, bytes_sent from events order by line_no")
-    assert list(df["ts"]) == [datetime(2024, 3, 12, 10, 0, 0, tzinfo=UTC),
-                              datetime(2024, 7, 12, 9, 0, 1, tzinfo=UTC),
-                              datetime(2024, 7, 12, 9, 0, 2, tzinfo=UTC)]
+    assert list(df["ts"]) == [
+        datetime(2024, 3, 12, 10, 0, 0, tzinfo=UTC),
+        datetime(2024, 7, 12, 9, 0, 1, tzinfo=UTC),
+        datetime(2024, 7, 12, 9, 0, 2, tzinfo=UTC),
+    ]
     assert list(df["ts_offset_min"]) == [0, 60, 60]
     assert df["principal"][2] == "alice" and df["bytes_sent"].isna()[2]
 
@@ -167,7 +180,7 @@ def test_globs_and_files_mix(case: Case, tmp_path: Path) -> None:
 def test_case_log_records_commands(case: Case, tmp_path: Path) -> None:
     ingest(case, [write_lines(tmp_path / "a.log", COMBINED)], IngestOptions(tz="Europe/London"))
     log = case.sql("select * from case_log")
-    assert list(log["command"]) == ["ingest", "ingest finished"]
+    assert list(log["command"]) == ["ingest", "ingest batch", "ingest finished"]
     assert '"tz": "Europe/London"' in log["parameters"][0]
 
 
@@ -216,8 +229,7 @@ def test_unknown_time_zone_is_refused_with_a_suggestion(case: Case, tmp_path: Pa
         ingest(case, [path], IngestOptions(tz="Europe/Londn"))
 
 
-def test_unreadable_file_is_recorded(case: Case, tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreadable_file_is_recorded(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from forensics.errors import EvidenceError
 
     path = write_lines(tmp_path / "a.log", COMBINED)
@@ -276,7 +288,8 @@ def test_case_file_inside_evidence_folder_is_not_evidence(tmp_path: Path) -> Non
 
 
 def test_a_batch_duckdb_cannot_parse_is_recorded_not_fatal(
-        case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import duckdb
 
     bad = write_lines(tmp_path / "a" / "x.log", COMBINED)
@@ -286,9 +299,11 @@ def test_a_batch_duckdb_cannot_parse_is_recorded_not_fatal(
         raise duckdb.ConversionException("Could not convert string 'x' to INT32")
 
     real = batch.parse_batch
-    monkeypatch.setattr(sys.modules["forensics.ingest"], "parse_batch",
-                        lambda con, items, o, m: boom() if items[0].fmt.name == "combined"
-                        else real(con, items, o, m))
+    monkeypatch.setattr(
+        sys.modules["forensics.ingest"],
+        "parse_batch",
+        lambda con, items, o, m: boom() if items[0].fmt.name == "combined" else real(con, items, o, m),
+    )
     report = ingest(case, [bad, good])
     assert [r.status for r in report.results] == ["error", "ingested"]
     assert "failed in DuckDB" in (report.results[0].message or "")
