@@ -52,8 +52,13 @@ MIN_FORCED_SHARE = 0.5
 # Rounds of re-sniffing the lines no format took yet (each round samples what is left).
 RESNIFF_ROUNDS = 4
 RESNIFF_SAMPLE = 100
+# Longer rejected lines are not re-sniffed: a 64 MiB line cost ~25 s against every format.
+RESNIFF_LINE_MAX = 64 * 1024
 MASK = (1 << SHIFT) - 1
-READ_ERRORS = (duckdb.InvalidInputException, duckdb.IOException)
+# DuckDB's line reader refusing a file (the Python reader takes it): bytes it cannot read, a line
+# past max_line_size, or (a line of hundreds of MB) "the Parallel CSV Reader currently does not
+# support a full read on this file".
+READ_ERRORS = (duckdb.InvalidInputException, duckdb.IOException, duckdb.NotImplementedException)
 
 
 @dataclass
@@ -373,12 +378,13 @@ def _second_chance(con: duckdb.DuckDBPyConnection, items: list[Planned], options
 
 
 def _reject_sample(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Up to RESNIFF_SAMPLE rejected entry lines: the first half, then evenly spread over the rest."""
+    """Up to RESNIFF_SAMPLE rejected entry lines (of at most RESNIFF_LINE_MAX bytes): the first
+    half, then evenly spread over the rest."""
     half = RESNIFF_SAMPLE // 2
     rows = con.execute(f"""
         SELECT line FROM (
           SELECT line_no, line, row_number() OVER (ORDER BY line_no) AS rn, count(*) OVER () AS n
-          FROM parsed WHERE {RETRY})
+          FROM parsed WHERE {RETRY} AND strlen(line) <= {RESNIFF_LINE_MAX})
         WHERE rn <= {half} OR (rn - {half} - 1) % greatest((n - {half}) // {half}, 1) = 0
         ORDER BY line_no LIMIT {RESNIFF_SAMPLE}""").fetchall()
     return [str(r[0]) for r in rows]

@@ -143,6 +143,12 @@ class _ProgressLine:
     "(a decompression bomb); 0 = no limit.",
 )
 @click.option(
+    "--follow-links",
+    is_flag=True,
+    help="Read what symbolic links point to, even outside the evidence folders given (each file's "
+    "real path is recorded). Without it a link out of them is recorded as skipped, not read.",
+)
+@click.option(
     "--accept-rejects",
     is_flag=True,
     help="Exit 0 even when a file's rejected entry lines exceed 1% (they are still kept and listed).",
@@ -155,6 +161,7 @@ def ingest_cmd(
     tz: str | None,
     fields: tuple[str, ...],
     max_expansion: float = DEFAULT_MAX_EXPANSION,
+    follow_links: bool = False,
     accept_rejects: bool = False,
 ) -> None:
     """Read EVIDENCE (files, folders, globs; any mix) into the case file CASE.
@@ -173,6 +180,7 @@ def ingest_cmd(
         tz=tz,
         fields=_parse_fields(fields),
         max_expansion=max_expansion or None,
+        follow_links=follow_links,
     )
     try:
         check_inputs(evidence, opts)  # before the case file is made: a typo leaves no empty case
@@ -198,6 +206,8 @@ def _print_report(report: IngestReport) -> None:
     for r in report.results:
         if r.status in PROBLEMS:
             click.echo(f"error: {safe(r.message)}", err=True)
+        elif r.status == "skipped":
+            click.echo(f"skipped: {safe(r.message)}", err=True)
         for w in r.warnings:
             click.echo(f"warning: {safe(r.path)}: {safe(w)}", err=True)
     for r in report.with_rejects():
