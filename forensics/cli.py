@@ -67,7 +67,12 @@ def _table(show: pd.DataFrame) -> str:
     return safe_lines(cells.to_string(index=False))
 
 
-def _fail(exc: ForensicsError | duckdb.OutOfMemoryException) -> click.ClickException:
+def _fail(exc: ForensicsError | duckdb.OutOfMemoryException | MemoryError) -> click.ClickException:
+    if isinstance(exc, MemoryError):
+        return click.ClickException(
+            "out of memory; nothing more was written. Free memory (close other programs) or use a machine "
+            "with more, and run the same command again (an ingest skips the files it already ingested)"
+        )
     if isinstance(exc, duckdb.OutOfMemoryException):
         return click.ClickException(
             "DuckDB ran out of the case's memory limit; nothing was written. Free memory or disk for "
@@ -199,7 +204,7 @@ def ingest_cmd(
         with Case.create(case_path) as case:
             report = ingest(case, evidence, opts, progress=_ProgressLine())
             head = case.log_head()
-    except ForensicsError as exc:
+    except (ForensicsError, duckdb.OutOfMemoryException, MemoryError) as exc:
         raise _fail(exc) from exc
     _print_report(report)
     _print_head(head)

@@ -136,10 +136,15 @@ class Boundary:
         if inside or self.follow_links:
             how = "" if inside else " outside the evidence folders (read because of --follow-links)"
             return f"read through a symbolic link to {display_path(real)}{how}; the SHA-256 is of that file"
+        todo = (
+            "give that folder itself to ingest it"
+            if real.is_dir()
+            else "copy the file into the evidence folder"
+        )
         raise SkippedEvidence(
             f"{path} is a symbolic link to {target}, outside the evidence folders given "
-            f"({', '.join(display_path(g) for g, _ in self.roots)}); it was not read. Copy the file "
-            "into the evidence folder, or pass --follow-links to read what links point to"
+            f"({', '.join(display_path(g) for g, _ in self.roots)}); it was not read. To read it, "
+            f"{todo}, or pass --follow-links to read what links point to"
         )
 
 

@@ -5,6 +5,7 @@ other files are ingested, and every face shows the control characters escaped.""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -137,3 +138,7 @@ def test_a_hostile_evidence_folder(tmp_path: Path) -> None:
     assert "skipped:" in ingested.output and "shadow-link is a symbolic link to" in ingested.output
     assert "\\u2028" in faces["out/timeline.jsonl"]  # JSON escapes, same values to a JSON reader
     assert "mallory\\u202e\\x1b]0;title\\x07" in faces["pseudonym map"]
+    # the report's evidence inventory does not re-read what ingest skipped (it is not re-hashed)
+    inventory = {Path(x["path"]).name: x for x in json.loads(faces["out/findings.json"])["sources"]}
+    assert inventory["shadow-link"]["sha256_verified"] is None
+    assert inventory["access.log"]["sha256_verified"] is True
