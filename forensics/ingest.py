@@ -24,7 +24,7 @@ import duckdb
 from forensics import custody, formats
 from forensics.batch import Planned, commit_batch, insert_sources, parse_batch, source_row
 from forensics.case import Case, is_write_failure, write_failed
-from forensics.errors import ForensicsError, UnrecognisedFormatError
+from forensics.errors import CaseError, ForensicsError, UnrecognisedFormatError
 from forensics.evidence import (
     DEFAULT_MAX_EXPANSION,
     Boundary,
@@ -327,7 +327,10 @@ class _Run:
         )
 
     def _stop_if_write_failure(self, exc: Exception) -> None:
-        """A write to the case that fails (disk full, spill folder unwritable) stops the run."""
+        """A write to the case that fails (disk full, spill folder unwritable) stops the run, also
+        when it is already a CaseError (raised by ``flush`` from inside another file's ``add``)."""
+        if isinstance(exc, CaseError):
+            raise exc
         if isinstance(exc, duckdb.Error) and is_write_failure(exc):
             raise write_failed(self.path, exc) from exc
 
