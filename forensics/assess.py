@@ -718,7 +718,7 @@ def _sources(case: Case) -> list[dict[str, Any]]:
     for r in rows.to_dict(orient="records"):
         path = Path(str(r["path"]))
         verified: bool | None = None
-        if path.is_file():
+        if r["sha256"] and path.is_file():  # never re-read what ingest did not (a link out: skipped)
             verified = describe(path).sha256 == r["sha256"]
         out.append(
             {

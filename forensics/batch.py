@@ -52,8 +52,13 @@ MIN_FORCED_SHARE = 0.5
 # Rounds of re-sniffing the lines no format took yet (each round samples what is left).
 RESNIFF_ROUNDS = 4
 RESNIFF_SAMPLE = 100
+# Longer rejected lines are not re-sniffed: a 64 MiB line cost ~25 s against every format.
+RESNIFF_LINE_MAX = 64 * 1024
 MASK = (1 << SHIFT) - 1
-READ_ERRORS = (duckdb.InvalidInputException, duckdb.IOException)
+# DuckDB's line reader refusing a file (the Python reader takes it): bytes it cannot read, a line
+# past max_line_size, or (a line of hundreds of MB) "the Parallel CSV Reader currently does not
+# support a full read on this file".
+READ_ERRORS = (duckdb.InvalidInputException, duckdb.IOException, duckdb.NotImplementedException)
 
 
 @dataclass
@@ -132,6 +137,12 @@ def parse_batch(
         con.execute("CREATE OR REPLACE TEMP TABLE staged_all (line_no BIGINT, line VARCHAR)")
         for idx, item in enumerate(items):
             _stage_one(con, idx, item, max_expansion)
+        staged = _count(con.execute("SELECT count(*) FROM staged_all"))
+    short = _short_reads(con, items)
+    for idx in short:  # read again by the Python reader, which keeps every line
+        con.execute(f"DELETE FROM staged_all WHERE line_no >> {SHIFT} = {idx}")
+        _stage_one(con, idx, items[idx], max_expansion, fast=False)
+    if short:
         staged = _count(con.execute("SELECT count(*) FROM staged_all"))
     if items[0].ev.compression != "none" and max_expansion and _check_expansion(con, items, max_expansion):
         staged = _count(con.execute("SELECT count(*) FROM staged_all"))
@@ -257,12 +268,36 @@ def _check_expansion(
     return refused
 
 
-def _stage_one(con: duckdb.DuckDBPyConnection, idx: int, item: Planned, max_expansion: float | None) -> None:
+def _short_reads(con: duckdb.DuckDBPyConnection, items: list[Planned]) -> list[int]:
+    """Plain files whose staged lines hold fewer bytes than the file: DuckDB 2.0.1's reader
+    silently drops a line of exactly 2^31 or 2^32 bytes (measured; other huge lines raise).
+
+    Each staged line lost only its line end (``\\n``, perhaps a ``\\r``) and a file may lack a final
+    newline, so a file is short when its size exceeds its staged bytes by more than 2 per line
+    plus 1. One aggregate over the staged lines; compressed files cannot be checked this way.
+    """
+    if items[0].ev.compression != "none":
+        return []
+    rows = con.execute(
+        f"SELECT line_no >> {SHIFT}, count(*), sum(strlen(line)) FROM staged_all GROUP BY ALL"
+    ).fetchall()
+    got = {int(i): (int(n), int(b or 0)) for i, n, b in rows}
+    out = []
+    for idx, item in enumerate(items):
+        lines, size = got.get(idx, (0, 0))
+        if item.ev.size - size > 2 * lines + 1:
+            out.append(idx)
+    return out
+
+
+def _stage_one(
+    con: duckdb.DuckDBPyConnection, idx: int, item: Planned, max_expansion: float | None, fast: bool = True
+) -> None:
     key = f"({idx}::BIGINT << {SHIFT}) + line_no"
-    fast = duckdb_lines_sql(item.ev.path, item.ev.compression)
-    if fast is not None:
+    sql = duckdb_lines_sql(item.ev.path, item.ev.compression) if fast else None
+    if sql is not None:
         try:
-            con.execute(f"INSERT INTO staged_all SELECT {key}, line FROM ({fast})")
+            con.execute(f"INSERT INTO staged_all SELECT {key}, line FROM ({sql})")
             item.reader = "duckdb"
             return
         except READ_ERRORS:
@@ -373,12 +408,13 @@ def _second_chance(con: duckdb.DuckDBPyConnection, items: list[Planned], options
 
 
 def _reject_sample(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Up to RESNIFF_SAMPLE rejected entry lines: the first half, then evenly spread over the rest."""
+    """Up to RESNIFF_SAMPLE rejected entry lines (of at most RESNIFF_LINE_MAX bytes): the first
+    half, then evenly spread over the rest."""
     half = RESNIFF_SAMPLE // 2
     rows = con.execute(f"""
         SELECT line FROM (
           SELECT line_no, line, row_number() OVER (ORDER BY line_no) AS rn, count(*) OVER () AS n
-          FROM parsed WHERE {RETRY})
+          FROM parsed WHERE {RETRY} AND strlen(line) <= {RESNIFF_LINE_MAX})
         WHERE rn <= {half} OR (rn - {half} - 1) % greatest((n - {half}) // {half}, 1) = 0
         ORDER BY line_no LIMIT {RESNIFF_SAMPLE}""").fetchall()
     return [str(r[0]) for r in rows]

@@ -43,7 +43,7 @@ from forensics.ownership import OwnershipCheck, OwnershipMap
 from forensics.pseudonymise import Pseudonymisation
 from forensics.reparse import Reparse, reparse
 from forensics.schema import SCHEMA_VERSION
-from forensics.text import printable
+from forensics.text import printable, printable_lines
 from forensics.verify import Verification, verify
 from forensics.window import parse_window, unknown_zone_message
 
@@ -55,17 +55,34 @@ VERDICT_EXIT = {"excluded": 0, "no_evidence": 0, "cannot_tell": 3, "possible": 4
 
 
 def safe(text: object) -> str:
-    """Log text for a terminal: control bytes (ANSI escapes included) shown as \\xNN."""
+    """Log text for a terminal, as one line: control and invisible formatting characters (ANSI
+    escapes, tab and newline, bidi overrides, zero-width characters) shown escaped (text.py)."""
     return printable(text)
 
 
-def _fail(exc: ForensicsError | duckdb.OutOfMemoryException) -> click.ClickException:
+def safe_lines(text: object) -> str:
+    """As ``safe``, newlines kept: for multi-line text the tool made (tables, error messages)."""
+    return printable_lines(text)
+
+
+def _table(show: pd.DataFrame) -> str:
+    """A table for the terminal: every cell escaped as one line, then the table's own lines."""
+    cells = show.astype(object).map(lambda v: printable(v) if isinstance(v, str) else v)
+    return safe_lines(cells.to_string(index=False))
+
+
+def _fail(exc: ForensicsError | duckdb.OutOfMemoryException | MemoryError) -> click.ClickException:
+    if isinstance(exc, MemoryError):
+        return click.ClickException(
+            "out of memory; nothing more was written. Free memory (close other programs) or use a machine "
+            "with more, and run the same command again (an ingest skips the files it already ingested)"
+        )
     if isinstance(exc, duckdb.OutOfMemoryException):
         return click.ClickException(
             "DuckDB ran out of the case's memory limit; nothing was written. Free memory or disk for "
             f"<case>.duckdb.tmp and run again. ({safe(str(exc).splitlines()[0])})"
         )
-    return click.ClickException(safe(exc))
+    return click.ClickException(safe_lines(exc))
 
 
 class _Main(click.Group):
@@ -76,7 +93,7 @@ class _Main(click.Group):
             return super().invoke(ctx)
         except duckdb.Error as exc:
             if is_write_failure(exc):
-                raise click.ClickException(safe(write_failed(None, exc))) from exc
+                raise click.ClickException(safe_lines(write_failed(None, exc))) from exc
             raise
 
 
@@ -147,6 +164,12 @@ class _ProgressLine:
     "(a decompression bomb); 0 = no limit.",
 )
 @click.option(
+    "--follow-links",
+    is_flag=True,
+    help="Read what symbolic links point to, even outside the evidence folders given (each file's "
+    "real path is recorded). Without it a link out of them is recorded as skipped, not read.",
+)
+@click.option(
     "--accept-rejects",
     is_flag=True,
     help="Exit 0 even when a file's rejected entry lines exceed 1% (they are still kept and listed).",
@@ -159,6 +182,7 @@ def ingest_cmd(
     tz: str | None,
     fields: tuple[str, ...],
     max_expansion: float = DEFAULT_MAX_EXPANSION,
+    follow_links: bool = False,
     accept_rejects: bool = False,
 ) -> None:
     """Read EVIDENCE (files, folders, globs; any mix) into the case file CASE.
@@ -177,13 +201,14 @@ def ingest_cmd(
         tz=tz,
         fields=_parse_fields(fields),
         max_expansion=max_expansion or None,
+        follow_links=follow_links,
     )
     try:
         check_inputs(evidence, opts)  # before the case file is made: a typo leaves no empty case
         with Case.create(case_path) as case:
             report = ingest(case, evidence, opts, progress=_ProgressLine())
             head = case.log_head()
-    except ForensicsError as exc:
+    except (ForensicsError, duckdb.OutOfMemoryException, MemoryError) as exc:
         raise _fail(exc) from exc
     _print_report(report)
     _print_head(head)
@@ -202,6 +227,8 @@ def _print_report(report: IngestReport) -> None:
     for r in report.results:
         if r.status in PROBLEMS:
             click.echo(f"error: {safe(r.message)}", err=True)
+        elif r.status == "skipped":
+            click.echo(f"skipped: {safe(r.message)}", err=True)
         for w in r.warnings:
             click.echo(f"warning: {safe(r.path)}: {safe(w)}", err=True)
     for r in report.with_rejects():
@@ -460,7 +487,7 @@ def sources_cmd(case_path: Path, as_json: bool) -> None:
     show["path"] = df["path"]
     show = show.rename(columns={"source_id": "id", "compression": "comp"})
     show = show.astype(object).where(show.notna(), "")
-    click.echo(safe(show.to_string(index=False)))
+    click.echo(_table(show))
     for _, row in df.iterrows():
         for w in row["warnings"] if row["warnings"] is not None else []:
             click.echo(f"source {row['source_id']}: {safe(w)}")
@@ -611,7 +638,7 @@ def routes_cmd(
     show["first"] = [_utc(v) for v in df["first_seen"]]
     show["last"] = [_utc(v) for v in df["last_seen"]]
     show = show.astype(object).where(show.notna(), "")
-    click.echo(safe(show.head(limit).to_string(index=False)))
+    click.echo(_table(show.head(limit)))
     if len(df) > limit:
         click.echo(f"… {len(df) - limit} more routes (--limit, or --json for all)")
     click.echo(f"{result.paths:,} distinct paths in {result.routes:,} routes")
@@ -745,7 +772,7 @@ def actors_cmd(
             "last": [_utc(v) for v in df["last_seen"]],
         }
     )
-    click.echo(safe(show.head(limit).to_string(index=False)))
+    click.echo(_table(show.head(limit)))
     if len(df) > limit:
         click.echo(f"… {len(df) - limit} more actors (--limit, or --json for all)")
     classes = ", ".join(f"{n:,} {c}" for c, n in result.classes.items())
@@ -1077,11 +1104,11 @@ def _finding_line(row: Any, paths: dict[int, str]) -> str:
     )
     if not _isna(row.estimated_records):
         what += f", ~{int(row.estimated_records):,} records estimated in bulk responses"
-    route = "" if _isna(row.route) else f" {row.route}"
+    route = "" if _isna(row.route) else f" {safe(row.route)}"
     return (
         f"  {row.severity:<6} {row.detector:<16}{route}: {what}, "
         f"{_utc(row.first_seen)} → {_utc(row.last_seen)}"
-        f"\n         e.g. {_first_line(row.sample, paths)}  {row.metrics}"
+        f"\n         e.g. {safe(_first_line(row.sample, paths))}  {safe(row.metrics)}"
     )
 
 
@@ -1105,12 +1132,12 @@ def _print_findings(
         )
         for row in rows.itertuples():
             if show_all or row.severity not in ("low", "info"):
-                click.echo(safe(_finding_line(row, paths)))
+                click.echo(safe_lines(_finding_line(row, paths)))
     endpoint_rows = df[df["actor_id"].isna()]
     if len(endpoint_rows):
         click.echo("endpoints:")
         for row in endpoint_rows.itertuples():
-            click.echo(safe(_finding_line(row, paths)))
+            click.echo(safe_lines(_finding_line(row, paths)))
     quiet = 0 if show_all else int(counts["low_only_actors"])
     more = int(counts["actors"]) - quiet - len(actors_df)
     if more > 0:

@@ -41,9 +41,11 @@ class EvidenceFile:
     compression: str
 
 
-def find_files(inputs: Iterable[str | Path]) -> list[Path]:
-    """Expand files, folders (recursively, symlinked folders not followed) and globs.
+def find_files(inputs: Iterable[str | Path], follow_links: bool = False) -> list[Path]:
+    """Expand files, folders (recursively) and globs.
 
+    Symbolic links to folders are listed, not walked (``describe`` records them as ``skipped``),
+    unless ``follow_links``; then they are walked, each real folder once (no loops).
     Returns absolute paths, sorted within each input and de-duplicated, in input order.
     """
     seen: set[Path] = set()
@@ -54,7 +56,7 @@ def find_files(inputs: Iterable[str | Path]) -> list[Path]:
         if not matches:
             raise EvidenceError(f"no evidence matches {text!r}; check the path or quote the glob")
         for m in matches:
-            found = _expand(Path(m))
+            found = _expand(Path(m), follow_links)
             if not found and not glob.has_magic(text):
                 raise EvidenceError(f"no evidence in folder {text!r} (it holds no files); check the path")
             for f in found:
@@ -65,21 +67,85 @@ def find_files(inputs: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def _expand(p: Path) -> list[Path]:
+def _expand(p: Path, follow_links: bool) -> list[Path]:
+    if p.is_symlink() and not follow_links:
+        return [p]  # whatever it points to: the evidence boundary (Boundary) decides
     if p.is_file():
         return [p]
     if p.is_dir():
         found: list[Path] = []
-        for root, dirs, files in os.walk(p, followlinks=False):
+        walked: set[str] = set()
+        for root, dirs, files in os.walk(p, followlinks=follow_links):
+            real = os.path.realpath(root)
+            if real in walked:  # a link back to a folder already walked (a loop)
+                dirs.clear()
+                continue
+            walked.add(real)
             dirs.sort()
             # everything that is not a real folder is listed, so special files, broken links,
             # link loops and symlinked folders are recorded as not read, never silently skipped
-            links = [d for d in dirs if (Path(root) / d).is_symlink()]
+            links = [] if follow_links else [d for d in dirs if (Path(root) / d).is_symlink()]
             found.extend(Path(root) / f for f in sorted([*files, *links]))
         return found
     if not p.exists():
         raise EvidenceError(f"evidence path {p} does not exist")
     raise EvidenceError(f"evidence path {p} is neither a file nor a folder")
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """The evidence boundary: the folders given on the command line, as given and as real paths.
+
+    A folder argument is a root; a file argument (or a link, or a shell-expanded glob match)
+    has the folder it is named in as its root; a glob has its folder before the first wildcard.
+    A file whose real path (links resolved) lies outside every root is not read, unless
+    ``follow_links``.
+    """
+
+    roots: tuple[tuple[Path, Path], ...]  # (absolute as given, real path)
+    follow_links: bool = False
+
+    @classmethod
+    def of(cls, inputs: Iterable[str | Path], follow_links: bool = False) -> Boundary:
+        roots = []
+        for item in inputs:
+            text = str(item)
+            if glob.has_magic(text):
+                parts = Path(text).parts
+                cut = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+                base = Path(*parts[:cut]) if cut else Path(".")
+            else:
+                p = Path(text)
+                base = p if p.is_dir() and not p.is_symlink() else p.parent
+            roots.append((Path(os.path.abspath(base)), Path(os.path.realpath(base))))
+        return cls(tuple(dict.fromkeys(roots)), follow_links)
+
+    def check(self, path: Path) -> str | None:
+        """None for a file inside the roots reached without a link; a note for one read through
+        a link; raises SkippedEvidence for one outside (nothing of it is opened or read)."""
+        path = Path(os.path.abspath(path))
+        real = Path(os.path.realpath(path))
+        direct = any(
+            path.is_relative_to(given) and real == root / path.relative_to(given)
+            for given, root in self.roots
+        )
+        if direct:
+            return None
+        target = display_path(Path(os.readlink(path))) if path.is_symlink() else display_path(real)
+        inside = any(real.is_relative_to(root) for _, root in self.roots)
+        if inside or self.follow_links:
+            how = "" if inside else " outside the evidence folders (read because of --follow-links)"
+            return f"read through a symbolic link to {display_path(real)}{how}; the SHA-256 is of that file"
+        todo = (
+            "give that folder itself to ingest it"
+            if real.is_dir()
+            else "copy the file into the evidence folder"
+        )
+        raise SkippedEvidence(
+            f"{path} is a symbolic link to {target}, outside the evidence folders given "
+            f"({', '.join(display_path(g) for g, _ in self.roots)}); it was not read. To read it, "
+            f"{todo}, or pass --follow-links to read what links point to"
+        )
 
 
 def sniff_compression(head: bytes) -> str:
@@ -105,8 +171,10 @@ def describe(path: Path) -> EvidenceFile:
         st = path.stat()
         if stat.S_ISDIR(st.st_mode):
             raise SkippedEvidence(f"{path} is {_kind(st.st_mode, path)}")
-        if not stat.S_ISREG(st.st_mode):
-            raise EvidenceError(f"{path} is not a regular file ({_kind(st.st_mode, path)}); it was not read")
+        if not stat.S_ISREG(st.st_mode):  # never opened: a FIFO blocks, a device never ends
+            raise SkippedEvidence(
+                f"{path} is not a regular file ({_kind(st.st_mode, path)}); it was not read"
+            )
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
             head = fh.read(8)
@@ -169,7 +237,8 @@ def sha256_file(path: Path) -> str:
 
 
 class SkippedEvidence(EvidenceError):
-    """Not read on purpose (a symbolic link to a folder): recorded as ``skipped``."""
+    """Not read on purpose (a link to a folder or out of the evidence folders, a pipe, socket or
+    device): recorded as ``skipped``."""
 
 
 class TruncatedError(Exception):
@@ -264,13 +333,28 @@ def _blocks(raw: BinaryIO, compression: str, size: int) -> Iterator[bytes]:
 
 
 def head_lines(path: Path, compression: str, max_lines: int = 200, max_bytes: int = 1 << 20) -> list[str]:
-    """The first lines of a file, decoded losslessly (invalid UTF-8 → backslash escapes)."""
+    """The first lines of a file, decoded losslessly (invalid UTF-8 → backslash escapes).
+
+    A first line longer than ``max_bytes`` (a hostile or broken file) is left out and the head
+    starts after it, so the lines that follow decide the format (the parse keeps that line, cut,
+    as a reject); memory stays bounded whatever its length.
+    """
     data = b""
+    skipping = False  # inside an over-long first line: drop bytes until its end
     try:
         for chunk in iter_chunks(path, compression, size=64 * 1024):
+            if skipping:
+                ends = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0]
+                if not ends:
+                    continue
+                chunk, skipping = chunk[min(ends) + 1 :].lstrip(b"\n"), False
             data += chunk
-            if data.count(b"\n") > max_lines or len(data) >= max_bytes:
+            if data.count(b"\n") > max_lines:
                 break
+            if len(data) >= max_bytes:
+                if b"\n" in data or b"\r" in data:
+                    break
+                data, skipping = b"", True
     except TruncatedError:
         pass
     text = data.decode("utf-8", errors="backslashreplace")

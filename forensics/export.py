@@ -1,33 +1,38 @@
 """Machine-readable outputs of an assessment: findings.json, affected_records.csv, timeline.jsonl.
 
 * ``findings.json`` — ``Assessment.document`` (schema ``forensics.findings/2``, README), UTF-8,
-  2-space indent, key order as built: the same assessment gives the same bytes.
+  2-space indent, key order as built: the same assessment gives the same bytes. Characters JSON
+  allows raw but that act in a reader (U+2028/2029, bidi overrides, C1) are ``\\uNNNN`` escapes.
 * ``affected_records.csv`` — one row per record id an unauthorised actor received in the
   window: ``record_id, basis (confirmed|probable), first_seen, last_seen, actors, requests,
-  bytes``. Cells that a spreadsheet would run as a formula (starting ``= + - @`` tab or CR) get a
-  leading apostrophe (OWASP CSV injection guidance).
+  bytes``. A CSV is read by people in spreadsheets: every cell shows control and invisible
+  formatting characters escaped (text.printable: ``\\x1b``, ``\\u202e``), and cells that a
+  spreadsheet would run as a formula (starting ``= + - @`` tab or CR) get a leading apostrophe
+  (OWASP CSV injection guidance). The case keeps the values as logged.
 * ``timeline.jsonl`` — Timesketch's JSONL import shape (``message``, ``datetime``,
   ``timestamp_desc`` plus fields) for the requests behind the high/medium findings in the window
   and every request that delivered a record of affected_records.csv: written by DuckDB straight
   from the case (bounded memory), in time order. Per request, ``affected_record``/``basis`` say
   whether *that request* delivered a listed record (and on which basis); ``actor_unauthorised``
-  is the actor's status (as in the actors table), not the request's.
+  is the actor's status (as in the actors table), not the request's. Values are the case's, JSON
+  escaped; U+2028/2029, bidi overrides and C1 controls too (text.json_visible).
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 
 from forensics.assessment import Assessment
 from forensics.case import Case
 from forensics.formats.sqltext import sql_str
+from forensics.text import json_visible, printable
 from forensics.window import iso_z
 
 FORMULA_START = re.compile(r"^[=+\-@\t\r]")
@@ -35,7 +40,7 @@ CSV_COLUMNS = ("record_id", "basis", "first_seen", "last_seen", "actors", "reque
 
 
 def findings_json(assessment: Assessment) -> str:
-    return json.dumps(assessment.document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return json_visible(json.dumps(assessment.document, indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
 
 
 def neutralise(cell: Any) -> str:
@@ -44,7 +49,7 @@ def neutralise(cell: Any) -> str:
         return ""
     if isinstance(cell, pd.Timestamp):
         return iso_z(cell.to_pydatetime())
-    text = str(cell)
+    text = printable(cell)
     return "'" + text if FORMULA_START.match(text) else text
 
 
@@ -80,6 +85,15 @@ TIMELINE_COLUMNS = """
     coalesce(wa.unauthorised, false) AS actor_unauthorised,
     s.path AS source_path, d.line_no AS source_line"""
 SHOWN = ("method", "path", "query", "status", "client_ip", "user_agent", "principal", "route", "record_id")
+
+
+def _copy_visible(part: Path, out: BinaryIO) -> None:
+    """Append ``part`` (JSON lines) to ``out`` through ``json_visible``, in bounded chunks."""
+    decoder = codecs.getincrementaldecoder("utf-8")("backslashreplace")
+    with part.open("rb") as src:
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            out.write(json_visible(decoder.decode(chunk)).encode("utf-8"))
+        out.write(json_visible(decoder.decode(b"", final=True)).encode("utf-8"))
 
 
 def write_timeline(case: Case, path: Path, shown: Mapping[str, str] | None = None, joins: str = "") -> int:
@@ -124,8 +138,7 @@ def write_timeline(case: Case, path: Path, shown: Mapping[str, str] | None = Non
                         TO {sql_str(str(part))} (FORMAT json)""",
                     [lo, hi],
                 )
-                with part.open("rb") as chunk:
-                    shutil.copyfileobj(chunk, out)
+                _copy_visible(part, out)
     finally:
         part.unlink(missing_ok=True)
         con.execute("DROP TABLE IF EXISTS _timeline_f")

@@ -8,11 +8,12 @@ in DuckDB and committed in one transaction per batch (batch.py).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import zoneinfo
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,9 +24,10 @@ import duckdb
 from forensics import custody, formats
 from forensics.batch import Planned, commit_batch, insert_sources, parse_batch, source_row
 from forensics.case import Case, is_write_failure, write_failed
-from forensics.errors import ForensicsError, UnrecognisedFormatError
+from forensics.errors import CaseError, ForensicsError, UnrecognisedFormatError
 from forensics.evidence import (
     DEFAULT_MAX_EXPANSION,
+    Boundary,
     EvidenceFile,
     SkippedEvidence,
     describe,
@@ -52,6 +54,7 @@ class IngestOptions:
     tz: str | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
     max_expansion: float | None = DEFAULT_MAX_EXPANSION  # refuse compressed files that expand more
+    follow_links: bool = False  # read what symbolic links point to, even outside the evidence folders
 
     def parse_options(self) -> ParseOptions:
         return ParseOptions(tz=self.tz, fields=dict(self.fields))
@@ -121,7 +124,8 @@ def ingest(
     """Ingest evidence files/folders/globs into ``case``. Safe to re-run: nothing is added twice."""
     opts = options or IngestOptions()
     forced = _forced_format(opts)
-    paths = [p for p in find_files(inputs) if not _is_case_file(p, case.path)]
+    inputs = list(inputs)
+    paths = [p for p in find_files(inputs, opts.follow_links) if not _is_case_file(p, case.path)]
     started = case.log_command(
         "ingest",
         {
@@ -131,13 +135,21 @@ def ingest(
             "tz": opts.tz,
             "fields": dict(opts.fields),
             "max_expansion": opts.max_expansion,
+            "follow_links": opts.follow_links,
         },
     )
     run = _Run(case.con, opts, forced, paths, progress)
     run.path, run.started = case.path, started
-    for path in paths:
-        run.add(path)
-    run.flush()
+    run.boundary = Boundary.of(inputs, opts.follow_links)
+    try:
+        for path in paths:
+            run.add(path)
+        run.flush()
+    except Exception as exc:  # a stop for the whole run (disk full): the log entry still ends
+        with suppress(Exception):  # the case may refuse this write too
+            done = IngestReport(list(run.results.values()))
+            case.log_result(started, "ingest", {"failed": failure_reason(exc), **_summary(case, done)})
+        raise
     run.report(None)
     report = IngestReport([run.results[p] for p in paths])
     case.log_result(started, "ingest", _summary(case, report))
@@ -147,8 +159,9 @@ def ingest(
 def check_inputs(inputs: Iterable[str | Path], options: IngestOptions | None = None) -> None:
     """Raise what ``ingest`` would raise before reading anything (evidence that does not exist,
     an empty folder, an unknown zone or format), so a caller can check before creating a case."""
-    _forced_format(options or IngestOptions())
-    find_files(inputs)
+    opts = options or IngestOptions()
+    _forced_format(opts)
+    find_files(inputs, opts.follow_links)
 
 
 def _summary(case: Case, report: IngestReport) -> dict[str, Any]:
@@ -181,6 +194,8 @@ class _Run:
         self.con, self.opts, self.forced, self.progress = con, opts, forced, progress
         self.path = Path("case")
         self.started: int | None = None  # the ingest's case-log entry
+        self.boundary = Boundary(())
+        self.notes: dict[Path, list[str]] = {}  # per file: how it was reached (through a link)
         self.results: dict[Path, FileResult] = {}
         self.total_bytes = sum(_size(p) for p in paths)
         self.n_files, self.done_bytes, self.done_lines = len(paths), 0, 0
@@ -195,8 +210,22 @@ class _Run:
         self.dups: list[tuple[Path, list[Any], str]] = []  # waiting for their original's batch
 
     def add(self, path: Path) -> None:
+        """Hash, sniff and plan one file (parsed with its batch at ``flush``). Whatever goes wrong
+        with it makes it an ``error`` source with the reason; the other files go on."""
         self.report(path)
         try:
+            self._add(path)
+        except Exception as exc:
+            if path in self.results:  # recorded before it failed (e.g. its source row's write)
+                raise
+            self._stop_if_write_failure(exc)
+            ev = EvidenceFile(path, 0, datetime.fromtimestamp(0, tz=UTC), "", "unknown")
+            self._record(ev, "error", f"{display_path(path)}: {failure_reason(exc)}")
+
+    def _add(self, path: Path) -> None:
+        try:
+            note = self.boundary.check(path)  # raises SkippedEvidence outside the evidence folders
+            self.notes[path] = [note] if note else []
             ev = describe(path)
         except ForensicsError as exc:  # unreadable or special: recorded without a hash, never dropped
             shown = display_path(path)
@@ -204,7 +233,7 @@ class _Run:
                 self.con.execute("DELETE FROM sources WHERE path = ? AND sha256 = ''", [shown])
             ev = EvidenceFile(path, 0, datetime.fromtimestamp(0, tz=UTC), "", "unknown")
             status = "skipped" if isinstance(exc, SkippedEvidence) else "error"
-            self._record(ev, status, str(exc), warnings=[str(exc)])
+            self._record(ev, status, str(exc))
             return
         if (str(path), ev.sha256) in self.seen:
             self._done(FileResult(path, "already-ingested"), ev.size)
@@ -217,10 +246,12 @@ class _Run:
             )
         original = self.originals.get(ev.sha256)
         if original is not None:
-            self._record(ev, "duplicate", f"same SHA-256 as source {original}", dup_of=original)
+            self._record(ev, "duplicate", f"same SHA-256 as source {original}", dup_of=original, warned=False)
         elif ev.sha256 in self.pending:
             first = self.pending[ev.sha256]
-            row = source_row(self._sid(), ev, status="duplicate", duplicate_of=first.source_id)
+            row = source_row(
+                self._sid(), ev, status="duplicate", duplicate_of=first.source_id, warnings=self.notes[path]
+            )
             self.dups.append((path, row, f"same SHA-256 as {first.ev.path}"))
         else:
             self._plan(ev)
@@ -228,13 +259,16 @@ class _Run:
     def _plan(self, ev: EvidenceFile) -> None:
         try:
             item = plan(self.con, ev, self.opts, self.forced)
-        except ForensicsError as exc:
+        except Exception as exc:  # sniffing hostile bytes: any failure is this file's, not the run's
+            self._stop_if_write_failure(exc)
             status = "unrecognised" if isinstance(exc, UnrecognisedFormatError) else "error"
-            self._record(ev, status, str(exc), warnings=[str(exc)])
+            text = str(exc) if isinstance(exc, ForensicsError) else f"{ev.path}: {failure_reason(exc)}"
+            self._record(ev, status, text)
             return
         if item is None:
-            self._record(ev, "empty", None, counts=(0, 0, 0))
+            self._record(ev, "empty", None, counts=(0, 0, 0), warned=False)
             return
+        item.warnings = list(self.notes.get(ev.path, []))
         if self.batch and (
             item.key() != self.batch[0].key()
             or len(self.batch) >= BATCH_FILES
@@ -254,25 +288,63 @@ class _Run:
         dups = [d for d in self.dups if d[1][4] in hashes]
         self.dups = [d for d in self.dups if d[1][4] not in hashes]
         try:
-            with _watch(self.con, self._batch_progress(items)):
-                parse_batch(self.con, items, self.opts.parse_options(), self.opts.max_expansion)
-                commit_batch(
-                    self.con,
-                    items,
-                    [d[1] for d in dups if not _refused(d, items)],
-                    self.opts.tz,
-                    self.started,
-                )
-        except duckdb.Error as exc:  # e.g. a pasted layout whose SQL DuckDB refuses
-            if is_write_failure(exc, self.path):  # disk full, spill folder unwritable: stop and say so
-                raise write_failed(self.path, exc) from exc
-            self._batch_failed(items, dups, exc)
+            self._parse(items, dups)
+        except Exception as exc:  # e.g. a pasted layout whose SQL DuckDB refuses, memory, a bug
+            self._stop_if_write_failure(exc)
+            if len(items) == 1:
+                self._batch_failed(items, dups, exc)
+                return
+            for item in items:  # one file's trouble must not cost the others: each alone
+                alone = self._fresh(item)
+                its = [d for d in dups if d[1][4] == item.ev.sha256]
+                try:
+                    self._parse([alone], its)
+                except Exception as one_exc:
+                    self._stop_if_write_failure(one_exc)
+                    self._batch_failed([alone], its, one_exc)
+                    continue
+                self._finish([alone], its)
+            self.pending.clear()
             return
+        self._finish(items, dups)
+        self.pending.clear()
+
+    def _parse(self, items: list[Planned], dups: list[tuple[Path, list[Any], str]]) -> None:
+        with _watch(self.con, self._batch_progress(items)):
+            parse_batch(self.con, items, self.opts.parse_options(), self.opts.max_expansion)
+            commit_batch(
+                self.con, items, [d[1] for d in dups if not _refused(d, items)], self.opts.tz, self.started
+            )
+
+    def _fresh(self, item: Planned) -> Planned:
+        """``item`` as planned, before a failed parse changed it."""
+        return dataclasses.replace(
+            item,
+            reader="duckdb",
+            warnings=list(self.notes.get(item.ev.path, [])),
+            counts=(0, 0, 0),
+            entry_rejects=0,
+            format_lines={},
+            error=None,
+            misfit=None,
+            cut_tail=False,
+        )
+
+    def _stop_if_write_failure(self, exc: Exception) -> None:
+        """A write to the case that fails (disk full, spill folder unwritable) stops the run, also
+        when it is already a CaseError (raised by ``flush`` from inside another file's ``add``)."""
+        if isinstance(exc, CaseError):
+            raise exc
+        if isinstance(exc, duckdb.Error) and is_write_failure(exc, self.path):
+            raise write_failed(self.path, exc) from exc
+
+    def _finish(self, items: list[Planned], dups: list[tuple[Path, list[Any], str]]) -> None:
+        """Results of a batch that committed."""
         for item in items:
             if item.error is not None:
-                del self.pending[item.ev.sha256]
+                self.pending.pop(item.ev.sha256, None)
                 message = item.error + (_misfit_hint(self.con, item) if item.misfit else "")
-                self._record(item.ev, "error", message, warnings=[message])
+                self._record(item.ev, "error", message)
                 continue
             self.originals[item.ev.sha256] = item.source_id
             self._done(
@@ -294,25 +366,35 @@ class _Run:
                 self._done(FileResult(path, "error", message="its identical original was refused"), row[2])
                 continue
             self._done(FileResult(path, "duplicate", row[0], message=message), row[2])
-        self.pending.clear()
 
     def _batch_failed(
-        self, items: list[Planned], dups: list[tuple[Path, list[Any], str]], exc: duckdb.Error
+        self, items: list[Planned], dups: list[tuple[Path, list[Any], str]], exc: Exception
     ) -> None:
-        """Record every file of a batch DuckDB could not parse as an error, and go on."""
+        """Record every file of a batch that could not be parsed as an error, and go on."""
         self.pending.clear()
         for item in items:
-            msg = f"{item.ev.path}: parsing as {item.fmt.name} failed in DuckDB: {exc}"
-            self._record(item.ev, "error", msg, warnings=[msg])
+            how = "failed in DuckDB:" if _is_plain_duckdb(exc) else "failed:"
+            msg = f"{item.ev.path}: parsing as {item.fmt.name} {how} {failure_reason(exc)}"
+            self._record(item.ev, "error", msg)
         for path, row, _ in dups:  # their original failed: they are not duplicates of anything
             self.seen.discard((str(path), row[4]))
             self._done(FileResult(path, "error", message="its identical original failed to parse"), row[2])
 
     def _record(
-        self, ev: EvidenceFile, status: str, message: str | None, dup_of: int | None = None, **kw: Any
+        self,
+        ev: EvidenceFile,
+        status: str,
+        message: str | None,
+        dup_of: int | None = None,
+        warned: bool = True,
+        **kw: Any,
     ) -> None:
+        """A source row for a file that is not parsed; ``message`` is also its warning if ``warned``."""
         sid = self._sid()
-        insert_sources(self.con, [source_row(sid, ev, status=status, duplicate_of=dup_of, **kw)])
+        notes = self.notes.get(ev.path, []) + ([message] if message and warned else [])
+        insert_sources(
+            self.con, [source_row(sid, ev, status=status, duplicate_of=dup_of, warnings=notes, **kw)]
+        )
         self._done(FileResult(ev.path, status, sid, message=message), ev.size)
 
     def _sid(self) -> int:
@@ -342,6 +424,29 @@ class _Run:
             return None
         size = sum(i.ev.size for i in items)
         return lambda frac: self.report(items[-1].ev.path, int(size * frac))
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line saying why a file could not be read, and what to do about it."""
+    if isinstance(exc, MemoryError | duckdb.OutOfMemoryException):
+        return (
+            "out of memory while reading it; nothing of it was kept. Free memory (close other "
+            "programs) or use a machine with more, and run the same command again: files already "
+            "ingested are skipped"
+        )
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read (a hostile or corrupt line); nothing of it was kept"
+    first = (str(exc).splitlines() or [""])[0][:500]
+    if _is_plain_duckdb(exc):
+        return str(exc)
+    return (
+        f"unexpected {type(exc).__name__} ({first}); nothing of it was kept, the other files were "
+        "read. Please report this with the message"
+    )
+
+
+def _is_plain_duckdb(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.Error) and not isinstance(exc, duckdb.OutOfMemoryException)
 
 
 def _refused(dup: tuple[Path, list[Any], str], items: list[Planned]) -> bool:

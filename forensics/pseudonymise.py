@@ -44,6 +44,7 @@ from forensics.pseudonym import (
     scrub,
 )
 from forensics.routes import QUERY_ID_RE
+from forensics.text import INVISIBLE_RE2, printable
 
 KEY_SUFFIX = ".pseudonym-key"
 MAPPING_SUFFIX = ".pseudonym-map.csv"
@@ -318,26 +319,38 @@ def _strings(value: Any, text: Callable[[str], str]) -> Any:
 
 
 def write_mapping(case: Case, pz: Pseudonymiser, path: Path) -> int:
-    """pseudonym, kind, value (CSV, mode 0600 from creation; formula-like cells get a leading ')."""
+    """pseudonym, kind, value (CSV, mode 0600 from creation). Values are shown as the report shows
+    log text: control and invisible formatting characters escaped (text.printable); formula-like
+    cells get a leading '."""
     con = case.con
     extra = pd.DataFrame(
         [(k, v, p) for (k, v), p in sorted(pz.made.items())], columns=["kind", "value", "pseudonym"]
     )
-    safe = "CASE WHEN regexp_matches(value, '^[=+\\-@\\t\\r]') THEN '''' || value ELSE value END"
+    every = (
+        "SELECT kind, value, pseudonym FROM _pseudonyms UNION SELECT kind, value, pseudonym FROM _pz_extra"
+    )
+    safe = "CASE WHEN regexp_matches(v, '^[=+\\-@\\t\\r]') THEN '''' || v ELSE v END"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with (
             registered(con, "_pz_extra", extra.astype(str)),
             tempfile.TemporaryDirectory(dir=path.parent, prefix=".pseudonym-map.") as tmp,  # 0700
         ):
-            part = Path(tmp) / "map.csv"
-            con.execute(
-                f"""COPY (SELECT pseudonym, kind, {safe} AS value FROM (
-                        SELECT kind, value, pseudonym FROM _pseudonyms
-                        UNION SELECT kind, value, pseudonym FROM _pz_extra)
-                      ORDER BY kind, pseudonym, value)
-                    TO {sql_str(str(part))} (HEADER, DELIMITER ',')"""
+            odd = con.execute(
+                f"SELECT DISTINCT value FROM ({every}) WHERE regexp_matches(value, ?)", [INVISIBLE_RE2]
+            ).fetchall()
+            shown = pd.DataFrame(
+                {"value": [str(r[0]) for r in odd], "shown": [printable(r[0]) for r in odd]}, dtype=object
             )
+            part = Path(tmp) / "map.csv"
+            with registered(con, "_pz_shown", shown):
+                con.execute(
+                    f"""COPY (SELECT pseudonym, kind, {safe} AS value FROM (
+                            SELECT u.kind, u.pseudonym, coalesce(s.shown, u.value) AS v
+                            FROM ({every}) u LEFT JOIN _pz_shown s ON s.value = u.value)
+                          ORDER BY kind, pseudonym, value)
+                        TO {sql_str(str(part))} (HEADER, DELIMITER ',')"""
+                )
             os.chmod(part, 0o600)
             os.replace(part, path)
     except OSError as exc:

@@ -503,7 +503,7 @@ def test_markdown_neutralises_log_text(markdown: str) -> None:
     assert md(SCRIPT) == "\\<script\\>document.title='pwned'\\</script\\>"
     assert md(MDLINK) == "\\[x\\]\\(http://evil\\)"
     assert md(FORMULA) == "=cmd\\|' /C calc'\\!A0"
-    assert md("a\nb\r\n# c") == "a b \\# c"
+    assert md("a\nb\r\n# c") == "a\\\\x0ab\\\\x0d\\\\x0a\\# c"  # newlines shown, not collapsed
     assert md(ANSI) == "\\\\x1b\\[31mred\\\\x1b\\[0m"
     assert md(MATH) == r"\$\\alpha\$ \$\\frac{\$"
     # table rows have exactly as many unescaped cell borders as the header
@@ -551,7 +551,7 @@ def test_markdown_fence_outlasts_backticks() -> None:
     ex = {1: [{"path": "/x.log", "line_no": 3, "line": "GET /```\n# not a heading ````` end"}]}
     text = render_markdown(Assessment(doc, excerpts=ex))
     _, fenced = split_fences(text)
-    assert "/x.log:3: GET /``` # not a heading ````` end" in fenced
+    assert "/x.log:3: GET /```\\x0a# not a heading ````` end" in fenced  # the newline shown
 
 
 def test_deterministic(assessment: Assessment, page: str, markdown: str) -> None:
@@ -612,7 +612,7 @@ def test_plot_text_is_not_mathtext(assessment: Assessment, monkeypatch: pytest.M
     assert not [t for t in texts if "mathdefault" in t or "\x1b" in t]
     assert {"1 kB", "10 kB", "1 MB"} <= set(texts)  # the log x-axis of response sizes
     assert {"100000", "104000"} <= set(texts)  # record ids as themselves, no offset
-    assert plots.label(f"a{ANSI}\nb") == "a\\x1b[31mred\\x1b[0m b"
+    assert plots.label(f"a{ANSI}\nb") == "a\\x1b[31mred\\x1b[0m\\x0ab"
     assert plots.label("x" * 100) == "x" * 59 + "…"
 
 

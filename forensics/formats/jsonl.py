@@ -112,14 +112,23 @@ def norm(key: str) -> str:
     return re.sub(r"[^a-z0-9]", "", key.lower())
 
 
+MAX_DEPTH = 32  # keys nested deeper are not considered for the mapping (hostile lines nest 1,000s)
+
+
 def flatten(obj: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
-    """Leaf values by key path; a list of scalars counts as a leaf (its first item is used)."""
+    """Leaf values by key path; a list of scalars counts as a leaf (its first item is used).
+
+    Iterative, and blind below MAX_DEPTH keys: a line's nesting is the attacker's choice.
+    """
     out: dict[tuple[str, ...], Any] = {}
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            out.update(flatten(v, (*prefix, str(k))))
-    elif prefix:
-        out[prefix] = obj
+    stack: list[tuple[tuple[str, ...], Any]] = [(prefix, obj)]
+    while stack:
+        keys, value = stack.pop()
+        if isinstance(value, dict):
+            if len(keys) < MAX_DEPTH:
+                stack.extend(((*keys, str(k)), v) for k, v in reversed(list(value.items())))
+        elif keys:
+            out[keys] = value
     return out
 
 
@@ -133,9 +142,8 @@ def choose_mapping(lines: list[str]) -> dict[str, tuple[str, ...]]:
     """For each column, the best-matching key path seen in the sample objects."""
     seen: dict[tuple[str, ...], Any] = {}
     for line in lines[:SAMPLE]:
-        try:
-            obj = json.loads(jsonmap.strip_prefix(line))
-        except ValueError:
+        obj = jsonmap.load(line)
+        if obj is None:
             continue
         for path, value in flatten(obj).items():
             seen.setdefault(path, value)
@@ -153,10 +161,7 @@ def choose_mapping(lines: list[str]) -> dict[str, tuple[str, ...]]:
 
 
 def _is_object(line: str) -> bool:
-    try:
-        return isinstance(json.loads(jsonmap.strip_prefix(line)), dict)
-    except ValueError:
-        return False
+    return isinstance(jsonmap.load(line), dict)
 
 
 @dataclass(frozen=True)
@@ -187,11 +192,9 @@ class JsonFormat:
         mapping = choose_mapping([ln for ln in lines if ln.strip()])
         samples: dict[tuple[str, ...], Any] = {}
         for line in lines[:SAMPLE]:
-            try:
-                obj = json.loads(jsonmap.strip_prefix(line))
+            obj = jsonmap.load(line)
+            if obj is not None:
                 samples.update({k: v for k, v in flatten(obj).items() if k not in samples})
-            except ValueError:
-                continue
         for column, dotted in options.fields.items():
             target = {"path": "_target", "request": "_request"}.get(column, column)
             if target not in SYNONYMS:

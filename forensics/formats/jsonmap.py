@@ -97,9 +97,11 @@ def strip_prefix(line: str) -> str:
 
 
 def load(line: str) -> Any:
+    """The JSON value of a line, or None when it is not JSON or is nested too deeply for Python
+    (a hostile line: DuckDB's parser, which reads the file, takes any depth)."""
     try:
         return json.loads(strip_prefix(line))
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

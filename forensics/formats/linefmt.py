@@ -41,6 +41,9 @@ def addr_without_port(v: str) -> str:
 
 # The tolerant regex in Python's backtracking re only on a few short lines (bind's sample)
 PY_TOLERANT_MAX, PY_TOLERANT_LINES = 256, 5
+# Longer lines are matched by RE2 (in DuckDB) even in the strict form: Python's re backtracks on
+# some layouts (``%v:%p`` on a 48 kB line of ``{"a":`` took 2 s; a 1 MiB line would take hours).
+PY_STRICT_MAX = 4096
 
 
 @functools.lru_cache(maxsize=256)
@@ -80,18 +83,33 @@ class LineFormat:
         # a cheap count rules out most lines of other layouts before any regex runs.
         need = self._quotes_needed
         possible = [ln.count('"') >= need for ln in lines]
-        out = [ok and fast.fullmatch(ln) is not None for ok, ln in zip(possible, lines, strict=True)]
+        short = [len(ln) <= PY_STRICT_MAX for ln in lines]
+        out = [
+            ok and short_ and fast.fullmatch(ln) is not None
+            for ok, short_, ln in zip(possible, short, lines, strict=True)
+        ]
+        self._re2(
+            con, self.layout.fast, lines, [i for i, ok in enumerate(possible) if ok and not short[i]], out
+        )
         if strict_only:
             return out
         misses = [i for i, ln in enumerate(lines) if possible[i] and not out[i]]
-        if misses:
-            row = con.execute(
-                f"SELECT list_transform(?, lambda l: regexp_full_match(l, {sql_str(self.layout.regex)}))",
-                [[lines[i] for i in misses]],
-            ).fetchone()
-            for i, hit in zip(misses, row[0] if row else [], strict=True):
-                out[i] = bool(hit)
+        self._re2(con, self.layout.regex, lines, misses, out)
         return out
+
+    @staticmethod
+    def _re2(
+        con: duckdb.DuckDBPyConnection, regex: str, lines: list[str], idx: list[int], out: list[bool]
+    ) -> None:
+        """Lines ``idx`` matched by RE2 (linear time) in one query; hits set in ``out``."""
+        if not idx:
+            return
+        row = con.execute(
+            f"SELECT list_transform(?, lambda l: regexp_full_match(l, {sql_str(regex)}))",
+            [[lines[i] for i in idx]],
+        ).fetchone()
+        for i, hit in zip(idx, row[0] if row else [], strict=True):
+            out[i] = out[i] or bool(hit)
 
     @functools.cached_property
     def _quotes_needed(self) -> int:
@@ -116,7 +134,7 @@ class LineFormat:
         """
         idx = [f.spec.column for f in self.layout.fields].index("ts") + 1
         fast = _compiled(self.layout.fast)
-        values = [m.group(idx) for ln in lines if (m := fast.fullmatch(ln))]
+        values = [m.group(idx) for ln in lines if len(ln) <= PY_STRICT_MAX and (m := fast.fullmatch(ln))]
         if not values:
             tolerant = _compiled(self.layout.regex)
             short = [ln for ln in lines if len(ln) <= PY_TOLERANT_MAX][:PY_TOLERANT_LINES]

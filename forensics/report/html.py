@@ -2,7 +2,9 @@
 
 Jinja2 with autoescaping renders the blocks of content.py through
 ``templates/report.html.j2``; every value is escaped on output, and ``finalize`` first shows
-control bytes as ``\\xNN``. Log text only ever appears as element text, never in an attribute.
+control and invisible formatting characters escaped (text.printable: ``\\x1b``, ``\\u202e``; a
+value is one line, multi-line text is given line by line). Log text only ever appears as element
+text, never in an attribute.
 A Content-Security-Policy ``<meta>`` forbids everything but inline styles and data: images, so
 even a rendering mistake could not load or run anything.
 """

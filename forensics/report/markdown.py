@@ -1,8 +1,9 @@
 """report.md: the report's content as GitHub-flavoured Markdown, for tickets and e-mail.
 
 The same blocks as the HTML page (content.py), no images (the figures are in report.html; the
-text says so). Every value is made inert: control bytes shown as ``\\xNN``, newlines collapsed,
-and Markdown's active characters backslash-escaped, so no log string can become a link, an
+text says so). Every value is made inert: control and invisible formatting characters shown
+escaped (text.printable: ``\\x1b``, ``\\x0a``, ``\\u202e``) and Markdown's active characters
+backslash-escaped, so no log string can become a link, an
 image, emphasis, a heading, a table cell border, math or raw HTML. Verbatim blocks (raw evidence
 lines, SQL) go in fenced code blocks whose fence is longer than any backtick run inside them,
 where nothing is interpreted.
@@ -18,13 +19,11 @@ from forensics.report.content import Block, Cell
 from forensics.text import printable
 
 _ACTIVE = re.compile(r"([\\`*_\[\]()<>#|~!&$])")  # $: GitHub renders $…$ as math
-_NEWLINES = re.compile(r"[\r\n\u2028\u2029\x85]+")
 
 
 def md(text: object) -> str:
-    """One line of inert Markdown text."""
-    one_line = _NEWLINES.sub(" ", str(text))
-    return _ACTIVE.sub(r"\\\1", printable(one_line))
+    """One line of inert Markdown text (a newline in it is shown as ``\\x0a``)."""
+    return _ACTIVE.sub(r"\\\1", printable(text))
 
 
 def _cell(value: Cell) -> str:
@@ -34,7 +33,7 @@ def _cell(value: Cell) -> str:
 
 
 def _fence(lines: list[str], info: str = "") -> list[str]:
-    body = [printable(_NEWLINES.sub(" ", line)) for line in lines]
+    body = [printable(line) for line in lines]
     longest = max((len(run) for line in body for run in re.findall(r"`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
     return [fence + info, *body, fence]

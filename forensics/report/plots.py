@@ -66,8 +66,8 @@ UNAUTH_COLOUR = "#c92a2a"
 
 
 def label(text: Any, limit: int = LABEL_CHARS) -> str:
-    """Log text as a plot label: control bytes visible, one line, shortened."""
-    s = printable(text).replace("\n", " ").replace("\t", " ")
+    """Log text as a plot label: one line, control and invisible characters escaped, shortened."""
+    s = printable(text)
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
