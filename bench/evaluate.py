@@ -53,8 +53,8 @@ alone, no user ids), investigated like the cases above, and per case:
   exactly one for every attacker that took a record in logged time), and in brackets over all its requests;
 * ``low-slow-insider``: the insider's records (affected records held by a case actor covering the
   insider, as above) against truth, from the logs alone (target: recall >= 0.9, precision >= 0.85)
-  and, when the investigate options have an ``ownership`` field, with the owner's map (target: both
-  >= 0.99); otherwise ``ownership: not available``.
+  and with the owner's map the simulator writes (``--ownership ownership.csv --ownership-teams
+  teams.csv``; target: both >= 0.99).
 
 Prints one table per case and the totals over all cases (micro-averaged), then one line per
 scenario, then a block per topology; exits 1 when a target is missed or a scenario goes wrong, saying
@@ -85,6 +85,7 @@ from forensics.detect import DetectOptions
 from forensics.detectors import REGISTRY
 from forensics.errors import EmptyCaseError, ForensicsError, LoginEndpointError, WindowError
 from forensics.network import Trusted
+from forensics.ownership import OwnershipMap
 from forensics.routes import Endpoint, RouteOptions
 from forensics.window import Window
 
@@ -404,31 +405,11 @@ def covers(truth_actors: list[dict[str, Any]]) -> Any:
     return who
 
 
-def ownership_field() -> tuple[Any, str] | None:
-    """(options class, field name) when the investigate API takes the owner's map, else None."""
-    for cls in (InvestigateOptions, DetectOptions, ActorOptions, AuthOptions):
-        for f in dataclasses.fields(cls):
-            if f.name in ("ownership", "ownership_map", "owners"):
-                return cls, f.name
-    return None
-
-
-def with_ownership(opts: InvestigateOptions, path: Path) -> InvestigateOptions:
-    found = ownership_field()
-    if found is None:
-        return opts
-    cls, name = found
-    if cls is InvestigateOptions:
-        return dataclasses.replace(opts, **{name: path})
-    detect = opts.detect
-    if cls is DetectOptions:
-        return dataclasses.replace(opts, detect=dataclasses.replace(detect, **{name: path}))
-    actors = detect.actors
-    if cls is ActorOptions:
-        actors = dataclasses.replace(actors, **{name: path})
-    else:
-        actors = dataclasses.replace(actors, auth=dataclasses.replace(actors.auth, **{name: path}))
-    return dataclasses.replace(opts, detect=dataclasses.replace(detect, actors=actors))
+def with_ownership(opts: InvestigateOptions, evidence: Path, ownership: dict[str, Any]) -> InvestigateOptions:
+    """``opts`` with the data owner's map the simulator wrote (``--ownership``/``--ownership-teams``)."""
+    teams = evidence / ownership["teams_file"] if ownership.get("teams_file") else None
+    owned = OwnershipMap.open(evidence / ownership["file"], teams)
+    return dataclasses.replace(opts, detect=dataclasses.replace(opts.detect, ownership=owned))
 
 
 def insider_counts(case: Case, affected: Any, name: str, who: Any, want: set[str]) -> Counts:
@@ -486,15 +467,15 @@ def evaluate_topology(name: str, evidence: Path, work: Path, logs: str = "eviden
         if insider is not None:
             mine = set(insider["records_unauthorised"])
             res.insider = insider_counts(case, aff, insider["name"], who, mine)
-            if ownership_field() is None:
-                res.ownership = "ownership: not available"
+            if not truth.get("ownership"):
+                res.ownership = "ownership: no map in the truth"
             else:
                 try:
-                    again = assess(case, with_ownership(opts, evidence / truth["ownership"]["file"]))
+                    again = assess(case, with_ownership(opts, evidence, truth["ownership"]))
                     res.insider_map = insider_counts(case, again.affected_records, insider["name"], who, mine)
                     res.ownership = "ownership: given"
-                except (ForensicsError, TypeError, ValueError) as exc:
-                    res.ownership = f"ownership: the option exists but failed: {exc}"
+                except ForensicsError as exc:
+                    res.ownership = f"ownership: refused: {exc}"
     kinds = {a["name"]: a["kind"] for a in tas}
     flagged: set[str] = set()
     read_actors: dict[str, set[int]] = defaultdict(set)

@@ -105,11 +105,20 @@ def derive_actors(case: Case, options: ActorOptions | None = None) -> ActorsResu
             SELECT source_id, line_no, ts, skey,
               CASE WHEN epoch(ts) - epoch(lag(ts) OVER (PARTITION BY skey ORDER BY ts, source_id, line_no))
                         <= {gap} THEN 0 ELSE 1 END AS new
-            FROM (SELECT source_id, line_no, ts,
-                    CASE WHEN coalesce(principal, twin_principal) IS NOT NULL
-                         THEN 'p:' || coalesce(principal, twin_principal)
-                         ELSE 'c:' || coalesce(client_ip, '?') || ' ' || coalesce(user_agent, '') END AS skey
-                  FROM request_facts)))"""
+            FROM (SELECT f.source_id, f.line_no, f.ts,
+                    CASE WHEN coalesce(f.principal, f.twin_principal) IS NOT NULL
+                         THEN 'p:' || coalesce(f.principal, f.twin_principal)
+                         WHEN o.copy_line_no IS NOT NULL  -- another log's copy: its original's caller
+                         THEN 'c:' || coalesce(o.client_ip, '?') || ' ' || coalesce(o.user_agent, '')
+                         ELSE 'c:' || coalesce(f.client_ip, '?') || ' ' || coalesce(f.user_agent, '')
+                    END AS skey
+                  FROM request_facts f LEFT JOIN (
+                    -- a copy (the app log's, without a user agent) is in its original's session: its
+                    -- address alone would put every caller behind one address into one session
+                    SELECT t.copy_source_id, t.copy_line_no, arg_min(r.client_ip, t.skew_ms) AS client_ip,
+                      arg_min(r.user_agent, t.skew_ms) AS user_agent
+                    FROM request_twins t JOIN request_facts r USING (source_id, line_no) GROUP BY ALL) o
+                  ON o.copy_source_id = f.source_id AND o.copy_line_no = f.line_no)))"""
     )
     con.execute(
         """

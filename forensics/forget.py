@@ -54,6 +54,8 @@ DERIVED_TABLES = (
     "sessions",
     "actors",
     "actor_links",
+    "ownership",
+    "ownership_teams",
     "detect_requests",
     "detector_runs",
     "findings",

@@ -11,7 +11,7 @@ from typing import Any
 from forensics.assess import InvestigateOptions, assess
 from forensics.assessment import Assessment
 from forensics.case import Case
-from forensics.outputs import locked_folder, write_outputs
+from forensics.outputs import locked_folder, write_outputs_hashed
 from forensics.pseudonymise import Pseudonymisation
 
 
@@ -61,7 +61,7 @@ def _investigate(
         },
     )
     result = assess(case, options)
-    written = write_outputs(case, result, out_dir, pseudonymise=pseudonymise)
+    written = write_outputs_hashed(case, result, out_dir, pseudonymise=pseudonymise)
     doc = result.document
     summary: dict[str, Any] = {
         "verdict": doc["verdict"],

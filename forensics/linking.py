@@ -3,7 +3,9 @@
 Rules (``RULES``: name -> the title a report prints); every link is between two sessions:
 
 * ``principal`` — the same principal (logged on the line, or by the other log's copy);
-* ``twin`` — one request logged by two servers (twins.py): both copies' sessions;
+* ``twin`` — one request logged by two servers (twins.py): both copies' sessions, when the copy's
+  session holds copies of one original session only (an app log's copies carry no user agent:
+  its session on an address shared by several callers must not tie them together);
 * ``client`` — one *login fingerprint*: a client (address + user agent) that logged in and whose
   logins never overlapped (auth.py: overlapping logins on one client mean several people), back
   within ``CLIENT_LINK_GAP`` — when the log names no user, a member of staff alone on her address
@@ -18,6 +20,12 @@ Rules (``RULES``: name -> the title a report prints); every link is between two 
   referer absence, path casing: ``FINGERPRINT_SQL``) reading at least ``WALK_MIN_IDS``
   consecutive ids of a route in increasing time order, each next id within ``WALK_MAX_GAP``
   (a slow scraper rotating addresses: each address may read a single id);
+* ``crowd_walk`` — callers with nothing else in common (a new address and browser per request)
+  whose first *unauthenticated* 2xx reads of a route, together, walk at least ``CROWD_MIN_IDS``
+  consecutive ids in time order, each within ``CROWD_MAX_GAP``, over at least
+  ``CROWD_MIN_SESSIONS`` sessions, none holding more than ``CROWD_MAX_SHARE`` of the ids (H11:
+  one enumerator spread over rotating cloud addresses). Reads whose authentication is unknown
+  never count, so staff on logs without logins are never tied by it;
 * ``resumed_walk`` — across pauses of days: an actor (after the rules above) that walks a route's
   ids resumes where another with the same fingerprint stopped: its first id is 1 to
   max(``RESUME_MIN_ID_GAP``, ``RESUME_ID_GAP_FACTOR`` times the ids the earlier one walked) above the
@@ -67,6 +75,16 @@ ENUM_MIN_ADJACENT_SHARE = 0.5
 ENUM_MIN_WALK = 0.8
 WALK_MIN_IDS = 20
 WALK_MAX_GAP = timedelta(minutes=60)
+# crowd_walk: callers with nothing else in common (a new address and browser string per request)
+# whose first unauthenticated reads of a route's ids, together, walk at least CROWD_MIN_IDS
+# consecutive ids in time order, each within CROWD_MAX_GAP of the previous, spread over at least
+# CROWD_MIN_SESSIONS sessions with none holding more than CROWD_MAX_SHARE of the ids (the same
+# thresholds as the route-level distributed_walk finding, METHOD.md H11). Only reads with
+# positive evidence of no authentication: staff whose authentication is unknown are never tied.
+CROWD_MIN_IDS = 50
+CROWD_MIN_SESSIONS = 10
+CROWD_MAX_SHARE = 0.5
+CROWD_MAX_GAP = timedelta(minutes=10)
 RESUME_MAX_PAUSE = timedelta(days=14)
 RESUME_MIN_READS = 10
 RESUME_MIN_ID_GAP = 50
@@ -79,6 +97,7 @@ RULES: dict[str, str] = {
     "network_ua": "same user agent from one network without a long pause",
     "adjacent_ids": "consecutive record ids read within minutes, same user agent",
     "fingerprint_walk": "same tool fingerprint walking consecutive ids in time order",
+    "crowd_walk": "many unauthenticated callers whose first reads together walk consecutive ids in minutes",
     "resumed_walk": "resumed an id walk where another stopped, same tool fingerprint",
     "repeated_walk": "walked the ids again from the same address with the same tool",
 }
@@ -137,7 +156,9 @@ def _reads(case: Case) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE _link_reads AS
         SELECT rs.session_id, r.route, TRY_CAST(r.record_id AS BIGINT) AS rid, r.ts,
-          coalesce(r.user_agent, '') AS ua, {FINGERPRINT_SQL} AS fp
+          coalesce(r.user_agent, '') AS ua, {FINGERPRINT_SQL} AS fp,
+          r.auth_state = 'unauthenticated' AND r.status BETWEEN 200 AND 299 AND NOT r.auth_ambiguous
+            AS unauth_read
         FROM request_facts r JOIN request_session rs USING (source_id, line_no)
         JOIN sessions s USING (session_id)
         JOIN events e USING (source_id, line_no)
@@ -152,6 +173,7 @@ def _base_links_sql() -> str:
     net_gap = int(NET_LINK_GAP.total_seconds())
     client_gap = int(CLIENT_LINK_GAP.total_seconds())
     walk_gap = int(WALK_MAX_GAP.total_seconds())
+    crowd_gap = int(CROWD_MAX_GAP.total_seconds())
     return f"""
         WITH s AS (SELECT * FROM sessions),
         clients AS (  -- clients (address + user agent) that logged in; one_login: never overlapping
@@ -207,17 +229,43 @@ def _base_links_sql() -> str:
             min(session_id) AS hub, count(DISTINCT session_id) AS sessions,
             (epoch(max(ts)) - epoch(min(ts))) / 3600 AS hours
           FROM walk_seg GROUP BY ALL
-          HAVING count(*) >= {WALK_MIN_IDS} AND count(DISTINCT session_id) >= 2)
+          HAVING count(*) >= {WALK_MIN_IDS} AND count(DISTINCT session_id) >= 2),
+        route_first AS (  -- per route: each id's first unauthenticated 2xx read, whoever made it
+          SELECT route, rid, min(ts) AS ts, arg_min(session_id, ts) AS session_id
+          FROM _link_reads WHERE unauth_read GROUP BY route, rid),
+        route_steps AS (
+          SELECT *, CASE WHEN rid - lag(rid) OVER w <= {step}
+                          AND epoch(ts) - epoch(lag(ts) OVER w) BETWEEN 0 AND {crowd_gap}
+                         THEN 0 ELSE 1 END AS new_segment
+          FROM route_first WINDOW w AS (PARTITION BY route ORDER BY rid)),
+        route_seg AS (
+          SELECT *, sum(new_segment) OVER (PARTITION BY route ORDER BY rid) AS segment FROM route_steps),
+        crowd_share AS (
+          SELECT route, segment, max(n) AS top FROM (
+            SELECT route, segment, session_id, count(*) AS n FROM route_seg GROUP BY ALL) GROUP BY ALL),
+        crowds AS (
+          SELECT route, segment, count(*) AS ids, min(rid) AS lo, max(rid) AS hi,
+            min(session_id) AS hub, count(DISTINCT session_id) AS sessions,
+            (epoch(max(ts)) - epoch(min(ts))) / 60 AS minutes
+          FROM route_seg JOIN crowd_share USING (route, segment) GROUP BY ALL
+          HAVING count(*) >= {CROWD_MIN_IDS} AND count(DISTINCT session_id) >= {CROWD_MIN_SESSIONS}
+            AND any_value(top) <= {CROWD_MAX_SHARE} * count(*))
         SELECT session_id AS a, root AS b, 'principal' AS rule, 'principal ' || principal AS reason
         FROM by_key WHERE session_id <> root
         UNION
-        SELECT a.session_id, b.session_id, 'twin',
-          'request ' || t.source_id || ':' || t.line_no || ' also logged as ' || t.copy_source_id || ':'
-          || t.copy_line_no
-        FROM request_twins t  -- one request, two logs
-        JOIN request_session a ON a.source_id = t.source_id AND a.line_no = t.line_no
-        JOIN request_session b ON b.source_id = t.copy_source_id AND b.line_no = t.copy_line_no
-        WHERE a.session_id <> b.session_id
+        SELECT a, b, 'twin', reason FROM (
+          SELECT a.session_id AS a, b.session_id AS b,
+            'request ' || t.source_id || ':' || t.line_no || ' also logged as ' || t.copy_source_id || ':'
+            || t.copy_line_no AS reason,
+            -- the copies' session is one person only when its copies' originals are one session:
+            -- an app log's copies carry no user agent, so a copy session of an address where
+            -- several people (and a monitor) call from would tie them all together
+            count(DISTINCT a.session_id) OVER (PARTITION BY b.session_id) AS originals
+          FROM request_twins t  -- one request, two logs
+          JOIN request_session a ON a.source_id = t.source_id AND a.line_no = t.line_no
+          JOIN request_session b ON b.source_id = t.copy_source_id AND b.line_no = t.copy_line_no
+          WHERE a.session_id <> b.session_id)
+        WHERE originals = 1
         UNION
         SELECT session_id, prev_session, 'client',
           'client ' || client || ' (it logged in, never two logins at once) back after '
@@ -243,7 +291,13 @@ def _base_links_sql() -> str:
         SELECT DISTINCT g.session_id, w.hub, 'fingerprint_walk',
           'ids ' || w.lo || '-' || w.hi || ' of ' || w.route || ' read in order over ' || round(w.hours, 1)
           || ' h by ' || w.sessions || ' sessions; fingerprint: ' || w.fp
-        FROM walk_seg g JOIN walks w USING (route, fp, segment) WHERE g.session_id <> w.hub"""
+        FROM walk_seg g JOIN walks w USING (route, fp, segment) WHERE g.session_id <> w.hub
+        UNION
+        SELECT DISTINCT g.session_id, c.hub, 'crowd_walk',
+          'ids ' || c.lo || '-' || c.hi || ' of ' || c.route || ' first read in order within '
+          || round(c.minutes) || ' min by ' || c.sessions || ' unauthenticated sessions, none over '
+          || {int(CROWD_MAX_SHARE * 100)} || '% of them'
+        FROM route_seg g JOIN crowds c USING (route, segment) WHERE g.session_id <> c.hub"""
 
 
 def _resume_sql() -> str:

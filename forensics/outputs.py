@@ -85,6 +85,14 @@ def _timeline(case: Case, assessment: Assessment, path: Path) -> int:
 
 def write_outputs(
     case: Case, assessment: Assessment, out_dir: Path, pseudonymise: Pseudonymisation | None = None
+) -> dict[str, Path]:
+    """Every file of ``WRITERS`` in ``out_dir``; ``{file name: path}`` (``write_outputs_hashed``
+    also gives the SHA-256 of the bytes this run wrote)."""
+    return {name: w.path for name, w in write_outputs_hashed(case, assessment, out_dir, pseudonymise).items()}
+
+
+def write_outputs_hashed(
+    case: Case, assessment: Assessment, out_dir: Path, pseudonymise: Pseudonymisation | None = None
 ) -> dict[str, Written]:
     """Every file of ``WRITERS`` in ``out_dir``; ``{file name: Written(path, sha256)}``.
 

@@ -250,7 +250,6 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "ambiguous_requests": "requests whose caller cannot be told apart (request_facts.auth_ambiguous)",
             "auth_evidence": "the reasons its requests' authentication states rest on "
             "(request_facts.auth_evidence)",
-            "links": "the reasons its sessions were tied into one actor (empty: one session)",
             "s404_share": "share of 404 answers (0..1)",
             "probe_share": "share of requests to well-known probe paths (0..1)",
             "ua_monitor": "requests with a monitoring user agent",
@@ -270,6 +269,20 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "other_session_id": "the session it is linked to",
             "rule": "the link rule (linking.RULES)",
             "reason": "the evidence for the link, in words",
+        },
+    ),
+    "ownership": (
+        "The record-ownership map investigate was given (--ownership); empty without one (ownership.py)",
+        {
+            "record_id": "a record id, as the map lists it",
+            "owner": "the principal or team the record belongs to",
+        },
+    ),
+    "ownership_teams": (
+        "The team membership investigate was given (--ownership-teams); empty without one",
+        {
+            "principal": "a principal (an authenticated user name)",
+            "team": "a team it belongs to (ownership.owner)",
         },
     ),
     "detect_requests": (
