@@ -14,8 +14,9 @@ Phase 2 (files): real files (../shared/realdata, tests/data/realdata, sample_log
 bytes — flips, truncation, inserted NUL / invalid UTF-8 / CR, and for compressed files the
 stream cut or corrupted — each batch ingested by ``forensics ingest`` in a subprocess. The exit
 status must be 0 or 1, stderr must not hold a traceback, and for every ingested source
-lines = events + rejects = its rows in the events and rejects tables, and for an uncompressed
-file lines = the lines counted here.
+lines = events + rejects = its rows in the events and rejects tables, for an uncompressed
+file lines = the lines counted here, and ``forensics verify`` passes on the fresh case (the row
+digests written at ingest agree with the stored rows).
 
 Prints the figures for the closing note: inputs tried, crashes, accounting violations.
 Exits 1 when any crash or violation was seen (the first few are printed).
@@ -223,6 +224,17 @@ def files_phase(deadline: float, max_runs: int, seed: int, tally: Tally) -> None
                 tally.problem("crash", "exit 1 without a message")
             if case.exists():
                 check_case(case, plain, tally)
+                check_verify(case, tally)
+
+
+def check_verify(case: Path, tally: Tally) -> None:
+    """A fresh ingest must verify: its row digests agree with its rows, the evidence is unchanged."""
+    proc = subprocess.run(
+        [CLI, "verify", str(case)], capture_output=True, text=True, timeout=600, cwd=ROOT, check=False
+    )
+    tally.n["verify runs"] += 1
+    if proc.returncode != 0 or "Traceback" in proc.stderr:
+        tally.problem("violation", f"verify exit {proc.returncode}: {(proc.stdout + proc.stderr)[-1200:]}")
 
 
 def check_case(case: Path, plain: dict[str, bytes], tally: Tally) -> None:
