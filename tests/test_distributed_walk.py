@@ -11,8 +11,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from forensics import Case, ingest
 from forensics.actors import ActorOptions
 from forensics.assess import InvestigateOptions, assess
@@ -71,10 +69,11 @@ def options(login: bool) -> DetectOptions:
     )
 
 
-@pytest.mark.parametrize("login", [True, False])
-def test_rotating_every_request_is_a_route_level_finding(tmp_path: Path, login: bool) -> None:
+def test_rotating_every_request_is_a_route_level_finding(tmp_path: Path) -> None:
+    """Without a login endpoint nothing says the callers were unauthenticated, so nothing links
+    them (crowd_walk needs unauthenticated reads): the route itself speaks."""
     case = ingested(tmp_path, rotating_probe(2000))
-    run_detectors(case, options(login))
+    run_detectors(case, options(False))
     rows = case.sql("SELECT * FROM findings WHERE detector = 'distributed_walk'").to_dict(orient="records")
     assert len(rows) == 1
     f = rows[0]
@@ -82,8 +81,21 @@ def test_rotating_every_request_is_a_route_level_finding(tmp_path: Path, login: 
     assert f["route"] == "GET /api/v2/referrals/{id}" and f["records"] == 2000 and f["requests"] == 2000
     metrics = json.loads(f["metrics"])
     assert metrics["min_id"] == 0 and metrics["max_id"] == 1999 and metrics["callers"] == 2000
-    # unauthorised only on positive evidence: a login endpoint was given and nobody used it
-    assert bool(f["unauthorised"]) is login
+    assert not bool(f["unauthorised"])  # unauthorised only on positive evidence
+    case.close()
+
+
+def test_rotating_unauthenticated_reads_become_one_actor(tmp_path: Path) -> None:
+    """With a login endpoint nobody used, the 2,000 callers' unauthenticated reads are one crowd
+    walk (linking.py rule crowd_walk): one unauthorised actor, so no route-level finding."""
+    case = ingested(tmp_path, rotating_probe(2000))
+    run_detectors(case, options(True))
+    unauth = case.sql("SELECT * FROM findings WHERE detector = 'unauth_read'").to_dict(orient="records")
+    assert len(unauth) == 1 and unauth[0]["records"] == 2000 and bool(unauth[0]["unauthorised"])
+    actor = unauth[0]["actor_id"]
+    links = case.sql(f"SELECT rule, count(*) AS n FROM actor_links WHERE actor_id = {int(actor)} GROUP BY 1")
+    assert links.to_dict(orient="records") == [{"rule": "crowd_walk", "n": 1999}]
+    assert case.sql("SELECT count(*) AS n FROM findings WHERE detector = 'distributed_walk'")["n"][0] == 0
     case.close()
 
 
