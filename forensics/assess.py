@@ -43,7 +43,7 @@ depends on the wall clock: the same evidence and parameters give the same docume
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from forensics.auth import (
     ROAMING,
     SETTLES,
     SHARED_ADDRESS,
+    STILL_ANSWERED,
     principals_missing,
     proposals_text,
     propose_logins,
@@ -108,6 +109,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
     first_log, last_log = _evidence_span(case)
     if opts.window is not None:
         _check_window(opts.window, first_log, last_log)
+        opts = _answered_after(opts, opts.window.end)
     logins = opts.detect.actors.auth.logins
     unused = unused_logins(case, logins)
     if unused:
@@ -873,6 +875,13 @@ def _caller_text(row: Any, callers: dict[int, list[tuple[str, str, int]]]) -> st
     return "; ".join(parts) or None
 
 
+def _answered_after(opts: InvestigateOptions, end: datetime) -> InvestigateOptions:
+    """The options with the window's end given to the authentication evidence (auth.STILL_ANSWERED)."""
+    actors = opts.detect.actors
+    auth = replace(actors.auth, answered_after=end)
+    return replace(opts, detect=replace(opts.detect, actors=replace(actors, auth=auth)))
+
+
 def _attribution_limits(case: Case) -> list[str]:
     """What the logs could not attribute in the window: requests to the endpoints whose caller
     cannot be told apart (shared addresses) or whose authentication cannot be judged because a
@@ -889,6 +898,21 @@ def _attribution_limits(case: Case) -> list[str]:
             "the rest on an address that showed several browsers that day): someone there logged in, but who "
             "made each request cannot be told, so none of them counts as a confirmed record and a finding "
             f"on them shows no unauthorised caller. {SETTLES[0].upper() + SETTLES[1:]} would settle them."
+        )
+    still = case.con.execute(
+        f"""SELECT count(*), count(DISTINCT (d.client_ip, d.user_agent)) FROM detect_requests d
+            WHERE d.record_route AND d.auth_evidence = ? AND {IN_WINDOW}""",
+        [STILL_ANSWERED],
+    ).fetchone() or (0, 0)
+    if still[0]:
+        out.append(
+            f"{int(still[0]):,} request(s) to the endpoints in the window come from {int(still[1]):,} "
+            "client(s) (address and browser) that the server still answered with records after the window "
+            "ended, without visible authentication, while it refused callers without credentials: they "
+            "hold credentials the logs do not show (an API key, a client certificate: monitors, "
+            "integrations), or the fix did not cover them. They count as unknown — at most possible or "
+            "probable, never confirmed. The owner's list of API keys and their clients, or the fix's "
+            "deployment time, would settle them."
         )
     rows = case.con.execute(
         f"""SELECT d.auth_evidence, count(*) FROM detect_requests d

@@ -34,6 +34,14 @@ address changes. **Unauthenticated needs positive evidence**, one of
   within the session lifetime, and this client never logged in before: no logged-in session
   can plausibly continue here.
 
+A client with no visible authentication that the server **still answered with a record after
+the exposure window ended**, once the server was seen refusing (401/403) a record to a caller
+without credentials after the window — the fix shows — (``STILL_ANSWERED``; only when
+investigate is given the window, as ``AuthOptions.answered_after``) carries credentials the logs
+do not show — an API key, a client certificate — or the fix did not cover it. Either way its requests without
+visible authentication are not positive evidence of a caller without credentials: they are
+**unknown** (an attack-tool user agent stays ``TOOL``). The report's limitations say which.
+
 Where a logged-in session plausibly continues the state is **unknown**, with the reason:
 
 * ``ROAMING`` — its user agent logged in from another address within the lifetime (a token
@@ -60,7 +68,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from forensics.case import Case
 from forensics.formats.sqltext import sql_str
@@ -94,6 +102,13 @@ NO_LOGIN = (
     "no login from this address or by this user agent within the session lifetime, and this client never "
     "logged in before"
 )
+STILL_ANSWERED = (
+    "the server still answered this client (address and browser) with a record after the exposure "
+    "window ended, while refusing callers without credentials: it holds credentials the logs do not "
+    "show, or the fix did not cover it"
+)
+# the inferred reasons STILL_ANSWERED overrides (positive evidence drawn from the absence of a login)
+OVERRIDDEN_BY_STILL_ANSWERED = (NAMES_NONE, REFUSED, NO_LOGIN)
 # auth_evidence -> auth_state
 EVIDENCE_STATE: dict[str, str] = {
     "principal": "authenticated",
@@ -110,6 +125,7 @@ EVIDENCE_STATE: dict[str, str] = {
     EXPIRED: "unknown",
     SHARED_ADDRESS: "unknown",
     NO_LOGIN: "unauthenticated",
+    STILL_ANSWERED: "unknown",
 }
 # What would settle an ambiguous or unknown request (the report's limitations say it).
 SETTLES = "application logs with user ids (or session/token ids in the access log) for the same requests"
@@ -120,13 +136,19 @@ class AuthOptions:
     logins: tuple[Endpoint, ...] = ()
     trusted: tuple[Trusted, ...] = ()
     session_lifetime: timedelta = DEFAULT_SESSION_LIFETIME
+    # the end of the exposure window (investigate --window): a record answered after it to a
+    # client without visible authentication means credentials the logs do not show (STILL_ANSWERED)
+    answered_after: datetime | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "logins": [e.text for e in self.logins],
             "trusted": [str(t) for t in self.trusted],
             "session_lifetime_s": self.session_lifetime.total_seconds(),
         }
+        if self.answered_after is not None:
+            out["answered_after"] = self.answered_after.isoformat()
+        return out
 
 
 @dataclass
@@ -247,7 +269,8 @@ def _facts_sql(opts: AuthOptions) -> str:
                  ELSE {sql_str(NO_LOGIN)} END AS auth_evidence
           FROM j4 LEFT JOIN ip_info i USING (client_ip) LEFT JOIN src s USING (source_id)
           LEFT JOIN twin tw USING (source_id, line_no) LEFT JOIN tool t USING (ua)
-          LEFT JOIN shared sh ON sh.client_ip = j4.client_ip AND sh.day = j4.ts::DATE)
+          LEFT JOIN shared sh ON sh.client_ip = j4.client_ip AND sh.day = j4.ts::DATE),
+        {_still_answered_sql(opts)}
         SELECT source_id, line_no, ts, client_ip, user_agent, principal, method, path, query,
           status, bytes_sent, route, record_id,
           CASE auth_evidence {state} ELSE 'unknown' END AS auth_state,
@@ -257,7 +280,27 @@ def _facts_sql(opts: AuthOptions) -> str:
           (auth_evidence = 'login' AND login_shared) AS auth_shared,
           (auth_evidence = 'login' AND (login_shared OR coalesce(uas, 1) > 1)) AS auth_ambiguous,
           twin_principal, is_copy
-        FROM k"""
+        FROM k2"""
+
+
+def _still_answered_sql(opts: AuthOptions) -> str:
+    """CTEs ``still`` and ``k2``: ``k`` with STILL_ANSWERED where it applies (see the docstring)."""
+    overridden = ", ".join(sql_str(r) for r in OVERRIDDEN_BY_STILL_ANSWERED)
+    if opts.answered_after is None:
+        return "k2 AS (SELECT * FROM k)"
+    after = sql_str(opts.answered_after.isoformat())
+    return f"""fixed AS (  -- the first refusal of a record to a caller without credentials after the window
+          SELECT min(ts) AS fixed_ts FROM k
+          WHERE ts >= {after}::TIMESTAMPTZ AND record_id IS NOT NULL AND status IN (401, 403)
+            AND auth_evidence NOT IN ('principal', 'principal in another log', 'trusted', 'login')),
+        still AS (  -- clients answered with a record after that, no visible authentication
+          SELECT DISTINCT client_ip, ua FROM k, fixed
+          WHERE ts >= fixed.fixed_ts AND record_id IS NOT NULL AND status BETWEEN 200 AND 299
+            AND auth_evidence IN ({overridden})),
+        k2 AS (
+          SELECT k.* REPLACE (CASE WHEN k.auth_evidence IN ({overridden}) AND s.client_ip IS NOT NULL
+              THEN {sql_str(STILL_ANSWERED)} ELSE k.auth_evidence END AS auth_evidence)
+          FROM k LEFT JOIN still s ON s.client_ip = k.client_ip AND s.ua = k.ua)"""
 
 
 def propose_logins(case: Case) -> list[tuple[str, int]]:

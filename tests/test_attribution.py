@@ -16,8 +16,8 @@ import pytest
 from forensics import Case, ingest
 from forensics.actors import ActorOptions
 from forensics.assess import InvestigateOptions, assess
-from forensics.auth import NO_LOGIN, ROAMING, AuthOptions
-from forensics.detect import DetectOptions
+from forensics.auth import NO_LOGIN, ROAMING, STILL_ANSWERED, AuthOptions
+from forensics.detect import DetectOptions, run_detectors
 from forensics.detectors import REGISTRY
 from forensics.detectors.base import RECORD_IDS_SQL, SAMPLE_SQL
 from forensics.linking import RULES
@@ -251,3 +251,56 @@ def test_a_finding_on_ambiguous_requests_never_shows_an_unauthorised_caller(
     confirmed = {int(r) for (r,) in case.con.execute("SELECT DISTINCT record_id FROM _confirmed").fetchall()}
     assert confirmed and confirmed <= set(range(2000, 2015)) and doc["records"]["confirmed"] == len(confirmed)
     assert not any(a["unauthorised"] for a in doc["actors"] if a["id"] in office_actors)
+
+
+def canary(days: int, ip: str = "81.2.69.161") -> list[tuple]:
+    """An in-house integration with an API key the log does not show: a canary record every 15
+    minutes, answered before and after the fix alike."""
+    ua = "Blackbox-Exporter/0.25.0"
+    return [read(T0 + timedelta(minutes=m), ip, ua, 42) for m in range(7, days * 1440, 15)]
+
+
+def test_a_client_still_answered_after_the_window_is_not_unauthenticated(case: Case, tmp_path: Path) -> None:
+    """The canary client is answered with its record after the window ended, when the flaw was
+    fixed: it holds credentials the log does not show. Its reads are unknown (never confirmed),
+    the limitation says so; the scraper inside the window stays confirmed."""
+    rng = random.Random(5)
+    after = [read(T0 + timedelta(days=DAYS, hours=h), SCRAPER, SCRAPER_UA, 5000, 401) for h in (3, 30)]
+    rows = monitor() + lone(rng) + scraper(day=5, n=120) + canary(DAYS + 3) + after
+    doc = investigate(case, tmp_path, rows).document
+    states = case.con.execute(
+        "SELECT DISTINCT auth_state, auth_evidence FROM detect_requests WHERE client_ip = '81.2.69.161'"
+    ).fetchall()
+    assert states == [("unknown", STILL_ANSWERED)]
+    assert doc["verdict"] == "confirmed" and doc["records"]["confirmed"] == 120
+    canary_actor = [a for a in doc["actors"] if "81.2.69.161" in a["ips"]]
+    assert canary_actor and not any(a["unauthorised"] for a in canary_actor)
+    assert any("still answered with records after the window" in x for x in doc["limitations"])
+    scraper_states = case.con.execute(
+        "SELECT DISTINCT auth_evidence FROM detect_requests WHERE client_ip = ? AND status = 200", [SCRAPER]
+    ).fetchall()
+    assert scraper_states == [(NO_LOGIN,)]  # answered 401 after the fix: no credentials
+
+
+def test_without_a_window_nothing_is_known_about_after_the_fix(case: Case, tmp_path: Path) -> None:
+    rows = monitor() + canary(DAYS + 3)
+    log = tmp_path / "logs" / "access.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("\n".join(text for _, text in sorted(rows)) + "\n", encoding="utf-8")
+    ingest(case, [log.parent])
+    run_detectors(case, DETECT)
+    states = case.con.execute(
+        "SELECT DISTINCT auth_evidence FROM detect_requests WHERE client_ip = '81.2.69.161'"
+    ).fetchall()
+    assert states == [(NO_LOGIN,)]
+
+
+def test_reads_after_the_window_without_a_refusal_say_nothing(case: Case, tmp_path: Path) -> None:
+    """Nothing after the window shows the fix (no refusal): a client answered then keeps its
+    in-window evidence — the window may simply end before the fix."""
+    rows = monitor() + lone(random.Random(6)) + canary(DAYS + 3)
+    investigate(case, tmp_path, rows)
+    states = case.con.execute(
+        "SELECT DISTINCT auth_evidence FROM detect_requests WHERE client_ip = '81.2.69.161'"
+    ).fetchall()
+    assert states == [(NO_LOGIN,)]
