@@ -95,23 +95,22 @@ class VerbatimGroup(click.Group):
 
 
 def example_lines(help_text: str) -> list[str]:
-    """The commands of a help page's ``Example:`` block, continuation lines (``\\``) joined and
-    comments kept: what a reader pastes, one entry per command."""
-    _, sep, block = help_text.partition(f"\n{EXAMPLE_HEADING}\n")
-    if not sep:
+    """The commands of a printed help page's ``Example:`` block, continuation lines (``\\``)
+    joined and comments kept: what a reader pastes, one entry per command."""
+    lines = help_text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == EXAMPLE_HEADING]
+    if not starts:
         return []
+    indent = len(lines[starts[0]]) - len(lines[starts[0]].lstrip())
     commands: list[str] = []
     pending = ""
-    for raw in block.splitlines():
-        if not raw.startswith(" ") and raw.strip():  # the next section (e.g. "Options:")
+    for raw in lines[starts[0] + 1 :]:
+        if raw.strip() and len(raw) - len(raw.lstrip()) <= indent:  # the next section ("Options:")
             break
-        line = raw.strip()
-        if not line and not pending:
-            continue
-        pending += line
+        pending += raw.strip()
         if pending.endswith("\\"):
             pending = pending[:-1]
-            continue
-        commands.append(pending)
-        pending = ""
-    return [c for c in commands if c]
+        elif pending:
+            commands.append(pending)
+            pending = ""
+    return commands
