@@ -488,6 +488,8 @@ def _print_verification(result: Verification, before: str) -> None:
     click.echo(
         f"evidence: {len(result.evidence) - len(bad)} of {len(result.evidence)} files match their SHA-256"
     )
+    for e in result.evidence:
+        detail(f"evidence source {e.source_id}: {e.status} — {safe(e.path)}")
     for e in bad:
         click.echo(f"  MISMATCH source {e.source_id} {e.status}: {safe(e.path)} — {safe(e.detail)}")
     chain = result.chain
@@ -668,10 +670,18 @@ def _utc(value: object) -> str:
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for rec in df.to_dict(orient="records"):
-        out.append({str(k): (None if _isna(v) else v) for k, v in rec.items()})
-    return out
+    """Rows for --json: missing values as null, list columns (DuckDB arrays) as JSON lists."""
+    return [{str(k): _json_value(v) for k, v in rec.items()} for rec in df.to_dict(orient="records")]
+
+
+def _json_value(v: object) -> object:
+    if hasattr(v, "tolist") and not isinstance(v, str):  # a numpy array or scalar
+        v = v.tolist()
+    if isinstance(v, list | tuple):
+        return [_json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _json_value(x) for k, x in v.items()}
+    return None if _isna(v) else v
 
 
 def _isna(v: object) -> bool:
