@@ -123,8 +123,12 @@ class _Main(VerbatimGroup):
 def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     """Access-log breach forensics: was data actually taken during an exposure window?
 
-    Every command that prints results takes --json (one JSON document on stdout; messages on
-    stderr). `forensics investigate` exits with its verdict (README, "Exit codes").
+    Every command takes --json (one JSON document on stdout; messages on stderr), and -q/-v
+    before the command make it quieter or more verbose. `forensics investigate` exits with its verdict (README, "Exit codes").
+
+    \b
+    Shell completion (bash; zsh_source and fish_source likewise):
+        eval "$(_FORENSICS_COMPLETE=bash_source forensics)"
 
     Example:
 
