@@ -124,7 +124,8 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     """Access-log breach forensics: was data actually taken during an exposure window?
 
     Every command takes --json (one JSON document on stdout; messages on stderr), and -q/-v
-    before the command make it quieter or more verbose. `forensics investigate` exits with its verdict (README, "Exit codes").
+    before the command make it quieter or more verbose. `forensics investigate` exits with its
+    verdict (README, "Exit codes").
 
     \b
     Shell completion (bash; zsh_source and fish_source likewise):
