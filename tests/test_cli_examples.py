@@ -109,3 +109,17 @@ def test_every_command_prints_json_and_shows_it(command: str) -> None:
     text = help_text(command)
     assert "--json" in text.split("Options:", 1)[1], command
     assert any("--json" in shlex.split(e, comments=True) for e in example_lines(text)), command
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_is_quiet_with_q(command: str, workdir: Path) -> None:
+    """`forensics -q` before a command's first example: stderr keeps only warnings and errors."""
+    first = example_lines(help_text(command))[0]
+    if command == "ingest":
+        (workdir / "case.duckdb").unlink()
+    argv = shlex.split(first, comments=True)
+    res = run_in(workdir, shlex.join(["forensics", "-q", *argv[1:]]))
+    assert res.exit_code == expected_exit(workdir, argv, res), res.output
+    assert res.stdout.strip(), f"{first}: -q must still print the result"
+    said = [line for line in res.stderr.splitlines() if not line.startswith(("warning:", "error:"))]
+    assert not said, f"{first}: -q still says {said}"
