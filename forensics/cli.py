@@ -940,7 +940,9 @@ THRESHOLD_OPTION = click.option(
 
 
 @main.command("detect")
-@click.argument("case_path", metavar="CASE", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "case_path", metavar="[CASE]", required=False, type=click.Path(dir_okay=False, path_type=Path)
+)
 @ENDPOINT_OPTION
 @_actor_options
 @THRESHOLD_OPTION
@@ -964,7 +966,7 @@ def detect_cmd(
     as_json: bool,
     list_detectors: bool,
 ) -> None:
-    """Run the detectors and print their findings grouped by actor.
+    """Run the detectors on CASE and print their findings grouped by actor (--list needs no CASE).
 
     Example:
 
