@@ -7,7 +7,7 @@ import re
 import shlex
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,17 @@ from forensics.actors import ActorOptions, derive_actors
 from forensics.assess import InvestigateOptions
 from forensics.auth import AuthOptions, AuthResult, proposals_text
 from forensics.case import Case, is_write_failure, transaction, write_failed
+from forensics.cli_output import (
+    NORMAL,
+    VerbatimGroup,
+    detail,
+    emit_json,
+    json_option,
+    note,
+    set_verbosity,
+    verbosity,
+    warn,
+)
 from forensics.detect import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
 from forensics.detect import summary as detect_summary
 from forensics.detectors import REGISTRY as DETECTORS
@@ -85,22 +96,46 @@ def _fail(exc: ForensicsError | duckdb.OutOfMemoryException | MemoryError) -> cl
     return click.ClickException(safe_lines(exc))
 
 
-class _Main(click.Group):
+class _Main(VerbatimGroup):
     """A write to the case that fails (disk full) is one clear line, whichever command hit it."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        began = time.monotonic()
         try:
             return super().invoke(ctx)
         except duckdb.Error as exc:
             if is_write_failure(exc):
                 raise click.ClickException(safe_lines(write_failed(None, exc))) from exc
             raise
+        finally:
+            detail(f"forensics {ctx.invoked_subcommand or ''}: {time.monotonic() - began:.1f} s")
 
 
 @click.group(cls=_Main)
 @click.version_option(package_name="access-log-forensics")
-def main() -> None:
-    """Access-log breach forensics: was data actually taken during an exposure window?"""
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Only the result, warnings and errors (no notes, no progress)."
+)
+@click.option(
+    "-v", "--verbose", is_flag=True, help="More detail on stderr: per-file lines, the reasoning, timings."
+)
+@click.pass_context
+def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
+    """Access-log breach forensics: was data actually taken during an exposure window?
+
+    Every command takes --json (one JSON document on stdout; messages on stderr), and -q/-v
+    before the command make it quieter or more verbose. `forensics investigate` exits with its
+    verdict (README, "Exit codes").
+
+    \b
+    Shell completion (bash; zsh_source and fish_source likewise):
+        eval "$(_FORENSICS_COMPLETE=bash_source forensics)"
+
+    Example:
+
+        forensics --quiet sources case.duckdb --json
+    """
+    set_verbosity(ctx, quiet, verbose)
 
 
 def _parse_fields(values: tuple[str, ...]) -> dict[str, str]:
@@ -119,7 +154,7 @@ class _ProgressLine:
     """One self-overwriting status line on stderr, only when stderr is a terminal."""
 
     def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
+        self.enabled = sys.stderr.isatty() and verbosity() >= NORMAL
         self.start = time.monotonic()
 
     def __call__(self, p: Progress) -> None:
@@ -174,6 +209,8 @@ class _ProgressLine:
     is_flag=True,
     help="Exit 0 even when a file's rejected entry lines exceed 1% (they are still kept and listed).",
 )
+@json_option("Print one JSON document on stdout: every file's status, counts and warnings, the totals "
+             "and the case log head (messages go to stderr).")  # fmt: skip
 def ingest_cmd(
     case_path: Path,
     evidence: tuple[str, ...],
@@ -184,6 +221,7 @@ def ingest_cmd(
     max_expansion: float = DEFAULT_MAX_EXPANSION,
     follow_links: bool = False,
     accept_rejects: bool = False,
+    as_json: bool = False,
 ) -> None:
     """Read EVIDENCE (files, folders, globs; any mix) into the case file CASE.
 
@@ -192,8 +230,9 @@ def ingest_cmd(
 
     Example:
 
-        forensics ingest case.duckdb /evidence/nginx /evidence/app
-        forensics ingest case.duckdb logs/ --log-format '$remote_addr [$time_local] "$request" $status'
+        forensics ingest case.duckdb sample_logs/evidence/edge/nginx --format combined
+
+        forensics ingest case.duckdb sample_logs/evidence/ --json
     """
     opts = IngestOptions(
         format=fmt,
@@ -203,15 +242,27 @@ def ingest_cmd(
         max_expansion=max_expansion or None,
         follow_links=follow_links,
     )
+    report, head = _run_ingest(case_path, evidence, opts)
+    _print_report(report, as_json)
+    if as_json:
+        emit_json(_ingest_doc(case_path, report, head))
+    _print_head(head)
+    _ingest_exit(report, accept_rejects)
+
+
+def _run_ingest(case_path: Path, evidence: tuple[str, ...], opts: IngestOptions) -> tuple[IngestReport, str]:
+    """ingest's work: the inputs checked, the case made or opened, the files read; the report and head."""
     try:
         check_inputs(evidence, opts)  # before the case file is made: a typo leaves no empty case
         with Case.create(case_path) as case:
             report = ingest(case, evidence, opts, progress=_ProgressLine())
-            head = case.log_head()
+            return report, case.log_head()
     except (ForensicsError, duckdb.OutOfMemoryException, MemoryError) as exc:
         raise _fail(exc) from exc
-    _print_report(report)
-    _print_head(head)
+
+
+def _ingest_exit(report: IngestReport, accept_rejects: bool) -> None:
+    """Exit 1 (after the report is printed) when a file was not ingested or rejected too much."""
     if report.problems:
         raise click.ClickException(f"{len(report.problems)} file(s) were not ingested (see above)")
     if report.rejecting() and not accept_rejects:
@@ -223,21 +274,27 @@ def ingest_cmd(
         )
 
 
-def _print_report(report: IngestReport) -> None:
+def _print_report(report: IngestReport, as_json: bool = False) -> None:
     for r in report.results:
+        detail(
+            f"{r.status}: {safe(r.path)}"
+            + (f" (source {r.source_id}, {r.format or '-'}): {r.lines:,} lines, {r.events:,} events, "
+               f"{r.rejects:,} rejects" if r.source_id is not None else "")
+        )  # fmt: skip
         if r.status in PROBLEMS:
-            click.echo(f"error: {safe(r.message)}", err=True)
+            warn(f"error: {safe(r.message)}")
         elif r.status == "skipped":
-            click.echo(f"skipped: {safe(r.message)}", err=True)
+            warn(f"skipped: {safe(r.message)}")
         for w in r.warnings:
-            click.echo(f"warning: {safe(r.path)}: {safe(w)}", err=True)
+            warn(f"warning: {safe(r.path)}: {safe(w)}")
     for r in report.with_rejects():
         level = "warning" if r.reject_share > REJECT_SHARE_LIMIT else "note"
-        click.echo(
+        (warn if level == "warning" else note)(
             f"{level}: {safe(r.path)}: {r.entry_rejects:,} of {r.events + r.entry_rejects:,} entry lines "
-            f"rejected ({_share(r.reject_share)}); see `forensics sources` and the rejects table",
-            err=True,
+            f"rejected ({_share(r.reject_share)}); see `forensics sources` and the rejects table"
         )
+    if as_json:
+        return
     summary = ", ".join(f"{n} {s}" for s, n in sorted(report.statuses().items()))
     click.echo(f"files: {summary or 'none'}")
     click.echo(
@@ -256,7 +313,36 @@ def _share(share: float) -> str:
 
 
 def _print_head(head: str) -> None:
-    click.echo(f"case log head: {head} (note it in your case notes; `forensics verify` checks it)", err=True)
+    note(f"case log head: {head} (note it in your case notes; `forensics verify` checks it)")
+
+
+def _ingest_doc(case_path: Path, report: IngestReport, head: str) -> dict[str, Any]:
+    """ingest --json: what each file became, the totals and the case log head."""
+    files = [
+        {
+            "path": str(r.path),
+            "status": r.status,
+            "source_id": r.source_id,
+            "format": r.format,
+            "lines": r.lines,
+            "events": r.events,
+            "rejects": r.rejects,
+            "entry_rejects": r.entry_rejects,
+            "reject_share": r.reject_share,
+            "warnings": list(r.warnings),
+            "message": r.message,
+        }
+        for r in report.results
+    ]
+    return {
+        "case": str(case_path),
+        "files": files,
+        "statuses": report.statuses(),
+        "totals": {k: report.total(k) for k in ("lines", "events", "rejects")},
+        "problems": len(report.problems),
+        "rejecting": [str(r.path) for r in report.rejecting()],
+        "log_head": head,
+    }
 
 
 @main.command("verify")
@@ -279,11 +365,13 @@ def verify_cmd(
     Exits 1, naming each mismatch, when anything differs. Verify reads the case and writes its
     own entries to the case log only when everything matches: a damaged case is left as found.
 
+    --head takes the case log head you noted (ingest, investigate and verify print it).
+
     Example:
 
-        forensics verify case.duckdb --head 3f9a…
+        forensics verify case.duckdb
 
-        forensics verify case.duckdb --reparse 3
+        forensics verify case.duckdb --reparse 3 --json
     """
     try:
         result, before, reparsed = _verify_read_only(case_path, expected_head, reparse_ids)
@@ -405,6 +493,8 @@ def _print_verification(result: Verification, before: str) -> None:
     click.echo(
         f"evidence: {len(result.evidence) - len(bad)} of {len(result.evidence)} files match their SHA-256"
     )
+    for e in result.evidence:
+        detail(f"evidence source {e.source_id}: {e.status} — {safe(e.path)}")
     for e in bad:
         click.echo(f"  MISMATCH source {e.source_id} {e.status}: {safe(e.path)} — {safe(e.detail)}")
     chain = result.chain
@@ -448,7 +538,7 @@ def _print_verification(result: Verification, before: str) -> None:
 
 
 def _count_progress(label: str) -> Any:
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty() or verbosity() < NORMAL:
         return None
 
     def show(done: int, total: int) -> None:
@@ -468,6 +558,8 @@ def sources_cmd(case_path: Path, as_json: bool) -> None:
     Example:
 
         forensics sources case.duckdb
+
+        forensics sources case.duckdb --json
     """
     try:
         with Case.open(case_path, read_only=True) as case:
@@ -505,7 +597,8 @@ def _rejected_cell(events: object, entry_rejects: object) -> str:
 @click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("sources", metavar="SOURCE…", nargs=-1, required=True)
 @click.option("--reason", help="Why, in a few words: kept in the case log entry and the source's warnings.")
-def forget_cmd(case_path: Path, sources: tuple[str, ...], reason: str | None) -> None:
+@json_option()
+def forget_cmd(case_path: Path, sources: tuple[str, ...], reason: str | None, as_json: bool = False) -> None:
     """Undo the ingest of SOURCE (an id or a path as `forensics sources` lists it) and its copies.
 
     Their events and rejects are removed and derived tables dropped (the next command derives
@@ -514,14 +607,18 @@ def forget_cmd(case_path: Path, sources: tuple[str, ...], reason: str | None) ->
 
     Example:
 
-        forensics forget case.duckdb 3 --reason "ingested with the wrong --format"
-        forensics ingest case.duckdb /evidence/app/access.log --format combined
+        forensics forget case.duckdb 3 --reason "ingested with the wrong --format" --json
+        forensics ingest case.duckdb sample_logs/evidence/app/api.jsonl.2.zst --format jsonl
     """
     try:
         with Case.open(case_path) as case:
             report = forget(case, sources, reason)
     except ForensicsError as exc:
         raise _fail(exc) from exc
+    if as_json:
+        emit_json({**asdict(report), "events": report.events, "rejects": report.rejects})
+        _print_head(report.log_head)
+        return
     for s in report.sources:
         why = "" if s.why == "asked" else f" ({s.why})"
         click.echo(
@@ -537,7 +634,8 @@ def forget_cmd(case_path: Path, sources: tuple[str, ...], reason: str | None) ->
 @main.command("network-db")
 @click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("db_path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
-def network_db_cmd(case_path: Path, db_path: Path) -> None:
+@json_option()
+def network_db_cmd(case_path: Path, db_path: Path, as_json: bool = False) -> None:
     """Load an offline IP-to-AS database into the case (hosting providers, AS-level linking).
 
     FILE is a GeoLite2-ASN or DB-IP ASN .mmdb, an iptoasn.com ip2asn .tsv(.gz) or an
@@ -547,7 +645,7 @@ def network_db_cmd(case_path: Path, db_path: Path) -> None:
 
     Example:
 
-        forensics network-db case.duckdb ip2asn-combined.tsv.gz
+        forensics network-db case.duckdb GeoLite2-ASN.mmdb --json
     """
     from forensics.asndb import load_asn_db
 
@@ -559,6 +657,10 @@ def network_db_cmd(case_path: Path, db_path: Path) -> None:
             head = case.log_head()
     except ForensicsError as exc:
         raise _fail(exc) from exc
+    if as_json:
+        emit_json({**db.to_dict(), "log_head": head})
+        _print_head(head)
+        return
     click.echo(
         f"loaded {db.ranges:,} address ranges ({db.hosting_ranges:,} of hosting providers) from "
         f"{safe(db_path.name)} ({db.format}, sha256 {db.sha256[:16]}…)"
@@ -573,10 +675,18 @@ def _utc(value: object) -> str:
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for rec in df.to_dict(orient="records"):
-        out.append({str(k): (None if _isna(v) else v) for k, v in rec.items()})
-    return out
+    """Rows for --json: missing values as null, list columns (DuckDB arrays) as JSON lists."""
+    return [{str(k): _json_value(v) for k, v in rec.items()} for rec in df.to_dict(orient="records")]
+
+
+def _json_value(v: object) -> object:
+    if hasattr(v, "tolist") and not isinstance(v, str):  # a numpy array or scalar
+        v = v.tolist()
+    if isinstance(v, list | tuple):
+        return [_json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _json_value(x) for k, x in v.items()}
+    return None if _isna(v) else v
 
 
 def _isna(v: object) -> bool:
@@ -617,6 +727,8 @@ def routes_cmd(
     Example:
 
         forensics routes case.duckdb --endpoint "GET /api/v2/referrals/{id}"
+
+        forensics routes case.duckdb --json
     """
     try:
         opts = routes.RouteOptions(tuple(routes.Endpoint.parse(e) for e in endpoints), min_distinct)
@@ -629,7 +741,7 @@ def routes_cmd(
         raise _fail(exc) from exc
     for ep, close in result.unmatched.items():
         hint = f"; closest routes: {', '.join(close)}" if close else ""
-        click.echo(f"warning: endpoint {safe(ep)!r} matched no request{safe(hint)}", err=True)
+        warn(f"warning: endpoint {safe(ep)!r} matched no request{safe(hint)}")
     if as_json:
         click.echo(json.dumps(_records(df), indent=2, default=str))
         return
@@ -698,25 +810,22 @@ def _build_actor_options(
 
 def _auth_notes(result: AuthResult, logins: tuple[str, ...]) -> None:
     for login in result.unused_logins:
-        click.echo(
+        warn(
             f"warning: no successful request matches the login endpoint {safe(login)!r}, so every caller "
-            f"looks unauthenticated (investigate refuses it); {safe(proposals_text(result.proposed_logins))}",
-            err=True,
+            f"looks unauthenticated (investigate refuses it); {safe(proposals_text(result.proposed_logins))}"
         )
     if not logins:
         proposed = ", ".join(f"{r} ({n} successful)" for r, n in result.proposed_logins)
-        click.echo(
+        note(
             "note: no --login given, so logins are not used as evidence"
-            + (f"; likely login endpoints: {safe(proposed)}" if proposed else ""),
-            err=True,
+            + (f"; likely login endpoints: {safe(proposed)}" if proposed else "")
         )
     if result.ambiguous:
-        click.echo(
+        note(
             f"note: {result.ambiguous:,} requests rest on a login from a shared address "
             f"({result.shared:,} on an address and browser with overlapping logins, the rest on an "
             "IP that showed several user agents that day): who made them cannot be told, so they "
-            "never count as confirmed records (see auth_ambiguous)",
-            err=True,
+            "never count as confirmed records (see auth_ambiguous)"
         )
 
 
@@ -741,6 +850,8 @@ def actors_cmd(
     Example:
 
         forensics actors case.duckdb --login "POST /api/v2/auth/login" --trusted partner=51.140.12.32/29
+
+        forensics actors case.duckdb --login "POST /api/v2/auth/login" --limit 5 --json
     """
     try:
         opts = _build_actor_options(logins, trusted, session_lifetime, session_gap)
@@ -806,18 +917,16 @@ def _ownership_map(path: Path | None, teams: Path | None) -> OwnershipMap | None
 def _ownership_notes(check: OwnershipCheck | None) -> None:
     if check is None:
         return
-    click.echo(
+    note(
         f"note: out-of-scope judged by the ownership map: {check.records_read:,} of its "
-        f"{check.records:,} record ids were read in the case",
-        err=True,
+        f"{check.records:,} record ids were read in the case"
     )
     if check.principals_unseen:
         names = ", ".join(check.principals_unseen[:20])
         more = f" … ({len(check.principals_unseen):,} in all)" if len(check.principals_unseen) > 20 else ""
-        click.echo(
+        warn(
             f"warning: {len(check.principals_unseen):,} principal(s) in the ownership map never appear "
-            f"in the case: {safe(names)}{more}",
-            err=True,
+            f"in the case: {safe(names)}{more}"
         )
 
 
@@ -831,7 +940,9 @@ THRESHOLD_OPTION = click.option(
 
 
 @main.command("detect")
-@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "case_path", metavar="[CASE]", required=False, type=click.Path(dir_okay=False, path_type=Path)
+)
 @ENDPOINT_OPTION
 @_actor_options
 @THRESHOLD_OPTION
@@ -841,7 +952,7 @@ THRESHOLD_OPTION = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (all findings).")
 @click.option("--list", "list_detectors", is_flag=True, help="List the detectors and their thresholds.")
 def detect_cmd(
-    case_path: Path,
+    case_path: Path | None,
     endpoints: tuple[str, ...],
     logins: tuple[str, ...],
     trusted: tuple[str, ...],
@@ -855,16 +966,20 @@ def detect_cmd(
     as_json: bool,
     list_detectors: bool,
 ) -> None:
-    """Run the detectors and print their findings grouped by actor.
+    """Run the detectors on CASE and print their findings grouped by actor (--list needs no CASE).
 
     Example:
 
         forensics detect case.duckdb --endpoint "GET /api/v2/referrals/{id}" \\
             --login "POST /api/v2/auth/login" --trusted partner=51.140.12.32/29
+
+        forensics detect --list --json
     """
     if list_detectors:
-        _print_detectors()
+        _print_detectors(as_json)
         return
+    if case_path is None:
+        raise click.UsageError("Missing argument 'CASE'.")
     try:
         opts = _detect_options(endpoints, logins, trusted, session_lifetime, session_gap, thresholds)
         opts = replace(opts, ownership=_ownership_map(ownership, ownership_teams))
@@ -883,7 +998,7 @@ def detect_cmd(
         raise _fail(exc) from exc
     for ep, close in result.routes.unmatched.items():
         hint = f"; closest routes: {', '.join(close)}" if close else ""
-        click.echo(f"warning: endpoint {safe(ep)!r} matched no request{safe(hint)}", err=True)
+        warn(f"warning: endpoint {safe(ep)!r} matched no request{safe(hint)}")
     _auth_notes(result.actors.auth, logins)
     _ownership_notes(result.ownership)
     if as_json:
@@ -929,6 +1044,8 @@ def detect_cmd(
     help="Pseudonym key (created, mode 0600, when missing; the same key gives the same pseudonyms). "
     "Default: CASE.pseudonym-key beside the case.",
 )
+@json_option("Print one JSON document on stdout: the verdict, exit code, window, coverage, record "
+             "counts, the files written and the case log head (findings.json holds everything).")  # fmt: skip
 def investigate_cmd(
     case_path: Path,
     endpoints: tuple[str, ...],
@@ -945,6 +1062,7 @@ def investigate_cmd(
     out_dir: Path,
     pseudonymise: bool = False,
     key_file: Path | None = None,
+    as_json: bool = False,
 ) -> None:
     """Was data taken in the exposure window? Writes the report and machine-readable findings.
 
@@ -954,16 +1072,19 @@ def investigate_cmd(
     Example:
 
         forensics investigate case.duckdb --endpoint "GET /api/v2/referrals/{id}" \\
-            --window 2023-03-14T16:20:00Z/2024-11-21T09:40:00Z \\
+            --endpoint "GET /api/v2/referrals/{id}/documents/{doc}" --endpoint "GET /api/v2/referrals" \\
+            --window 2024-03-13T12:00:00Z/2024-04-09T14:00:00Z \\
             --login "POST /api/v2/auth/login" --trusted partner=51.140.12.32/29 --out report/
 
         forensics investigate case.duckdb --endpoint "GET /api/v2/referrals/{id}" \\
-            --pseudonymise --out shareable/
+            --login "POST /api/v2/auth/login" --pseudonymise --out shareable/ --json
     """
-    verdict = _investigate(
+    answer = _investigate(
         case_path, endpoints, window, tz, logins, trusted, session_lifetime, session_gap, thresholds,
         records_total, out_dir, pseudonymise, key_file, ownership, ownership_teams,
     )  # fmt: skip
+    _print_answer(answer, as_json)
+    verdict = str(answer["verdict"])
     if VERDICT_EXIT[verdict]:
         click.get_current_context().exit(VERDICT_EXIT[verdict])
 
@@ -984,8 +1105,9 @@ def _investigate(
     key_file: Path | None = None,
     ownership: Path | None = None,
     ownership_teams: Path | None = None,
-) -> str:
-    """investigate's work: check, assess, write, print; returns the verdict."""
+) -> dict[str, Any]:
+    """investigate's work: check, assess, write, say what to note; returns the answer (--json's
+    document: the verdict and its numbers, the files written, the case log head)."""
     if key_file is not None and not pseudonymise:
         raise click.UsageError("--key-file is used with --pseudonymise")
     try:
@@ -1003,50 +1125,81 @@ def _investigate(
             Pseudonymisation.for_case(case_path, out_dir, key_file) if pseudonymise else (None, False)
         )
         with Case.open(case_path) as case:
-            click.echo("running detectors and measuring coverage …", err=True)
+            note("running detectors and measuring coverage …")
             done = investigate(case, opts, out_dir, pz, logged={"window_text": window, "tz": tz})
     except (ForensicsError, duckdb.OutOfMemoryException) as exc:
         raise _fail(exc) from exc
     doc, written, head = done.assessment.document, done.written, done.log_head
-    for note in done.notes:
-        click.echo(f"note: {safe(note)}", err=True)
+    for text in done.notes:
+        note(f"note: {safe(text)}")
     if doc["window"]["source"] == "proposed":
-        click.echo(f"note: no --window given; {safe(doc['window']['evidence'])}", err=True)
+        note(f"note: no --window given; {safe(doc['window']['evidence'])}")
     if doc["parameters"]["endpoints_source"] == "proposed":
-        click.echo(
+        note(
             "note: no --endpoint given; endpoints with unauthenticated record reads: "
-            + safe(", ".join(doc["parameters"]["endpoints"]) or "none"),
-            err=True,
+            + safe(", ".join(doc["parameters"]["endpoints"]) or "none")
         )
     params = doc["parameters"]
     for net in params["trusted_unmatched"]:
-        click.echo(f"warning: trusted network {safe(net)!r} holds no client address in the case", err=True)
+        warn(f"warning: trusted network {safe(net)!r} holds no client address in the case")
     for name in (params["ownership"] or {}).get("principals_unseen", []):
-        click.echo(f"warning: principal {safe(name)!r} in the ownership map is not in the case", err=True)
+        warn(f"warning: principal {safe(name)!r} in the ownership map is not in the case")
     if doc["requests"]["auth_unknown"] and not params["login"]:
         proposed = ", ".join(f"{p['route']} ({p['successful']:,} ok)" for p in params["login_proposed"])
-        click.echo(
+        note(
             f"note: no --login given and the logs name no user: authentication cannot be judged for "
             f"{doc['requests']['auth_unknown']:,} requests to the endpoints"
-            + (f"; likely login endpoints: {safe(proposed)}" if proposed else ""),
-            err=True,
+            + (f"; likely login endpoints: {safe(proposed)}" if proposed else "")
         )
-    rec = doc["records"]
-    click.echo(safe(f"verdict: {doc['verdict']} — {doc['verdict_text']}"))
+    for reason in doc.get("reasoning", []):
+        detail(f"reasoning: {safe(reason)}")
+    _print_head(head)
+    return {
+        "case": str(case_path),
+        "verdict": doc["verdict"],
+        "exit_code": VERDICT_EXIT[str(doc["verdict"])],
+        "verdict_text": doc["verdict_text"],
+        "window": doc["window"],
+        "coverage": {k: doc["coverage"][k] for k in ("ratio", "grade", "grade_reasons")},
+        "records": doc["records"],
+        "requests": doc["requests"],
+        "actor_counts": doc["actor_counts"],
+        "out": str(out_dir),
+        "outputs": {name: str(path) for name, path in written.items()},
+        "pseudonymised": None
+        if pz is None
+        else {
+            "key": str(pz.key_path),
+            "key_created": key_created,
+            "fingerprint": pz.key.fingerprint,
+            "mapping": str(pz.mapping),
+        },
+        "log_head": head,
+    }
+
+
+def _print_answer(answer: dict[str, Any], as_json: bool) -> None:
+    """investigate's result on stdout: the verdict, its numbers and the files written."""
+    if as_json:
+        emit_json(answer)
+        return
+    rec, win, cov = answer["records"], answer["window"], answer["coverage"]
+    click.echo(safe(f"verdict: {answer['verdict']} — {answer['verdict_text']}"))
     click.echo(
-        f"window {doc['window']['start']} → {doc['window']['end']}; coverage {doc['coverage']['ratio']:.1%} "
-        f"(grade {doc['coverage']['grade']}); records confirmed {rec['confirmed']:,}, probable "
+        f"window {win['start']} → {win['end']}; coverage {cov['ratio']:.1%} "
+        f"(grade {cov['grade']}); records confirmed {rec['confirmed']:,}, probable "
         f"{rec['probable']:,}, in bulk responses ~{rec['estimated_bulk']:,}, at risk "
         f"{rec['at_risk'] if rec['at_risk'] is not None else 'unknown'}"
     )
-    for name, path in written.items():
+    for name, path in answer["outputs"].items():
         click.echo(f"{name:<22} {safe(path)}")
+    pz = answer["pseudonymised"]
     if pz is not None:
-        state = "new key" if key_created else "key"
-        click.echo(f"pseudonymised: {state} {safe(pz.key_path)} (fingerprint {pz.key.fingerprint}); "
-                   f"mapping {safe(pz.mapping)} — keep both private, share only {safe(out_dir)}")  # fmt: skip
-    _print_head(head)
-    return str(doc["verdict"])
+        state = "new key" if pz["key_created"] else "key"
+        click.echo(
+            f"pseudonymised: {state} {safe(pz['key'])} (fingerprint {pz['fingerprint']}); mapping "
+            f"{safe(pz['mapping'])} — keep both private, share only {safe(answer['out'])}"
+        )
 
 
 def _log_counts(case: Case, started: int, command: str, tables: list[str]) -> None:
@@ -1080,7 +1233,24 @@ def _detect_options(
     )
 
 
-def _print_detectors() -> None:
+def _print_detectors(as_json: bool = False) -> None:
+    if as_json:
+        emit_json(
+            [
+                {
+                    "id": det.id,
+                    "title": det.title,
+                    "severity": det.severity,
+                    "signals": list(det.signals),
+                    "meaning": det.meaning,
+                    "thresholds": [
+                        {"name": t.name, "default": t.default, "meaning": t.meaning} for t in det.thresholds
+                    ],
+                }
+                for det in DETECTORS.values()
+            ]
+        )
+        return
     for det in DETECTORS.values():
         click.echo(f"{det.id} ({det.severity}; {', '.join(det.signals)}): {det.title}")
         click.echo(f"    {det.meaning}")
@@ -1160,13 +1330,24 @@ def _listed(values: object, width: int = 40) -> str:
 
 
 @main.command("formats")
-def formats_cmd() -> None:
+@json_option()
+def formats_cmd(as_json: bool = False) -> None:
     """List the log formats the ingester recognises, with an example line each.
 
     Example:
 
         forensics formats
+
+        forensics formats --json
     """
+    if as_json:
+        emit_json(
+            [
+                {"name": name, "description": fmt.description, "example": fmt.example}
+                for name, fmt in formats.REGISTRY.items()
+            ]
+        )
+        return
     for name, fmt in formats.REGISTRY.items():
         click.echo(f"{name:<16} {fmt.description}")
         click.echo(f"{'':<16} e.g. {fmt.example}")
@@ -1217,6 +1398,7 @@ SIMULATE_SCENARIOS = (
     type=click.Choice(SIMULATE_SCENARIOS),
     help="Add a real network's callers (repeatable; 'all' = every one). Truth gets schema 2.",
 )
+@json_option()
 def simulate_cmd(
     out_dir: Path,
     seed: int,
@@ -1225,6 +1407,7 @@ def simulate_cmd(
     start: datetime,
     no_attackers: bool,
     scenarios: tuple[str, ...],
+    as_json: bool = False,
 ) -> None:
     """Write a simulated evidence folder with its ground truth (OUT_DIR/truth.json).
 
@@ -1234,8 +1417,9 @@ def simulate_cmd(
 
     Example:
 
-        forensics simulate case1 --seed 3 --days 365 --scale 1
-        forensics simulate case2 --days 30 --scale 0.5 --scenario office-nat --scenario roaming-app
+        forensics simulate sim-case --seed 3 --days 30 --scale 0.25
+
+        forensics simulate sim-nat --days 30 --scale 0.5 --scenario office-nat --scenario roaming-app --json
     """
     from forensics.simulate import simulate  # loaded only here: its tables cost start-up time
     from forensics.simulate.writers import EVIDENCE_DIR
@@ -1255,6 +1439,9 @@ def simulate_cmd(
         raise _fail(exc) from exc
     doc = truth.as_json()
     lines = doc["evidence"]["lines"]
+    if as_json:
+        emit_json(_simulate_doc(out_dir, doc))
+        return
     click.echo(
         f"{out_dir}: {lines['nginx']:,} nginx + {lines['app']:,} app lines in "
         f"{len(doc['evidence']['files'])} files, {time.monotonic() - began:.1f}s"
@@ -1270,6 +1457,30 @@ def simulate_cmd(
     if doc.get("ownership"):
         click.echo(f"the data owner's map: {out_dir / doc['ownership']['file']}")
     click.echo(f"ingest with: forensics ingest case.duckdb {out_dir / EVIDENCE_DIR}")
+
+
+def _simulate_doc(out_dir: Path, doc: dict[str, Any]) -> dict[str, Any]:
+    """simulate --json: where the case went and what its ground truth says, in counts."""
+    from forensics.simulate import TRUTH_FILE
+    from forensics.simulate.writers import EVIDENCE_DIR
+
+    records = doc["records"]
+    return {
+        "out": str(out_dir),
+        "evidence": str(out_dir / EVIDENCE_DIR),
+        "truth": str(out_dir / TRUTH_FILE),
+        "lines": doc["evidence"]["lines"],
+        "files": len(doc["evidence"]["files"]),
+        "window": doc["window"],
+        "logs": doc["logs"],
+        "coverage": doc["coverage"],
+        "records": {
+            "unauthorised": len(records["unauthorised"]),
+            "unlogged": len(records["unlogged"]),
+            "bulk": records["bulk"],
+        },
+        "ownership": str(out_dir / doc["ownership"]["file"]) if doc.get("ownership") else None,
+    }
 
 
 # What the responder knows about the sample incident (the simulated API's incident ticket).
@@ -1297,7 +1508,9 @@ DEMO_TRUSTED = ("partner=51.140.12.32/29", "tester=203.0.113.50/32")
     default=Path("demo-report"),
     show_default=True,
 )
-def demo_cmd(case_path: Path, out_dir: Path) -> None:
+@json_option("Print one JSON document on stdout: the ingest's and the investigation's results "
+             "(as `ingest --json` and `investigate --json` print them).")  # fmt: skip
+def demo_cmd(case_path: Path, out_dir: Path, as_json: bool = False) -> None:
     """Investigate the bundled sample_logs/: ingest, then investigate, and say where the report is.
 
     The window, endpoints, login endpoint and trusted networks are what the sample incident's
@@ -1306,24 +1519,21 @@ def demo_cmd(case_path: Path, out_dir: Path) -> None:
     Example:
 
         forensics demo
+
+        forensics --quiet demo --case demo2.duckdb --out demo2-report/ --json
     """
     from forensics.simulate.writers import EVIDENCE_DIR
 
     if not SAMPLE_LOGS.is_dir():
         raise click.ClickException(f"sample logs not found at {SAMPLE_LOGS}")
     window = json.loads((SAMPLE_LOGS / "truth.json").read_text())["window"]
-    ctx = click.get_current_context()
-    ctx.invoke(
-        ingest_cmd,
-        case_path=case_path,
-        evidence=(str(SAMPLE_LOGS / EVIDENCE_DIR),),
-        fmt=None,
-        log_format=None,
-        tz=None,
-        fields=(),
-    )
-    ctx.invoke(sources_cmd, case_path=case_path, as_json=False)
-    _investigate(  # the demo exits 0 whatever the verdict
+    report, head = _run_ingest(case_path, (str(SAMPLE_LOGS / EVIDENCE_DIR),), IngestOptions())
+    _print_report(report, as_json)
+    _print_head(head)
+    _ingest_exit(report, accept_rejects=False)
+    if not as_json:
+        click.get_current_context().invoke(sources_cmd, case_path=case_path, as_json=False)
+    answer = _investigate(  # the demo exits 0 whatever the verdict
         case_path=case_path,
         endpoints=DEMO_ENDPOINTS,
         window=f"{window['start']}/{window['end']}",
@@ -1336,4 +1546,8 @@ def demo_cmd(case_path: Path, out_dir: Path) -> None:
         records_total=None,
         out_dir=out_dir,
     )
+    if as_json:
+        emit_json({"ingest": _ingest_doc(case_path, report, head), "investigate": answer})
+        return
+    _print_answer(answer, as_json=False)
     click.echo(f"the report: {(out_dir / 'report.html').resolve()} (open it in a browser); case: {case_path}")
