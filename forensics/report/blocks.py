@@ -7,6 +7,7 @@ a block is plain text (log text is NOT escaped yet; each renderer escapes for it
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -115,12 +116,12 @@ class Table:
     def widths(self) -> list[float]:
         """Each column's share of the table width in percent (print lays tables out fixed)."""
         weights = [
-            1.0 if i in self.numeric else 1.9 if i in self.nowrap else 2.0 if i in self.mono
+            1.3 if i in self.numeric else 1.9 if i in self.nowrap else 2.0 if i in self.mono
             else 2.4 if i in self.text else 1.2
             for i in range(len(self.columns))
         ]  # fmt: skip
         total = sum(weights) or 1.0
-        return [round(100 * w / total, 1) for w in weights]
+        return [math.floor(1000 * w / total) / 10 for w in weights]  # never more than 100% in all
 
 
 @dataclass(frozen=True)
