@@ -1,4 +1,5 @@
-"""Machine-readable outputs of an assessment: findings.json, affected_records.csv, timeline.jsonl.
+"""Machine-readable outputs of an assessment: findings.json, affected_records.csv, timeline.jsonl,
+and the full lists the report shows the top of: actors.csv, findings.csv, evidence.csv.
 
 * ``findings.json`` — ``Assessment.document`` (schema ``forensics.findings/2``, README), UTF-8,
   2-space indent, key order as built: the same assessment gives the same bytes. Characters JSON
@@ -9,6 +10,9 @@
   formatting characters escaped (text.printable: ``\\x1b``, ``\\u202e``), and cells that a
   spreadsheet would run as a formula (starting ``= + - @`` tab or CR) get a leading apostrophe
   (OWASP CSV injection guidance). The case keeps the values as logged.
+* ``actors.csv``, ``findings.csv``, ``evidence.csv`` — every actor, finding and evidence file
+  of the document, one row each, with the same cell treatment as affected_records.csv; the report
+  shows their top rows (the unauthorised actors, the most severe findings, the notable files).
 * ``timeline.jsonl`` — Timesketch's JSONL import shape (``message``, ``datetime``,
   ``timestamp_desc`` plus fields) for the requests behind the high/medium findings in the window
   and every request that delivered a record of affected_records.csv: written by DuckDB straight
@@ -23,7 +27,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -57,6 +61,135 @@ def write_affected_csv(assessment: Assessment, path: Path) -> None:
     df = assessment.affected_records
     out = pd.DataFrame({c: [neutralise(v) for v in df[c]] if c in df else [] for c in CSV_COLUMNS})
     out.to_csv(path, index=False, lineterminator="\n")
+
+
+def _write_rows(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """A CSV with affected_records.csv's quoting: every cell through ``neutralise``."""
+    cells = [[neutralise(v) for v in row] for row in rows]
+    frame = pd.DataFrame(cells, columns=list(columns)) if cells else pd.DataFrame(columns=list(columns))
+    frame.to_csv(path, index=False, lineterminator="\n")
+    return len(cells)
+
+
+def _joined(values: Iterable[Any] | None, sep: str = " | ") -> str:
+    return sep.join(str(v) for v in values or [])
+
+
+def _flag(value: Any) -> str:
+    return "" if value is None else ("yes" if value else "no")
+
+
+ACTOR_COLUMNS = (
+    "actor_id", "classification", "class_reason", "unauthorised", "unauthorised_by", "requests",
+    "endpoint_requests", "records", "confirmed_records", "probable_records", "estimated_records", "bytes",
+    "first_seen", "last_seen", "ips", "user_agents", "principals", "hosting", "detectors", "link_reasons",
+    "auth_evidence",
+)  # fmt: skip
+
+
+def write_actors_csv(assessment: Assessment, path: Path) -> int:
+    """actors.csv: every actor findings.json lists (unauthorised first), one row each. Lists in a
+    cell: addresses and finding ids separated by spaces, texts by `` | ``."""
+    rows = (
+        [
+            a["id"],
+            a["classification"],
+            a.get("class_reason"),
+            _flag(a["unauthorised"]),
+            _joined(a.get("unauthorised_by"), " "),
+            a["requests"],
+            a.get("endpoint_requests"),
+            a["records"],
+            a["confirmed_records"],
+            a["probable_records"],
+            a.get("estimated_records"),
+            a["bytes"],
+            a["first_seen"],
+            a["last_seen"],
+            _joined(a["ips"], " "),
+            _joined(a["user_agents"]),
+            _joined(a["principals"]),
+            _joined(a.get("hosting")),
+            _joined(a["detectors"]),
+            _joined(a.get("link_reasons")),
+            _joined(a.get("auth_evidence")),
+        ]
+        for a in assessment.document["actors"]
+    )
+    return _write_rows(path, ACTOR_COLUMNS, rows)
+
+
+FINDING_COLUMNS = (
+    "finding_id", "detector", "title", "severity", "actor_id", "unauthorised", "route", "first_seen",
+    "last_seen", "requests", "records", "estimated_records", "caller", "caveat", "metrics", "thresholds",
+    "sample_lines",
+)  # fmt: skip
+
+
+def _compact(value: Any) -> str:
+    return "" if not value else json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def write_findings_csv(assessment: Assessment, path: Path) -> int:
+    """findings.csv: every finding findings.json lists (most severe first), one row each; metrics
+    and thresholds as compact JSON, sample lines as ``file:line`` separated by `` | ``."""
+    rows = (
+        [
+            f["id"],
+            f["detector"],
+            f["title"],
+            f["severity"],
+            f["actor"],
+            _flag(f["unauthorised"]),
+            f["route"],
+            f["first_seen"],
+            f["last_seen"],
+            f["count"],
+            f["records"],
+            f.get("estimated_records"),
+            f["evidence"].get("caller"),
+            f["evidence"].get("caveat"),
+            _compact(f["evidence"].get("metrics")),
+            _compact(f["evidence"].get("thresholds")),
+            _joined(f"{e['path']}:{e['line_no']}" for e in f["evidence"].get("sample") or []),
+        ]
+        for f in assessment.document["findings"]
+    )
+    return _write_rows(path, FINDING_COLUMNS, rows)
+
+
+EVIDENCE_COLUMNS = (
+    "path", "format", "first_seen", "last_seen", "sha256", "sha256_verified", "events", "rejected",
+    "duplicate_of", "warnings",
+)  # fmt: skip
+
+
+def write_evidence_csv(assessment: Assessment, path: Path) -> int:
+    """evidence.csv: every evidence file in natural order (``.2`` before ``.10``) with its SHA-256,
+    re-verification (yes / no = CHANGED / empty = file gone), counts, and the share of its events
+    carrying each field (``field_<name>``, as section 5 of the report)."""
+    from forensics.report.blocks import natural_key
+
+    doc = assessment.document
+    fields: dict[str, dict[str, Any]] = doc["coverage"].get("fields") or {}
+    names = sorted({f for per in fields.values() for f in per})
+    rows = (
+        [
+            s["path"],
+            s.get("format"),
+            s.get("first_ts"),
+            s.get("last_ts"),
+            s.get("sha256"),
+            _flag(s.get("sha256_verified")),
+            s.get("events"),
+            s.get("rejected"),
+            s.get("duplicate_of"),
+            _joined(s.get("warnings")),
+            *(fields.get(s["path"], {}).get(n) for n in names),
+        ]
+        for s in sorted(doc["sources"], key=lambda s: natural_key(s["path"]))
+    )
+    return _write_rows(path, (*EVIDENCE_COLUMNS, *(f"field_{n}" for n in names)), rows)
 
 
 TIMELINE_SLICE_ROWS = 200_000  # rows sorted at once: bounded memory for the sort of wide rows

@@ -32,7 +32,14 @@ from forensics import report
 from forensics.assessment import Assessment
 from forensics.case import Case, is_disk_full
 from forensics.errors import ForensicsError
-from forensics.export import findings_json, write_affected_csv, write_timeline
+from forensics.export import (
+    findings_json,
+    write_actors_csv,
+    write_affected_csv,
+    write_evidence_csv,
+    write_findings_csv,
+    write_timeline,
+)
 from forensics.pseudonym import Pseudonymiser
 from forensics.pseudonymise import (
     TIMELINE_JOINS,
@@ -70,9 +77,12 @@ class Written:
 
 
 WRITERS: dict[str, Callable[[Case, Assessment, Path], object]] = {
-    **{name: _rendered(writer) for name, writer in report.WRITERS.items()},  # report.html, report.md
+    **{name: _rendered(writer) for name, writer in report.WRITERS.items()},  # report.html/.md/.pdf
     "findings.json": _text(findings_json),
     "affected_records.csv": lambda case, a, path: write_affected_csv(a, path),
+    "actors.csv": lambda case, a, path: write_actors_csv(a, path),
+    "findings.csv": lambda case, a, path: write_findings_csv(a, path),
+    "evidence.csv": lambda case, a, path: write_evidence_csv(a, path),
     "timeline.jsonl": lambda case, a, path: _timeline(case, a, path),
 }
 

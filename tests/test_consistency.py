@@ -60,6 +60,7 @@ class Run:
     html_text: str  # report.html's visible text
     csv_rows: list[dict[str, str]]
     timeline: list[dict[str, Any]]
+    lists: dict[str, list[dict[str, str]]]  # actors.csv, findings.csv, evidence.csv
 
 
 def _options(truth: dict[str, Any], login: bool) -> InvestigateOptions:
@@ -127,6 +128,10 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     with (out / "affected_records.csv").open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     timeline = [json.loads(line) for line in (out / "timeline.jsonl").read_text().splitlines() if line]
+    lists = {}
+    for listed in ("actors.csv", "findings.csv", "evidence.csv"):
+        with (out / listed).open(newline="", encoding="utf-8") as f:
+            lists[listed] = list(csv.DictReader(f))
     return Run(
         name,
         result.assessment,
@@ -135,6 +140,7 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         _html_text((out / "report.html").read_text()),
         rows,
         timeline,
+        lists,
     )
 
 
@@ -335,3 +341,90 @@ def test_scenario_exercises(run: Run) -> None:
         assert records[key] > 0, (run.name, key, records)
     if not EXPECTED[run.name]:
         assert run.doc["verdict"] not in EVENT_VERDICTS and run.doc["bounds"]["applies"]
+
+
+# --- the full lists beside the report (actors.csv, findings.csv, evidence.csv) ----------------------
+
+
+def _natural(text: str) -> list[Any]:
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
+
+
+def test_actors_csv_is_the_documents_actors(run: Run) -> None:
+    rows = run.lists["actors.csv"]
+    assert [int(r["actor_id"]) for r in rows] == [a["id"] for a in run.doc["actors"]]
+    for row, a in zip(rows, run.doc["actors"], strict=True):
+        assert row["unauthorised"] == ("yes" if a["unauthorised"] else "no"), a["id"]
+        for key in ("requests", "records", "confirmed_records", "probable_records", "bytes"):
+            assert int(row[key]) == a[key], (a["id"], key)
+        assert row["ips"].split() == [str(ip).lstrip("=+-@") for ip in a["ips"]] or row["ips"].startswith("'")
+        assert row["first_seen"] == a["first_seen"] and row["last_seen"] == a["last_seen"]
+    by_basis = csv_by_basis(run)
+    for basis in ("confirmed", "probable"):
+        assert sum(int(r[f"{basis}_records"]) for r in rows) == sum(
+            len(row["actors"].split()) for row in by_basis[basis]
+        )
+
+
+def test_report_shows_every_unauthorised_actor_and_counts_the_rest(run: Run) -> None:
+    shown = _md_table(section(run.md, 7), "Actor") if run.doc["actors"] else []
+    bad = [a["id"] for a in run.doc["actors"] if a["unauthorised"]]
+    assert [int(r["Actor"]) for r in shown][: len(bad)] == bad
+    m = re.search(r"([\d,]+) more actors? not shown here", section(run.md, 7))
+    rest = num(m.group(1)) if m else 0
+    assert len(shown) + rest == run.doc["listed"]["actors_total"]
+    answer = run.md.split("\n## 1. ")[0]
+    for actor in bad:
+        assert f"- Actor {actor} (" in answer, actor  # page 1 names each one on a line
+    assert f"Who: {run.doc['actor_counts']['unauthorised']:,} unauthorised actor" in answer or not bad
+
+
+def test_page_one_records_are_the_documents(run: Run) -> None:
+    answer = run.md.split("\n## 1. ")[0]
+    records = run.doc["records"]
+    assert f"- **{records['confirmed']:,} confirmed**" in answer
+    assert f"- **{records['probable']:,} probable**" in answer
+    at_risk = "unknown" if records["at_risk"] is None else f"{records['at_risk']:,}"
+    assert f"- **{at_risk} at risk**" in answer
+    html_answer = run.html_text.split("1 Document control")[0]
+    assert f"{records['confirmed']:,} confirmed" in html_answer
+
+
+def test_findings_csv_is_the_documents_findings(run: Run) -> None:
+    rows = run.lists["findings.csv"]
+    assert [int(r["finding_id"]) for r in rows] == [f["id"] for f in run.doc["findings"]]
+    for row, f in zip(rows, run.doc["findings"], strict=True):
+        assert (row["detector"], row["severity"]) == (f["detector"], f["severity"])
+        assert int(row["requests"]) == f["count"] and row["unauthorised"] == (
+            "yes" if f["unauthorised"] else "no"
+        )
+        assert row["actor_id"] == ("" if f["actor"] is None else str(f["actor"]))
+        samples = [f"{e['path']}:{e['line_no']}" for e in f["evidence"].get("sample") or []]
+        assert row["sample_lines"] == " | ".join(samples)
+
+
+def test_report_findings_shown_and_summed_are_all_findings(run: Run) -> None:
+    text = section(run.md, 9)
+    detailed = len(re.findall(r"^- \*\*Finding:\*\* #(\d+)", text, re.M))
+    summary = _md_table(text, "Detector") if "| Detector |" in text else []
+    assert detailed + sum(num(r["Findings"]) for r in summary) == len(run.doc["findings"])
+    low = [r for r in summary if r["Severity"] == "low"]
+    assert len(low) == len({f["detector"] for f in run.doc["findings"] if f["severity"] == "low"})
+    assert text.count("raw lines not read back") <= detailed  # at most one line per finding
+
+
+def test_evidence_csv_is_every_file_in_natural_order(run: Run) -> None:
+    rows = run.lists["evidence.csv"]
+    paths = [r["path"] for r in rows]
+    assert sorted(paths) == sorted(s["path"] for s in run.doc["sources"])
+    assert paths == sorted(paths, key=_natural)
+    sha = {s["path"]: s["sha256"] for s in run.doc["sources"]}
+    assert all(r["sha256"] == sha[r["path"]] for r in rows)
+    fields = run.doc["coverage"]["fields"]
+    for r in rows:
+        for name, share in fields.get(r["path"], {}).items():
+            assert (float(r[f"field_{name}"]) if r[f"field_{name}"] else None) == share, (r["path"], name)
+    inventory = section(run.md, 4)
+    shown = _md_table(inventory, "File")
+    m = re.search(r"([\d,]+) more files?, each re-verified unchanged", inventory)
+    assert len(shown) + (num(m.group(1)) if m else 0) == len(rows)

@@ -19,6 +19,7 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pypdf
 import pytest
 from click.testing import CliRunner
 
@@ -59,25 +60,47 @@ KEY = PseudonymKey(bytes(range(32)))
 OTHER_KEY = PseudonymKey(bytes(range(1, 33)))
 
 
-def line(ts: datetime, ip: str, path: str, *, user: str = "-", method: str = "GET", status: int = 200,
-         ua: str = "Mozilla/5.0 Firefox/124.0", xff: str = "-", size: int = 4000) -> str:
+def line(
+    ts: datetime,
+    ip: str,
+    path: str,
+    *,
+    user: str = "-",
+    method: str = "GET",
+    status: int = 200,
+    ua: str = "Mozilla/5.0 Firefox/124.0",
+    xff: str = "-",
+    size: int = 4000,
+) -> str:
     stamp = ts.strftime("%d/%b/%Y:%H:%M:%S +0000")
-    return (f'{ip} - {user} [{stamp}] "{method} {path} HTTP/1.1" {status} {size} '
-            f'"https://app.example/referrals" "{ua}" "{xff}"')
+    return (
+        f'{ip} - {user} [{stamp}] "{method} {path} HTTP/1.1" {status} {size} '
+        f'"https://app.example/referrals" "{ua}" "{xff}"'
+    )
 
 
 def evidence(folder: Path) -> Path:
     at = lambda minutes: T0 + timedelta(minutes=minutes)  # noqa: E731
-    rows = [(at(m), line(at(m), MONITOR, "/api/v2/health", ua="UptimeRobot/2.0", size=20))
-            for m in range(0, 3 * 1440, 5)]
+    rows = [
+        (at(m), line(at(m), MONITOR, "/api/v2/health", ua="UptimeRobot/2.0", size=20))
+        for m in range(0, 3 * 1440, 5)
+    ]
     rows.append((at(540), line(at(540), STAFF, "/api/v2/auth/login", method="POST", status=302)))
-    rows += [(at(541 + i), line(at(541 + i), STAFF, f"/api/v2/referrals/{rid}", user=STAFF_USER))
-             for i, rid in enumerate(OWN)]
-    rows += [(at(1500 + i), line(at(1500 + i), ATTACKER, f"/api/v2/referrals/{rid}", ua="curl/8.4.0",
-                                 xff=", ".join(XFF)))
-             for i, rid in enumerate(STOLEN)]
-    rows += [(at(2000 + i), line(at(2000 + i), ODD, f"/api/v2/referrals/{ODD_RECORD}", user=ODD_USER))
-             for i in range(3)]
+    rows += [
+        (at(541 + i), line(at(541 + i), STAFF, f"/api/v2/referrals/{rid}", user=STAFF_USER))
+        for i, rid in enumerate(OWN)
+    ]
+    rows += [
+        (
+            at(1500 + i),
+            line(at(1500 + i), ATTACKER, f"/api/v2/referrals/{rid}", ua="curl/8.4.0", xff=", ".join(XFF)),
+        )
+        for i, rid in enumerate(STOLEN)
+    ]
+    rows += [
+        (at(2000 + i), line(at(2000 + i), ODD, f"/api/v2/referrals/{ODD_RECORD}", user=ODD_USER))
+        for i in range(3)
+    ]
     path = folder / "evidence" / "access.log"
     path.parent.mkdir(parents=True)
     path.write_text("\n".join(text for _, text in sorted(rows)) + "\n", encoding="utf-8")
@@ -103,14 +126,21 @@ def write(case: Case, tmp_path: Path, name: str, key: PseudonymKey = KEY) -> dic
     return write_outputs(case, result, tmp_path / name, pseudonymise=settings)
 
 
+def text_of(path: Path) -> str:
+    """A written file's text (report.pdf's as its pages give it back)."""
+    if path.suffix == ".pdf":
+        return "\n".join(p.extract_text() or "" for p in pypdf.PdfReader(path).pages)
+    return path.read_text()
+
+
 def png_texts(html: str) -> list[bytes]:
     """The text chunks (tEXt, zTXt, iTXt) of every data: PNG in the page."""
     out = []
     for b64 in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html):
         png, pos = base64.b64decode(b64), 8
         while pos < len(png):
-            (size,), kind = struct.unpack(">I", png[pos:pos + 4]), png[pos + 4:pos + 8]
-            body = png[pos + 8:pos + 8 + size]
+            (size,), kind = struct.unpack(">I", png[pos : pos + 4]), png[pos + 4 : pos + 8]
+            body = png[pos + 8 : pos + 8 + size]
             if kind in (b"tEXt", b"iTXt"):
                 out.append(body)
             elif kind == b"zTXt":
@@ -122,11 +152,21 @@ def png_texts(html: str) -> list[bytes]:
 def test_the_case_holds_exactly_the_values_this_test_planted(built: Case) -> None:
     assess(built, InvestigateOptions(detect=DETECT, window=WINDOW))
     con = built.con
-    records = {r[0] for r in con.execute("SELECT DISTINCT record_id FROM requests WHERE record_id IS NOT NULL").fetchall()}
-    ips = {r[0] for r in con.execute(
-        "SELECT client_ip FROM events UNION SELECT trim(unnest(string_split(forwarded_for, ','))) FROM events "
-        "WHERE forwarded_for <> '-'").fetchall()}
-    users = {r[0] for r in con.execute("SELECT DISTINCT principal FROM events WHERE principal IS NOT NULL").fetchall()}
+    records = {
+        r[0]
+        for r in con.execute("SELECT DISTINCT record_id FROM requests WHERE record_id IS NOT NULL").fetchall()
+    }
+    ips = {
+        r[0]
+        for r in con.execute(
+            "SELECT client_ip FROM events UNION SELECT trim(unnest(string_split(forwarded_for, ','))) FROM events "
+            "WHERE forwarded_for <> '-'"
+        ).fetchall()
+    }
+    users = {
+        r[0]
+        for r in con.execute("SELECT DISTINCT principal FROM events WHERE principal IS NOT NULL").fetchall()
+    }
     assert (records, ips, users) == (RECORDS, IPS, USERS)
 
 
@@ -143,10 +183,18 @@ def test_no_record_id_address_or_principal_survives_in_any_file(built: Case, tmp
     for chunk in chunks:
         for value in RECORDS | IPS | USERS:
             assert value.encode() not in chunk
+    # report.pdf's streams are compressed: read its text back (and the CSVs beside it are checked above)
+    pdf = "\n".join(p.extract_text() or "" for p in pypdf.PdfReader(written["report.pdf"]).pages)
+    assert expected("ip", ATTACKER) in re.sub(r"\s+", "", pdf)  # the text was read, pseudonyms and all
+    for value in RECORDS | IPS | USERS:
+        assert value not in pdf and value not in re.sub(r"\s+", "", pdf), value
+    assert {"actors.csv", "findings.csv", "evidence.csv", "report.pdf"} <= set(written)
     # the raw evidence lines are there, with pseudonyms where the values were
     md = written["report.md"].read_text()
-    assert f'{expected("ip", ATTACKER)} - - [07/May/2024:01:00:00 +0000] "GET /api/v2/referrals/' \
-           f'{expected("rec", STOLEN[0])} HTTP/1.1" 200 4000' in md
+    assert (
+        f'{expected("ip", ATTACKER)} - - [07/May/2024:01:00:00 +0000] "GET /api/v2/referrals/'
+        f'{expected("rec", STOLEN[0])} HTTP/1.1" 200 4000' in md
+    )
     assert f'"curl/8.4.0" "{expected("ip", XFF[0])}, {expected("ip", XFF[1])}"' in md
 
 
@@ -165,11 +213,17 @@ def test_pseudonyms_are_the_keyed_hmac_and_consistent_across_files(built: Case, 
     assert len(timeline) == 40
     assert {e["client_ip"] for e in timeline} == {attacker}
     assert timeline[0]["record_id"] == first and timeline[0]["path"] == f"/api/v2/referrals/{first}"
-    assert timeline[0]["message"] == f"GET /api/v2/referrals/{first} -> 200 (actor {timeline[0]['actor_id']}, {attacker})"
+    assert (
+        timeline[0]["message"]
+        == f"GET /api/v2/referrals/{first} -> 200 (actor {timeline[0]['actor_id']}, {attacker})"
+    )
     for name in ("report.html", "report.md"):
         text = written[name].read_text()
         assert attacker in text and first in text, name
-    assert doc["records"]["id_range"] == {"min": expected("rec", STOLEN[0]), "max": expected("rec", ODD_RECORD)}
+    assert doc["records"]["id_range"] == {
+        "min": expected("rec", STOLEN[0]),
+        "max": expected("rec", ODD_RECORD),
+    }
     assert doc["pseudonymisation"]["key_fingerprint"] == KEY.fingerprint
     assert KEY.secret.hex() not in written["report.html"].read_text()
 
@@ -187,8 +241,8 @@ def test_same_key_same_bytes_other_key_other_pseudonyms(built: Case, tmp_path: P
     for name in a:
         assert a[name].read_bytes() == b[name].read_bytes(), name
     c = write(built, tmp_path, "c", key=OTHER_KEY)
-    mine = set(re.findall(r"(?:rec|ip|user)_[0-9a-f]{16}", "".join(p.read_text() for p in a.values())))
-    theirs = set(re.findall(r"(?:rec|ip|user)_[0-9a-f]{16}", "".join(p.read_text() for p in c.values())))
+    mine = set(re.findall(r"(?:rec|ip|user)_[0-9a-f]{16}", "".join(text_of(p) for p in a.values())))
+    theirs = set(re.findall(r"(?:rec|ip|user)_[0-9a-f]{16}", "".join(text_of(p) for p in c.values())))
     assert expected("ip", ATTACKER, OTHER_KEY) in theirs and len(mine) == len(theirs) > 40
     assert not mine & theirs
 
@@ -201,8 +255,10 @@ def test_scatter_plots_ranks_and_labels_pseudonyms(built: Case) -> None:
     attacker = shared.scatter[shared.scatter["label"].str.contains(expected("ip", ATTACKER))]
     assert list(attacker["y"]) == [float(i) for i in range(1, 41)]  # ids read in order: a diagonal of ranks
     assert list(attacker["record_id"]) == [expected("rec", r) for r in STOLEN]
-    frames = " ".join(f.to_csv() for f in (shared.scatter, shared.endpoint_daily, shared.response_sizes,
-                                           shared.affected_records))
+    frames = " ".join(
+        f.to_csv()
+        for f in (shared.scatter, shared.endpoint_daily, shared.response_sizes, shared.affected_records)
+    )
     assert not [v for v in RECORDS | IPS | USERS if v in frames]
     assert result.document["pseudonymisation"] is None  # the original is untouched
 
@@ -249,9 +305,20 @@ def test_key_is_created_owner_only_beside_the_case_and_reused(tmp_path: Path) ->
 
 
 def test_scrub_finds_values_inside_log_text() -> None:
-    known = {"500": "rec_a", "203.0.113.9": "ip_b", "b64id==": "rec_c", "alice": "user_d", "2001:db8::1": "ip_e"}
-    text = '203.0.113.9:51234 - alice "GET /r/500?id=500&x=b64id== HTTP/1.1" 5000 "/r/b64id==" [2001:db8::1]:8'
-    assert scrub(text, known) == 'ip_b:51234 - user_d "GET /r/rec_a?id=rec_a&x=rec_c HTTP/1.1" 5000 "/r/rec_c" [ip_e]:8'
+    known = {
+        "500": "rec_a",
+        "203.0.113.9": "ip_b",
+        "b64id==": "rec_c",
+        "alice": "user_d",
+        "2001:db8::1": "ip_e",
+    }
+    text = (
+        '203.0.113.9:51234 - alice "GET /r/500?id=500&x=b64id== HTTP/1.1" 5000 "/r/b64id==" [2001:db8::1]:8'
+    )
+    assert (
+        scrub(text, known)
+        == 'ip_b:51234 - user_d "GET /r/rec_a?id=rec_a&x=rec_c HTTP/1.1" 5000 "/r/rec_c" [ip_e]:8'
+    )
     assert scrub("by Alice Smith today", {}, {"Alice Smith": "user_f"}) == "by user_f today"
 
 
@@ -266,11 +333,22 @@ def test_cli_pseudonymise(built: Case, tmp_path: Path) -> None:
     assert "new key" in first.output and key.stat().st_mode & 0o777 == 0o600
     second = runner.invoke(main, [*base, "--pseudonymise", "--out", str(tmp_path / "out2")])
     assert second.exit_code == 6 and "new key" not in second.output
-    assert (tmp_path / "out" / "findings.json").read_bytes() == (tmp_path / "out2" / "findings.json").read_bytes()
+    assert (tmp_path / "out" / "findings.json").read_bytes() == (
+        tmp_path / "out2" / "findings.json"
+    ).read_bytes()
     secret = PseudonymKey.read(key)
     assert expected("ip", ATTACKER, secret) in (tmp_path / "out" / "report.md").read_text()
-    inside = runner.invoke(main, [*base, "--pseudonymise", "--key-file", str(tmp_path / "out3" / "k"),
-                                  "--out", str(tmp_path / "out3")])
+    inside = runner.invoke(
+        main,
+        [
+            *base,
+            "--pseudonymise",
+            "--key-file",
+            str(tmp_path / "out3" / "k"),
+            "--out",
+            str(tmp_path / "out3"),
+        ],
+    )
     assert inside.exit_code == 1 and "inside the report folder" in inside.output
     lone = runner.invoke(main, [*base, "--key-file", str(key), "--out", str(tmp_path / "out4")])
     assert lone.exit_code == 2 and "--key-file is used with --pseudonymise" in lone.output

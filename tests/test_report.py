@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from forensics.assessment import Assessment
-from forensics.report import plots, render_html, render_markdown, write_report
+from forensics.report import content, plots, render_html, render_markdown, write_report
+from forensics.report.blocks import Table
 from forensics.report.markdown import md
 
 SCRIPT = "<script>document.title='pwned'</script>"
@@ -379,9 +380,10 @@ TEMPLATE_TAGS = {
     "html", "head", "meta", "title", "style", "body", "main", "header", "h1", "p", "span", "nav",
     "ol", "li", "a", "section", "h2", "h3", "div", "table", "tbody", "thead", "tr", "th", "td",
     "caption", "ul", "figure", "img", "figcaption", "pre", "details", "summary", "br", "footer",
+    "colgroup", "col",
 }  # fmt: skip
 TEMPLATE_ATTRS = {"lang", "charset", "http-equiv", "content", "name", "class", "id", "href", "src",
-                  "alt", "scope", "colspan"}  # fmt: skip
+                  "alt", "scope", "colspan", "data-label", "style"}  # fmt: skip
 
 
 class Page(HTMLParser):
@@ -417,7 +419,14 @@ def parse(html: str) -> Page:
     return p
 
 
+def column_names() -> set[str]:
+    """Every table column the report's content names (constants, and the field names of section 5)."""
+    report = content.build(Assessment(document(), excerpts=excerpts(), **frames()))
+    return {c for sec in report.sections for b in sec.blocks if isinstance(b, Table) for c in b.columns}
+
+
 def check_only_template_markup(p: Page) -> None:
+    names = column_names()
     assert set(p.tags) <= TEMPLATE_TAGS, set(p.tags) - TEMPLATE_TAGS
     assert "script" not in p.tags
     for tag, name, value in p.attrs:
@@ -429,6 +438,11 @@ def check_only_template_markup(p: Page) -> None:
             assert tag == "img" and value.startswith("data:image/png;base64,"), value[:60]
         if name == "class":
             assert re.fullmatch(r"[a-z0-9_ -]+", value), value
+        if name == "style":  # column widths only, numbers the template computes
+            assert tag == "col" and re.fullmatch(r"width: \d+(\.\d+)?%", value), (tag, value)
+        if name == "data-label":  # the column's name, for the narrow-screen layout
+            assert tag == "td" and value in names, value
+        assert not any(h in value for h in HOSTILE), (tag, name, value)
 
 
 def test_every_section_heading(page: str, markdown: str) -> None:
@@ -437,7 +451,9 @@ def test_every_section_heading(page: str, markdown: str) -> None:
     for i, title in enumerate(SECTIONS, start=1):
         assert f"{i}{title}" in text  # <h2><span class="n">i</span>title</h2>
         assert f"\n## {i}. {md(title)}\n" in markdown
-    assert p.tags.count("section") == 15
+    assert p.tags.count("section") == 16  # the answer (page 1) and the 15 numbered sections
+    assert text.index("The answer") < text.index("1Document control")
+    assert markdown.index("\n## The answer\n") < markdown.index("\n## 1. Document control\n")
     assert p.title == TITLE
 
 
@@ -630,7 +646,8 @@ def test_coverage_plot_groups_small_sources(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_write_report(tmp_path: Path, assessment: Assessment, page: str, markdown: str) -> None:
     out = write_report(assessment, tmp_path / "out")
-    assert out == {"report.html": tmp_path / "out/report.html", "report.md": tmp_path / "out/report.md"}
+    assert out == {name: tmp_path / "out" / name for name in ("report.html", "report.md", "report.pdf")}
+    assert out["report.pdf"].read_bytes().startswith(b"%PDF-")
     assert out["report.html"].read_text(encoding="utf-8") == page
     assert out["report.md"].read_text(encoding="utf-8") == markdown
 

@@ -10,277 +10,85 @@ No wall-clock time is read: the same assessment gives the same content.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import posixpath
+from datetime import datetime
+from pathlib import PurePath
 from typing import Any
 
 from forensics.assessment import Assessment
-
-# How long a log string may be in a table cell / excerpt before it is cut (the full text is in
-# findings.json and the evidence file).
-CELL_CHARS = 160
-LINE_CHARS = 2000
-CELL_ITEMS = 5
-
-VERDICT_WORDS = {
-    "cannot_tell": "Cannot tell: the logs cannot answer for this window",
-    "excluded": "Unauthorised access excluded",
-    "no_evidence": "No evidence of unauthorised access found (coverage-limited)",
-    "possible": "Unauthorised access possible",
-    "likely": "Unauthorised access likely",
-    "confirmed": "Unauthorised access confirmed",
-}
-VERDICT_SCALE = (
-    "cannot tell: the logs do not cover enough of the window to judge (no event in it, grade D or "
-    "less than half of it covered) · "
-    "excluded: full coverage, every record-bearing response attributed, nothing unexplained · "
-    "no evidence found: nothing found in the logs that exist, which is limited by coverage · "
-    "possible: signals that do not rule access out · likely: strong signals, no record-level proof · "
-    "confirmed: record-level proof of records sent to an unauthorised caller"
-)
-GRADE_WORDS = {
-    "A": "complete and field-sufficient",
-    "B": "complete but missing a key field",
-    "C": "partial",
-    "D": "none",
-}
-GDPR_FIELDS = (
-    ("nature", "Nature of the breach"),
-    ("categories_and_numbers", "Categories and approximate numbers of data subjects and records"),
-    ("consequences", "Likely consequences"),
-    ("measures", "Measures taken or proposed"),
-)
-HIPAA_FIELDS = (
-    ("nature_and_extent", "1. Nature and extent of the PHI involved"),
-    ("unauthorised_person", "2. The unauthorised person who used or received it"),
-    ("acquired_or_viewed", "3. Whether the PHI was actually acquired or viewed"),
-    ("mitigation", "4. The extent to which the risk has been mitigated"),
+from forensics.report.answer import answer
+from forensics.report.blocks import (
+    GDPR_FIELDS,
+    GRADE_WORDS,
+    HIPAA_FIELDS,
+    LINE_CHARS,
+    VERDICT_SCALE,
+    Block,
+    Cell,
+    Content,
+    Details,
+    Facts,
+    Figure,
+    Heading,
+    Items,
+    Numbers,
+    Para,
+    Period,
+    Pre,
+    Section,
+    Table,
+    Verdict,
+    cell_list,
+    count,
+    cut,
+    duration,
+    evidence_digest,
+    headline,
+    natural_key,
+    num,
+    percent,
+    period,
+    size,
+    span,
+    verified,
+    when,
+    yes_no,
 )
 
+__all__ = [
+    "Block",
+    "Cell",
+    "Content",
+    "Details",
+    "Facts",
+    "Figure",
+    "Heading",
+    "Items",
+    "Numbers",
+    "Para",
+    "Period",
+    "Pre",
+    "Section",
+    "Table",
+    "Verdict",
+    "build",
+]
 
-# --- blocks -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Period:
-    """A table cell: from … to …, UTC (said in the column header)."""
-
-    first: str
-    last: str
-    kind: str = "period"
-
-
-Cell = str | list[str] | Period  # a list is shown as one line per item
-
-
-@dataclass(frozen=True)
-class Para:
-    text: str
-    kind: str = "para"
-    style: str = ""  # "" | "note"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    verdict: str  # the document's code, used for colour
-    headline: str
-    text: str
-    kind: str = "verdict"
-
-
-@dataclass(frozen=True)
-class Facts:
-    """Label → value pairs (a definition list / two-column table)."""
-
-    pairs: list[tuple[str, Cell]]
-    kind: str = "facts"
-
-
-@dataclass(frozen=True)
-class Items:
-    items: list[str]
-    kind: str = "items"
-
-
-@dataclass(frozen=True)
-class Table:
-    columns: list[str]
-    rows: list[list[Cell]]
-    numeric: frozenset[int] = frozenset()  # right-aligned column indexes
-    text: frozenset[int] = frozenset()  # columns of long log text (may wrap anywhere)
-    mono: frozenset[int] = frozenset()  # hashes and other fixed-width values
-    nowrap: frozenset[int] = frozenset()  # times: one line each
-    caption: str = ""
-    empty: str = "none"
-    kind: str = "table"
-
-
-@dataclass(frozen=True)
-class Figure:
-    name: str  # key of plots.PLOTS
-    caption: str
-    kind: str = "figure"
-
-
-@dataclass(frozen=True)
-class Pre:
-    """Verbatim text (raw evidence lines, a command line), one entry per line."""
-
-    lines: list[str]
-    caption: str = ""
-    kind: str = "pre"
-
-
-@dataclass(frozen=True)
-class Details:
-    """A collapsed block of verbatim text (the SQL behind a number)."""
-
-    summary: str
-    text: str
-    kind: str = "details"
-
-
-@dataclass(frozen=True)
-class Heading:
-    text: str
-    kind: str = "heading"
-
-
-Block = Para | Verdict | Facts | Items | Table | Figure | Pre | Details | Heading
-
-
-@dataclass(frozen=True)
-class Section:
-    number: int
-    title: str
-    blocks: list[Block] = field(default_factory=list)
-
-    @property
-    def anchor(self) -> str:
-        return f"s{self.number}"
-
-
-@dataclass(frozen=True)
-class Content:
-    title: str
-    subtitle: str
-    verdict: str
-    verdict_headline: str
-    sections: list[Section]
-
-
-# --- formatting ---------------------------------------------------------------------------------
-
-
-def num(value: Any, unknown: str = "unknown") -> str:
-    """An integer with thousands separators; None → ``unknown``."""
-    if value is None:
-        return unknown
-    return f"{int(value):,}"
-
-
-def count(value: Any, unit: str, plural: str | None = None) -> str:
-    """``1,203 requests`` / ``1 request``."""
-    if value is None:
-        return f"unknown number of {plural or unit + 's'}"
-    return f"{num(value)} {unit if int(value) == 1 else plural or unit + 's'}"
-
-
-def percent(ratio: Any) -> str:
-    return "unknown" if ratio is None else f"{float(ratio) * 100:.1f}%"
-
-
-def when(iso: Any, suffix: str = " UTC") -> str:
-    """The document's ISO 8601 UTC time as ``2023-03-14 16:20:00 UTC``; None → ``—``."""
-    if iso is None or iso == "":
-        return "—"
-    text = str(iso)
-    try:
-        ts = datetime.fromisoformat(text)
-    except ValueError:
-        return text
-    if ts.tzinfo is None:
-        return text
-    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") + suffix
-
-
-def duration(seconds: Any) -> str:
-    """``443 days 17 h 20 min`` (no seconds unless under a minute)."""
-    if seconds is None:
-        return "unknown"
-    s = round(float(seconds))
-    if s < 60:
-        return f"{s} s"
-    days, rest = divmod(s, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    parts = []
-    if days:
-        parts.append(count(days, "day"))
-    if hours:
-        parts.append(f"{hours} h")
-    if minutes:
-        parts.append(f"{minutes} min")
-    return " ".join(parts) or "0 min"
-
-
-def size(nbytes: Any) -> str:
-    """``12.4 MB`` (decimal units), None → unknown."""
-    if nbytes is None:
-        return "unknown"
-    n = float(nbytes)
-    for unit in ("bytes", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{int(n):,} bytes" if unit == "bytes" else f"{n:,.1f} {unit}"
-        n /= 1000
-    raise AssertionError("unreachable")
-
-
-def cut(text: Any, limit: int = CELL_CHARS) -> str:
-    """Log text shortened for display, saying how long it was."""
-    s = "—" if text is None else str(text)
-    if len(s) <= limit:
-        return s
-    return f"{s[:limit]}… ({len(s):,} characters)"
-
-
-def cell_list(values: Iterable[Any] | None, limit: int = CELL_ITEMS) -> list[str]:
-    vals = [cut(v) for v in (values or [])]
-    if not vals:
-        return ["—"]
-    if len(vals) > limit:
-        return [*vals[:limit], f"+{len(vals) - limit:,} more"]
-    return vals
-
-
-def span(start: Any, end: Any) -> str:
-    """``<start> \N{EN DASH} <end>``, both as :func:`when` writes them."""
-    return f"{when(start)} \N{EN DASH} {when(end)}"
-
-
-def period(first: Any, last: Any) -> Cell:
-    """A table cell: first and last time, UTC (said in the column header)."""
-    if not first and not last:
-        return "—"
-    return Period(when(first, ""), when(last, ""))
-
-
-def yes_no(flag: Any) -> str:
-    return "yes" if flag else "no"
-
-
-def verified(flag: Any) -> str:
-    if flag is None:
-        return "— (file no longer there)"
-    return "✓ unchanged" if flag else "✗ CHANGED since ingest"
-
-
-def evidence_digest(sources: Sequence[dict[str, Any]]) -> str:
-    """SHA-256 over the sorted ``"<sha256>  <path>"`` lines of the evidence files (a manifest)."""
-    lines = sorted(f"{s.get('sha256') or '-'}  {s.get('path')}\n" for s in sources)
-    return hashlib.sha256("".join(lines).encode("utf-8", "backslashreplace")).hexdigest()
-
+FILES_BESIDE = (
+    "findings.json: the assessment document every number here comes from",
+    "affected_records.csv: every record id delivered to an unauthorised caller",
+    "actors.csv: every actor (section 7 shows the ones that matter)",
+    "findings.csv: every finding (section 9 shows the most severe)",
+    "evidence.csv: every evidence file with its SHA-256 and field shares (sections 4 and 5)",
+    "timeline.jsonl: the requests behind the findings, for a timeline tool",
+    "report.pdf: this report on A4",
+)
+ACTOR_ROWS = 6  # actors in section 7 besides the unauthorised ones (all of which are shown)
+FINDING_DETAILS = 6  # high/medium findings shown in full in section 9
+EVIDENCE_ROWS = 8  # evidence files in sections 4 and 5
+GAP_ROWS = 12  # periods without logs in section 5
+EXCERPT_LINES = 3  # raw evidence lines shown per finding (findings.csv names the whole sample)
+EXCERPT_FILES = 3  # files whose line numbers are named for a finding whose raw lines were not read back
 
 # --- sections -----------------------------------------------------------------------------------
 
@@ -288,7 +96,7 @@ def evidence_digest(sources: Sequence[dict[str, Any]]) -> str:
 def build(assessment: Assessment) -> Content:
     doc = assessment.document
     sections = [
-        _document_control(doc),
+        _document_control(doc, document_sha256(assessment)),
         _summary(doc),
         _scope(doc),
         _inventory(doc),
@@ -311,9 +119,29 @@ def build(assessment: Assessment) -> Content:
         title="Access-log forensic assessment" + (" (pseudonymised)" if doc.get("pseudonymisation") else ""),
         subtitle=f"Exposure window {span(window['start'], window['end'])}",
         verdict=str(doc["verdict"]),
-        verdict_headline=_headline(doc),
+        verdict_headline=headline(doc),
+        answer=answer(doc),
+        footer=f"Case {case_name(doc)} · findings.json SHA-256 {document_sha256(assessment)}",
         sections=sections,
     )
+
+
+def listed_total(doc: dict[str, Any], kind: str) -> int:
+    """How many actors/findings the case has (findings.json lists at most ``listed.max``)."""
+    listed = doc.get("listed") or {}
+    return int(listed.get(f"{kind}_total", len(doc[kind])))
+
+
+def case_name(doc: dict[str, Any]) -> str:
+    """The case file's name (its folder is the investigator's, not the report's business)."""
+    return PurePath(str(doc["case"]["path"])).name
+
+
+def document_sha256(assessment: Assessment) -> str:
+    """SHA-256 of findings.json as written beside the report: the report names the document it shows."""
+    from forensics.export import findings_json  # export.py imports this package's helpers
+
+    return hashlib.sha256(findings_json(assessment).encode("utf-8")).hexdigest()
 
 
 def _pseudonymised(doc: dict[str, Any]) -> list[tuple[str, Cell]]:
@@ -328,7 +156,7 @@ def _pseudonymised(doc: dict[str, Any]) -> list[tuple[str, Cell]]:
     ]
 
 
-def _document_control(doc: dict[str, Any]) -> Section:
+def _document_control(doc: dict[str, Any], digest: str) -> Section:
     tool, window, sources = doc["tool"], doc["window"], doc["sources"]
     return Section(
         1,
@@ -342,6 +170,8 @@ def _document_control(doc: dict[str, Any]) -> Section:
                     ("Assessed window", span(window["start"], window["end"])),
                     ("Evidence files", count(len(sources), "file")),
                     ("Evidence manifest SHA-256", evidence_digest(sources)),
+                    ("findings.json SHA-256", digest),
+                    ("Files beside this report", list(FILES_BESIDE)),
                     *_pseudonymised(doc),
                 ]
             ),
@@ -434,7 +264,7 @@ def _summary(doc: dict[str, Any]) -> Section:
         [
             Verdict(
                 str(doc["verdict"]),
-                _headline(doc),
+                headline(doc),
                 str(doc["verdict_text"]),
             ),
             Facts(facts),
@@ -491,22 +321,75 @@ def _seconds_between(start: Any, end: Any) -> float | None:
         return None
 
 
+def evidence_root(doc: dict[str, Any]) -> str:
+    """The folder every evidence file is in (paths in the report are shown relative to it)."""
+    folders = [posixpath.dirname(str(src["path"])) for src in doc["sources"]]
+    if not folders:
+        return ""
+    try:
+        root = posixpath.commonpath(folders)
+    except ValueError:  # absolute and relative paths mixed
+        return ""
+    return "" if root in ("", "/") else root
+
+
+def relative(path: Any, root: str) -> str:
+    text = str(path)
+    return text[len(root) + 1 :] if root and text.startswith(root + "/") else text
+
+
+def sorted_sources(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Evidence files in natural order (``access.log.2`` before ``access.log.10``)."""
+    return sorted(doc["sources"], key=lambda src: natural_key(src["path"]))
+
+
+def _notable(src: dict[str, Any]) -> bool:
+    """A file a reader must see: changed or gone since ingest, lines rejected, warnings, a duplicate."""
+    return bool(
+        src.get("sha256_verified") is not True
+        or src.get("rejected")
+        or src.get("warnings")
+        or src.get("duplicate_of")
+    )
+
+
+def shown_sources(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The files section 4 lists, in natural order: every notable one, then the others up to
+    ``EVIDENCE_ROWS`` rows."""
+    files = sorted_sources(doc)
+    notable = [src for src in files if _notable(src)]
+    quiet = [src for src in files if not _notable(src)][: max(0, EVIDENCE_ROWS - len(notable))]
+    chosen = {id(src) for src in notable + quiet}
+    return [src for src in files if id(src) in chosen]
+
+
 def _inventory(doc: dict[str, Any]) -> Section:
-    events = doc["events"]
+    events, root = doc["events"], evidence_root(doc)
+    shown = shown_sources(doc)
     rows: list[list[Cell]] = [
         [
-            str(s["path"]),
+            relative(s["path"], root),
             str(s.get("format") or "—"),
             period(s.get("first_ts"), s.get("last_ts")),
             str(s.get("sha256") or "—"),
             num(s.get("events"), "—"),
             num(s.get("rejected"), "—"),
-            str(s.get("duplicate_of") or "—"),
-            [cut(w) for w in s.get("warnings") or []] or ["—"],
+            [f"duplicate of {relative(s['duplicate_of'], root)}"] * bool(s.get("duplicate_of"))
+            + [cut(w) for w in s.get("warnings") or []]
+            or ["—"],
             verified(s.get("sha256_verified")),
         ]
-        for s in doc["sources"]
+        for s in shown
     ]
+    chosen = {id(s) for s in shown}
+    quiet = [s for s in doc["sources"] if id(s) not in chosen]
+    more = ""
+    if quiet:
+        more = (
+            f"{count(len(quiet), 'more file')}, each re-verified unchanged with no rejected line, warning "
+            f"or duplicate ({count(sum(int(s.get('events') or 0) for s in quiet), 'event')}): "
+            "evidence.csv lists every file with its SHA-256."
+        )
     return Section(
         4,
         "Evidence inventory and chain of custody",
@@ -517,8 +400,10 @@ def _inventory(doc: dict[str, Any]) -> Section:
                 f"reason); {count(events['in_window'], 'event')} fall in the window, "
                 f"{num(events['to_endpoints_in_window'])} of them to the exposed endpoints. Evidence "
                 "is read-only: every file was hashed (SHA-256) as delivered and re-hashed for this "
-                "report; exact duplicates are recorded and not read twice."
+                "report; exact duplicates are recorded and not read twice. Files that changed, have "
+                "rejected lines, warnings or duplicates are always listed."
             ),
+            Facts([("Evidence folder", root or "— (paths as given)")]),
             Table(
                 [
                     "File",
@@ -527,16 +412,16 @@ def _inventory(doc: dict[str, Any]) -> Section:
                     "SHA-256",
                     "Events",
                     "Rejected",
-                    "Duplicate of",
-                    "Warnings",
+                    "Notes",
                     "Re-verified",
                 ],
                 rows,
                 numeric=frozenset({4, 5}),
-                text=frozenset({0, 6, 7}),
+                text=frozenset({0, 6}),
                 mono=frozenset({3}),
                 nowrap=frozenset({2}),
                 empty="no evidence files",
+                more=more,
             ),
         ],
     )
@@ -546,7 +431,9 @@ def _coverage(doc: dict[str, Any]) -> Section:
     cov = doc["coverage"]
     unparsed = [g for g in cov["gaps"] if g.get("kind") == "unparsed"]
     gaps: list[list[Cell]] = []
-    for g in cov["gaps"]:
+    longest = sorted(cov["gaps"], key=lambda g: -(_seconds_between(g["start"], g["end"]) or 0))[:GAP_ROWS]
+    hidden = [g for g in cov["gaps"] if all(g is not x for x in longest)]
+    for g in [g for g in cov["gaps"] if any(g is x for x in longest)]:
         row: list[Cell] = [when(g["start"]), when(g["end"]), duration(_seconds_between(g["start"], g["end"]))]
         if unparsed:  # a column saying which periods have logs that were not parsed
             row.append(
@@ -556,10 +443,26 @@ def _coverage(doc: dict[str, Any]) -> Section:
     lines = sum(int(g.get("rejected_lines") or 0) for g in unparsed)
     fields: dict[str, dict[str, Any]] = cov.get("fields") or {}
     names = sorted({f for per in fields.values() for f in per})
+    root, paths = evidence_root(doc), sorted(fields, key=natural_key)
     matrix: list[list[Cell]] = [
-        [str(path), *(percent(per.get(f)) if per.get(f) is not None else "—" for f in names)]
-        for path, per in sorted(fields.items())
+        [
+            relative(path, root),
+            *(percent(fields[path].get(f)) if fields[path].get(f) is not None else "—" for f in names),
+        ]
+        for path in paths[:EVIDENCE_ROWS]
     ]
+    more_fields = (
+        f"{count(len(paths) - EVIDENCE_ROWS, 'more file')}: evidence.csv gives every file's field shares."
+        if len(paths) > EVIDENCE_ROWS
+        else ""
+    )
+    more_gaps = (
+        f"{count(len(hidden), 'shorter period')} without logs not listed "
+        f"({duration(sum(_seconds_between(g['start'], g['end']) or 0 for g in hidden))} in all): "
+        "findings.json lists every one (coverage.gaps)."
+        if hidden
+        else ""
+    )
     grade = str(cov["grade"])
     return Section(
         5,
@@ -584,6 +487,7 @@ def _coverage(doc: dict[str, Any]) -> Section:
                 ["Start", "End", "Length", *(["What"] if unparsed else [])],
                 gaps,
                 empty="no period without logs in the window",
+                more=more_gaps,
             ),
             *(
                 [Para("For these periods no logs exist; we can neither confirm nor exclude access then.")]
@@ -610,6 +514,7 @@ def _coverage(doc: dict[str, Any]) -> Section:
                 numeric=frozenset(range(1, len(names) + 1)),
                 text=frozenset({0}),
                 empty="not measured",
+                more=more_fields,
             ),
         ],
     )
@@ -682,48 +587,64 @@ def _listed(actor: dict[str, Any]) -> str:
     return f"{num(actor['confirmed_records'])} / {num(actor['probable_records'])}"
 
 
-def _actors(doc: dict[str, Any]) -> Section:
-    rows: list[list[Cell]] = [
-        [
-            str(a["id"]),
-            str(a["classification"])
-            + ("; hosting provider: " + ", ".join(a["hosting"]) if a.get("hosting") else ""),
-            _unauthorised(a),
-            cell_list(a["ips"]),
-            cell_list(a["user_agents"]),
-            cell_list(a["principals"]),
-            num(a["requests"]),
-            num(a["records"]),
-            _listed(a),
-            num(a["estimated_records"], "—"),
-            size(a["bytes"]),
-            period(a["first_seen"], a["last_seen"]),
-            cell_list(a["detectors"]),
-            cell_list(a.get("link_reasons", [])),
-        ]
-        for a in doc["actors"]
+def shown_actors(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The actors section 7 shows: every unauthorised one, then the first ``ACTOR_ROWS`` others."""
+    bad = [a for a in doc["actors"] if a["unauthorised"]]
+    others = [a for a in doc["actors"] if not a["unauthorised"]]
+    return bad + others[:ACTOR_ROWS]
+
+
+def _actor_row(a: dict[str, Any]) -> list[Cell]:
+    return [
+        str(a["id"]),
+        str(a["classification"])
+        + ("; hosting provider: " + ", ".join(a["hosting"]) if a.get("hosting") else ""),
+        _unauthorised(a),
+        cell_list(a["ips"], 3),
+        cell_list([cut(u, 60) for u in a["user_agents"]], 2),
+        cell_list(a["principals"], 3),
+        num(a["requests"]),
+        num(a["records"]),
+        _listed(a),
+        num(a["estimated_records"], "—"),
+        size(a["bytes"]),
+        period(a["first_seen"], a["last_seen"]),
     ]
-    listed, total = len(doc["actors"]), doc["actor_counts"]["listed"]
-    more = (
-        f" The first {num(listed)} of {num(total)} are listed; findings.json's case keeps all."
-        if total > listed
-        else ""
-    )
+
+
+def _all_bad_listed(doc: dict[str, Any]) -> bool:
+    listed = sum(1 for a in doc["actors"] if a["unauthorised"])
+    return listed == int(doc["actor_counts"]["unauthorised"])
+
+
+def _actors(doc: dict[str, Any]) -> Section:
+    shown = shown_actors(doc)
+    total = listed_total(doc, "actors")
+    rest = total - len(shown)
+    more = ""
+    if rest > 0:
+        more = (
+            f"{count(rest, 'more actor')} not shown here"
+            + (", none of them shown unauthorised" if _all_bad_listed(doc) else "")
+            + ": actors.csv lists "
+            f"every actor of findings.json ({num(len(doc['actors']))}"
+            + (f" of {num(total)}; the case keeps all" if total > len(doc["actors"]) else "")
+            + ") with its detectors and why its sessions were linked."
+        )
     return Section(
         7,
         "Actors",
         [
             Para(
-                "Actors that reached the exposed endpoints in the window or have findings in it, "
-                "unauthorised first. Unauthorised: a finding in the window shows it (the findings are "
-                "named; section 9). Every number counts the window only: requests are all the actor's "
-                "requests (every route, so a bulk read of a list endpoint counts); records received are "
-                "distinct record ids in record-bearing answers on the exposed endpoints; listed are its "
-                "records in affected_records.csv (confirmed / probable); estimated are records inside its "
-                "bulk responses (ids not logged, not in the CSV). Seen is the actor's first and last "
-                "request in all the logs. Classes are claims checked against the evidence (a crawler "
-                "user agent is unverified offline). Linked because: the evidence that tied the actor's "
-                "sessions together, per link rule (empty: one session)." + more
+                "Actors that reached the exposed endpoints in the window or have findings in it: every "
+                "unauthorised one, then the busiest others. Unauthorised: a finding in the window shows it "
+                "(the findings are named; section 9). Every number counts the window only: requests are all "
+                "the actor's requests (every route, so a bulk read of a list endpoint counts); records "
+                "received are distinct record ids in record-bearing answers on the exposed endpoints; listed "
+                "are its records in affected_records.csv (confirmed / probable); estimated are records "
+                "inside its bulk responses (ids not logged, not in the CSV). Seen is the actor's first and "
+                "last request in all the logs. Classes are claims checked against the evidence (a crawler "
+                "user agent is unverified offline)."
             ),
             Table(
                 [
@@ -739,14 +660,13 @@ def _actors(doc: dict[str, Any]) -> Section:
                     "Estimated (bulk)",
                     "Bytes",
                     "Seen (UTC)",
-                    "Detectors",
-                    "Linked because",
                 ],
-                rows,
+                [_actor_row(a) for a in shown],
                 numeric=frozenset({6, 7, 8, 9, 10}),
-                text=frozenset({4, 5, 13}),
+                text=frozenset({3, 4, 5}),
                 nowrap=frozenset({11}),
                 empty="no actor reached the endpoints or has a finding in the window",
+                more=more,
             ),
         ],
     )
@@ -774,12 +694,24 @@ def _access(doc: dict[str, Any]) -> Section:
     )
 
 
-def _excerpt_lines(finding: dict[str, Any], excerpts: dict[int, list[dict[str, Any]]]) -> list[str]:
+def _excerpt_lines(
+    finding: dict[str, Any], excerpts: dict[int, list[dict[str, Any]]], root: str
+) -> list[str]:
     raw = excerpts.get(int(finding["id"]))
     if raw:
-        return [f"{e['path']}:{e['line_no']}: {cut(e.get('line'), LINE_CHARS)}" for e in raw]
-    sample = finding["evidence"].get("sample") or []
-    return [f"{e['path']}:{e['line_no']} (raw line not read back)" for e in sample]
+        shown = [f"{relative(e['path'], root)}:{e['line_no']}: {cut(e.get('line'), LINE_CHARS)}" for e in raw]
+        if len(shown) > EXCERPT_LINES:
+            rest = len(shown) - EXCERPT_LINES
+            shown = [*shown[:EXCERPT_LINES], f"… {count(rest, 'more line')} of the sample: findings.csv"]
+        return shown
+    lines: dict[str, list[str]] = {}
+    for e in finding["evidence"].get("sample") or []:
+        lines.setdefault(relative(e["path"], root), []).append(num(e["line_no"]))
+    files = sorted(lines, key=natural_key)
+    said = [f"{path}: line {', '.join(lines[path])}" for path in files[:EXCERPT_FILES]]
+    if len(files) > EXCERPT_FILES:
+        said.append(f"and {count(len(files) - EXCERPT_FILES, 'more file')}")
+    return [f"Sample (raw lines not read back): {'; '.join(said)}"] if said else []
 
 
 def _actor_status(actor: dict[str, Any]) -> str:
@@ -796,9 +728,10 @@ def _actor_identity(actor: dict[str, Any]) -> str:
     out = ""
     if actor.get("class_reason"):
         out += f" Class {actor['classification']}: {actor['class_reason']}."
-    links = actor.get("link_reasons") or []
+    # the rule only: its examples (networks, ids, fingerprints) are in actors.csv
+    links = [str(r).split(", e.g. ")[0] for r in actor.get("link_reasons") or []]
     out += (
-        " Sessions tied by: " + "; ".join(links) + "."
+        " Sessions tied by: " + "; ".join(links) + " (examples: actors.csv)."
         if links
         else " One session (nothing tied it to other sessions)."
     )
@@ -821,16 +754,66 @@ def _finding_status(finding: dict[str, Any], actor: dict[str, Any] | None) -> st
     return f"yes (shown by {by}; this finding alone does not show it)"
 
 
+SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def detailed_findings(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The findings section 9 shows in full: the most severe (high, then medium), those that show a
+    caller unauthorised first, at most ``FINDING_DETAILS``."""
+    order = {a["id"]: i for i, a in enumerate(doc["actors"])}
+    serious = [f for f in doc["findings"] if f["severity"] in ("high", "medium")]
+    serious.sort(
+        key=lambda f: (
+            SEVERITY_RANK[f["severity"]],
+            not f["unauthorised"],
+            order.get(f["actor"], len(order)),
+            f["id"],
+        )
+    )
+    return serious[:FINDING_DETAILS]
+
+
+def _finding_facts(f: dict[str, Any], actors: dict[Any, dict[str, Any]]) -> Facts:
+    est = f.get("estimated_records")
+    return Facts(
+        [
+            ("Finding", f"#{f['id']} {f['detector']}: {f['title']}"),
+            ("Severity", str(f["severity"])),
+            ("Route", str(f["route"] or "—")),
+            ("Period", span(f["first_seen"], f["last_seen"])),
+            (
+                "Scale",
+                f"{count(f['count'], 'request')}, {count(f['records'], 'record')} (distinct ids)"
+                + (f", about {count(est, 'record')} estimated from bulk responses" if est else ""),
+            ),
+            ("Unauthorised caller", _finding_status(f, actors.get(f["actor"]))),
+            ("Caller's authentication", str(f["evidence"].get("caller") or "—")),
+            *([("Caveat", str(f["evidence"]["caveat"]))] if f["evidence"].get("caveat") else []),
+            ("Metrics", _flat(_metrics(f["evidence"].get("metrics") or {}))),
+        ]
+    )
+
+
 def _findings(doc: dict[str, Any], excerpts: dict[int, list[dict[str, Any]]]) -> Section:
+    root = evidence_root(doc)
     blocks: list[Block] = []
     order = {a["id"]: i for i, a in enumerate(doc["actors"])}
     actors = {a["id"]: a for a in doc["actors"]}
-    by_actor = sorted(
-        doc["findings"],
-        key=lambda f: (f["actor"] is None, order.get(f["actor"], len(order)), str(f["actor"]), f["id"]),
+    shown = detailed_findings(doc)
+    total = listed_total(doc, "findings")
+    blocks.append(
+        Para(
+            f"{count(total, 'finding')} in the window. The {count(len(shown), 'most severe finding')} "
+            "(high, then medium; those showing a caller unauthorised first) are shown in full with raw "
+            "evidence lines (file:line, paths relative to the evidence folder of section 4); the others "
+            "are summed up one row per detector and severity below. findings.csv lists every finding."
+            if total
+            else "No detector produced a finding in the window."
+        )
     )
-    if not by_actor:
-        blocks.append(Para("No detector produced a finding in the window."))
+    by_actor = sorted(
+        shown, key=lambda f: (f["actor"] is None, order.get(f["actor"], len(order)), str(f["actor"]), f["id"])
+    )
     current: object = object()
     for f in by_actor:
         if f["actor"] != current:
@@ -838,30 +821,48 @@ def _findings(doc: dict[str, Any], excerpts: dict[int, list[dict[str, Any]]]) ->
             blocks.append(Heading("Unattributed" if current is None else f"Actor {current}"))
             if current in actors:
                 blocks.append(Para(_actor_status(actors[current])))
-        est = f.get("estimated_records")
-        blocks.append(
-            Facts(
-                [
-                    ("Finding", f"#{f['id']} {f['detector']}: {f['title']}"),
-                    ("Severity", str(f["severity"])),
-                    ("Route", str(f["route"] or "—")),
-                    ("Period", span(f["first_seen"], f["last_seen"])),
-                    (
-                        "Scale",
-                        f"{count(f['count'], 'request')}, {count(f['records'], 'record')} (distinct ids)"
-                        + (f", about {count(est, 'record')} estimated from bulk responses" if est else ""),
-                    ),
-                    ("Unauthorised caller", _finding_status(f, actors.get(f["actor"]))),
-                    ("Caller's authentication", str(f["evidence"].get("caller") or "—")),
-                    *([("Caveat", str(f["evidence"]["caveat"]))] if f["evidence"].get("caveat") else []),
-                    ("Metrics", _flat(_metrics(f["evidence"].get("metrics") or {}))),
-                ]
-            )
-        )
-        lines = _excerpt_lines(f, excerpts)
+        blocks.append(_finding_facts(f, actors))
+        lines = _excerpt_lines(f, excerpts, root)
         if lines:
             blocks.append(Pre(lines, caption="Raw evidence lines (file:line)"))
+    rest = [f for f in doc["findings"] if f not in shown]
+    if rest:
+        blocks += [
+            Heading("The other findings, one row per detector and severity"),
+            _finding_summary(doc, rest),
+        ]
     return Section(9, "Findings per actor, with raw evidence", blocks)
+
+
+def _finding_summary(doc: dict[str, Any], rest: list[dict[str, Any]]) -> Table:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for f in rest:
+        groups.setdefault((str(f["severity"]), str(f["detector"])), []).append(f)
+    rows: list[list[Cell]] = []
+    for (sev, det), fs in sorted(groups.items(), key=lambda kv: (SEVERITY_RANK.get(kv[0][0], 9), kv[0][1])):
+        callers = {f["actor"] for f in fs if f["actor"] is not None}
+        rows.append(
+            [
+                f"{det}: {fs[0]['title']}",
+                sev,
+                num(len(fs)),
+                num(len(callers)),
+                num(sum(1 for f in fs if f["unauthorised"])),
+                num(sum(int(f["count"] or 0) for f in fs)),
+                period(min(str(f["first_seen"]) for f in fs), max(str(f["last_seen"]) for f in fs)),
+            ]
+        )
+    unlisted = listed_total(doc, "findings") - len(doc["findings"])
+    more = "findings.csv lists each of these findings with its actor, route, counts and sample lines."
+    if unlisted > 0:
+        more += f" {count(unlisted, 'further finding')} beyond findings.json's list stay in the case."
+    return Table(
+        ["Detector", "Severity", "Findings", "Actors", "Showing unauthorised", "Requests", "Period (UTC)"],
+        rows,
+        numeric=frozenset({2, 3, 4, 5}),
+        nowrap=frozenset({6}),
+        more=more,
+    )
 
 
 def _estimate(doc: dict[str, Any]) -> Section:
@@ -912,25 +913,12 @@ def _statistics(doc: dict[str, Any]) -> Section:
     return Section(11, "Statistical statements", [Para(str(b["statement"])), Facts(facts)])
 
 
-def _headline(doc: dict[str, Any]) -> str:
-    """The verdict's words, and how little of the window the logs cover when they cover it in part."""
-    words = VERDICT_WORDS.get(str(doc["verdict"]), str(doc["verdict"]))
-    ratio = float(doc["coverage"]["ratio"])
-    if doc["verdict"] != "cannot_tell" and ratio < 0.99:
-        words += f" — the logs cover {ratio:.0%} of the window"
-    return words
-
-
 def _verdict(doc: dict[str, Any]) -> Section:
     return Section(
         12,
         "Verdict and reasoning",
         [
-            Verdict(
-                str(doc["verdict"]),
-                _headline(doc),
-                str(doc["verdict_text"]),
-            ),
+            Para(f"Verdict: {headline(doc)} (the verdict's full text is in section 2).", style="lead"),
             Heading("Reasoning"),
             Items([str(x) for x in doc["reasoning"]] or ["—"]),
             Heading("Alternative explanations considered"),

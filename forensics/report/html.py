@@ -51,6 +51,11 @@ def render_html(assessment: Assessment, figures: dict[str, bytes] | None = None)
     from forensics.report import plots
 
     pngs = plots.render_all(assessment) if figures is None else figures
+    return render_page(assessment, pngs)
+
+
+def render_page(assessment: Assessment, pngs: dict[str, bytes]) -> str:
+    """The page with the given figures (name → PNG)."""
     return _ENV.get_template("report.html.j2").render(
         report=content.build(assessment),
         images={name: data_uri(png) for name, png in pngs.items()},

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 
 from forensics.assessment import Assessment
-from forensics.report import content
-from forensics.report.content import Block, Cell
+from forensics.report import blocks as content
+from forensics.report.blocks import Block, Cell
+from forensics.report.content import build
 from forensics.text import printable
 
 _ACTIVE = re.compile(r"([\\`*_\[\]()<>#|~!&$])")  # $: GitHub renders $…$ as math
@@ -41,6 +42,8 @@ def _fence(lines: list[str], info: str = "") -> list[str]:
 
 def _block(b: Block) -> list[str]:
     if isinstance(b, content.Para):
+        if b.style == "lead":
+            return [f"**{md(b.text)}**", ""]
         return [f"*{md(b.text)}*" if b.style == "note" else md(b.text), ""]
     if isinstance(b, content.Heading):
         return [f"### {md(b.text)}", ""]
@@ -52,6 +55,13 @@ def _block(b: Block) -> list[str]:
         return [*(f"- {md(item)}" for item in b.items), ""]
     if isinstance(b, content.Table):
         return _table(b)
+    if isinstance(b, content.Numbers):
+        head = [md(b.caption), ""] if b.caption else []
+        return [
+            *head,
+            *(f"- **{md(value)} {md(label)}**: {md(note)}" for value, label, note in b.figures),
+            "",
+        ]
     if isinstance(b, content.Figure):
         return [f"*Figure ({md(b.name)}): {md(b.caption)} See report.html.*", ""]
     if isinstance(b, content.Pre):
@@ -71,20 +81,26 @@ def _table(t: content.Table) -> list[str]:
     out.append("| " + " | ".join(md(c) for c in t.columns) + " |")
     out.append("|" + "|".join("---:" if i in t.numeric else "---" for i in range(len(t.columns))) + "|")
     out += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in t.rows]
-    return [*out, ""]
+    return [*out, "", *([f"*{md(t.more)}*", ""] if t.more else [])]
 
 
 def render_markdown(assessment: Assessment) -> str:
     """The report as Markdown text (ends with a newline)."""
-    report = content.build(assessment)
+    report = build(assessment)
     lines = [
         f"# {md(report.title)}",
         "",
         md(report.subtitle),
         "",
-        f"**Verdict: {md(report.verdict_headline)}**",
+        f"*{md(report.footer)}*",
         "",
-        "*Figures are in report.html; this text carries the same numbers and findings.*",
+        "## The answer",
+        "",
+    ]
+    for b in report.answer:
+        lines += _block(b)
+    lines += [
+        "*Figures are in report.html and report.pdf; this text carries the same numbers and findings.*",
         "",
     ]
     for s in report.sections:
