@@ -512,7 +512,7 @@ def scatter(assessment: Assessment) -> Plot:
         alt.append(
             f"{label(row['label'])}, {_when(row['start'])} to {_when(row['end'])} UTC: "
             f"{_n(row['reads'], 'read')} of {_n(row['ids'], 'id')} "
-            f"from {row['y_min']:.0f} to {row['y_max']:.0f}, "
+            f"{'ranked' if pseudonymised else 'from'} {row['y_min']:.0f} to {row['y_max']:.0f}, "
             f"{int(row['listed']):,} delivering a listed record; {_walk_words(float(row['rho']))}."
         )
     ncols = min(3, len(shown))
