@@ -220,7 +220,8 @@ def test_the_coverage_plot_draws_the_gap_as_hatching() -> None:
     ax = plot.figure.axes[0]
     hatched = [p for p in ax.patches if p.get_hatch()]
     assert len(hatched) == 1
-    x = hatched[0].get_x()
+    gap = hatched[0]  # a Polygon before matplotlib 3.9, a Rectangle since: both give their path
+    x = gap.get_path().transformed(gap.get_patch_transform()).get_extents().x0
     assert mdates.num2date(x) == pd.Timestamp(GAP["start"])
     assert "the longest 2.7 days" in plot.alt
     labels = [t.get_text() for t in plot.figure.legends[0].get_texts()]

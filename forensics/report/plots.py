@@ -465,8 +465,16 @@ def _draw_session(ax: Axes, reads: pd.DataFrame, row: pd.Series) -> None:
         part = reads[reads["basis"].isna()] if basis is None else reads[reads["basis"] == basis]
         if part.empty:
             continue
-        ax.scatter(part["ts"].dt.to_pydatetime(), part["y"].to_numpy(dtype=float), s=14, color=colour,
-                   marker=marker, linewidths=0.9, zorder=3)  # fmt: skip
+        times = pd.DatetimeIndex(part["ts"]).to_pydatetime()
+        ax.scatter(
+            times,
+            part["y"].to_numpy(dtype=float),
+            s=14,
+            color=colour,
+            marker=marker,
+            linewidths=0.9,
+            zorder=3,
+        )
     # zoom to the session: its time span and its ids, with a small margin
     span = row["end"] - row["start"]
     pad_t = max(span * 0.04, pd.Timedelta(seconds=30))
