@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,10 @@ def text_of(cell: Any) -> str:
 
 
 def test_notebook_runs_in_a_real_kernel(tmp_path: Path, kernel: str) -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbformat.validate(nb)  # cells have ids (nbformat 4.5): no MissingIDFieldWarning on reading
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nbformat warns (MissingIDFieldWarning) when cells lack ids
+        nb = nbformat.read(NOTEBOOK, as_version=4)
+        nbformat.validate(nb)
     assert (nb.nbformat, nb.nbformat_minor) >= (4, 5) and all(c.get("id") for c in nb.cells)
     names = [c.id for c in nb.cells]
     truth = {a["name"]: a for a in sample_truth()["actors"]}
