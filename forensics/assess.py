@@ -1010,14 +1010,21 @@ def _daily_volume(case: Case) -> pd.DataFrame:
     )
 
 
+# The plots' endpoints: every record-bearing route, not only those with an id in the path: the
+# declared endpoints (a list endpoint such as GET /referrals has none) and the routes where the
+# bulk detector found responses carrying many records.
+RECORD_BEARING = """(d.record_route OR d.route IN (SELECT route FROM routes WHERE origin = 'declared')
+  OR d.route IN (SELECT route FROM findings WHERE detector = 'bulk' AND route IS NOT NULL))"""
+
+
 def _endpoint_daily(case: Case) -> pd.DataFrame:
     return case.sql(
-        """SELECT route, date_trunc('day', ts) AS day,
+        f"""SELECT route, date_trunc('day', ts) AS day,
              CASE WHEN status BETWEEN 200 AND 299 THEN '2xx' WHEN status BETWEEN 300 AND 399 THEN '3xx'
                   WHEN status IN (401, 403) THEN '401/403' WHEN status = 404 THEN '404'
                   WHEN status BETWEEN 400 AND 499 THEN 'other 4xx' ELSE '5xx' END AS status_class,
              auth_state, count(*) AS requests
-           FROM detect_requests WHERE record_route GROUP BY ALL ORDER BY ALL"""
+           FROM detect_requests d WHERE {RECORD_BEARING} GROUP BY ALL ORDER BY ALL"""
     )
 
 
@@ -1047,7 +1054,7 @@ def _response_sizes(case: Case) -> pd.DataFrame:
               CASE WHEN status BETWEEN 200 AND 299 THEN '2xx' WHEN status IN (401, 403) THEN '401/403'
                    WHEN status = 404 THEN '404' ELSE 'other' END AS status_class
             FROM (SELECT *, row_number() OVER (PARTITION BY route ORDER BY hash(source_id, line_no)) AS k
-                  FROM detect_requests WHERE record_route AND bytes_sent IS NOT NULL)
+                  FROM detect_requests d WHERE {RECORD_BEARING} AND bytes_sent IS NOT NULL)
             WHERE k <= {SIZE_SAMPLE} ORDER BY route, status_class, bytes"""
     )
 

@@ -73,6 +73,9 @@ from typing import Any
 
 import pandas as pd
 
+from forensics.reprs import html_table
+from forensics.text import printable
+
 SCHEMA = "forensics.findings/2"
 # "cannot_tell": the window's coverage is too poor to judge (no event in it, grade D, or less than
 # assess.CANNOT_TELL_RATIO covered) and nothing was found — never "no_evidence" or "excluded" then.
@@ -82,7 +85,7 @@ EVENT_VERDICTS = ("possible", "likely", "confirmed")
 STATUS_CLASSES = ("2xx", "3xx", "401/403", "404", "other 4xx", "5xx")
 
 
-@dataclass
+@dataclass(repr=False)  # the frames would print whole
 class Assessment:
     document: dict[str, Any]
     # per source and UTC day, events (whole logged period): source (path), day (UTC midnight), events
@@ -101,3 +104,38 @@ class Assessment:
     excerpts: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     # the affected_records.csv rows: record_id, basis, first_seen, last_seen, actors, requests, bytes
     affected_records: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def _facts(self) -> list[tuple[str, str]]:
+        doc = self.document
+        get = doc.get
+        window, cov, rec = get("window") or {}, get("coverage") or {}, get("records") or {}
+        ratio = cov.get("ratio")
+        at_risk = rec.get("at_risk")
+        counts = get("actor_counts") or {}
+        return [
+            ("verdict", f"{get('verdict')}: {get('verdict_text') or ''}".strip()),
+            ("window (UTC)", f"{window.get('start') or '?'} to {window.get('end') or '?'}"),
+            (
+                "coverage",
+                f"grade {cov.get('grade', '?')}, "
+                + (f"{100 * float(ratio):.1f}% of the window with logs" if ratio is not None else "unknown"),
+            ),
+            (
+                "records",
+                f"{int(rec.get('confirmed') or 0):,} confirmed, {int(rec.get('probable') or 0):,} probable, "
+                + (f"{int(at_risk):,} at risk" if at_risk is not None else "at risk unknown"),
+            ),
+            ("unauthorised actors", f"{int(counts.get('unauthorised') or 0):,}"),
+            ("findings", f"{int((get('listed') or {}).get('findings_total', len(get('findings') or []))):,}"),
+        ]
+
+    def __repr__(self) -> str:
+        facts = dict(self._facts())
+        return printable(
+            f"<Assessment {facts['verdict']} | {facts['records']} | window {facts['window (UTC)']} | "
+            f"coverage {facts['coverage']}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """The answer in a notebook: verdict, window, coverage, records; every value escaped."""
+        return html_table("Assessment", self._facts())

@@ -19,7 +19,9 @@ from forensics import custody
 from forensics.errors import CaseError
 from forensics.formats.base import NOT_AN_ENTRY
 from forensics.formats.sqltext import sql_str
+from forensics.reprs import html_table
 from forensics.schema import COMMENTS, SCHEMA_VERSION, TABLES, create_table_sql
+from forensics.text import printable
 
 DEFAULT_MEMORY_LIMIT = "1GB"
 ROW_DIGESTS_FROM = "row_digests_from"  # meta key: first source id with row digests
@@ -64,11 +66,32 @@ def connect(
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET preserve_insertion_order = true")
-    # progress of long queries is polled by ingest (query_progress), never printed by DuckDB
-    con.execute("SET enable_progress_bar = true")
-    con.execute("SET enable_progress_bar_print = false")
-    con.execute("SET progress_bar_time = 0")
+    _track_progress(con)
     return con
+
+
+def _track_progress(con: duckdb.DuckDBPyConnection) -> None:
+    """Let ingest poll the progress of long queries (``query_progress``); DuckDB never prints it.
+
+    In a Jupyter kernel without ipywidgets DuckDB refuses every progress-bar setting (it would
+    draw a widget); the case then opens without query progress (``query_progress`` gives -1, and
+    ingest reports progress per file only) rather than failing.
+    """
+    try:
+        con.execute("SET enable_progress_bar = true")  # also turns printing on: off next
+        con.execute("SET enable_progress_bar_print = false")
+        con.execute("SET progress_bar_time = 0")
+    except duckdb.InvalidInputException as exc:
+        if "progress bar" not in str(exc):
+            raise
+        with suppress(duckdb.Error):  # never leave a bar that prints
+            con.execute("SET enable_progress_bar = false")
+
+
+def _utc(ts: Any) -> str:
+    if ts is None:
+        return "—"
+    return str(pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S UTC"))
 
 
 def apply_comments(con: duckdb.DuckDBPyConnection) -> int:
@@ -301,6 +324,57 @@ class Case:
 
     def close(self) -> None:
         self.con.close()
+
+    def summary(self) -> dict[str, Any] | None:
+        """What the case holds in a few numbers (None once closed): evidence files by status,
+        events, rejects, the first and last event (UTC). Read on a cursor of its own, so a
+        result the caller has not fetched yet is left alone."""
+        try:
+            cur = self.con.cursor()
+        except duckdb.Error:
+            return None
+        try:
+            statuses = dict(
+                cur.execute("SELECT status, count(*) FROM sources GROUP BY ALL ORDER BY 1").fetchall()
+            )
+            row = cur.execute(
+                "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM rejects), "
+                "(SELECT min(ts) FROM events), (SELECT max(ts) FROM events)"
+            ).fetchone()
+        except duckdb.Error:
+            return None
+        finally:
+            cur.close()
+        events, rejects, first, last = row if row else (0, 0, None, None)
+        return {"files": statuses, "events": events, "rejects": rejects, "first": first, "last": last}
+
+    def __repr__(self) -> str:
+        info = self.summary()
+        if info is None:
+            return f"<Case {printable(str(self.path))} (closed)>"
+        files = sum(info["files"].values())
+        span = f", {_utc(info['first'])} to {_utc(info['last'])}" if info["first"] is not None else ""
+        return (
+            f"<Case {printable(str(self.path))}: {files:,} evidence files, {info['events']:,} events, "
+            f"{info['rejects']:,} rejected lines{span}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """The case in a notebook: a small table, every value escaped."""
+        info = self.summary()
+        rows: list[tuple[str, str]] = [("case", str(self.path))]
+        if info is None:
+            rows.append(("state", "closed"))
+        else:
+            by_status = ", ".join(f"{n:,} {status}" for status, n in info["files"].items()) or "none"
+            rows += [
+                ("evidence files", f"{sum(info['files'].values()):,} ({by_status})"),
+                ("events", f"{info['events']:,}"),
+                ("rejected lines", f"{info['rejects']:,}"),
+                ("first event", _utc(info["first"])),
+                ("last event", _utc(info["last"])),
+            ]
+        return html_table("Case", rows)
 
     def __enter__(self) -> Case:
         return self

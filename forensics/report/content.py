@@ -479,7 +479,7 @@ def _coverage(doc: dict[str, Any]) -> Section:
             ),
             Figure(
                 "coverage",
-                "Coverage timeline: the window (blue band), periods without logs (red), events per "
+                "Coverage timeline: the window (pale band), periods without logs (hatched), events per "
                 "day and source.",
             ),
             Heading("Periods without logs"),
@@ -679,16 +679,18 @@ def _access(doc: dict[str, Any]) -> Section:
         [
             Figure(
                 "endpoint_daily",
-                "Requests per day to each exposed endpoint by response status; the red line is "
-                "unauthenticated requests.",
+                "Requests per day to each exposed endpoint (list and bulk endpoints too) by response "
+                "status; the dashed line is unauthenticated requests.",
             ),
             Figure(
                 "scatter",
-                "Record id against time for the top actors: an enumeration shows as a diagonal.",
+                "Record id against time, one panel per attacker session, each zoomed to its own span: "
+                "an enumeration shows as a diagonal.",
             ),
             Figure(
                 "response_sizes",
-                "Response sizes per endpoint (log scale): bulk responses stand out on the right.",
+                "Response sizes per endpoint (log scales), list and bulk endpoints too: bulk responses "
+                "stand out on the right; the largest is marked.",
             ),
         ],
     )

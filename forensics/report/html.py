@@ -3,8 +3,8 @@
 Jinja2 with autoescaping renders the blocks of content.py through
 ``templates/report.html.j2``; every value is escaped on output, and ``finalize`` first shows
 control and invisible formatting characters escaped (text.printable: ``\\x1b``, ``\\u202e``; a
-value is one line, multi-line text is given line by line). Log text only ever appears as element
-text, never in an attribute.
+value is one line, multi-line text is given line by line). Log text appears as element text, and
+in attributes only in the figures' alt text (plots.py: routes and actor labels; escaped, quotes too).
 A Content-Security-Policy ``<meta>`` forbids everything but inline styles and data: images, so
 even a rendering mistake could not load or run anything.
 """
@@ -50,14 +50,14 @@ def render_html(assessment: Assessment, figures: dict[str, bytes] | None = None)
     # matplotlib is imported here, not with the module: it cost ~1 s of every command's start-up
     from forensics.report import plots
 
-    pngs = plots.render_all(assessment) if figures is None else figures
-    return render_page(assessment, pngs)
-
-
-def render_page(assessment: Assessment, pngs: dict[str, bytes]) -> str:
-    """The page with the given figures (name → PNG)."""
+    drawn = (
+        plots.render(assessment)
+        if figures is None
+        else {n: plots.Rendered(p, "") for n, p in figures.items()}
+    )
     return _ENV.get_template("report.html.j2").render(
         report=content.build(assessment),
-        images={name: data_uri(png) for name, png in pngs.items()},
+        images={name: data_uri(r.png) for name, r in drawn.items()},
+        alts={name: r.alt for name, r in drawn.items()},  # what each plot shows, in words
         csp=CSP,
     )
