@@ -133,7 +133,9 @@ def derive_ip_info(case: Case, trusted: tuple[Trusted, ...] = ()) -> int:
             f"""
             CREATE OR REPLACE TABLE ip_info AS
             WITH v AS (
-              SELECT client_ip, p.a::INT AS a, p.b::INT AS b, p.c::INT AS c, p.d::INT AS d
+              SELECT client_ip,  -- TRY_CAST: DuckDB 2.0.0 may cast before the filter
+                TRY_CAST(p.a AS INT) AS a, TRY_CAST(p.b AS INT) AS b, TRY_CAST(p.c AS INT) AS c,
+                TRY_CAST(p.d AS INT) AS d
               FROM _ip_parts WHERE {v4}),
             n AS (SELECT *, a::BIGINT * 16777216 + b * 65536 + c * 256 + d AS num FROM v)
             SELECT n.client_ip::VARCHAR AS client_ip, 4::TINYINT AS ip_version, s.scope::VARCHAR AS scope,
