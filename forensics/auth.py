@@ -289,10 +289,13 @@ def _still_answered_sql(opts: AuthOptions) -> str:
     if opts.answered_after is None:
         return "k2 AS (SELECT * FROM k)"
     after = sql_str(opts.answered_after.isoformat())
+    visible = ", ".join(
+        sql_str(ev) for ev, st in EVIDENCE_STATE.items() if st in ("authenticated", "trusted")
+    )
     return f"""fixed AS (  -- the first refusal of a record to a caller without credentials after the window
           SELECT min(ts) AS fixed_ts FROM k
           WHERE ts >= {after}::TIMESTAMPTZ AND record_id IS NOT NULL AND status IN (401, 403)
-            AND auth_evidence NOT IN ('principal', 'principal in another log', 'trusted', 'login')),
+            AND auth_evidence NOT IN ({visible})),
         still AS (  -- clients answered with a record after that, no visible authentication
           SELECT DISTINCT client_ip, ua FROM k, fixed
           WHERE ts >= fixed.fixed_ts AND record_id IS NOT NULL AND status BETWEEN 200 AND 299

@@ -78,9 +78,9 @@ WALK_MAX_GAP = timedelta(minutes=60)
 # crowd_walk: callers with nothing else in common (a new address and browser string per request)
 # whose first unauthenticated reads of a route's ids, together, walk at least CROWD_MIN_IDS
 # consecutive ids in time order, each within CROWD_MAX_GAP of the previous, spread over at least
-# CROWD_MIN_SESSIONS sessions with none holding more than CROWD_MAX_SHARE of the ids (the same
-# thresholds as the route-level distributed_walk finding, METHOD.md H11). Only reads with
-# positive evidence of no authentication: staff whose authentication is unknown are never tied.
+# CROWD_MIN_SESSIONS sessions with none holding more than CROWD_MAX_SHARE of the ids (also the
+# defaults of the route-level distributed_walk finding, which reads them here; METHOD.md H11). Only
+# reads with positive evidence of no authentication: staff whose authentication is unknown are never tied.
 CROWD_MIN_IDS = 50
 CROWD_MIN_SESSIONS = 10
 CROWD_MAX_SHARE = 0.5

@@ -29,6 +29,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from forensics.detectors.base import RECORD_IDS_SQL, SAMPLE_SQL, Detector, Threshold, num
+from forensics.linking import (
+    CROWD_MAX_GAP,
+    CROWD_MAX_SHARE,
+    CROWD_MIN_IDS,
+    CROWD_MIN_SESSIONS,
+    ENUM_MAX_ID_STEP,
+)
 
 
 def sql(t: Mapping[str, float]) -> str:
@@ -90,11 +97,17 @@ DETECTOR = Detector(
         "every read of the walk was unauthenticated."
     ),
     thresholds=(
-        Threshold("min_ids", 50, "consecutive ids in one walk segment"),
-        Threshold("min_callers", 10, "different actors that first-read the segment's ids"),
-        Threshold("max_caller_share", 0.5, "share of the segment's ids one actor may have first-read"),
-        Threshold("max_step", 2, "id step between neighbours in a segment"),
-        Threshold("max_gap_minutes", 10, "time from one id's first read to the next id's"),
+        Threshold("min_ids", CROWD_MIN_IDS, "consecutive ids in one walk segment"),
+        Threshold("min_callers", CROWD_MIN_SESSIONS, "different actors that first-read the segment's ids"),
+        Threshold(
+            "max_caller_share", CROWD_MAX_SHARE, "share of the segment's ids one actor may have first-read"
+        ),
+        Threshold("max_step", ENUM_MAX_ID_STEP, "id step between neighbours in a segment"),
+        Threshold(
+            "max_gap_minutes",
+            CROWD_MAX_GAP.total_seconds() / 60,
+            "time from one id's first read to the next id's",
+        ),
     ),
     sql=sql,
 )
