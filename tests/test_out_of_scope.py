@@ -29,7 +29,7 @@ from tests.eventrows import T0, add_events
 ENDPOINT = "GET /api/v2/patients/{id}"
 OPTS = DetectOptions(routes=RouteOptions((Endpoint.parse(ENDPOINT),)))
 STRANGER = "nobody else read it"
-NOT_NEAR = "others read it, no returning reader within 1 day(s)"
+OTHERS = "others read it too, this caller on one day only"
 
 
 def read(who: str, day: int, rid: int, minute: int = 0) -> dict[str, Any]:
@@ -79,8 +79,11 @@ def test_a_steady_few_strangers_a_day_stand_out_against_the_peers(case: Case) ->
     assert set(f["record_ids"][0]) == strangers  # 3 a day: no day alone stands out
     m = json.loads(f["metrics"][0])
     assert m["caller"] == "principal c7" and m["basis"] == "inferred from the logs"
-    assert m["rules"] == ["steady excess"] and m["active_days"] == 20
-    assert m["strangers_per_active_day"] == 3.0 and m["peers_median_per_active_day"] == 0.0
+    assert m["rules"] == ["steady excess"]
+    [excess] = m["steady_excess"]
+    assert excess["records"] == "nobody else read them" and excess["active_days"] == 20
+    assert excess["per_active_day"] == 3.0 and excess["peers_median_per_active_day"] == 0.0
+    assert excess["excess_records"] == 60.0
     assert m["records_by_reason"] == {STRANGER: sorted(strangers)}
 
 
@@ -90,21 +93,42 @@ def test_a_clinic_without_an_insider_gives_no_finding(case: Case) -> None:
     assert run(case, rows).empty
 
 
-def test_consults_are_not_listed_strangers_are_with_their_reason(case: Case) -> None:
+def test_the_kind_in_excess_is_listed_the_other_kind_is_background(case: Case) -> None:
     rows, strangers = clinic()
-    # a consult: c2's patient 7001, which c2 works on (days 5, 6 and 9); c7 opens it once on day 6
+    # c7's consults: a colleague's patient it opens once, as every clinician now and then does
     rows += [read("c2", d, 7001) for d in (5, 6, 9)] + [read("c7", 6, 7001, 700)]
-    # c0 asks the day before: c0 reads 7002 on days 2, 3, c7 on day 4 (within one day of day 3)
     rows += [read("c0", d, 7002) for d in (2, 3)] + [read("c7", 4, 7002, 700)]
-    # c3 worked on 7003 weeks before (days 1, 2); c7 opens it on day 15: no one near
-    rows += [read("c3", d, 7003) for d in (1, 2)] + [read("c7", 15, 7003, 700)]
-    # a celebrity: c4 and c5 each open 7004 once on day 12, like c7 — none of them returns
-    rows += [read(c, 12, 7004, 700) for c in ("c4", "c5", "c7")]
+    rows += [read("c3", 1, 7003), read("c7", 15, 7003, 700)]
+    # and the other clinicians' consults: one each, of a colleague's patient
+    rows += [read(f"c{c}", 8 + c, 1000 + (c + 1) * 10, 700) for c in range(6)]
     f = run(case, rows)
     assert len(f) == 1
-    assert set(f["record_ids"][0]) == strangers | {"7003", "7004"}
+    # c7 reads three records nobody else reads a day: that kind is listed, its consults are not
+    assert set(f["record_ids"][0]) == strangers
     m = json.loads(f["metrics"][0])
-    assert m["records_by_reason"] == {NOT_NEAR: ["7003", "7004"], STRANGER: sorted(strangers)}
+    assert m["records_by_reason"] == {STRANGER: sorted(strangers)}
+    assert [e["records"] for e in m["steady_excess"]] == ["nobody else read them"]
+
+
+def test_an_insider_browsing_colleagues_patients_while_they_work_on_them(case: Case) -> None:
+    """Its records are read by their own clinicians the same day: nearness would excuse every one
+    of them as a consult; the rate of others' records against the peers' does not."""
+    rows, _ = clinic(insider=False)
+    rng = random.Random(9)
+    snooped: set[str] = set()
+    for day in range(20):
+        for rid in rng.sample([1000 + c * 10 + k for c in range(7) for k in range(10)], 3):
+            if str(rid) not in snooped:
+                snooped.add(str(rid))
+                rows.append(read("c7", day, rid, 700))
+    rows += [read(f"c{c}", 3 + c, 1000 + (c + 1) * 10 + 1, 720) for c in range(7)]  # one consult each
+    f = run(case, rows)
+    assert len(f) == 1 and json.loads(f["metrics"][0])["caller"] == "principal c7"
+    assert set(f["record_ids"][0]) == snooped
+    m = json.loads(f["metrics"][0])
+    assert m["records_by_reason"] == {OTHERS: sorted(snooped)}
+    [excess] = m["steady_excess"]
+    assert excess["records"] == "others read them too" and excess["excess_records"] >= len(snooped) - 1
 
 
 def test_a_burst_day_is_still_found_when_the_peers_are_too_few(case: Case) -> None:
@@ -138,7 +162,7 @@ def test_a_caller_only_a_little_above_tightly_grouped_peers_is_not_flagged(case:
     run_detectors(case, DetectOptions(routes=OPTS.routes, thresholds={"out_of_scope": {"min_ratio": 2.5}}))
     f = findings(case)
     f = f[f["detector"] == "out_of_scope"].reset_index(drop=True)
-    assert len(f) == 1 and json.loads(f["metrics"][0])["rate_ratio"] == 3.0
+    assert len(f) == 1 and json.loads(f["metrics"][0])["steady_excess"][0]["rate_ratio"] == 3.0
 
 
 # --- the generated case: several seeds, logs alone and with the map -------------------------------

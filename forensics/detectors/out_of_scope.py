@@ -10,36 +10,38 @@ record the map does not list is owned by nobody it names, and the reason says wh
 map does not name are not judged. Every finding's metrics say ``basis: ownership map``.
 
 **Without one** (``basis: inferred from the logs``) a caller's own set is what it keeps coming
-back to. A record is a *stranger* to a caller when
+back to. Its *one-off* records — read on one UTC day only (clinicians re-open their own patients
+on other days) — are of two kinds, each judged on its own:
 
-1. the caller read it on one UTC day only (a *one-off*: clinicians re-open their own patients
-   on other days), and
-2. no *returning reader* — another caller who read it on at least two days — read it within
-   ``consult_days`` days of that day. A consult leaves that trace: the patient's own clinician
-   works on the record around the time a colleague is asked to look at it. Several callers
-   who each open a record once (a celebrity's record snooped by many) do not make it anyone's.
+* **others' records**: another caller read it too (its clinician, a colleague). Every caller has
+  some (consults); an insider who browses colleagues' patients has many more;
+* **records nobody else read**: every caller has some (its own patients seen once); an insider
+  who opens strangers' records nobody works on has many more.
 
-Each stranger carries its reason: ``nobody else read it`` or ``others read it, no returning
-reader within N days``. A caller's strangers are listed when either rule holds:
+A caller's one-off records are listed when either rule holds:
 
-* **steady excess** (low and slow) — over the whole case, the caller's strangers per active day
-  against its peers' (callers with at least ``min_days`` active days; at least ``min_peers`` of
-  them), both counted on the days no burst (below) explains: robust z of the rate against the
-  peers' median/MAD (the spread floored at the Poisson spread of the median rate over the
-  caller's days) at least ``min_rate_z``, at least ``min_ratio`` times the peers' median rate
-  (an effect size: peers differ more than their MAD says — a bigger panel has more patients seen
-  once), and at least ``min_excess`` strangers above what the peers' median rate predicts for its
-  days. All its strangers on those days are listed.
+* **steady excess** (low and slow) — over the whole case, per kind, the caller's one-off records
+  per active day against its peers' (callers with at least ``min_days`` active days; at least
+  ``min_peers`` of them), both counted on the days no burst (below) explains: robust z of the
+  rate against the peers' median/MAD (the spread floored at the Poisson spread of the median rate
+  over the caller's days) at least ``min_rate_z``, at least ``min_ratio`` times the peers' median
+  rate (an effect size: peers differ more than their MAD says — a bigger panel has more patients
+  seen once), and at least ``min_excess`` records above what the peers' median rate predicts for
+  its days. All its one-off records *of that kind* on those days are listed: the kind in excess
+  is what the caller did differently, the other kind is its ordinary background.
 * **burst day** (a spree) — a day with at least ``min_strangers`` one-off records and a robust
   z of at least ``min_z`` against all callers' days (median/MAD, MAD at least 1). All that day's
-  one-off records are listed, also those a returning reader came near: dozens of records never
-  opened again are their own evidence, and a colleague's patient snooped on a day its clinician
-  worked on it is still snooped (the reason says which they are).
+  one-off records are listed.
 
-Not caught: an insider who re-reads the strangers' records on another day, whose strangers' own
-clinicians happen to work on them within a day, or whose peers read as many strangers; listed
-by mistake: the flagged caller's own patients read once and consults no returning reader
-touched within the days (the peers' median rate estimates how many).
+Each listed record carries its kind as the reason. Why not judge each read by whether the record's
+clinician worked on it nearby (a consult leaves that trace)? Because an insider who browses the
+patients on the ward reads records their clinicians work on every day: nearness explains the snoop
+away. The rate of others' records against the peers' does not.
+
+Not caught: an insider who re-reads the strangers' records on another day, or whose peers read as
+many one-off records of the same kind; listed by mistake: the flagged caller's own one-off records
+of the kind in excess (its consults, when it browses others' records) — the peers' median rate
+estimates how many.
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ from forensics.detectors.base import SAMPLE_SQL, Detector, Threshold, num
 BASIS_MAP = "ownership map"
 BASIS_INFERRED = "inferred from the logs"
 REASON_NOBODY = "nobody else read it"
-REASON_NOT_NEAR = "others read it, no returning reader within {days} day(s)"
-REASON_BURST_NEAR = "one-off record of a burst day (a returning reader read it within {days} day(s))"
+REASON_OTHERS = "others read it too, this caller on one day only"
+KINDS = {"others": REASON_OTHERS, "nobody": REASON_NOBODY}  # kind of one-off record -> its reason
 REASON_NOT_OWNED = "owned by others, not by the caller or its team (ownership map)"
 REASON_UNLISTED = "not in the ownership map: owned by nobody it names"
 
@@ -84,29 +86,23 @@ def _map_hits() -> str:
         SELECT 1 FROM mine m WHERE m.principal = j.principal AND m.record_id = j.record_id))"""
 
 
-def _strangers(t: Mapping[str, float]) -> str:
-    """Per caller and record: one-off reads, and the strangers among them (inferred basis)."""
-    days = num(t["consult_days"])
+def _one_offs() -> str:
+    """Per caller: the records it read on one day only, of either kind (inferred basis)."""
     return f"""
     rd AS (SELECT DISTINCT who, record_id, day FROM r, has_map WHERE NOT has_map.m),
     pr AS (SELECT who, record_id, min(day) AS day, count(*) AS days FROM rd GROUP BY ALL),
-    back AS (SELECT rd.* FROM rd JOIN pr USING (who, record_id) WHERE pr.days >= 2),
-    others AS (SELECT record_id, count(DISTINCT who) AS callers FROM rd GROUP BY record_id),
+    readers AS (SELECT record_id, count(*) AS callers FROM pr GROUP BY record_id),
     one_off AS (
-      SELECT p.who, p.record_id, p.day, o.callers, EXISTS (
-          SELECT 1 FROM back x WHERE x.record_id = p.record_id AND x.who <> p.who
-            AND x.day BETWEEN p.day - INTERVAL '{days} days' AND p.day + INTERVAL '{days} days') AS near
-      FROM pr p JOIN others o USING (record_id) WHERE p.days = 1),
+      SELECT p.who, p.record_id, p.day, CASE WHEN o.callers > 1 THEN 'others' ELSE 'nobody' END AS kind
+      FROM pr p JOIN readers o USING (record_id) WHERE p.days = 1),
     reasoned AS (
-      SELECT *, CASE WHEN near THEN '{REASON_BURST_NEAR.format(days=days)}'
-                     WHEN callers = 1 THEN '{REASON_NOBODY}'
-                     ELSE '{REASON_NOT_NEAR.format(days=days)}' END AS reason
-      FROM one_off),
-    stranger AS (SELECT * FROM reasoned WHERE NOT near)"""
+      SELECT *, CASE kind WHEN 'others' THEN '{REASON_OTHERS}' ELSE '{REASON_NOBODY}' END AS reason
+      FROM one_off)"""
 
 
 def _rules(t: Mapping[str, float]) -> str:
-    """Callers with a steady excess of strangers, and callers' burst days."""
+    """Callers with a steady excess of one kind of one-off record, and callers' burst days."""
+    kinds = ", ".join(f"('{k}')" for k in KINDS)
     return f"""
     daily AS (  -- every caller-day, with its one-off records (0 when none)
       SELECT a.who, a.day, count(s.record_id) AS strangers
@@ -120,29 +116,40 @@ def _rules(t: Mapping[str, float]) -> str:
       SELECT d.who, d.day, d.strangers, (d.strangers - m.med) / m.mad AS z, m.med
       FROM daily d, dmad m
       WHERE d.strangers >= {num(t["min_strangers"])} AND (d.strangers - m.med) / m.mad >= {num(t["min_z"])}),
-    callers AS (  -- the days no burst explains, and their strangers
-      SELECT a.who, count(DISTINCT a.day) AS days,
-        (SELECT count(*) FROM stranger s WHERE s.who = a.who
-           AND NOT EXISTS (SELECT 1 FROM burst b WHERE b.who = s.who AND b.day = s.day)) AS n
-      FROM rd a WHERE NOT EXISTS (SELECT 1 FROM burst b WHERE b.who = a.who AND b.day = a.day)
-      GROUP BY a.who),
-    peers AS (SELECT * , n / days AS rate FROM callers WHERE days >= {num(t["min_days"])}),
-    pmed AS (SELECT median(rate) AS med, count(*) AS pop FROM peers),
-    pmad AS (SELECT any_value(med) AS med, any_value(pop) AS pop, 1.4826 * median(abs(rate - med)) AS mad
-             FROM peers, pmed),
+    quiet AS (  -- the caller-days no burst explains
+      SELECT DISTINCT who, day FROM rd a
+      WHERE NOT EXISTS (SELECT 1 FROM burst b WHERE b.who = a.who AND b.day = a.day)),
+    callers AS (  -- per caller and kind: its one-off records on those days
+      SELECT a.who, k.kind, a.days, count(s.record_id) AS n
+      FROM (SELECT who, count(*) AS days FROM quiet GROUP BY who) a
+      CROSS JOIN (VALUES {kinds}) k(kind)
+      LEFT JOIN (SELECT s.* FROM one_off s JOIN quiet USING (who, day)) s
+        ON s.who = a.who AND s.kind = k.kind
+      GROUP BY ALL),
+    peers AS (SELECT *, n / days AS rate FROM callers WHERE days >= {num(t["min_days"])}),
+    pmed AS (SELECT kind, median(rate) AS med, count(*) AS pop FROM peers GROUP BY kind),
+    pmad AS (SELECT kind, any_value(m.med) AS med, any_value(m.pop) AS pop,
+               1.4826 * median(abs(p.rate - m.med)) AS mad
+             FROM peers p JOIN pmed m USING (kind) GROUP BY kind),
     steady AS (
-      SELECT p.who, p.n, p.days, p.rate, m.med, p.n - m.med * p.days AS excess,
+      SELECT p.who, p.kind, p.n, p.days, p.rate, m.med, p.n - m.med * p.days AS excess,
         (p.rate - m.med) / greatest(m.mad, sqrt(greatest(m.med, 1.0 / p.days) / p.days)) AS z
-      FROM peers p, pmad m WHERE m.pop >= {num(t["min_peers"])}),
+      FROM peers p JOIN pmad m USING (kind) WHERE m.pop >= {num(t["min_peers"])}),
     steady_flag AS (
       SELECT * FROM steady WHERE z >= {num(t["min_rate_z"])} AND excess >= {num(t["min_excess"])}
         AND rate >= {num(t["min_ratio"])} * med),
     listed AS (  -- (who, record) listed, with the rule that listed it
       SELECT s.who, s.record_id, s.reason, 'steady excess' AS rule_
-      FROM stranger s JOIN steady_flag USING (who)
-      WHERE NOT EXISTS (SELECT 1 FROM burst b WHERE b.who = s.who AND b.day = s.day)
+      FROM reasoned s JOIN steady_flag USING (who, kind) JOIN quiet USING (who, day)
       UNION ALL
       SELECT s.who, s.record_id, s.reason, 'burst day' FROM reasoned s JOIN burst b USING (who, day)),
+    excess AS (  -- per flagged caller: the kinds in excess, for the finding's metrics
+      SELECT who, list({{'records': CASE kind WHEN 'others' THEN 'others read them too'
+                                  ELSE 'nobody else read them' END,
+                         'per_active_day': round(rate, 3), 'peers_median_per_active_day': round(med, 3),
+                         'active_days': days, 'excess_records': round(excess, 1), 'rate_z': round(z, 2),
+                         'rate_ratio': round(rate / nullif(med, 0), 1)}} ORDER BY kind) AS kinds
+      FROM steady_flag GROUP BY who),
     inferred_hits AS (
       SELECT r.*, '{BASIS_INFERRED}' AS basis, l.rule_, l.reason
       FROM r JOIN (SELECT who, record_id, any_value(reason) AS reason,
@@ -152,7 +159,7 @@ def _rules(t: Mapping[str, float]) -> str:
 
 def sql(t: Mapping[str, float]) -> str:
     return f"""
-    WITH {_reads()}, {_map_hits()}, {_strangers(t)}, {_rules(t)},
+    WITH {_reads()}, {_map_hits()}, {_one_offs()}, {_rules(t)},
     hits AS (
       SELECT who, actor_id, route, ts, source_id, line_no, record_id, bytes_sent, basis, rule_, reason
       FROM map_hits
@@ -171,16 +178,12 @@ def sql(t: Mapping[str, float]) -> str:
       to_json({{'caller': h.who, 'basis': any_value(h.basis),
                'rules': list(DISTINCT h.rule_ ORDER BY h.rule_) FILTER (WHERE h.basis = '{BASIS_INFERRED}'),
                'days': count(DISTINCT date_trunc('day', h.ts)),
-               'strangers_per_active_day': round(any_value(sf.rate), 3),
-               'peers_median_per_active_day': round(any_value(sf.med), 3),
-               'active_days': any_value(sf.days), 'excess_records': round(any_value(sf.excess), 1),
-               'rate_z': round(any_value(sf.z), 2),
-               'rate_ratio': round(any_value(sf.rate) / nullif(any_value(sf.med), 0), 1),
+               'steady_excess': any_value(ex.kinds),
                'max_one_off_records_per_day': (SELECT max(b.strangers) FROM burst b WHERE b.who = h.who),
                'typical_one_off_records_per_day': (SELECT any_value(med) FROM dmed),
                'max_z': (SELECT round(max(b.z), 2) FROM burst b WHERE b.who = h.who),
                'records_by_reason': any_value(w.by_reason)}}) AS metrics
-    FROM hits h JOIN why w USING (who, route) LEFT JOIN steady_flag sf USING (who)
+    FROM hits h JOIN why w USING (who, route) LEFT JOIN excess ex USING (who)
     GROUP BY h.who, h.route"""
 
 
@@ -191,9 +194,9 @@ DETECTOR = Detector(
     signals=("H2", "H3"),
     meaning=(
         "A logged-in caller read records outside its own set: by the ownership map, or — inferred "
-        "from the logs — records it opened once that nobody working on them came near, many more "
-        "than its peers over the whole case, or a burst of them in one day (broken object-level "
-        "authorisation or insider misuse)."
+        "from the logs — records it opened once (others' records, or records nobody else read), "
+        "many more of one kind than its peers over the whole case, or a burst of them in one day "
+        "(broken object-level authorisation or insider misuse)."
     ),
     references=("API1:2023 Broken Object Level Authorization", "OAT-011 Scraping"),
     false_positives=(
@@ -202,14 +205,17 @@ DETECTOR = Detector(
         "owner knows, or give an ownership map (--ownership)."
     ),
     thresholds=(
-        Threshold(
-            "consult_days", 1, "days around a one-off read within which a returning reader makes it a consult"
-        ),
         Threshold("min_days", 5, "active days a caller needs to be judged against its peers"),
         Threshold("min_peers", 5, "callers with min_days active days needed for the peer comparison"),
-        Threshold("min_rate_z", 5, "robust z of a caller's strangers per active day against its peers'"),
-        Threshold("min_excess", 10, "strangers above the peers' median rate times the caller's active days"),
-        Threshold("min_ratio", 4, "the caller's strangers per active day as a multiple of the peers' median"),
+        Threshold(
+            "min_rate_z",
+            5,
+            "robust z of a caller's one-off records of a kind per active day, against its peers'",
+        ),
+        Threshold(
+            "min_excess", 10, "one-off records above the peers' median rate times the caller's active days"
+        ),
+        Threshold("min_ratio", 4, "the caller's rate of a kind as a multiple of the peers' median rate"),
         Threshold("min_strangers", 10, "one-off records read by the caller on one day (burst day)"),
         Threshold("min_z", 5, "robust z of that day's count against all callers' days"),
     ),
