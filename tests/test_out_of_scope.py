@@ -153,6 +153,21 @@ def test_a_spree_is_judged_by_its_day_and_leaves_the_other_days_alone(case: Case
     assert json.loads(f["metrics"][0])["rules"] == ["burst day"]
 
 
+def test_a_spree_of_two_days_lists_the_records_it_picked_twice(case: Case) -> None:
+    """A spree over several days picks some records on two of them: read on spree days only, they
+    are the spree's, while the caller's own patients, read on its ordinary days too, are not."""
+    rows, _ = clinic(insider=False)
+    first = [96000 + k for k in range(30)]
+    second = [96100 + k for k in range(25)] + first[:5]  # five picked again on the second day
+    rows += [read("c7", 10, rid, 700 + k) for k, rid in enumerate(first)]
+    rows += [read("c7", 14, rid, 700 + k) for k, rid in enumerate(second)]
+    f = run(case, rows)
+    assert len(f) == 1 and set(f["record_ids"][0]) == {str(r) for r in first + second}
+    reasons = json.loads(f["metrics"][0])["records_by_reason"]
+    assert reasons["read on burst days only (more than one)"] == sorted(str(r) for r in first[:5])
+    assert not any(r.startswith("107") for ids in reasons.values() for r in ids)  # c7's own panel
+
+
 def test_a_caller_only_a_little_above_tightly_grouped_peers_is_not_flagged(case: Case) -> None:
     rows, _ = clinic(days=40, insider=False)
     for c in range(7):  # every peer: 8 own patients seen once in 40 days (0.2 a day)

@@ -31,7 +31,8 @@ A caller's one-off records are listed when either rule holds:
   is what the caller did differently, the other kind is its ordinary background.
 * **burst day** (a spree) — a day with at least ``min_strangers`` one-off records and a robust
   z of at least ``min_z`` against all callers' days (median/MAD, MAD at least 1). All that day's
-  one-off records are listed.
+  one-off records are listed, and the records the caller read on its burst days only (a spree of
+  several days picks some records twice; its own patients it reads on other days too).
 
 Each listed record carries its kind as the reason. Why not judge each read by whether the record's
 clinician worked on it nearby (a consult leaves that trace)? Because an insider who browses the
@@ -54,6 +55,7 @@ BASIS_MAP = "ownership map"
 BASIS_INFERRED = "inferred from the logs"
 REASON_NOBODY = "nobody else read it"
 REASON_OTHERS = "others read it too, this caller on one day only"
+REASON_SPREE = "read on burst days only (more than one)"
 KINDS = {"others": REASON_OTHERS, "nobody": REASON_NOBODY}  # kind of one-off record -> its reason
 REASON_NOT_OWNED = "owned by others, not by the caller or its team (ownership map)"
 REASON_UNLISTED = "not in the ownership map: owned by nobody it names"
@@ -116,6 +118,9 @@ def _rules(t: Mapping[str, float]) -> str:
       SELECT d.who, d.day, d.strangers, (d.strangers - m.med) / m.mad AS z, m.med
       FROM daily d, dmad m
       WHERE d.strangers >= {num(t["min_strangers"])} AND (d.strangers - m.med) / m.mad >= {num(t["min_z"])}),
+    spree AS (  -- records a caller read only on its burst days (one of them, or several)
+      SELECT a.who, a.record_id, count(*) AS days FROM rd a LEFT JOIN burst b USING (who, day)
+      GROUP BY ALL HAVING count(b.day) = count(*)),
     quiet AS (  -- the caller-days no burst explains
       SELECT DISTINCT who, day FROM rd a
       WHERE NOT EXISTS (SELECT 1 FROM burst b WHERE b.who = a.who AND b.day = a.day)),
@@ -142,7 +147,10 @@ def _rules(t: Mapping[str, float]) -> str:
       SELECT s.who, s.record_id, s.reason, 'steady excess' AS rule_
       FROM reasoned s JOIN steady_flag USING (who, kind) JOIN quiet USING (who, day)
       UNION ALL
-      SELECT s.who, s.record_id, s.reason, 'burst day' FROM reasoned s JOIN burst b USING (who, day)),
+      SELECT s.who, s.record_id, CASE WHEN s.days > 1 THEN '{REASON_SPREE}'
+                                      WHEN o.callers > 1 THEN '{REASON_OTHERS}' ELSE '{REASON_NOBODY}' END,
+        'burst day'
+      FROM spree s JOIN readers o USING (record_id)),
     excess AS (  -- per flagged caller: the kinds in excess, for the finding's metrics
       SELECT who, list({{'records': CASE kind WHEN 'others' THEN 'others read them too'
                                   ELSE 'nobody else read them' END,
