@@ -241,10 +241,12 @@ def _ownership_limitations(check: OwnershipCheck | None, found: int) -> list[str
             []
             if not found
             else [
-                "Out-of-scope reads were inferred from the logs (no ownership map was given): a record a "
-                "logged-in caller opened once, that no returning reader worked on within a day, counts as "
-                "outside its own records. A clinician's own patient seen once, or a consult its colleague "
-                "did not touch around then, can look the same; an ownership map (--ownership) makes it exact."
+                "Out-of-scope reads were inferred from the logs (no ownership map was given): records a "
+                "logged-in caller opened on one day only, of a kind (others' records, or records nobody "
+                "else read) it opened many more of than its peers, or on a burst day, count as outside its "
+                "own records. Its own patients seen once and its consults look the same record by record "
+                "(the peers' rate estimates how many are listed by mistake); an ownership map "
+                "(--ownership) makes it exact."
             ]
         )
     out = []

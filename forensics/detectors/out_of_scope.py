@@ -88,6 +88,16 @@ def _map_hits() -> str:
         SELECT 1 FROM mine m WHERE m.principal = j.principal AND m.record_id = j.record_id))"""
 
 
+def _kind(callers: str) -> str:
+    """SQL: the kind of a one-off record (a key of KINDS) from the count of callers that read it."""
+    return f"CASE WHEN {callers} > 1 THEN 'others' ELSE 'nobody' END"
+
+
+def _reason(kind: str) -> str:
+    """SQL: the reason for a one-off record of kind ``kind`` (an SQL expression)."""
+    return "CASE " + " ".join(f"WHEN {kind} = '{k}' THEN '{r}'" for k, r in KINDS.items()) + " END"
+
+
 def _one_offs() -> str:
     """Per caller: the records it read on one day only, of either kind (inferred basis)."""
     return f"""
@@ -95,11 +105,9 @@ def _one_offs() -> str:
     pr AS (SELECT who, record_id, min(day) AS day, count(*) AS days FROM rd GROUP BY ALL),
     readers AS (SELECT record_id, count(*) AS callers FROM pr GROUP BY record_id),
     one_off AS (
-      SELECT p.who, p.record_id, p.day, CASE WHEN o.callers > 1 THEN 'others' ELSE 'nobody' END AS kind
+      SELECT p.who, p.record_id, p.day, {_kind("o.callers")} AS kind
       FROM pr p JOIN readers o USING (record_id) WHERE p.days = 1),
-    reasoned AS (
-      SELECT *, CASE kind WHEN 'others' THEN '{REASON_OTHERS}' ELSE '{REASON_NOBODY}' END AS reason
-      FROM one_off)"""
+    reasoned AS (SELECT *, {_reason("kind")} AS reason FROM one_off)"""
 
 
 def _rules(t: Mapping[str, float]) -> str:
@@ -147,9 +155,8 @@ def _rules(t: Mapping[str, float]) -> str:
       SELECT s.who, s.record_id, s.reason, 'steady excess' AS rule_
       FROM reasoned s JOIN steady_flag USING (who, kind) JOIN quiet USING (who, day)
       UNION ALL
-      SELECT s.who, s.record_id, CASE WHEN s.days > 1 THEN '{REASON_SPREE}'
-                                      WHEN o.callers > 1 THEN '{REASON_OTHERS}' ELSE '{REASON_NOBODY}' END,
-        'burst day'
+      SELECT s.who, s.record_id,
+        CASE WHEN s.days > 1 THEN '{REASON_SPREE}' ELSE {_reason(_kind("o.callers"))} END, 'burst day'
       FROM spree s JOIN readers o USING (record_id)),
     excess AS (  -- per flagged caller: the kinds in excess, for the finding's metrics
       SELECT who, list({{'records': CASE kind WHEN 'others' THEN 'others read them too'
