@@ -27,7 +27,9 @@ address changes. **Unauthenticated needs positive evidence**, one of
 * ``NAMES_NONE`` — the request's own log names principals, and names none for it (unless its
   user agent logged in elsewhere within the lifetime: ROAMING);
 * ``REFUSED`` — the same client was answered 401/403 within the session lifetime before, with no
-  login in effect then nor since (the server itself saw no credentials);
+  login in effect then nor since (the server itself saw no credentials). A failed *login* is not
+  such a refusal: it shows someone there tried a password (a colleague behind the same proxy,
+  mistyping), not that the client's later requests carried no token;
 * ``TOOL`` — an attack-tool user agent (``SCANNER_UA``) that did not log in anywhere within the
   lifetime;
 * ``NO_LOGIN`` — no login from this address (any browser) nor by this user agent (any address)
@@ -48,7 +50,13 @@ Where a logged-in session plausibly continues the state is **unknown**, with the
   client that moved: carrier NAT, Wi-Fi to mobile, VPN); checked before REFUSED and TOOL;
 * ``EXPIRED`` — this client logged in earlier, longer ago than the lifetime (a refreshed or
   long-lived token cannot be excluded);
-* ``SHARED_ADDRESS`` — another browser logged in from this address within the lifetime.
+* ``SHARED_ADDRESS`` — another browser logged in from this address within the lifetime;
+* ``RESUMED`` — instead of NO_LOGIN: its user agent logs in somewhere in the case (from any address,
+  before or after), and on that day at least half of the records this client read were read by the
+  same user agent from another address too — a token client returning to its own records from a new
+  address (a phone on carrier NAT, roaming, a VPN; or a token older than the logs). An enumerator
+  that borrows a logged-in browser's user agent mostly reads records no one with it read elsewhere,
+  and stays NO_LOGIN.
 
 ``unknown`` can make a finding *possible* (or records *probable*), never a record *confirmed*.
 What settles it: application logs with user ids, session or token ids in the access log, or the
@@ -102,6 +110,11 @@ NO_LOGIN = (
     "no login from this address or by this user agent within the session lifetime, and this client never "
     "logged in before"
 )
+RESUMED = (
+    "its user agent logs in elsewhere in the case, and most records this client read that day were read by "
+    "this user agent from another address too (a token client returning to its own records from a new "
+    "address)"
+)
 STILL_ANSWERED = (
     "the server still answered this client (address and browser) with a record after the exposure "
     "window ended, while refusing callers without credentials: it holds credentials the logs do not "
@@ -125,6 +138,7 @@ EVIDENCE_STATE: dict[str, str] = {
     EXPIRED: "unknown",
     SHARED_ADDRESS: "unknown",
     NO_LOGIN: "unauthenticated",
+    RESUMED: "unknown",
     STILL_ANSWERED: "unknown",
 }
 # What would settle an ambiguous or unknown request (the report's limitations say it).
@@ -236,7 +250,8 @@ def _facts_sql(opts: AuthOptions) -> str:
             ON e.client_ip = l.client_ip AND coalesce(e.user_agent, '') = l.ua AND e.ts >= l.login_ts),
         refusals AS (  -- 401/403 to a client with no login in effect: the server saw no credentials
           SELECT client_ip, ua, ts AS refused_ts FROM j
-          WHERE status IN (401, 403) AND client_ip IS NOT NULL AND NOT {within("login_ts")}),
+          WHERE status IN (401, 403) AND client_ip IS NOT NULL AND NOT {within("login_ts")}
+            AND NOT ({login_condition(opts.logins)})),  -- a failed login is not a refused request
         j2 AS (
           SELECT j.*, r.refused_ts FROM j ASOF LEFT JOIN refusals r
             ON j.client_ip = r.client_ip AND j.ua = r.ua AND j.ts >= r.refused_ts),
@@ -270,6 +285,7 @@ def _facts_sql(opts: AuthOptions) -> str:
           FROM j4 LEFT JOIN ip_info i USING (client_ip) LEFT JOIN src s USING (source_id)
           LEFT JOIN twin tw USING (source_id, line_no) LEFT JOIN tool t USING (ua)
           LEFT JOIN shared sh ON sh.client_ip = j4.client_ip AND sh.day = j4.ts::DATE),
+        {_resumed_sql()},
         {_still_answered_sql(opts)}
         SELECT source_id, line_no, ts, client_ip, user_agent, principal, method, path, query,
           status, bytes_sent, route, record_id,
@@ -283,27 +299,44 @@ def _facts_sql(opts: AuthOptions) -> str:
         FROM k2"""
 
 
+def _resumed_sql() -> str:
+    """CTEs ``seen``, ``resumed`` and ``k1``: ``k`` with RESUMED where it applies (see the docstring)."""
+    return f"""ua_logins AS (SELECT DISTINCT ua FROM logins WHERE ua <> ''),
+        seen AS (  -- per user agent and record: from how many addresses it was read
+          SELECT ua, record_id, count(DISTINCT client_ip) AS addresses FROM k
+          WHERE record_id IS NOT NULL AND status BETWEEN 200 AND 299 GROUP BY ALL),
+        resumed AS (  -- client-days without a login whose records are mostly read from elsewhere too
+          SELECT k.client_ip, k.ua, k.ts::DATE AS day
+          FROM k SEMI JOIN ua_logins USING (ua) JOIN seen s USING (ua, record_id)
+          WHERE k.auth_evidence = {sql_str(NO_LOGIN)} AND k.status BETWEEN 200 AND 299
+          GROUP BY ALL HAVING count_if(s.addresses >= 2) * 2 >= count(*)),
+        k1 AS (
+          SELECT k.* REPLACE (CASE WHEN k.auth_evidence = {sql_str(NO_LOGIN)} AND r.client_ip IS NOT NULL
+              THEN {sql_str(RESUMED)} ELSE k.auth_evidence END AS auth_evidence)
+          FROM k LEFT JOIN resumed r ON r.client_ip = k.client_ip AND r.ua = k.ua AND r.day = k.ts::DATE)"""
+
+
 def _still_answered_sql(opts: AuthOptions) -> str:
     """CTEs ``still`` and ``k2``: ``k`` with STILL_ANSWERED where it applies (see the docstring)."""
     overridden = ", ".join(sql_str(r) for r in OVERRIDDEN_BY_STILL_ANSWERED)
     if opts.answered_after is None:
-        return "k2 AS (SELECT * FROM k)"
+        return "k2 AS (SELECT * FROM k1)"
     after = sql_str(opts.answered_after.isoformat())
     visible = ", ".join(
         sql_str(ev) for ev, st in EVIDENCE_STATE.items() if st in ("authenticated", "trusted")
     )
     return f"""fixed AS (  -- the first refusal of a record to a caller without credentials after the window
-          SELECT min(ts) AS fixed_ts FROM k
+          SELECT min(ts) AS fixed_ts FROM k1
           WHERE ts >= {after}::TIMESTAMPTZ AND record_id IS NOT NULL AND status IN (401, 403)
             AND auth_evidence NOT IN ({visible})),
         still AS (  -- clients answered with a record after that, no visible authentication
-          SELECT DISTINCT client_ip, ua FROM k, fixed
+          SELECT DISTINCT client_ip, ua FROM k1, fixed
           WHERE ts >= fixed.fixed_ts AND record_id IS NOT NULL AND status BETWEEN 200 AND 299
             AND auth_evidence IN ({overridden})),
         k2 AS (
           SELECT k.* REPLACE (CASE WHEN k.auth_evidence IN ({overridden}) AND s.client_ip IS NOT NULL
               THEN {sql_str(STILL_ANSWERED)} ELSE k.auth_evidence END AS auth_evidence)
-          FROM k LEFT JOIN still s ON s.client_ip = k.client_ip AND s.ua = k.ua)"""
+          FROM k1 k LEFT JOIN still s ON s.client_ip = k.client_ip AND s.ua = k.ua)"""
 
 
 def propose_logins(case: Case) -> list[tuple[str, int]]:

@@ -16,7 +16,7 @@ import pytest
 from forensics import Case, ingest
 from forensics.actors import ActorOptions
 from forensics.assess import InvestigateOptions, assess
-from forensics.auth import NO_LOGIN, ROAMING, STILL_ANSWERED, AuthOptions
+from forensics.auth import EXPIRED, NO_LOGIN, REFUSED, RESUMED, ROAMING, STILL_ANSWERED, AuthOptions
 from forensics.detect import DetectOptions, run_detectors
 from forensics.detectors import REGISTRY
 from forensics.detectors.base import RECORD_IDS_SQL, SAMPLE_SQL
@@ -304,3 +304,63 @@ def test_reads_after_the_window_without_a_refusal_say_nothing(case: Case, tmp_pa
         "SELECT DISTINCT auth_evidence FROM detect_requests WHERE client_ip = '81.2.69.161'"
     ).fetchall()
     assert states == [(NO_LOGIN,)]
+
+
+def test_a_token_client_on_new_addresses_days_after_its_login_is_resumed_not_unauthenticated(
+    case: Case, tmp_path: Path
+) -> None:
+    """An app logs in once (its token lives for weeks) and reads its own records from a new
+    carrier address every day after: no login there, none by its user agent for days — but it keeps
+    returning to the records it read elsewhere. A scraper borrowing the same app user agent walks
+    records nobody read, and stays unauthenticated."""
+    panel, rng = list(range(3000, 3012)), random.Random(7)
+    rows = [*monitor(), login(T0 + timedelta(hours=8), "82.132.1.10", APP_UA)]
+    rows += [read(T0 + timedelta(hours=8, minutes=1 + k), "82.132.1.10", APP_UA, panel[k]) for k in range(12)]
+    for day in range(1, DAYS):
+        ip = f"82.132.{day}.{20 + day}"
+        rows += [
+            read(T0 + timedelta(days=day, hours=9, minutes=k), ip, APP_UA, rng.choice(panel))
+            for k in range(8)
+        ]
+    thief = "203.0.113.66"
+    rows += [read(T0 + timedelta(days=6, hours=2, seconds=5 * i), thief, APP_UA, 7000 + i) for i in range(60)]
+    doc = investigate(case, tmp_path, rows).document
+    states = case.con.execute(
+        """SELECT DISTINCT auth_state, auth_evidence FROM detect_requests
+           WHERE client_ip LIKE '82.132.%' AND ts > ?""",
+        [T0 + timedelta(days=1)],
+    ).fetchall()
+    assert states == [("unknown", RESUMED)]
+    thief_states = case.con.execute(
+        "SELECT DISTINCT auth_evidence FROM detect_requests WHERE client_ip = ?", [thief]
+    ).fetchall()
+    assert thief_states == [(NO_LOGIN,)]
+    assert doc["records"]["confirmed"] == 60 and doc["verdict"] == "confirmed"
+
+
+def test_a_failed_login_behind_a_shared_proxy_is_not_a_refusal_of_the_staff_there(
+    case: Case, tmp_path: Path
+) -> None:
+    """A colleague behind the same proxy and browser string mistypes a password (401 on the login
+    endpoint): that says nothing about the token the staff there already hold."""
+    rng = random.Random(5)
+    rows = monitor()
+    for day in range(DAYS):
+        t0 = T0 + timedelta(days=day, hours=8)
+        rows += [login(t0, OFFICE, CORP[0])]
+        rows += [
+            line(t0 + timedelta(hours=8, minutes=10), OFFICE, CORP[0], "POST", "/api/v2/auth/login", 401, 90)
+        ]
+        # she keeps working past the session lifetime after the failed attempt
+        rows += [
+            read(t0 + timedelta(hours=8, minutes=20 + k), OFFICE, CORP[0], rng.randrange(1000, 1020))
+            for k in range(5)
+        ]
+    investigate(case, tmp_path, rows)
+    evidence = {
+        r[0]
+        for r in case.con.execute(
+            "SELECT DISTINCT auth_evidence FROM detect_requests WHERE record_id IS NOT NULL"
+        ).fetchall()
+    }
+    assert evidence == {EXPIRED}  # not REFUSED

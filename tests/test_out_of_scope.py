@@ -168,6 +168,17 @@ def test_a_spree_of_two_days_lists_the_records_it_picked_twice(case: Case) -> No
     assert not any(r.startswith("107") for ids in reasons.values() for r in ids)  # c7's own panel
 
 
+def test_a_caller_seen_on_one_day_has_no_history_to_judge(case: Case) -> None:
+    """A login session the logs cannot tie to a person (no user names): on its only day every
+    record it reads is a one-off. That is no burst; with three days of history it is."""
+    rows, _ = clinic(insider=False)
+    rows += [read("c8", 10, 97000 + k, 700 + k) for k in range(30)]
+    assert run(case, rows).empty
+    rows += [read("c8", d, 1000 + k, 600 + k) for d in (3, 4) for k in range(5)]
+    f = run(case, rows)
+    assert len(f) == 1 and json.loads(f["metrics"][0])["rules"] == ["burst day"]
+
+
 def test_a_caller_only_a_little_above_tightly_grouped_peers_is_not_flagged(case: Case) -> None:
     rows, _ = clinic(days=40, insider=False)
     for c in range(7):  # every peer: 8 own patients seen once in 40 days (0.2 a day)

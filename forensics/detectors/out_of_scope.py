@@ -30,7 +30,9 @@ A caller's one-off records are listed when either rule holds:
   its days. All its one-off records *of that kind* on those days are listed: the kind in excess
   is what the caller did differently, the other kind is its ordinary background.
 * **burst day** (a spree) — a day with at least ``min_strangers`` one-off records and a robust
-  z of at least ``min_z`` against all callers' days (median/MAD, MAD at least 1). All that day's
+  z of at least ``min_z`` against all callers' days (median/MAD, MAD at least 1), of callers seen
+  on at least ``min_history_days`` days (a caller seen on one day — a login session the logs cannot
+  tie to a person — reads nothing but one-off records: that is no evidence). All that day's
   one-off records are listed, and the records the caller read on its burst days only (a spree of
   several days picks some records twice; its own patients it reads on other days too).
 
@@ -114,9 +116,11 @@ def _rules(t: Mapping[str, float]) -> str:
     """Callers with a steady excess of one kind of one-off record, and callers' burst days."""
     kinds = ", ".join(f"('{k}')" for k in KINDS)
     return f"""
-    daily AS (  -- every caller-day, with its one-off records (0 when none)
+    storied AS (  -- callers seen on enough days to have a history: on one day, every record is a one-off
+      SELECT who FROM rd GROUP BY who HAVING count(DISTINCT day) >= {num(t["min_history_days"])}),
+    daily AS (  -- every caller-day of those, with its one-off records (0 when none)
       SELECT a.who, a.day, count(s.record_id) AS strangers
-      FROM (SELECT DISTINCT who, day FROM rd) a
+      FROM (SELECT DISTINCT who, day FROM rd SEMI JOIN storied USING (who)) a
       LEFT JOIN one_off s ON s.who = a.who AND s.day = a.day
       GROUP BY ALL),
     dmed AS (SELECT median(strangers) AS med FROM daily),
@@ -232,6 +236,7 @@ DETECTOR = Detector(
         ),
         Threshold("min_ratio", 4, "the caller's rate of a kind as a multiple of the peers' median rate"),
         Threshold("min_strangers", 10, "one-off records read by the caller on one day (burst day)"),
+        Threshold("min_history_days", 3, "active days a caller needs before any day of it is judged a burst"),
         Threshold("min_z", 5, "robust z of that day's count against all callers' days"),
     ),
     sql=sql,
