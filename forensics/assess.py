@@ -437,6 +437,11 @@ BULK_SQL = """
         SELECT f.actor_id, f.estimated_records AS est FROM findings f
         WHERE f.detector = 'bulk' AND f.unauthorised AND f.estimated_records IS NOT NULL
           AND f.first_seen >= (SELECT ws FROM _w) AND f.first_seen < (SELECT we FROM _w)"""
+# Clients (address + browser) several people share: overlapping logins somewhere in the case. The
+# volume of their requests is several people's together, so a volume finding (SUSPICIOUS) on them
+# makes none of their unknown reads probable.
+SHARED_CLIENTS = """
+        SELECT DISTINCT client_ip, coalesce(user_agent, '') AS ua FROM detect_requests WHERE auth_shared"""
 # Every number below is computed once from these temp tables: ``_wf`` the findings overlapping
 # the window (the document's ``findings``), ``_wa`` per actor over them (an actor is unauthorised
 # when one of its findings in the window is), ``_confirmed``/``_probable`` the requests that
@@ -473,6 +478,8 @@ NUMBER_SQL: dict[str, str] = {
               WHERE detector IN {SUSPICIOUS} AND severity = 'high') f
           ON f.actor_id = d.actor_id AND f.route = d.route
         WHERE d.ok AND d.record_route AND d.auth_state = 'unknown' AND {IN_WINDOW}
+          AND NOT EXISTS (SELECT 1 FROM ({SHARED_CLIENTS}) s
+                          WHERE s.client_ip = d.client_ip AND s.ua = coalesce(d.user_agent, ''))
         UNION  -- a route-level high finding: its reads whose authentication is unknown
         SELECT d.source_id, d.line_no, d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
         JOIN ({ROUTE_IDS}) f ON f.severity = 'high' AND f.route = d.route AND f.record_id = d.record_id

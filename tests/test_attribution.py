@@ -16,7 +16,7 @@ import pytest
 from forensics import Case, ingest
 from forensics.actors import ActorOptions
 from forensics.assess import InvestigateOptions, assess
-from forensics.auth import EXPIRED, NO_LOGIN, REFUSED, RESUMED, ROAMING, STILL_ANSWERED, AuthOptions
+from forensics.auth import EXPIRED, NO_LOGIN, RESUMED, ROAMING, STILL_ANSWERED, AuthOptions
 from forensics.detect import DetectOptions, run_detectors
 from forensics.detectors import REGISTRY
 from forensics.detectors.base import RECORD_IDS_SQL, SAMPLE_SQL
@@ -364,3 +364,27 @@ def test_a_failed_login_behind_a_shared_proxy_is_not_a_refusal_of_the_staff_ther
         ).fetchall()
     }
     assert evidence == {EXPIRED}  # not REFUSED
+
+
+def test_a_shared_client_without_logins_one_day_makes_no_record_probable(case: Case, tmp_path: Path) -> None:
+    """The office's logins of one morning are lost (a logging gap): that day its staff's reads are
+    unknown, and their client — several people behind one address and browser — reads many more
+    distinct records than one person does. That volume is theirs together, not a suspect's."""
+    rng, gap = random.Random(11), (T0 + timedelta(days=4)).date()
+    rows = monitor()
+    for day in range(DAYS):  # a busy office (20 people, one browser string) and 30 people at home
+        for k in range(20):
+            panel = list(range(1000 + 20 * k, 1020 + 20 * k))
+            rows += staff_day(rng, day, OFFICE, CORP[0], panel, 8 * 60 + k, reads=60)
+        for k in range(30):
+            panel = list(range(3000 + 20 * k, 3020 + 20 * k))
+            rows += staff_day(rng, day, f"90.1.3.{k}", HOME_UA, panel, 9 * 60, reads=10)
+    rows = [r for r in rows if not (r[0].date() == gap and "auth/login" in r[1])]
+    doc = investigate(case, tmp_path, rows).document
+    unknown = case.con.execute(
+        "SELECT count(*) FROM detect_requests WHERE client_ip = ? AND auth_state = 'unknown'", [OFFICE]
+    ).fetchone()
+    assert unknown is not None and unknown[0] > 0
+    outliers = [f for f in doc["findings"] if f["detector"] == "distinct_outlier" and f["severity"] == "high"]
+    assert outliers  # the office's volume stands out ...
+    assert doc["records"]["probable"] == 0 and doc["records"]["confirmed"] == 0  # ... and proves nothing
