@@ -467,8 +467,11 @@ def evaluate_topology(name: str, evidence: Path, work: Path, logs: str = "eviden
         if insider is not None:
             mine = set(insider["records_unauthorised"])
             res.insider = insider_counts(case, aff, insider["name"], who, mine)
+            named = case.con.execute("SELECT count(*) FROM events WHERE principal IS NOT NULL").fetchone()
             if not truth.get("ownership"):
                 res.ownership = "ownership: no map in the truth"
+            elif not (named and named[0]):  # the map names principals: logs without any cannot use it
+                res.ownership = "ownership: not applicable (the logs name no principal)"
             else:
                 try:
                     again = assess(case, with_ownership(opts, evidence, truth["ownership"]))
