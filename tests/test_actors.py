@@ -69,8 +69,8 @@ def test_auth_evidence_in_order_principal_trusted_login_none(case: Case) -> None
             read("198.51.100.7", CHROME, 2 + 8 * 60 + 1),  # 4 session lifetime over
             read("198.51.100.8", CHROME, 11),  # 5 no login here; Chrome logged in at .7
             read("198.51.100.7", SAFARI, 12),  # 6 same IP, other browser
-            login("198.51.100.9", FIREFOX, 20, status=401),  # 7 a failed login
-            read("198.51.100.9", FIREFOX, 21),  # 8 after a failed login
+            read("198.51.100.9", FIREFOX, 20, status=401),  # 7 a record refused (a failed login is not)
+            read("198.51.100.9", FIREFOX, 21),  # 8 after the refusal
             {"path": "/api/v2/referrals/1", "client_ip": None, "ts": at(30)},  # 9 no address
             read("198.51.100.20", "sqlmap/1.8", 31),  # 10 attack tool
             read("198.51.100.21", "python-requests/2.31.0", 32),  # 11 never logged in
