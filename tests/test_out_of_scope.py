@@ -150,7 +150,10 @@ def test_a_spree_is_judged_by_its_day_and_leaves_the_other_days_alone(case: Case
     f = run(case, rows)
     # with the spree's day counted, 32 strangers in 20 days would make a steady excess too
     assert len(f) == 1 and set(f["record_ids"][0]) == spree
-    assert json.loads(f["metrics"][0])["rules"] == ["burst day"]
+    m = json.loads(f["metrics"][0])
+    assert m["rules"] == ["burst day"]
+    # its ordinary days show 2 one-off records in 19 days: about 0.1 of the listed may be its own
+    assert m["expected_own_among_listed"] == round(2 / 19, 1)
 
 
 def test_a_spree_of_two_days_lists_the_records_it_picked_twice(case: Case) -> None:

@@ -36,10 +36,14 @@ A caller's one-off records are listed when either rule holds:
   one-off records are listed, and the records the caller read on its burst days only (a spree of
   several days picks some records twice; its own patients it reads on other days too).
 
-Each listed record carries its kind as the reason. Why not judge each read by whether the record's
-clinician worked on it nearby (a consult leaves that trace)? Because an insider who browses the
-patients on the ward reads records their clinicians work on every day: nearness explains the snoop
-away. The rate of others' records against the peers' does not.
+Each listed record carries its kind as the reason. The finding's ``expected_own_among_listed`` says
+how many of the listed records the caller's ordinary rate predicts (its own patients seen once, its
+consults): from the logs alone they cannot be told from the rest record by record.
+
+Why not judge each read by whether the record's clinician worked on it nearby (a consult leaves
+that trace)? Because an insider who browses the patients on the ward reads records their
+clinicians work on every day: nearness explains the snoop away. The rate of others' records
+against the peers' does not.
 
 Not caught: an insider who re-reads the strangers' records on another day, or whose peers read as
 many one-off records of the same kind; listed by mistake: the flagged caller's own one-off records
@@ -162,6 +166,13 @@ def _rules(t: Mapping[str, float]) -> str:
       SELECT s.who, s.record_id,
         CASE WHEN s.days > 1 THEN '{REASON_SPREE}' ELSE {_reason(_kind("o.callers"))} END, 'burst day'
       FROM spree s JOIN readers o USING (record_id)),
+    quiet_rate AS (  -- a caller's one-off records per day on its ordinary days
+      SELECT q.who, count(s.record_id) / count(DISTINCT q.day) AS rate
+      FROM quiet q LEFT JOIN one_off s USING (who, day) GROUP BY q.who),
+    own AS (  -- how many of a caller's listed records its ordinary rate predicts: likely its own
+      SELECT who, sum(e) AS expected FROM (
+        SELECT b.who, coalesce(qr.rate, 0) AS e FROM burst b LEFT JOIN quiet_rate qr USING (who)
+        UNION ALL SELECT who, n - excess FROM steady_flag) GROUP BY who),
     excess AS (  -- per flagged caller: the kinds in excess, for the finding's metrics
       SELECT who, list({{'records': CASE kind WHEN 'others' THEN 'others read them too'
                                   ELSE 'nobody else read them' END,
@@ -198,11 +209,12 @@ def sql(t: Mapping[str, float]) -> str:
                'rules': list(DISTINCT h.rule_ ORDER BY h.rule_) FILTER (WHERE h.basis = '{BASIS_INFERRED}'),
                'days': count(DISTINCT date_trunc('day', h.ts)),
                'steady_excess': any_value(ex.kinds),
+               'expected_own_among_listed': round(any_value(ow.expected), 1),
                'max_one_off_records_per_day': (SELECT max(b.strangers) FROM burst b WHERE b.who = h.who),
                'typical_one_off_records_per_day': (SELECT any_value(med) FROM dmed),
                'max_z': (SELECT round(max(b.z), 2) FROM burst b WHERE b.who = h.who),
                'records_by_reason': any_value(w.by_reason)}}) AS metrics
-    FROM hits h JOIN why w USING (who, route) LEFT JOIN excess ex USING (who)
+    FROM hits h JOIN why w USING (who, route) LEFT JOIN excess ex USING (who) LEFT JOIN own ow USING (who)
     GROUP BY h.who, h.route"""
 
 
