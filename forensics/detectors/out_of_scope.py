@@ -13,8 +13,10 @@ map does not name are not judged. Every finding's metrics say ``basis: ownership
 back to. Its *one-off* records — read on one UTC day only (clinicians re-open their own patients
 on other days) — are of two kinds, each judged on its own:
 
-* **others' records**: another caller read it too (its clinician, a colleague). Every caller has
-  some (consults); an insider who browses colleagues' patients has many more;
+* **others' records**: another caller read it too (its clinician, a colleague: a logged-in caller,
+  or one whose login may continue — ROAMING, EXPIRED, RESUMED; never an unauthenticated one,
+  whose enumeration would make every record someone's). Every caller has some (consults); an
+  insider who browses colleagues' patients has many more;
 * **records nobody else read**: every caller has some (its own patients seen once); an insider
   who opens strangers' records nobody works on has many more.
 
@@ -55,13 +57,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from forensics.auth import EXPIRED, RESUMED, ROAMING
 from forensics.detectors.base import SAMPLE_SQL, Detector, Threshold, num
+from forensics.formats.sqltext import sql_str
 
 BASIS_MAP = "ownership map"
 BASIS_INFERRED = "inferred from the logs"
 REASON_NOBODY = "nobody else read it"
 REASON_OTHERS = "others read it too, this caller on one day only"
 REASON_SPREE = "read on burst days only (more than one)"
+# unknown callers whose login may continue: they read a record as someone working on it would
+CONTINUING = ", ".join(sql_str(ev) for ev in (ROAMING, EXPIRED, RESUMED))
 KINDS = {"others": REASON_OTHERS, "nobody": REASON_NOBODY}  # kind of one-off record -> its reason
 REASON_NOT_OWNED = "owned by others, not by the caller or its team (ownership map)"
 REASON_UNLISTED = "not in the ownership map: owned by nobody it names"
@@ -109,7 +115,11 @@ def _one_offs() -> str:
     return f"""
     rd AS (SELECT DISTINCT who, record_id, day FROM r, has_map WHERE NOT has_map.m),
     pr AS (SELECT who, record_id, min(day) AS day, count(*) AS days FROM rd GROUP BY ALL),
-    readers AS (SELECT record_id, count(*) AS callers FROM pr GROUP BY record_id),
+    readers AS (  -- who reads each record: logged-in callers, and callers whose login may continue
+      SELECT record_id, count(DISTINCT coalesce('principal ' || principal, 'actor ' || actor_id)) AS callers
+      FROM detect_requests
+      WHERE record_route AND ok AND (auth_state = 'authenticated' OR auth_evidence IN ({CONTINUING}))
+      GROUP BY record_id),
     one_off AS (
       SELECT p.who, p.record_id, p.day, {_kind("o.callers")} AS kind
       FROM pr p JOIN readers o USING (record_id) WHERE p.days = 1),
