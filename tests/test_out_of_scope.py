@@ -182,6 +182,31 @@ def test_a_caller_seen_on_one_day_has_no_history_to_judge(case: Case) -> None:
     assert len(f) == 1 and json.loads(f["metrics"][0])["rules"] == ["burst day"]
 
 
+def test_consulting_clinicians_are_compared_with_those_who_consult(case: Case) -> None:
+    """Eight administrators never open a colleague's patient; five clinicians each consult one every
+    other day. Against everyone (median 0) every clinician would stand out; against the callers who
+    consult at all, none does — and an insider browsing colleagues' patients still does."""
+    rows, _ = clinic(days=40, insider=False)
+    rng = random.Random(3)
+    for d in range(5):
+        for day in range(40):
+            rows += [read(f"d{d}", day, 5000 + d * 10 + k, 480 + k) for k in range(10)]  # own panel
+            if day % 2 == 0:
+                rows.append(read(f"d{d}", day, 1000 + rng.randrange(80), 700))  # a colleague's patient
+    assert run(case, rows).empty
+    consulted = {r["path"] for r in rows if r["principal"] == "d4"}
+    pool = [r for r in [*range(1000, 1080), *range(5000, 5040)] if f"/api/v2/patients/{r}" not in consulted]
+    snooped = rng.sample(pool, 60)
+    more = [  # d4 also opens three more colleagues' patients a day for four weeks
+        read("d4", 10 + day, rid, 720 + k)
+        for day in range(20)
+        for k, rid in enumerate(snooped[3 * day : 3 * day + 3])
+    ]
+    f = run(case, more)
+    assert len(f) == 1 and json.loads(f["metrics"][0])["caller"] == "principal d4"
+    assert set(f["record_ids"][0]) >= {str(r) for r in snooped}
+
+
 def test_a_caller_only_a_little_above_tightly_grouped_peers_is_not_flagged(case: Case) -> None:
     rows, _ = clinic(days=40, insider=False)
     for c in range(7):  # every peer: 8 own patients seen once in 40 days (0.2 a day)

@@ -24,7 +24,10 @@ A caller's one-off records are listed when either rule holds:
 
 * **steady excess** (low and slow) — over the whole case, per kind, the caller's one-off records
   per active day against its peers' (callers with at least ``min_days`` active days; at least
-  ``min_peers`` of them), both counted on the days no burst (below) explains: robust z of the
+  ``min_peers`` of them; of those, only the callers that read such records at all when at least
+  ``min_peers`` do — a clinician who consults is compared with the clinicians, not with
+  administrators who never open a colleague's patient), both counted on the days no burst
+  (below) explains: robust z of the
   rate against the peers' median/MAD (the spread floored at the Poisson spread of the median rate
   over the caller's days) at least ``min_rate_z``, at least ``min_ratio`` times the peers' median
   rate (an effect size: peers differ more than their MAD says — a bigger panel has more patients
@@ -157,7 +160,11 @@ def _rules(t: Mapping[str, float]) -> str:
       LEFT JOIN (SELECT s.* FROM one_off s JOIN quiet USING (who, day)) s
         ON s.who = a.who AND s.kind = k.kind
       GROUP BY ALL),
-    peers AS (SELECT *, n / days AS rate FROM callers WHERE days >= {num(t["min_days"])}),
+    peers0 AS (SELECT *, n / days AS rate FROM callers WHERE days >= {num(t["min_days"])}),
+    doers AS (  -- per kind: do at least min_peers callers read such records at all?
+      SELECT kind, count_if(n > 0) >= {num(t["min_peers"])} AS enough FROM peers0 GROUP BY kind),
+    peers AS (  -- the peers: the callers that read such records at all, when enough do; else all
+      SELECT p.* FROM peers0 p JOIN doers d USING (kind) WHERE NOT d.enough OR p.n > 0),
     pmed AS (SELECT kind, median(rate) AS med, count(*) AS pop FROM peers GROUP BY kind),
     pmad AS (SELECT kind, any_value(m.med) AS med, any_value(m.pop) AS pop,
                1.4826 * median(abs(p.rate - m.med)) AS mad
