@@ -585,10 +585,14 @@ def _acquired(records: dict[str, Any], counts: dict[str, int]) -> str:
     confirmed, bulk = records["confirmed"], records["estimated_bulk"]
     total, with_confirmed = counts["unauthorised"], counts["with_confirmed_records"]
     bulk_only = counts["with_only_estimated_records"]
+
+    def actors(n: int, what: str = "unauthorised actor") -> str:
+        return f"{n:,} {what}" + ("" if n == 1 else "s")
+
     parts = []
     if confirmed:
         to = (
-            f"the {total:,} unauthorised actor(s)"
+            f"the {actors(total)}"
             if with_confirmed == total
             else f"{with_confirmed:,} of the {total:,} unauthorised actors"
         )
@@ -598,9 +602,9 @@ def _acquired(records: dict[str, Any], counts: dict[str, int]) -> str:
         text = f"about {bulk:,}{more} records were returned in bulk responses (ids not logged)"
         with_bulk = counts["with_estimated_records"]
         if not confirmed:
-            text += f" to {with_bulk:,} unauthorised actor(s)"
+            text += f" to {actors(with_bulk)}"
         elif bulk_only == with_bulk:
-            text += f" to {bulk_only:,} more unauthorised actor(s)"
+            text += f" to {actors(bulk_only, 'more unauthorised actor')}"
         elif bulk_only:
             text += f" to {with_bulk:,} of them, {bulk_only:,} with no confirmed record"
         else:
@@ -608,7 +612,7 @@ def _acquired(records: dict[str, Any], counts: dict[str, int]) -> str:
         parts.append(text)
     rest = total - with_confirmed - bulk_only
     if rest > 0 and parts:
-        parts.append(f"{rest:,} more unauthorised actor(s) received no record the logs identify")
+        parts.append(f"{actors(rest, 'more unauthorised actor')} received no record the logs identify")
     return "; ".join(parts)
 
 
