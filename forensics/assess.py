@@ -143,13 +143,13 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
             AND {IN_WINDOW}""",
     )
     auth_note = _auth_note(unknown, proposed_logins) if unjudgeable and unknown else None
-    verdict, text, reasoning, alternatives = _verdict(case, coverage, records, auth_note)
+    actors, actors_total = _actors(case)
+    actor_counts = _actor_counts(case, actors_total)
+    verdict, text, reasoning, alternatives = _verdict(case, coverage, records, actor_counts, auth_note)
     bound = _bounds(coverage, verdict)
     endpoints = [e.text for e in opts.detect.routes.endpoints] or _proposed_endpoints(case)
     events = _event_counts(case)
-    actors, actors_total = _actors(case)
     found, found_total = _findings(case)
-    actor_counts = _actor_counts(case, actors_total)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "tool": {"name": "access-log-forensics", "version": tool_version()},
@@ -561,6 +561,11 @@ def _actor_counts(case: Case, listed: int) -> dict[str, int]:
         "with_confirmed_records": confirmed,
         "with_probable_records": probable,
         "with_estimated_records": _scalar(case, f"SELECT count(DISTINCT actor_id) FROM ({BULK_SQL})"),
+        "with_only_estimated_records": _scalar(
+            case,
+            f"""SELECT count(DISTINCT actor_id) FROM ({BULK_SQL}) b WHERE b.actor_id NOT IN
+                  (SELECT actor_id FROM _delivered WHERE basis = 'confirmed' AND actor_id IS NOT NULL)""",
+        ),
     }
 
 
@@ -584,15 +589,55 @@ def _scalar(case: Case, sql: str) -> int:
 # --- the verdict -------------------------------------------------------------------------------
 
 
+def _acquired(records: dict[str, Any], counts: dict[str, int]) -> str:
+    """What the unauthorised actors received, each actor number named for what it counts (the
+    same numbers as ``actor_counts``, so the sentence and page 1's list of actors agree)."""
+    confirmed, bulk = records["confirmed"], records["estimated_bulk"]
+    total, with_confirmed = counts["unauthorised"], counts["with_confirmed_records"]
+    bulk_only = counts["with_only_estimated_records"]
+
+    def actors(n: int, what: str = "unauthorised actor") -> str:
+        return f"{n:,} {what}" + ("" if n == 1 else "s")
+
+    parts = []
+    if confirmed:
+        to = (
+            f"the {actors(total)}"
+            if with_confirmed == total
+            else f"{with_confirmed:,} of the {total:,} unauthorised actors"
+        )
+        parts.append(f"{confirmed:,} distinct records were delivered to {to}")
+    if bulk:
+        more = " more" if confirmed else ""
+        text = f"about {bulk:,}{more} records were returned in bulk responses (ids not logged)"
+        with_bulk = counts["with_estimated_records"]
+        if not confirmed:
+            text += f" to {actors(with_bulk)}"
+        elif bulk_only == with_bulk:
+            text += f" to {actors(bulk_only, 'more unauthorised actor')}"
+        elif bulk_only:
+            text += f" to {with_bulk:,} of them, {bulk_only:,} with no confirmed record"
+        else:
+            text += f" to {with_bulk:,} of those {with_confirmed:,}"
+        parts.append(text)
+    rest = total - with_confirmed - bulk_only
+    if rest > 0 and parts:
+        parts.append(f"{actors(rest, 'more unauthorised actor')} received no record the logs identify")
+    return "; ".join(parts)
+
+
 def _verdict(
-    case: Case, coverage: Coverage, records: dict[str, Any], auth_note: str | None = None
+    case: Case,
+    coverage: Coverage,
+    records: dict[str, Any],
+    actor_counts: dict[str, int],
+    auth_note: str | None = None,
 ) -> tuple[str, str, list[str], list[str]]:
     """The verdict code, its sentence, the reasoning and the alternatives considered.
 
     ``auth_note``: set when requests' authentication could not be judged (no --login on logs
     that name no user); it is said in the text, and such requests are never confirmed."""
     con = case.con
-    unauth_actors = _scalar(case, "SELECT count(DISTINCT actor_id) FROM _confirmed")
     suspicious = con.execute(
         """SELECT detector, count(*) FROM findings d
             WHERE severity IN ('high', 'medium') AND NOT unauthorised AND actor_id IS NOT NULL
@@ -609,14 +654,11 @@ def _verdict(
     confirmed, probable, bulk = records["confirmed"], records["probable"], records["estimated_bulk"]
     if confirmed or bulk:
         verdict = "confirmed"
-        parts = []
-        if confirmed:
-            parts.append(
-                f"{confirmed:,} distinct records were delivered to {unauth_actors} unauthorised actor(s)"
-            )
-        if bulk:
-            parts.append(f"about {bulk:,} more records were returned in bulk responses (ids not logged)")
-        text = f"Unauthorised acquisition is confirmed: in the window {period}, " + "; ".join(parts) + "."
+        text = (
+            f"Unauthorised acquisition is confirmed: in the window {period}, "
+            + _acquired(records, actor_counts)
+            + "."
+        )
         reasoning.append(
             "Record-level proof: record-bearing 2xx responses went to callers with no authentication "
             "evidence or outside their own records (see the findings)."

@@ -31,8 +31,10 @@ Document keys (all present; values may be null where noted):
   endpoints in the window whose authentication the logs cannot judge), auth_ambiguous int (those
   whose caller behind a shared address cannot be told apart: never confirmed)}
 * ``actor_counts`` {listed, with_findings, unauthorised, with_confirmed_records,
-  with_probable_records, with_estimated_records} (ints, from the window's findings and
-  affected_records.csv; the verdict's actor count is ``with_confirmed_records``)
+  with_probable_records, with_estimated_records, with_only_estimated_records} (ints, from the
+  window's findings and affected_records.csv; the verdict names ``with_confirmed_records`` of the
+  ``unauthorised``, then ``with_only_estimated_records``: those with bulk responses and no
+  confirmed record, then the rest)
 * ``actors`` [{id, ips [str], user_agents [str], principals [str], classification, class_reason,
   auth_evidence [str] (the reasons of its
   requests' authentication states), unauthorised bool (a finding in the window shows it),

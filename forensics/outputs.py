@@ -135,6 +135,7 @@ def locked_folder(out_dir: Path, notes: list[str] | None = None) -> Iterator[Non
         yield
         return
     notes = notes if notes is not None else []
+    created = _missing(key)
     fd = _lock(out_dir, notes)
     _HELD.add(key)
     try:
@@ -144,20 +145,43 @@ def locked_folder(out_dir: Path, notes: list[str] | None = None) -> Iterator[Non
         _HELD.discard(key)
         (out_dir / LOCK).unlink(missing_ok=True)  # while still held: a waiting run re-checks the inode
         os.close(fd)
+        _remove_empty(created)
+
+
+def _missing(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """The folders this run created and left empty (a refused run writes nothing): removed, deepest
+    first, so a refusal leaves no trace; a folder another run has begun to use is not empty."""
+    for folder in created:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (written, or taken by another run), or gone
+            return
 
 
 def _lock(out_dir: Path, notes: list[str]) -> int:
     try:
-        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        mode = stat.S_IMODE(out_dir.stat().st_mode)
-        if mode & 0o077:
-            os.chmod(out_dir, 0o700)
-            notes.append(
-                f"the report folder {out_dir} was readable by others (mode {mode:04o}): tightened to 0700, "
-                "since the report holds personal data"
-            )
         for _ in range(5):
-            fd = os.open(out_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+            out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            mode = stat.S_IMODE(out_dir.stat().st_mode)
+            if mode & 0o077:
+                os.chmod(out_dir, 0o700)
+                notes.append(
+                    f"the report folder {out_dir} was readable by others (mode {mode:04o}): tightened to "
+                    "0700, since the report holds personal data"
+                )
+            try:
+                fd = os.open(out_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+            except FileNotFoundError:  # a refused run removed the folder it had created: retry
+                continue
             if _take(fd, out_dir):
                 return fd
             os.close(fd)

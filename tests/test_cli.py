@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from forensics import formats
+from forensics import Case, formats
 from forensics.cli import main, safe
 from tests.conftest import COMBINED, SAMPLE_LOGS, write_lines
 
@@ -126,3 +126,32 @@ def test_an_abbreviated_zone_is_refused_with_the_iana_zone_it_means(tmp_path: Pa
     )
     assert inv.exit_code == 2
     assert "Did you mean Europe/Paris or Europe/Berlin?" in inv.output
+
+
+def test_a_refused_investigate_leaves_no_new_out_folder(tmp_path: Path) -> None:
+    """A refusal (exit 1, nothing written) removes the --out folders it created; a folder that
+    existed before stays, and so do its contents."""
+    ev = write_lines(tmp_path / "access.log", COMBINED)
+    case_path = tmp_path / "case.duckdb"
+    assert CliRunner().invoke(main, ["ingest", str(case_path), str(ev)]).exit_code == 0
+    empty = tmp_path / "empty.duckdb"
+    Case.create(empty).close()
+    before = tmp_path / "before"
+    before.mkdir()
+    (before / "keep.txt").write_text("mine")
+    refusals = [
+        [str(case_path), "--endpoint", "GET /no/such/{id}"],
+        [str(empty), "--window", "2024-05-06/2024-05-08"],
+    ]
+    for args in refusals:
+        out = tmp_path / "new" / "deeper"
+        res = CliRunner().invoke(main, ["investigate", *args, "--out", str(out)])
+        assert res.exit_code == 1, res.output
+        assert not (tmp_path / "new").exists(), res.output  # nor the parent it created
+        res = CliRunner().invoke(main, ["investigate", *args, "--out", str(before)])
+        assert res.exit_code == 1, res.output
+        assert sorted(p.name for p in before.iterdir()) == ["keep.txt"]
+    empty_before = tmp_path / "empty-before"
+    empty_before.mkdir()
+    res = CliRunner().invoke(main, ["investigate", *refusals[0], "--out", str(empty_before)])
+    assert res.exit_code == 1 and empty_before.is_dir() and not any(empty_before.iterdir())

@@ -203,14 +203,54 @@ def test_zero_event_bound_only_without_events(run: Run) -> None:
 # --- actors: verdict, summary, actors table, findings ----------------------------------------------
 
 
+def _verdict_actors(text: str) -> tuple[int | None, int | None, int, int]:
+    """The actor numbers the verdict sentence states: (received confirmed records, of how many
+    unauthorised, more with only bulk responses, more with no identified record)."""
+    m = re.search(r"delivered to (?:([\d,]+) of )?the ([\d,]+) unauthorised actor", text)
+    with_confirmed = num(m.group(1) or m.group(2)) if m else None
+    total = num(m.group(2)) if m else None
+    bulk = re.search(r"in bulk responses \(ids not logged\) to ([\d,]+) (?:more )?unauthorised actor", text)
+    bulk_only = num(bulk.group(1)) if bulk and (" more unauthorised" in bulk.group(0) or not m) else 0
+    if bulk is None:
+        bulk = re.search(r"in bulk responses \(ids not logged\) to [\d,]+ of them, ([\d,]+) with no", text)
+        bulk_only = num(bulk.group(1)) if bulk else 0
+    rest = re.search(r"([\d,]+) more unauthorised actors?\(?s?\)? received no record", text)
+    return with_confirmed, total, bulk_only, num(rest.group(1)) if rest else 0
+
+
 def test_verdict_counts_the_actors_that_received_confirmed_records(run: Run) -> None:
     confirmed = csv_by_basis(run)["confirmed"]
-    m = re.search(r"delivered to ([\d,]+) unauthorised actor", run.doc["verdict_text"])
+    with_confirmed, _, _, _ = _verdict_actors(run.doc["verdict_text"])
     if not confirmed:
-        assert m is None
+        assert with_confirmed is None
         return
-    assert m, run.doc["verdict_text"]
-    assert num(m.group(1)) == len(csv_actors(confirmed)), run.doc["verdict_text"]
+    assert with_confirmed == len(csv_actors(confirmed)), run.doc["verdict_text"]
+    assert with_confirmed == run.doc["actor_counts"]["with_confirmed_records"]
+
+
+def test_verdict_and_page_one_count_the_same_unauthorised_actors(run: Run) -> None:
+    """The verdict sentence accounts for every actor page 1 lists under "Who", each number
+    saying what it counts (records confirmed, bulk only, nothing identified)."""
+    text, counts = run.doc["verdict_text"], run.doc["actor_counts"]
+    answer = run.md.split("\n## 1. ")[0]
+    assert text in " ".join(answer.split()) or text in answer, text
+    who = re.search(r"Who: ([\d,]+) unauthorised actor", answer)
+    listed = len(re.findall(r"^- Actor \d+ \(", answer, flags=re.M))
+    more = re.search(r"… and ([\d,]+) more unauthorised actor", answer)
+    on_page = listed + (num(more.group(1)) if more else 0)
+    assert on_page == counts["unauthorised"]
+    if run.doc["verdict"] != "confirmed":
+        return
+    assert who and num(who.group(1)) == on_page, answer
+    with_confirmed, total, bulk_only, rest = _verdict_actors(text)
+    if total is not None:
+        assert total == on_page, text
+    assert (with_confirmed or 0) + bulk_only + rest == on_page, text
+    assert bulk_only == counts["with_only_estimated_records"], text
+    bad = [a for a in run.doc["actors"] if a["unauthorised"]]
+    if len(bad) == on_page:  # every one listed in the document: the split per actor agrees too
+        assert sum(1 for a in bad if a["confirmed_records"]) == (with_confirmed or 0)
+        assert sum(1 for a in bad if not a["confirmed_records"] and a.get("estimated_records")) == bulk_only
 
 
 def test_summary_actor_counts_match_findings(run: Run) -> None:

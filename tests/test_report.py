@@ -162,6 +162,7 @@ def document(verdict: str = "confirmed") -> dict:
             "with_confirmed_records": 1,
             "with_probable_records": 0,
             "with_estimated_records": 0,
+            "with_only_estimated_records": 0,
         },
         "actors": [
             {

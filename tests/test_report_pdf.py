@@ -28,7 +28,7 @@ from forensics.report import render_html
 from forensics.report.pdf import _fetcher, layout, pdf_bytes
 from forensics.simulate import simulate
 from tests.conftest import SAMPLE_LOGS
-from tests.pdfcheck import overflowing
+from tests.pdfcheck import broken_words, overflowing
 from tests.test_consistency import _options
 from tests.test_report import document, excerpts, frames
 
@@ -64,6 +64,7 @@ def check_printed(assessment: Assessment, max_pages: int) -> list[str]:
     laid = layout(page)
     assert 1 < len(laid.pages) <= max_pages, len(laid.pages)
     assert overflowing(laid) == []  # no column, line or image cut off at the page edge
+    assert broken_words(laid) == []  # no short word split across lines in a table cell
     pdf = pdf_bytes(page)
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     for p in reader.pages:

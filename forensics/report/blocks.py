@@ -114,14 +114,34 @@ class Table:
     kind: str = "table"
 
     def widths(self) -> list[float]:
-        """Each column's share of the table width in percent (print lays tables out fixed)."""
-        weights = [
-            1.3 if i in self.numeric else 1.9 if i in self.nowrap else 2.0 if i in self.mono
-            else 2.4 if i in self.text else 1.2
-            for i in range(len(self.columns))
-        ]  # fmt: skip
+        """Each column's share of the table width in percent (print lays tables out fixed).
+
+        A column gets room for its longest word (header or cell, in characters, at most
+        ``WORD``), so print breaks no short word; long log text (``text``, ``mono``) gets at least
+        ``LONG`` and wraps anywhere."""
+        weights = []
+        for i, header in enumerate(self.columns):
+            words = [len(w) for w in header.split()]
+            for row in self.rows[:WIDTH_ROWS]:
+                words.extend(len(w) for w in _words(row[i]) if i < len(row))
+            longest = min(max(words, default=1), WORD)
+            weights.append(PAD + (max(longest, LONG) if i in self.text or i in self.mono else longest))
         total = sum(weights) or 1.0
         return [math.floor(1000 * w / total) / 10 for w in weights]  # never more than 100% in all
+
+
+WORD = 15  # characters: the longest word a column makes room for (an IPv4 address)
+LONG = 14  # characters: the least room for a column of long log text
+PAD = 1.5  # characters: a cell's padding
+WIDTH_ROWS = 200  # rows looked at for the widths
+
+
+def _words(cell: Cell) -> list[str]:
+    if isinstance(cell, Period):
+        return [*cell.first.split(), *cell.last.split()]
+    if isinstance(cell, str):
+        return cell.split()
+    return [w for item in cell for w in str(item).split()]
 
 
 @dataclass(frozen=True)
