@@ -52,12 +52,14 @@ Where a logged-in session plausibly continues the state is **unknown**, with the
   long-lived token cannot be excluded);
 * ``SHARED_ADDRESS`` — another browser logged in from this address within the lifetime;
 * ``RESUMED`` — instead of NO_LOGIN: its user agent logs in somewhere in the case (from any address,
-  before or after), and on that day at least half of the records this client read (and at least
-  two) are records the same user agent read while logged in, or where a login may continue
-  (EXPIRED, ROAMING), or on a client-day already found RESUMED (``RESUMED_ROUNDS`` rounds) — a
-  token client returning to its own records from a new address (a phone on carrier NAT, roaming,
+  before or after), and on that day at least half of the records this client read, and at least
+  ``RESUMED_MIN_RECORDS`` (3) of them, were read by the same user agent from another address too —
+  a token client returning to its own records from a new address (a phone on carrier NAT, roaming,
   a VPN; or a token older than the logs). An enumerator that borrows a logged-in browser's user
-  agent walks records no logged-in session with it read, and stays NO_LOGIN.
+  agent mostly reads records no one with it read elsewhere, and stays NO_LOGIN; one that re-walks
+  the same ids from rotating addresses in client-days of one or two records stays NO_LOGIN too
+  (the minimum), and so does an app session of one or two records on a new address (a known
+  limit: such a session is counted unauthenticated).
 
 ``unknown`` can make a finding *possible* (or records *probable*), never a record *confirmed*.
 What settles it: application logs with user ids, session or token ids in the access log, or the
@@ -112,8 +114,9 @@ NO_LOGIN = (
     "logged in before"
 )
 RESUMED = (
-    "its user agent logs in elsewhere in the case, and most records this client read that day are ones this "
-    "user agent read while logged in (a token client returning to its own records from a new address)"
+    "its user agent logs in elsewhere in the case, and most records this client read that day (three or "
+    "more) were read by this user agent from another address too (a token client returning to its own "
+    "records from a new address)"
 )
 STILL_ANSWERED = (
     "the server still answered this client (address and browser) with a record after the exposure "
@@ -299,44 +302,26 @@ def _facts_sql(opts: AuthOptions) -> str:
         FROM k2"""
 
 
-RESUMED_ROUNDS = 3  # how far a returning client's history spreads (client-days added per round)
-
-
 def _resumed_sql() -> str:
-    """CTEs ``seen0`` … and ``k1``: ``k`` with RESUMED where it applies (see the docstring).
-
-    Seeded by the records each user agent read while logged in (or in a session that may continue
-    a login); each round adds the records of the client-days it found returning to them."""
-    logged = [ev for ev, st in EVIDENCE_STATE.items() if st == "authenticated"] + [EXPIRED, ROAMING]
-    ctes = [
-        "ua_logins AS (SELECT DISTINCT ua FROM logins WHERE ua <> '')",
-        f"""nl AS MATERIALIZED (  -- record reads without a login, by user agents that log in somewhere
-          SELECT k.client_ip, k.ua, k.ts::DATE AS day, k.record_id FROM k SEMI JOIN ua_logins USING (ua)
-          WHERE k.auth_evidence = {sql_str(NO_LOGIN)} AND k.record_id IS NOT NULL
-            AND k.status BETWEEN 200 AND 299)""",
-        f"""seen0 AS (  -- records each user agent read while logged in, or where a login may continue
-          SELECT DISTINCT ua, record_id FROM k
-          WHERE record_id IS NOT NULL AND status BETWEEN 200 AND 299
-            AND auth_evidence IN ({", ".join(sql_str(ev) for ev in logged)}))""",
-    ]
-    for i in range(1, RESUMED_ROUNDS + 1):
-        ctes.append(
-            f"""resumed{i} AS (  -- client-days whose records are mostly (and at least two) seen so far
-          SELECT n.client_ip, n.ua, n.day FROM nl n LEFT JOIN seen{i - 1} s USING (ua, record_id)
-          GROUP BY ALL HAVING count(s.record_id) * 2 >= count(*) AND count(DISTINCT s.record_id) >= 3)"""
-        )
-        ctes.append(
-            f"""seen{i} AS (SELECT * FROM seen{i - 1} UNION
-          SELECT DISTINCT ua, record_id FROM nl SEMI JOIN resumed{i} USING (client_ip, ua, day))"""
-        )
-    last = f"resumed{RESUMED_ROUNDS}"
-    ctes.append(
-        f"""k1 AS (
+    """CTEs ``seen``, ``resumed`` and ``k1``: ``k`` with RESUMED where it applies (see the docstring)."""
+    return f"""ua_logins AS (SELECT DISTINCT ua FROM logins WHERE ua <> ''),
+        seen AS (  -- per user agent and record: from how many addresses it was read
+          SELECT ua, record_id, count(DISTINCT client_ip) AS addresses FROM k
+          WHERE record_id IS NOT NULL AND status BETWEEN 200 AND 299 GROUP BY ALL),
+        resumed AS (  -- client-days without a login whose records are mostly read from elsewhere too
+          SELECT k.client_ip, k.ua, k.ts::DATE AS day
+          FROM k SEMI JOIN ua_logins USING (ua) JOIN seen s USING (ua, record_id)
+          WHERE k.auth_evidence = {sql_str(NO_LOGIN)} AND k.status BETWEEN 200 AND 299
+          GROUP BY ALL
+          HAVING count_if(s.addresses >= 2) * 2 >= count(*)
+            AND count(DISTINCT k.record_id) FILTER (WHERE s.addresses >= 2) >= {RESUMED_MIN_RECORDS}),
+        k1 AS (
           SELECT k.* REPLACE (CASE WHEN k.auth_evidence = {sql_str(NO_LOGIN)} AND r.client_ip IS NOT NULL
               THEN {sql_str(RESUMED)} ELSE k.auth_evidence END AS auth_evidence)
-          FROM k LEFT JOIN {last} r ON r.client_ip = k.client_ip AND r.ua = k.ua AND r.day = k.ts::DATE)"""
-    )
-    return ",\n        ".join(ctes)
+          FROM k LEFT JOIN resumed r ON r.client_ip = k.client_ip AND r.ua = k.ua AND r.day = k.ts::DATE)"""
+
+
+RESUMED_MIN_RECORDS = 3  # a client-day returns to at least this many records read from elsewhere
 
 
 def _still_answered_sql(opts: AuthOptions) -> str:
