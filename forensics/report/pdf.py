@@ -37,7 +37,9 @@ def _fetcher() -> Any:
         """Only ``data:`` URLs; anything else is refused (and so left out of the PDF)."""
 
         def __init__(self) -> None:
-            super().__init__(allowed_protocols=("data",), timeout=1, allow_redirects=False)
+            # the scheme is checked in fetch(): WeasyPrint 68's own check (allowed_protocols) splits
+            # on '://' and so refuses every data: URL, leaving the report's plots out of the PDF
+            super().__init__(timeout=1, allow_redirects=False)
 
         def fetch(self, url: str, headers: Any = None) -> Any:
             if not url.lower().startswith("data:"):
