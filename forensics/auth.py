@@ -302,8 +302,12 @@ def _facts_sql(opts: AuthOptions) -> str:
         FROM k2"""
 
 
+RESUMED_MIN_RECORDS = 3  # a client-day returns to at least this many records read from elsewhere
+
+
 def _resumed_sql() -> str:
-    """CTEs ``seen``, ``resumed`` and ``k1``: ``k`` with RESUMED where it applies (see the docstring)."""
+    """CTEs ``ua_logins``, ``seen``, ``resumed`` and ``k1``: ``k`` with RESUMED where it applies (see
+    the docstring)."""
     return f"""ua_logins AS (SELECT DISTINCT ua FROM logins WHERE ua <> ''),
         seen AS (  -- per user agent and record: from how many addresses it was read
           SELECT ua, record_id, count(DISTINCT client_ip) AS addresses FROM k
@@ -319,9 +323,6 @@ def _resumed_sql() -> str:
           SELECT k.* REPLACE (CASE WHEN k.auth_evidence = {sql_str(NO_LOGIN)} AND r.client_ip IS NOT NULL
               THEN {sql_str(RESUMED)} ELSE k.auth_evidence END AS auth_evidence)
           FROM k LEFT JOIN resumed r ON r.client_ip = k.client_ip AND r.ua = k.ua AND r.day = k.ts::DATE)"""
-
-
-RESUMED_MIN_RECORDS = 3  # a client-day returns to at least this many records read from elsewhere
 
 
 def _still_answered_sql(opts: AuthOptions) -> str:
