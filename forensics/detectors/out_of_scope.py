@@ -183,9 +183,8 @@ def _rules(t: Mapping[str, float]) -> str:
       SELECT s.who, s.record_id,
         CASE WHEN s.days > 1 THEN '{REASON_SPREE}' ELSE {_reason(_kind("o.callers"))} END, 'burst day'
       FROM spree s JOIN readers o USING (record_id)),
-    quiet_rate AS (  -- a caller's one-off records per day on its ordinary days
-      SELECT q.who, count(s.record_id) / count(DISTINCT q.day) AS rate
-      FROM quiet q LEFT JOIN one_off s USING (who, day) GROUP BY q.who),
+    quiet_rate AS (  -- a caller's one-off records per day on its ordinary days (both kinds)
+      SELECT who, sum(n) / any_value(days) AS rate FROM callers GROUP BY who),
     own AS (  -- how many of a caller's listed records its ordinary rate predicts: likely its own
       SELECT who, sum(e) AS expected FROM (
         SELECT b.who, coalesce(qr.rate, 0) AS e FROM burst b LEFT JOIN quiet_rate qr USING (who)
