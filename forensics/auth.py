@@ -52,14 +52,17 @@ Where a logged-in session plausibly continues the state is **unknown**, with the
   long-lived token cannot be excluded);
 * ``SHARED_ADDRESS`` — another browser logged in from this address within the lifetime;
 * ``RESUMED`` — instead of NO_LOGIN: its user agent logs in somewhere in the case (from any address,
-  before or after), and on that day at least half of the records this client read, and at least
-  ``RESUMED_MIN_RECORDS`` (3) of them, were read by the same user agent from another address too —
-  a token client returning to its own records from a new address (a phone on carrier NAT, roaming,
-  a VPN; or a token older than the logs). An enumerator that borrows a logged-in browser's user
+  before or after), and on that day at least half of the records this client read were read by the
+  same user agent elsewhere too: from other addresses (any state), at least ``RESUMED_MIN_RECORDS``
+  (3) of them; or at *one* address where that user agent's own login was or is in effect (a login
+  no other client shares there, or RESUMED there), at least ``RESUMED_MIN_OWN`` (2) of them — a
+  token client returning to its own records from a new address (a phone on carrier NAT, roaming, a
+  VPN; or a token older than the logs). An enumerator that borrows a logged-in browser's user
   agent mostly reads records no one with it read elsewhere, and stays NO_LOGIN; one that re-walks
   the same ids from rotating addresses in client-days of one or two records stays NO_LOGIN too
-  (the minimum), and so does an app session of one or two records on a new address (a known
-  limit: such a session is counted unauthenticated).
+  (the minimum), and so does one whose two records a login shared by several people read (an
+  office NAT on identical browsers reads most records). An app session of one record on a new
+  address stays NO_LOGIN (a known limit: such a session is counted unauthenticated).
 
 ``unknown`` can make a finding *possible* (or records *probable*), never a record *confirmed*.
 What settles it: application logs with user ids, session or token ids in the access log, or the
@@ -114,9 +117,9 @@ NO_LOGIN = (
     "logged in before"
 )
 RESUMED = (
-    "its user agent logs in elsewhere in the case, and most records this client read that day (three or "
-    "more) were read by this user agent from another address too (a token client returning to its own "
-    "records from a new address)"
+    "its user agent logs in elsewhere in the case, and most records this client read that day were read by "
+    "this user agent from other addresses too (three or more), or at one address where it logged in (two "
+    "or more): a token client returning to its own records from a new address"
 )
 STILL_ANSWERED = (
     "the server still answered this client (address and browser) with a record after the exposure "
@@ -303,11 +306,15 @@ def _facts_sql(opts: AuthOptions) -> str:
 
 
 RESUMED_MIN_RECORDS = 3  # a client-day returns to at least this many records read from elsewhere
+RESUMED_MIN_OWN = (
+    2  # ... or to at least this many read by the same user agent at one address it logged in from
+)
 
 
 def _resumed_sql() -> str:
-    """CTEs ``ua_logins``, ``seen``, ``resumed`` and ``k1``: ``k`` with RESUMED where it applies (see
-    the docstring)."""
+    """CTEs ``ua_logins``, ``seen``, ``resumed``, ``k1``, ``logged``, ``own_day``, ``own_hit``,
+    ``resumed_own`` and ``k1o``: ``k`` with RESUMED where either of its branches applies (see the
+    docstring; the second reads the first's result, so a token client chains across addresses)."""
     return f"""ua_logins AS (SELECT DISTINCT ua FROM logins WHERE ua <> ''),
         seen AS (  -- per user agent and record: from how many addresses it was read
           SELECT ua, record_id, count(DISTINCT client_ip) AS addresses FROM k
@@ -322,30 +329,53 @@ def _resumed_sql() -> str:
         k1 AS (
           SELECT k.* REPLACE (CASE WHEN k.auth_evidence = {sql_str(NO_LOGIN)} AND r.client_ip IS NOT NULL
               THEN {sql_str(RESUMED)} ELSE k.auth_evidence END AS auth_evidence)
-          FROM k LEFT JOIN resumed r ON r.client_ip = k.client_ip AND r.ua = k.ua AND r.day = k.ts::DATE)"""
+          FROM k LEFT JOIN resumed r ON r.client_ip = k.client_ip AND r.ua = k.ua AND r.day = k.ts::DATE),
+        logged AS (  -- records a user agent read at an address where its own login there is or was in
+          SELECT DISTINCT ua, client_ip, record_id FROM k1  -- effect (one client's: not a shared login),
+          WHERE (auth_evidence IN ('login', {sql_str(EXPIRED)}) AND NOT coalesce(login_shared, false)  -- or
+                 OR auth_evidence = {sql_str(RESUMED)})                               -- resumed there
+            AND record_id IS NOT NULL AND status BETWEEN 200 AND 299),
+        own_day AS (  -- client-days still without a login: their records
+          SELECT client_ip, ua, ts::DATE AS day, count(DISTINCT record_id) AS n
+          FROM k1 SEMI JOIN ua_logins USING (ua)
+          WHERE auth_evidence = {sql_str(NO_LOGIN)} AND status BETWEEN 200 AND 299 AND record_id IS NOT NULL
+          GROUP BY ALL),
+        own_hit AS (  -- ... and per other address, how many of them the same user agent read there so
+          SELECT k1.client_ip, k1.ua, k1.ts::DATE AS day, g.client_ip AS there,
+            count(DISTINCT k1.record_id) AS hit
+          FROM k1 JOIN logged g ON g.ua = k1.ua AND g.record_id = k1.record_id AND g.client_ip <> k1.client_ip
+          WHERE k1.auth_evidence = {sql_str(NO_LOGIN)} AND k1.status BETWEEN 200 AND 299 GROUP BY ALL),
+        resumed_own AS (
+          SELECT o.client_ip, o.ua, o.day FROM own_day o JOIN own_hit h USING (client_ip, ua, day)
+          GROUP BY ALL HAVING max(h.hit) * 2 >= any_value(o.n) AND max(h.hit) >= {RESUMED_MIN_OWN}),
+        k1o AS (
+          SELECT k1.* REPLACE (CASE WHEN k1.auth_evidence = {sql_str(NO_LOGIN)} AND r.client_ip IS NOT NULL
+              THEN {sql_str(RESUMED)} ELSE k1.auth_evidence END AS auth_evidence)
+          FROM k1 LEFT JOIN resumed_own r
+            ON r.client_ip = k1.client_ip AND r.ua = k1.ua AND r.day = k1.ts::DATE)"""
 
 
 def _still_answered_sql(opts: AuthOptions) -> str:
     """CTEs ``still`` and ``k2``: ``k`` with STILL_ANSWERED where it applies (see the docstring)."""
     overridden = ", ".join(sql_str(r) for r in OVERRIDDEN_BY_STILL_ANSWERED)
     if opts.answered_after is None:
-        return "k2 AS (SELECT * FROM k1)"
+        return "k2 AS (SELECT * FROM k1o)"
     after = sql_str(opts.answered_after.isoformat())
     visible = ", ".join(
         sql_str(ev) for ev, st in EVIDENCE_STATE.items() if st in ("authenticated", "trusted")
     )
     return f"""fixed AS (  -- the first refusal of a record to a caller without credentials after the window
-          SELECT min(ts) AS fixed_ts FROM k1
+          SELECT min(ts) AS fixed_ts FROM k1o
           WHERE ts >= {after}::TIMESTAMPTZ AND record_id IS NOT NULL AND status IN (401, 403)
             AND auth_evidence NOT IN ({visible})),
         still AS (  -- clients answered with a record after that, no visible authentication
-          SELECT DISTINCT client_ip, ua FROM k1, fixed
+          SELECT DISTINCT client_ip, ua FROM k1o, fixed
           WHERE ts >= fixed.fixed_ts AND record_id IS NOT NULL AND status BETWEEN 200 AND 299
             AND auth_evidence IN ({overridden})),
         k2 AS (
           SELECT k.* REPLACE (CASE WHEN k.auth_evidence IN ({overridden}) AND s.client_ip IS NOT NULL
               THEN {sql_str(STILL_ANSWERED)} ELSE k.auth_evidence END AS auth_evidence)
-          FROM k1 k LEFT JOIN still s ON s.client_ip = k.client_ip AND s.ua = k.ua)"""
+          FROM k1o k LEFT JOIN still s ON s.client_ip = k.client_ip AND s.ua = k.ua)"""
 
 
 def propose_logins(case: Case) -> list[tuple[str, int]]:

@@ -338,6 +338,34 @@ def test_a_token_client_on_new_addresses_days_after_its_login_is_resumed_not_una
     assert doc["records"]["confirmed"] == 60 and doc["verdict"] == "confirmed"
 
 
+def test_a_short_app_session_on_a_new_address_returning_to_its_own_records_is_resumed(
+    case: Case, tmp_path: Path
+) -> None:
+    """Two records on a new carrier address, both read before by the same app where it logged in
+    alone: the app's own records (RESUMED, unknown), not a caller without credentials. Two records
+    no logged-in session of that app read, and two read only through a login several people share
+    (the office NAT on identical browsers), stay unauthenticated."""
+    rng = random.Random(11)
+    panel, home = list(range(3000, 3010)), "82.132.7.10"
+    rows = [*monitor(), *office(rng), login(T0 + timedelta(hours=7), home, APP_UA)]
+    rows += [read(T0 + timedelta(hours=7, minutes=1 + k), home, APP_UA, panel[k]) for k in range(10)]
+    app = "82.132.44.9"  # day 5: the same phone on another carrier address, two of its own records
+    rows += [read(T0 + timedelta(days=5, hours=9, minutes=k), app, APP_UA, panel[3 + k]) for k in range(2)]
+    thief = "203.0.113.70"  # the same app string, two records no logged-in app read
+    rows += [read(T0 + timedelta(days=5, hours=2, minutes=k), thief, APP_UA, 7000 + k) for k in range(2)]
+    walker = "203.0.113.71"  # the office's browser string, two records its shared login read
+    rows += [read(T0 + timedelta(days=5, hours=1, minutes=k), walker, CORP[0], 1000 + k) for k in range(2)]
+    investigate(case, tmp_path, rows)
+    evidence = dict(
+        case.con.execute(
+            "SELECT client_ip, any_value(auth_evidence) FROM detect_requests WHERE client_ip IN (?, ?, ?)"
+            " GROUP BY ALL",
+            [app, thief, walker],
+        ).fetchall()
+    )
+    assert evidence == {app: RESUMED, thief: NO_LOGIN, walker: NO_LOGIN}
+
+
 def test_a_failed_login_behind_a_shared_proxy_is_not_a_refusal_of_the_staff_there(
     case: Case, tmp_path: Path
 ) -> None:
