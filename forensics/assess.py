@@ -53,6 +53,7 @@ import pandas as pd
 from forensics.assessment import EVENT_VERDICTS, SCHEMA, Assessment
 from forensics.auth import (
     EXPIRED,
+    NETWORK,
     RESUMED,
     ROAMING,
     SETTLES,
@@ -968,10 +969,10 @@ def _attribution_limits(case: Case) -> list[str]:
         )
     rows = case.con.execute(
         f"""SELECT d.auth_evidence, count(*) FROM detect_requests d
-            WHERE d.record_route AND d.auth_state = 'unknown' AND d.auth_evidence IN (?, ?, ?, ?)
+            WHERE d.record_route AND d.auth_state = 'unknown' AND d.auth_evidence IN (?, ?, ?, ?, ?)
               AND {IN_WINDOW}
             GROUP BY ALL ORDER BY 2 DESC, 1""",
-        [ROAMING, EXPIRED, SHARED_ADDRESS, RESUMED],
+        [ROAMING, EXPIRED, SHARED_ADDRESS, RESUMED, NETWORK],
     ).fetchall()
     if rows:
         why = "; ".join(f"{int(n):,}: {ev}" for ev, n in rows)

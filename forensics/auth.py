@@ -51,6 +51,10 @@ Where a logged-in session plausibly continues the state is **unknown**, with the
 * ``EXPIRED`` — this client logged in earlier, longer ago than the lifetime (a refreshed or
   long-lived token cannot be excluded);
 * ``SHARED_ADDRESS`` — another browser logged in from this address within the lifetime;
+* ``NETWORK`` — instead of NO_LOGIN: its user agent logged in from the same network (``ip_info.net``:
+  the /24 or /48) at some other time in the case, before or after — a token client that a carrier's
+  NAT pool or a VPN moved to a neighbouring address, whose token outlives the session lifetime. An
+  attacker needs the same browser string *and* an address in a network where that browser logs in;
 * ``RESUMED`` — instead of NO_LOGIN: its user agent logs in somewhere in the case (from any address,
   before or after), and on that day at least half of the records this client read were read by the
   same user agent elsewhere too: from other addresses (any state), at least ``RESUMED_MIN_RECORDS``
@@ -121,6 +125,10 @@ RESUMED = (
     "this user agent from other addresses too (three or more), or at one address where it logged in (two "
     "or more): a token client returning to its own records from a new address"
 )
+NETWORK = (
+    "its user agent logged in from the same network (/24 or /48) at another time in the case (a token "
+    "client whose carrier or VPN moved it within one address pool)"
+)
 STILL_ANSWERED = (
     "the server still answered this client (address and browser) with a record after the exposure "
     "window ended, while refusing callers without credentials: it holds credentials the logs do not "
@@ -145,6 +153,7 @@ EVIDENCE_STATE: dict[str, str] = {
     SHARED_ADDRESS: "unknown",
     NO_LOGIN: "unauthenticated",
     RESUMED: "unknown",
+    NETWORK: "unknown",
     STILL_ANSWERED: "unknown",
 }
 # What would settle an ambiguous or unknown request (the report's limitations say it).
@@ -234,6 +243,9 @@ def _facts_sql(opts: AuthOptions) -> str:
             coalesce(epoch(login_ts) - epoch(lag(login_ts) OVER w) < {life}, false)
               OR coalesce(epoch(lead(login_ts) OVER w) - epoch(login_ts) < {life}, false) AS login_shared
           FROM logins0 WINDOW w AS (PARTITION BY client_ip, ua ORDER BY login_ts)),
+        net_logins AS (  -- (network, user agent) pairs that logged in at some time in the case
+          SELECT DISTINCT i.net AS login_net, l.ua AS login_ua FROM logins l JOIN ip_info i USING (client_ip)
+          WHERE l.ua <> '' AND i.net IS NOT NULL),
         src AS (SELECT source_id, bool_or(principal IS NOT NULL) AS logs_principal
                 FROM events GROUP BY source_id),
         tw AS (  -- the principal the other log wrote for the same request (twins.py)
@@ -287,8 +299,10 @@ def _facts_sql(opts: AuthOptions) -> str:
                  WHEN coalesce(t.tool_ua, false) THEN {sql_str(TOOL)}
                  WHEN login_ts IS NOT NULL THEN {sql_str(EXPIRED)}
                  WHEN {within("ip_login_ts")} THEN {sql_str(SHARED_ADDRESS)}
+                 WHEN nl.login_ua IS NOT NULL THEN {sql_str(NETWORK)}
                  ELSE {sql_str(NO_LOGIN)} END AS auth_evidence
           FROM j4 LEFT JOIN ip_info i USING (client_ip) LEFT JOIN src s USING (source_id)
+          LEFT JOIN net_logins nl ON nl.login_net = i.net AND nl.login_ua = j4.ua
           LEFT JOIN twin tw USING (source_id, line_no) LEFT JOIN tool t USING (ua)
           LEFT JOIN shared sh ON sh.client_ip = j4.client_ip AND sh.day = j4.ts::DATE),
         {_resumed_sql()},

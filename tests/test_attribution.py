@@ -16,7 +16,15 @@ import pytest
 from forensics import Case, ingest
 from forensics.actors import ActorOptions
 from forensics.assess import InvestigateOptions, assess
-from forensics.auth import EXPIRED, NO_LOGIN, RESUMED, ROAMING, STILL_ANSWERED, AuthOptions
+from forensics.auth import (
+    EXPIRED,
+    NETWORK,
+    NO_LOGIN,
+    RESUMED,
+    ROAMING,
+    STILL_ANSWERED,
+    AuthOptions,
+)
 from forensics.detect import DetectOptions, run_detectors
 from forensics.detectors import REGISTRY
 from forensics.detectors.base import RECORD_IDS_SQL, SAMPLE_SQL
@@ -317,7 +325,7 @@ def test_a_token_client_on_new_addresses_days_after_its_login_is_resumed_not_una
     rows = [*monitor(), login(T0 + timedelta(hours=8), "82.132.1.10", APP_UA)]
     rows += [read(T0 + timedelta(hours=8, minutes=1 + k), "82.132.1.10", APP_UA, panel[k]) for k in range(12)]
     for day in range(1, DAYS):
-        ip = f"82.132.{day}.{20 + day}"
+        ip = f"82.132.{day + 1}.{20 + day}"  # a new /24 each day: not NETWORK, which is tested below
         rows += [
             read(T0 + timedelta(days=day, hours=9, minutes=k), ip, APP_UA, rng.choice(panel))
             for k in range(8)
@@ -364,6 +372,31 @@ def test_a_short_app_session_on_a_new_address_returning_to_its_own_records_is_re
         ).fetchall()
     )
     assert evidence == {app: RESUMED, thief: NO_LOGIN, walker: NO_LOGIN}
+
+
+def test_a_token_client_moved_within_its_carrier_pool_is_unknown_not_unauthenticated(
+    case: Case, tmp_path: Path
+) -> None:
+    """A phone logs in once on a carrier address; days later (its token outlives the session
+    lifetime) the carrier's NAT pool puts it on a neighbouring address, where it reads one record:
+    its user agent logged in from that /24 (NETWORK, unknown). The same app string from another
+    network, and another browser string in that /24, stay unauthenticated."""
+    home, moved = "82.132.219.10", "82.132.219.11"
+    rows = [*monitor(), login(T0 + timedelta(hours=7), home, APP_UA)]
+    rows += [read(T0 + timedelta(hours=7, minutes=1 + k), home, APP_UA, 3000 + k) for k in range(5)]
+    rows += [read(T0 + timedelta(days=3, hours=21), moved, APP_UA, 3001)]
+    thief, neighbour = "203.0.113.72", "82.132.219.12"
+    rows += [read(T0 + timedelta(days=3, hours=2), thief, APP_UA, 3002)]
+    rows += [read(T0 + timedelta(days=3, hours=3), neighbour, SCRAPER_UA, 3003)]
+    investigate(case, tmp_path, rows)
+    evidence = dict(
+        case.con.execute(
+            "SELECT client_ip, any_value(auth_evidence) FROM detect_requests WHERE client_ip IN (?, ?, ?)"
+            " GROUP BY ALL",
+            [moved, thief, neighbour],
+        ).fetchall()
+    )
+    assert evidence == {moved: NETWORK, thief: NO_LOGIN, neighbour: NO_LOGIN}
 
 
 def test_a_failed_login_behind_a_shared_proxy_is_not_a_refusal_of_the_staff_there(

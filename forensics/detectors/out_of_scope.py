@@ -14,7 +14,7 @@ back to. Its *one-off* records — read on one UTC day only (clinicians re-open 
 on other days) — are of two kinds, each judged on its own:
 
 * **others' records**: another caller read it too (its clinician, a colleague: a logged-in caller,
-  or one whose login may continue — ROAMING, EXPIRED, RESUMED; never an unauthenticated one,
+  or one whose login may continue — ROAMING, EXPIRED, RESUMED, NETWORK; never an unauthenticated one,
   whose enumeration would make every record someone's). Every caller has some (consults); an
   insider who browses colleagues' patients has many more;
 * **records nobody else read**: every caller has some (its own patients seen once); an insider
@@ -60,7 +60,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from forensics.auth import EXPIRED, RESUMED, ROAMING
+from forensics.auth import EXPIRED, NETWORK, RESUMED, ROAMING
 from forensics.detectors.base import SAMPLE_SQL, Detector, Threshold, num
 from forensics.formats.sqltext import sql_str
 
@@ -70,7 +70,7 @@ REASON_NOBODY = "nobody else read it"
 REASON_OTHERS = "others read it too, this caller on one day only"
 REASON_SPREE = "read on burst days only (more than one)"
 # unknown callers whose login may continue: they read a record as someone working on it would
-CONTINUING = ", ".join(sql_str(ev) for ev in (ROAMING, EXPIRED, RESUMED))
+CONTINUING = ", ".join(sql_str(ev) for ev in (ROAMING, EXPIRED, RESUMED, NETWORK))
 KINDS = {"others": REASON_OTHERS, "nobody": REASON_NOBODY}  # kind of one-off record -> its reason
 REASON_NOT_OWNED = "owned by others, not by the caller or its team (ownership map)"
 REASON_UNLISTED = "not in the ownership map: owned by nobody it names"
