@@ -21,11 +21,13 @@ Rules (``RULES``: name -> the title a report prints); every link is between two 
   consecutive ids of a route in increasing time order, each next id within ``WALK_MAX_GAP``
   (a slow scraper rotating addresses: each address may read a single id);
 * ``crowd_walk`` — callers with nothing else in common (a new address and browser per request)
-  whose first *unauthenticated* 2xx reads of a route, together, walk at least ``CROWD_MIN_IDS``
-  consecutive ids in time order, each within ``CROWD_MAX_GAP``, over at least
-  ``CROWD_MIN_SESSIONS`` sessions, none holding more than ``CROWD_MAX_SHARE`` of the ids (H11:
-  one enumerator spread over rotating cloud addresses). Reads whose authentication is unknown
-  never count, so staff on logs without logins are never tied by it;
+  whose *unauthenticated* 2xx reads of a route, together, walk at least ``CROWD_MIN_IDS``
+  consecutive ids in time order, each within ``CROWD_MAX_GAP`` — a path of reads each the
+  other's nearest neighbour in id and time (``_crowd_walks``), so ids someone else read before
+  never break it — over at least ``CROWD_MIN_SESSIONS`` sessions, none holding more than
+  ``CROWD_MAX_SHARE`` of the ids (H11: one enumerator spread over rotating cloud addresses).
+  Reads whose authentication is unknown never count, so staff on logs without logins are never
+  tied by it;
 * ``resumed_walk`` — across pauses of days: an actor (after the rules above) that walks a route's
   ids resumes where another with the same fingerprint stopped: its first id is 1 to
   max(``RESUME_MIN_ID_GAP``, ``RESUME_ID_GAP_FACTOR`` times the ids the earlier one walked) above the
@@ -97,7 +99,7 @@ RULES: dict[str, str] = {
     "network_ua": "same user agent from one network without a long pause",
     "adjacent_ids": "consecutive record ids read within minutes, same user agent",
     "fingerprint_walk": "same tool fingerprint walking consecutive ids in time order",
-    "crowd_walk": "many unauthenticated callers whose first reads together walk consecutive ids in minutes",
+    "crowd_walk": "many unauthenticated callers whose reads together walk consecutive ids in minutes",
     "resumed_walk": "resumed an id walk where another stopped, same tool fingerprint",
     "repeated_walk": "walked the ids again from the same address with the same tool",
 }
@@ -117,6 +119,7 @@ def link_sessions(case: Case) -> None:
     """Tables ``actor_links`` (one row per link, with rule and reason) and ``sessions.actor_id``."""
     con = case.con
     _reads(case)
+    _crowd_walks(case)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _links AS {_base_links_sql()}")
     _components(case, "_links", "_cc1")
     con.execute(f"INSERT INTO _links {_resume_sql()}")
@@ -134,7 +137,7 @@ def link_sessions(case: Case) -> None:
         FROM _links l JOIN sessions s ON s.session_id = l.a
         ORDER BY s.actor_id, l.rule, l.a, l.b"""
     )
-    for t in ("_links", "_cc1", "_cc2", "_link_reads"):
+    for t in ("_links", "_cc1", "_cc2", "_link_reads", "_crowd_links"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
@@ -168,12 +171,74 @@ def _reads(case: Case) -> None:
     )
 
 
+def _crowd_walks(case: Case) -> None:
+    """Temp table ``_crowd_links`` (a, b, reason): the ``crowd_walk`` links.
+
+    Over the unauthenticated 2xx reads (each session's first read of each id), a read's
+    *predecessor* is the latest read of one of the ``ENUM_MAX_ID_STEP`` ids below it, at most
+    ``CROWD_MAX_GAP`` earlier; its *successor* the earliest read of one of the ids above it, at
+    most that much later. Two reads are one step of a walk when each is the other's (mutual): the
+    steps form simple paths, so an id read by someone else days before (another attacker, a
+    member of staff) never breaks a walk, and random readers — whose reads have several
+    candidates, none of them mutual for long — never chain into one. A path of at least
+    ``CROWD_MIN_IDS`` ids over at least ``CROWD_MIN_SESSIONS`` sessions, none holding more than
+    ``CROWD_MAX_SHARE`` of its ids, links its sessions (the components run in SQL, ``_components``).
+    """
+    con, gap = case.con, int(CROWD_MAX_GAP.total_seconds())
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _cr AS
+        SELECT row_number() OVER (ORDER BY route, rid, ts, session_id) AS node, * FROM (
+          SELECT route, rid, session_id, min(ts) AS ts FROM _link_reads WHERE unauth_read GROUP BY ALL)"""
+    )
+
+    def nearest(direction: str) -> str:
+        sign, cmp, pick = ("-", "<=", "arg_max") if direction == "pred" else ("+", ">=", "arg_min")
+        parts = " UNION ALL ".join(
+            f"""SELECT y.node, x.node AS other, x.ts AS other_ts FROM
+                  (SELECT *, rid {sign} {d} AS want FROM _cr) y
+                ASOF JOIN _cr x ON x.route = y.route AND x.rid = y.want AND x.ts {cmp} y.ts
+                WHERE abs(epoch(x.ts) - epoch(y.ts)) <= {gap}"""
+            for d in range(1, ENUM_MAX_ID_STEP + 1)
+        )
+        return f"SELECT node, {pick}(other, other_ts) AS other FROM ({parts}) GROUP BY node"
+
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _cr_e AS
+        WITH pred AS ({nearest("pred")}), succ AS ({nearest("succ")})
+        SELECT p.other AS a, p.node AS b FROM pred p JOIN succ s ON s.node = p.other AND s.other = p.node"""
+    )
+    _components(case, "_cr_e", "_cr_c")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _crowd_links AS
+        WITH r AS (SELECT c.comp, x.* FROM _cr_c c JOIN _cr x ON x.node = c.node),
+        per_session AS (SELECT comp, session_id, count(DISTINCT rid) AS n FROM r GROUP BY ALL),
+        crowds AS (
+          SELECT comp, any_value(route) AS route, count(DISTINCT rid) AS ids, min(rid) AS lo,
+            max(rid) AS hi, min(session_id) AS hub, count(DISTINCT session_id) AS sessions,
+            (epoch(max(ts)) - epoch(min(ts))) / 60 AS minutes
+          FROM r GROUP BY comp
+          HAVING count(DISTINCT rid) >= {CROWD_MIN_IDS}
+            AND count(DISTINCT session_id) >= {CROWD_MIN_SESSIONS}),
+        top AS (SELECT comp, max(n) AS top FROM per_session GROUP BY comp)
+        SELECT DISTINCT p.session_id AS a, c.hub AS b,
+          'ids ' || c.lo || '-' || c.hi || ' of ' || c.route || ' read in order within '
+          || round(c.minutes) || ' min by ' || c.sessions || ' unauthenticated sessions, none over '
+          || {int(CROWD_MAX_SHARE * 100)} || '% of them' AS reason
+        FROM crowds c JOIN top t USING (comp) JOIN per_session p USING (comp)
+        WHERE t.top <= {CROWD_MAX_SHARE} * c.ids AND p.session_id <> c.hub"""
+    )
+    for t in ("_cr", "_cr_e", "_cr_c"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
 def _base_links_sql() -> str:
     step, max_gap = ENUM_MAX_ID_STEP, int(ENUM_MAX_GAP.total_seconds())
     net_gap = int(NET_LINK_GAP.total_seconds())
     client_gap = int(CLIENT_LINK_GAP.total_seconds())
     walk_gap = int(WALK_MAX_GAP.total_seconds())
-    crowd_gap = int(CROWD_MAX_GAP.total_seconds())
     return f"""
         WITH s AS (SELECT * FROM sessions),
         clients AS (  -- clients (address + user agent) that logged in; one_login: never overlapping
@@ -229,27 +294,7 @@ def _base_links_sql() -> str:
             min(session_id) AS hub, count(DISTINCT session_id) AS sessions,
             (epoch(max(ts)) - epoch(min(ts))) / 3600 AS hours
           FROM walk_seg GROUP BY ALL
-          HAVING count(*) >= {WALK_MIN_IDS} AND count(DISTINCT session_id) >= 2),
-        route_first AS (  -- per route: each id's first unauthenticated 2xx read, whoever made it
-          SELECT route, rid, min(ts) AS ts, arg_min(session_id, ts) AS session_id
-          FROM _link_reads WHERE unauth_read GROUP BY route, rid),
-        route_steps AS (
-          SELECT *, CASE WHEN rid - lag(rid) OVER w <= {step}
-                          AND epoch(ts) - epoch(lag(ts) OVER w) BETWEEN 0 AND {crowd_gap}
-                         THEN 0 ELSE 1 END AS new_segment
-          FROM route_first WINDOW w AS (PARTITION BY route ORDER BY rid)),
-        route_seg AS (
-          SELECT *, sum(new_segment) OVER (PARTITION BY route ORDER BY rid) AS segment FROM route_steps),
-        crowd_share AS (
-          SELECT route, segment, max(n) AS top FROM (
-            SELECT route, segment, session_id, count(*) AS n FROM route_seg GROUP BY ALL) GROUP BY ALL),
-        crowds AS (
-          SELECT route, segment, count(*) AS ids, min(rid) AS lo, max(rid) AS hi,
-            min(session_id) AS hub, count(DISTINCT session_id) AS sessions,
-            (epoch(max(ts)) - epoch(min(ts))) / 60 AS minutes
-          FROM route_seg JOIN crowd_share USING (route, segment) GROUP BY ALL
-          HAVING count(*) >= {CROWD_MIN_IDS} AND count(DISTINCT session_id) >= {CROWD_MIN_SESSIONS}
-            AND any_value(top) <= {CROWD_MAX_SHARE} * count(*))
+          HAVING count(*) >= {WALK_MIN_IDS} AND count(DISTINCT session_id) >= 2)
         SELECT session_id AS a, root AS b, 'principal' AS rule, 'principal ' || principal AS reason
         FROM by_key WHERE session_id <> root
         UNION
@@ -293,11 +338,7 @@ def _base_links_sql() -> str:
           || ' h by ' || w.sessions || ' sessions; fingerprint: ' || w.fp
         FROM walk_seg g JOIN walks w USING (route, fp, segment) WHERE g.session_id <> w.hub
         UNION
-        SELECT DISTINCT g.session_id, c.hub, 'crowd_walk',
-          'ids ' || c.lo || '-' || c.hi || ' of ' || c.route || ' first read in order within '
-          || round(c.minutes) || ' min by ' || c.sessions || ' unauthenticated sessions, none over '
-          || {int(CROWD_MAX_SHARE * 100)} || '% of them'
-        FROM route_seg g JOIN crowds c USING (route, segment) WHERE g.session_id <> c.hub"""
+        SELECT a, b, 'crowd_walk', reason FROM _crowd_links"""
 
 
 def _resume_sql() -> str:

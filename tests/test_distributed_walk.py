@@ -114,3 +114,31 @@ def test_many_random_readers_are_not_a_walk(tmp_path: Path) -> None:
     assert "distributed_walk" in REGISTRY  # the detector ran, and found nothing
     assert case.sql("SELECT count(*) AS n FROM findings WHERE detector = 'distributed_walk'")["n"][0] == 0
     case.close()
+
+
+def test_a_crowd_walk_over_ids_read_days_before_is_still_one_actor(tmp_path: Path) -> None:
+    """Two days before, another caller read every 7th id of the same range: each of those ids'
+    *first* read is not the crowd's, yet the crowd's own reads still walk the range in order."""
+    early = T0 - timedelta(days=2)
+    before = [
+        line(
+            "203.0.113.9", early + timedelta(seconds=2 * k), f"/api/v2/referrals/{i}", "python-requests/2.31"
+        )
+        for k, i in enumerate(range(0, 600, 7))
+    ]
+    case = ingested(tmp_path, before + rotating_probe(600))
+    run_detectors(case, options(True))
+    actors = case.sql(
+        "SELECT count(DISTINCT actor_id) AS n FROM detect_requests WHERE client_ip <> '203.0.113.9'"
+        " AND route = 'GET /api/v2/referrals/{id}'"
+    )["n"][0]
+    assert actors == 1
+    case.close()
+
+
+def test_random_readers_are_never_linked_by_a_crowd_walk(tmp_path: Path) -> None:
+    case = ingested(tmp_path, random_readers(1500))
+    run_detectors(case, options(True))
+    assert case.sql("SELECT count(*) AS n FROM actor_links WHERE rule = 'crowd_walk'")["n"][0] == 0
+    assert case.sql("SELECT count(DISTINCT actor_id) AS n FROM detect_requests")["n"][0] == 1500
+    case.close()
