@@ -449,3 +449,40 @@ def test_a_shared_client_without_logins_one_day_makes_no_record_probable(case: C
     outliers = [f for f in doc["findings"] if f["detector"] == "distinct_outlier" and f["severity"] == "high"]
     assert outliers  # the office's volume stands out ...
     assert doc["records"]["probable"] == 0 and doc["records"]["confirmed"] == 0  # ... and proves nothing
+
+
+def test_a_token_client_whose_history_runs_on_other_addresses_is_not_out_of_scope(
+    case: Case, tmp_path: Path
+) -> None:
+    """Nginx logs alone: an app user logs in at home each morning and opens a few of her
+    patients there, then reads them on the go from carrier addresses (ROAMING: unknown). From the
+    home login alone nearly every record is read on one day only, and "others" (her own phone
+    elsewhere) read it too: her history runs on her other addresses, with her user agent, while
+    her login continues — the records are hers, not strangers'."""
+    rng = random.Random(12)
+    rows = monitor()
+    for k in range(6):  # peers: staff alone on their own addresses, reading their own panels
+        panel = list(range(2000 + 20 * k, 2020 + 20 * k))
+        ua = f"{HOME_UA} staff{k}"
+        rows += [r for day in range(DAYS) for r in staff_day(rng, day, f"90.1.{k}.3", ua, panel, 9 * 60 + k)]
+    home, panel = "86.216.178.68", list(range(4000, 4060))
+    for day in range(DAYS):
+        t0 = T0 + timedelta(days=day, hours=7)
+        rows += [login(t0, home, APP_UA)]
+        rows += [
+            read(t0 + timedelta(minutes=1 + m), home, APP_UA, rid)
+            for m, rid in enumerate(rng.sample(panel, 3))
+        ]
+        away = f"92.40.{10 + day}.7"
+        rows += [
+            read(t0 + timedelta(hours=4, minutes=m), away, APP_UA, rid)
+            for m, rid in enumerate(rng.sample(panel, 12))
+        ]
+    investigate(case, tmp_path, rows)
+    assert case.con.execute(
+        "SELECT DISTINCT auth_evidence FROM detect_requests WHERE client_ip LIKE '92.40.%'"
+    ).fetchall() == [(ROAMING,)]
+    flagged = case.con.execute(
+        "SELECT count(*) FROM findings WHERE detector = 'out_of_scope' AND unauthorised"
+    ).fetchone()
+    assert flagged == (0,)
