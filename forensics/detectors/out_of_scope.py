@@ -2,10 +2,6 @@
 
 The *caller* is the logged principal (from either log, see twins.py), or the actor when only a
 login shows it. Only record-bearing 2xx to authenticated requests on record endpoints count.
-A caller known by its login only (no principal) may be one person whose history runs on other
-addresses too — a token client reading from a carrier or VPN while its login continues: the days
-its user agent read the caller's records from elsewhere in a continuing state (ROAMING, EXPIRED,
-RESUMED, NETWORK) count as the caller's days for those records.
 
 **With an ownership map** (``--ownership``, loaded by ownership.py into tables ``ownership`` and
 ``ownership_teams``) the judgement is exact: a read by a caller the map names (an owner or a team
