@@ -116,15 +116,7 @@ def _reason(kind: str) -> str:
 def _one_offs() -> str:
     """Per caller: the records it read on one day only, of either kind (inferred basis)."""
     return f"""
-    rd0 AS (SELECT DISTINCT who, record_id, day FROM r, has_map WHERE NOT has_map.m),
-    own_ua AS (  -- a caller known by its login only (no principal): its actor and user agents
-      SELECT DISTINCT who, actor_id, user_agent FROM r WHERE principal IS NULL AND user_agent IS NOT NULL),
-    elsewhere AS (  -- ... its records read on other days by its user agent from elsewhere, login continuing
-      SELECT DISTINCT o.who, d.record_id, date_trunc('day', d.ts) AS day
-      FROM (SELECT DISTINCT who, record_id FROM rd0) o JOIN own_ua u USING (who)
-      JOIN detect_requests d ON d.record_id = o.record_id AND d.user_agent = u.user_agent
-      WHERE d.record_route AND d.ok AND d.auth_evidence IN ({CONTINUING}) AND d.actor_id <> u.actor_id),
-    rd AS (SELECT * FROM rd0 UNION SELECT * FROM elsewhere),
+    rd AS (SELECT DISTINCT who, record_id, day FROM r, has_map WHERE NOT has_map.m),
     pr AS (SELECT who, record_id, min(day) AS day, count(*) AS days FROM rd GROUP BY ALL),
     readers AS (  -- who reads each record: logged-in callers, and callers whose login may continue
       SELECT record_id, count(DISTINCT coalesce('principal ' || principal, 'actor ' || actor_id)) AS callers
