@@ -17,11 +17,8 @@ import click
 import duckdb
 import pandas as pd
 
-from forensics import formats, routes
-from forensics.actors import ActorOptions, derive_actors
-from forensics.assess import InvestigateOptions
-from forensics.auth import AuthOptions, AuthResult, proposals_text
-from forensics.case import Case, is_write_failure, transaction, write_failed
+from forensics.assess.compute import InvestigateOptions
+from forensics.assess.window import parse_window, unknown_zone_message
 from forensics.cli_output import (
     NORMAL,
     VerbatimGroup,
@@ -33,13 +30,19 @@ from forensics.cli_output import (
     verbosity,
     warn,
 )
-from forensics.detect import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
-from forensics.detect import summary as detect_summary
+from forensics.derive import routes
+from forensics.derive.actors import ActorOptions, derive_actors
+from forensics.derive.auth import AuthOptions, AuthResult, proposals_text
+from forensics.derive.network import Trusted
+from forensics.derive.ownership import OwnershipCheck, OwnershipMap
 from forensics.detectors import REGISTRY as DETECTORS
+from forensics.detectors.run import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
+from forensics.detectors.run import summary as detect_summary
 from forensics.errors import ForensicsError
-from forensics.evidence import DEFAULT_MAX_EXPANSION
-from forensics.forget import forget
-from forensics.ingest import (
+from forensics.ingest.evidence import DEFAULT_MAX_EXPANSION
+from forensics.ingest.forget import forget
+from forensics.ingest.reparse import Reparse, reparse
+from forensics.ingest.run import (
     PROBLEMS,
     REJECT_SHARE_LIMIT,
     IngestOptions,
@@ -47,16 +50,15 @@ from forensics.ingest import (
     Progress,
     check_inputs,
     ingest,
+    known_formats,
 )
-from forensics.investigation import investigate
-from forensics.network import Trusted
-from forensics.ownership import OwnershipCheck, OwnershipMap
-from forensics.pseudonymise import Pseudonymisation
-from forensics.reparse import Reparse, reparse
-from forensics.schema import SCHEMA_VERSION
-from forensics.text import printable, printable_lines
-from forensics.verify import Verification, verify
-from forensics.window import parse_window, unknown_zone_message
+from forensics.ingest.verify import Verification, verify
+from forensics.publish.investigate import investigate
+from forensics.publish.pseudonymise import Pseudonymisation
+from forensics.store.case import Case, is_write_failure, write_failed
+from forensics.store.db import transaction
+from forensics.store.printable import printable, printable_lines
+from forensics.store.schema import SCHEMA_VERSION
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 # `forensics investigate` exits with its verdict, so a script can tell them apart without reading
@@ -647,7 +649,7 @@ def network_db_cmd(case_path: Path, db_path: Path, as_json: bool = False) -> Non
 
         forensics network-db case.duckdb GeoLite2-ASN.mmdb --json
     """
-    from forensics.asndb import load_asn_db
+    from forensics.derive.asndb import load_asn_db
 
     try:
         with Case.open(case_path) as case:
@@ -1340,17 +1342,13 @@ def formats_cmd(as_json: bool = False) -> None:
 
         forensics formats --json
     """
+    known = known_formats()
     if as_json:
-        emit_json(
-            [
-                {"name": name, "description": fmt.description, "example": fmt.example}
-                for name, fmt in formats.REGISTRY.items()
-            ]
-        )
+        emit_json(known)
         return
-    for name, fmt in formats.REGISTRY.items():
-        click.echo(f"{name:<16} {fmt.description}")
-        click.echo(f"{'':<16} e.g. {fmt.example}")
+    for fmt in known:
+        click.echo(f"{fmt['name']:<16} {fmt['description']}")
+        click.echo(f"{'':<16} e.g. {fmt['example']}")
 
 
 # forensics.simulate.scenarios.REGISTRY's names (not imported: the simulator loads only when run);
