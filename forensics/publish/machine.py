@@ -33,6 +33,7 @@ from typing import Any, BinaryIO
 
 import pandas as pd
 
+from forensics.assess import window_tables
 from forensics.assess.assessment import Assessment
 from forensics.assess.window import iso_z
 from forensics.store.case import Case
@@ -229,9 +230,12 @@ def _copy_visible(part: Path, out: BinaryIO) -> None:
         out.write(json_visible(decoder.decode(b"", final=True)).encode("utf-8"))
 
 
-def write_timeline(case: Case, path: Path, shown: Mapping[str, str] | None = None, joins: str = "") -> int:
+def write_timeline(
+    case: Case, assessment: Assessment, path: Path, shown: Mapping[str, str] | None = None, joins: str = ""
+) -> int:
     """Requests behind the high/medium findings in the window, and every request that delivered a
-    record of affected_records.csv (needs assess's temp tables ``_w``, ``_wf``, ``_wa``, ``_delivered``).
+    record of affected_records.csv. The window tables (``_w``, ``_wf``, ``_wa``, ``_delivered``) are
+    rebuilt from ``assessment`` first (assess/window_tables.py): any connection to the case will do.
 
     ``shown``: SQL for some columns in place of ``d.<column>`` (over ``detect_requests d`` and
     ``joins``), e.g. pseudonyms (pseudonymise.py).
@@ -242,6 +246,7 @@ def write_timeline(case: Case, path: Path, shown: Mapping[str, str] | None = Non
     limit, a slice does.
     """
     con = case.con
+    window_tables.rebuild(case, assessment)
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _timeline_f AS

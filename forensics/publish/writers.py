@@ -89,8 +89,8 @@ WRITERS: dict[str, Callable[[Case, Assessment, Path], object]] = {
 
 def _timeline(case: Case, assessment: Assessment, path: Path) -> int:
     if assessment.document.get("pseudonymisation"):  # made by pseudonymise_assessment, after prepare
-        return write_timeline(case, path, TIMELINE_SHOWN, TIMELINE_JOINS)
-    return write_timeline(case, path)
+        return write_timeline(case, assessment, path, TIMELINE_SHOWN, TIMELINE_JOINS)
+    return write_timeline(case, assessment, path)
 
 
 def write_outputs(
