@@ -60,7 +60,6 @@ from forensics.store.db import transaction
 from forensics.store.printable import printable, printable_lines
 from forensics.store.schema import SCHEMA_VERSION
 
-SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 # `forensics investigate` exits with its verdict, so a script can tell them apart without reading
 # findings.json (README, "Exit codes"). 1 stays "error or refusal" (click.ClickException) and 2
 # "usage error" (click.UsageError); 0 is "answered, nothing found".
@@ -1513,6 +1512,8 @@ def demo_cmd(case_path: Path, out_dir: Path, as_json: bool = False) -> None:
 
     The window, endpoints, login endpoint and trusted networks are what the sample incident's
     responder knows (the window is the one the simulated incident states, sample_logs/truth.json).
+    Installed without a source checkout, the demo simulates the same sample (same seed) into
+    <case>-sample-logs/ beside the case first, and reuses it on later runs.
 
     Example:
 
@@ -1520,12 +1521,15 @@ def demo_cmd(case_path: Path, out_dir: Path, as_json: bool = False) -> None:
 
         forensics --quiet demo --case demo2.duckdb --out demo2-report/ --json
     """
+    from forensics.simulate.sample import sample_logs
     from forensics.simulate.writers import EVIDENCE_DIR
 
-    if not SAMPLE_LOGS.is_dir():
-        raise click.ClickException(f"sample logs not found at {SAMPLE_LOGS}")
-    window = json.loads((SAMPLE_LOGS / "truth.json").read_text())["window"]
-    report, head = _run_ingest(case_path, (str(SAMPLE_LOGS / EVIDENCE_DIR),), IngestOptions())
+    try:  # a source checkout's sample_logs/, else (an installed wheel) the same simulation beside the case
+        sample = sample_logs(case_path.with_name(case_path.stem + "-sample-logs"))
+    except ForensicsError as exc:
+        raise _fail(exc) from exc
+    window = json.loads((sample / "truth.json").read_text())["window"]
+    report, head = _run_ingest(case_path, (str(sample / EVIDENCE_DIR),), IngestOptions())
     _print_report(report, as_json)
     _print_head(head)
     _ingest_exit(report, accept_rejects=False)
