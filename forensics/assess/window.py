@@ -21,13 +21,12 @@ The window is half-open: ``start <= ts < end``. Everything is stored in UTC.
 
 from __future__ import annotations
 
-import difflib
 import re
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from forensics.errors import WindowError
+from forensics.errors import WindowError, closest
 
 _NUM = r"(\d+(?:[.,]\d+)?)"
 DURATION_RE = re.compile(
@@ -86,11 +85,11 @@ def zone_suggestions(name: str) -> list[str]:
     zones = {z.lower(): z for z in zoneinfo.available_timezones() if z.startswith(_ZONE_AREAS) or z == "UTC"}
     if text.lower() in zones:
         return [zones[text.lower()]]
-    close = difflib.get_close_matches(text.lower(), list(zones), n=1, cutoff=0.75)
+    close = closest(text.lower(), zones, n=1, cutoff=0.75)
     if close:
         return [zones[close[0]]]
     cities = {z.rsplit("/", 1)[1].lower(): z for z in sorted(zones.values()) if "/" in z}  # London
-    close = difflib.get_close_matches(text.lower().replace(" ", "_"), list(cities), n=1, cutoff=0.75)
+    close = closest(text.lower().replace(" ", "_"), cities, n=1, cutoff=0.75)
     return [cities[c] for c in close]
 
 

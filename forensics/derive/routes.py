@@ -21,7 +21,6 @@ else the first id-like query parameter (``?patient_id=…``, ``?id=…``, ``?uui
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from forensics.errors import EndpointError, ForensicsError
+from forensics.errors import EndpointError, ForensicsError, closest
 from forensics.store.case import Case, apply_comments
 from forensics.store.db import sql_str, transaction
 
@@ -269,7 +268,7 @@ def _unmatched(con: duckdb.DuckDBPyConnection, endpoints: tuple[Endpoint, ...]) 
     for ep in endpoints:
         if ep.text not in hit:
             probe = f"{ep.method or '-'} {ep.template}"
-            out[ep.text] = difflib.get_close_matches(probe, known, n=3, cutoff=0.5)
+            out[ep.text] = closest(probe, known, n=3, cutoff=0.5)
     return out
 
 

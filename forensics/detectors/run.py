@@ -19,7 +19,6 @@ Everything is replaced atomically (one transaction); ordering is deterministic.
 
 from __future__ import annotations
 
-import difflib
 import json
 import time
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from forensics.derive.ownership import OwnershipCheck, OwnershipMap, load_owners
 from forensics.derive.routes import RouteOptions, RoutesResult, derive_routes
 from forensics.detectors import REGISTRY
 from forensics.detectors.base import FINDING_COLUMNS, SEVERITIES
-from forensics.errors import DetectorError, ForensicsError
+from forensics.errors import DetectorError, ForensicsError, closest
 from forensics.store.case import Case, apply_comments
 from forensics.store.db import sql_str, transaction
 
@@ -73,10 +72,10 @@ def parse_threshold(text: str) -> tuple[str, str, float]:
     if not sep or not dot:
         raise DetectorError(f"{text!r}: expected DETECTOR.THRESHOLD=NUMBER, e.g. enumeration.min_requests=30")
     if det not in REGISTRY:
-        raise DetectorError(f"unknown detector {det!r}{_did_you_mean(det, list(REGISTRY))}")
+        raise _unknown(f"unknown detector {det!r}", det, list(REGISTRY))
     names = [t.name for t in REGISTRY[det].thresholds]
     if name not in names:
-        raise DetectorError(f"detector {det} has no threshold {name!r}{_did_you_mean(name, names)}")
+        raise _unknown(f"detector {det} has no threshold {name!r}", name, names)
     try:
         number = float(value)
     except ValueError:
@@ -84,16 +83,18 @@ def parse_threshold(text: str) -> tuple[str, str, float]:
     return det, name, number
 
 
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=3)
-    return f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(choices)}"
+def _unknown(lead: str, word: str, choices: list[str]) -> DetectorError:
+    """``lead``, then the closest names (or every known one); the closest as ``candidates`` too."""
+    close = closest(word, choices)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(choices)}"
+    return DetectorError(lead + hint, candidates={word: close})
 
 
 def run_detectors(case: Case, options: DetectOptions | None = None) -> DetectResult:
     opts = options or DetectOptions()
     for name in opts.detectors:
         if name not in REGISTRY:
-            raise DetectorError(f"unknown detector {name!r}{_did_you_mean(name, list(REGISTRY))}")
+            raise _unknown(f"unknown detector {name!r}", name, list(REGISTRY))
     settings = {}
     for det_id in opts.detectors or tuple(REGISTRY):
         try:

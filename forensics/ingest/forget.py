@@ -25,7 +25,6 @@ stored events or rejects.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from typing import Any
 
 import duckdb
 
-from forensics.errors import ForensicsError
+from forensics.errors import ForensicsError, closest
 from forensics.ingest.evidence import display_path
 from forensics.store import custody
 from forensics.store.case import Case
@@ -162,7 +161,9 @@ def _resolve(arg: str, rows: list[Row]) -> int:
         )
     if hits:
         return _forgettable(hits[-1])
-    raise UnknownSourceError(f"no source {arg!r} in the case{_candidates(arg, rows)}")
+    raise UnknownSourceError(
+        f"no source {arg!r} in the case{_candidates(arg, rows)}", candidates={arg: _close_sources(arg, rows)}
+    )
 
 
 def _forgettable(row: Row) -> int:
@@ -177,16 +178,22 @@ def _forgettable(row: Row) -> int:
     return sid
 
 
-def _candidates(arg: str, rows: list[Row]) -> str:
-    """'; did you mean …' with close paths (same file name first) and the id range."""
+def _close_sources(arg: str, rows: list[Row]) -> list[str]:
+    """Live sources ``arg`` may have meant, as ``<id> <path>``: the same file name first, then the
+    closest paths."""
     live = [r for r in rows if r[2] in custody.KEPT_STATUSES]
     paths = [str(r[1]) for r in live]
     name = Path(arg).name
     same_name = [p for p in paths if name and Path(p).name == name]
-    close = difflib.get_close_matches(arg, paths, n=3, cutoff=0.5)
-    shown = list(dict.fromkeys([*same_name, *close]))[:5]
+    shown = list(dict.fromkeys([*same_name, *closest(arg, paths, n=3, cutoff=0.5)]))[:5]
     ids = {str(r[1]): int(r[0]) for r in live}
-    hint = "; close candidates: " + ", ".join(f"{ids[p]} {p}" for p in shown) if shown else ""
+    return [f"{ids[p]} {p}" for p in shown]
+
+
+def _candidates(arg: str, rows: list[Row]) -> str:
+    """'; did you mean …' with close paths (same file name first) and the id range."""
+    shown = _close_sources(arg, rows)
+    hint = "; close candidates: " + ", ".join(shown) if shown else ""
     span = f"; source ids run from {rows[0][0]} to {rows[-1][0]}" if rows else "; the case has no sources"
     return f"{hint}{span} (see `forensics sources`)"
 

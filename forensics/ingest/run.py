@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from forensics import formats
-from forensics.assess.window import unknown_zone_message
+from forensics.assess.window import unknown_zone_message, zone_suggestions
 from forensics.errors import CaseError, ForensicsError, UnrecognisedFormatError
 from forensics.formats.base import LogFormat, ParseOptions
 from forensics.ingest.batch import Planned, commit_batch, insert_sources, parse_batch, source_row
@@ -524,7 +524,7 @@ def _check_tz(tz: str | None) -> None:
     if tz is None or tz == "UTC":
         return
     if tz not in zoneinfo.available_timezones():
-        raise ForensicsError(unknown_zone_message(tz))
+        raise ForensicsError(unknown_zone_message(tz), candidates={tz: zone_suggestions(tz)})
 
 
 def _forced_format(opts: IngestOptions) -> LogFormat | None:
