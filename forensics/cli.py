@@ -52,11 +52,11 @@ from forensics.ingest.run import (
     ingest,
     known_formats,
 )
-from forensics.ingest.verify import Verification, verify
+from forensics.ingest.verify import Verification, log_verification, verify
 from forensics.publish.investigate import investigate
 from forensics.publish.pseudonymise import Pseudonymisation
 from forensics.store.case import Case, is_write_failure, write_failed
-from forensics.store.db import transaction
+from forensics.store.entry import logged
 from forensics.store.printable import printable, printable_lines
 from forensics.store.schema import SCHEMA_VERSION
 
@@ -402,18 +402,9 @@ def verify_cmd(
 
 
 def _log_verify(case_path: Path, expected_head: str | None, result: Verification) -> str:
-    """Append verify's entries (one transaction) to a case that verified; returns the new head."""
+    """Append verify's entries to a case that verified (read-only); returns the new head."""
     with Case.open(case_path) as case:
-        try:
-            with transaction(case.con):
-                started = case.log_command("verify", {"expected_head": expected_head})
-                case.log_result(started, "verify", {"ok": result.ok, **_verify_counts(result)})
-        except duckdb.ConstraintException as exc:  # the log's index disagrees with its entries
-            raise ForensicsError(
-                f"the case verified, but its log cannot be appended to ({safe(str(exc).splitlines()[0])}): "
-                "the case file is damaged; nothing was written. Keep a copy and report it"
-            ) from exc
-        return case.log_head()
+        return log_verification(case, expected_head, result)
 
 
 def _verify_read_only(
@@ -442,18 +433,6 @@ def _print_reparse(rep: Reparse) -> None:
         for line_no, stored, now in t.examples:
             click.echo(f"    line {line_no}: stored {safe(stored or '(none)')}")
             click.echo(f"    {' ' * len(str(line_no))}       now    {safe(now or '(none)')}")
-
-
-def _verify_counts(result: Verification) -> dict[str, int]:
-    return {
-        "evidence_files": len(result.evidence),
-        "evidence_problems": len(result.evidence_problems),
-        "chain_problems": len(result.chain.problems),
-        "digest_problems": len(result.digests),
-        "accounting_problems": len(result.accounting),
-        "row_problems": len(result.rows),
-        "structure_problems": len(result.structure),
-    }
 
 
 def _verify_doc(result: Verification, before: str, head: str, reparsed: list[Reparse]) -> dict[str, Any]:
@@ -652,9 +631,7 @@ def network_db_cmd(case_path: Path, db_path: Path, as_json: bool = False) -> Non
 
     try:
         with Case.open(case_path) as case:
-            started = case.log_command("network-db", {"file": str(db_path)})
             db = load_asn_db(case, db_path)
-            case.log_result(started, "network-db", db.to_dict())
             head = case.log_head()
     except ForensicsError as exc:
         raise _fail(exc) from exc
@@ -734,9 +711,7 @@ def routes_cmd(
     try:
         opts = routes.RouteOptions(tuple(routes.Endpoint.parse(e) for e in endpoints), min_distinct)
         with Case.open(case_path) as case:
-            started = case.log_command("routes", json.loads(opts.to_json()))
             result = routes.derive_routes(case, opts)
-            _log_counts(case, started, "routes", ["routes"])
             df = routes.route_summary(case)
     except ForensicsError as exc:
         raise _fail(exc) from exc
@@ -858,11 +833,13 @@ def actors_cmd(
         opts = _build_actor_options(logins, trusted, session_lifetime, session_gap)
         route_opts = routes.RouteOptions(tuple(routes.Endpoint.parse(e) for e in endpoints))
         with Case.open(case_path) as case:
-            started = case.log_command("actors", {**json.loads(route_opts.to_json()), **opts.to_dict()})
-            routes.derive_routes(case, route_opts)
-            result = derive_actors(case, opts)
-            _log_counts(case, started, "actors", ["routes", "actors"])
-            df = case.sql("SELECT * FROM actors ORDER BY requests DESC, actor_id")
+            # one entry for both steps, as one command: the library calls inside log nothing more
+            with logged(
+                case, "actors", {**route_opts.to_dict(), **opts.to_dict()}, rows=("routes", "actors")
+            ):
+                routes.derive_routes(case, route_opts)
+                result = derive_actors(case, opts)
+            df = case.actors()
     except ForensicsError as exc:
         raise _fail(exc) from exc
     _auth_notes(result.auth, logins)
@@ -985,16 +962,14 @@ def detect_cmd(
         opts = _detect_options(endpoints, logins, trusted, session_lifetime, session_gap, thresholds)
         opts = replace(opts, ownership=_ownership_map(ownership, ownership_teams))
         with Case.open(case_path) as case:
-            started = case.log_command("detect", opts.to_dict())
             result = run_detectors(case, opts)
-            _log_counts(case, started, "detect", ["findings", "actor_findings"])
             if as_json:
                 df = findings(case)
             else:
                 actors_df = flagged_actors(case, limit, low=show_all, with_records=False)
                 df = findings(case, [int(a) for a in actors_df["actor_id"]])
                 counts = detect_summary(case)
-            paths = dict(case.con.execute("SELECT source_id, path FROM sources").fetchall())
+            paths = case.source_paths()
     except (ForensicsError, duckdb.OutOfMemoryException) as exc:
         raise _fail(exc) from exc
     for ep, close in result.routes.unmatched.items():
@@ -1201,11 +1176,6 @@ def _print_answer(answer: dict[str, Any], as_json: bool) -> None:
             f"pseudonymised: {state} {safe(pz['key'])} (fingerprint {pz['fingerprint']}); mapping "
             f"{safe(pz['mapping'])} — keep both private, share only {safe(answer['out'])}"
         )
-
-
-def _log_counts(case: Case, started: int, command: str, tables: list[str]) -> None:
-    counts = {t: int(case.sql(f"SELECT count(*) AS n FROM {t}")["n"].iloc[0]) for t in tables}
-    case.log_result(started, command, {"rows": counts})
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -30,6 +30,7 @@ from forensics.derive.auth import AuthOptions, AuthResult, derive_auth
 from forensics.derive.linking import link_reasons_sql, link_sessions
 from forensics.store.case import Case, apply_comments
 from forensics.store.db import sql_str
+from forensics.store.entry import logs
 
 DEFAULT_SESSION_GAP = timedelta(minutes=30)
 MONITOR_UA = (
@@ -89,6 +90,7 @@ class ActorsResult:
     classes: dict[str, int] = field(default_factory=dict)
 
 
+@logs("actors", ActorOptions, ActorOptions.to_dict, rows=("actors",))
 def derive_actors(case: Case, options: ActorOptions | None = None) -> ActorsResult:
     """Authentication state, sessions, actors and their classes (all re-derived)."""
     opts = options or ActorOptions()

@@ -35,6 +35,7 @@ from forensics.errors import NetworkDbError
 from forensics.ingest.evidence import describe
 from forensics.store.case import Case
 from forensics.store.db import registered, sql_str
+from forensics.store.entry import logged
 
 BATCH = 50_000
 # Well-known hosting/cloud autonomous systems (number -> provider). A short, reviewed list; the
@@ -77,7 +78,15 @@ class NetworkDb:
 
 
 def load_asn_db(case: Case, path: Path) -> NetworkDb:
-    """Copy a network database file into the case (table ``asn_ranges``); see the module doc."""
+    """Copy a network database file into the case (table ``asn_ranges``); see the module doc.
+    Logged in the case log (``network-db``) with the file's hash and row counts."""
+    with logged(case, "network-db", {"file": str(path)}) as entry:
+        db = _load(case, path)
+        entry.result = db.to_dict()
+    return db
+
+
+def _load(case: Case, path: Path) -> NetworkDb:
     if not path.is_file():
         raise NetworkDbError(f"--asn-db {path}: no such file")
     name = path.name.lower()

@@ -31,6 +31,7 @@ import pandas as pd
 from forensics.errors import EndpointError, ForensicsError, closest
 from forensics.store.case import Case, apply_comments
 from forensics.store.db import sql_str, transaction
+from forensics.store.entry import logs
 
 # (kind, SQL condition over the segment text ``s``), tried in order. Cheap length/character
 # guards come first so most segments never reach a regex (millions of distinct paths).
@@ -133,7 +134,10 @@ class RouteOptions:
     min_distinct: int = DEFAULT_MIN_DISTINCT
 
     def to_json(self) -> str:
-        return json.dumps({"endpoints": [e.text for e in self.endpoints], "min_distinct": self.min_distinct})
+        return json.dumps(self.to_dict())
+
+    def to_dict(self) -> dict[str, object]:
+        return {"endpoints": [e.text for e in self.endpoints], "min_distinct": self.min_distinct}
 
 
 @dataclass
@@ -143,6 +147,7 @@ class RoutesResult:
     unmatched: dict[str, list[str]] = field(default_factory=dict)  # endpoint -> close routes
 
 
+@logs("routes", RouteOptions, RouteOptions.to_dict, rows=("routes",))
 def derive_routes(case: Case, options: RouteOptions | None = None) -> RoutesResult:
     """(Re)build table ``routes`` and view ``requests`` in the case."""
     opts = options or RouteOptions()

@@ -35,6 +35,7 @@ from forensics.detectors.base import FINDING_COLUMNS, SEVERITIES
 from forensics.errors import DetectorError, ForensicsError, closest
 from forensics.store.case import Case, apply_comments
 from forensics.store.db import sql_str, transaction
+from forensics.store.entry import logs
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def _unknown(lead: str, word: str, choices: list[str]) -> DetectorError:
     return DetectorError(lead + hint, candidates={word: close})
 
 
+@logs("detect", DetectOptions, DetectOptions.to_dict, rows=("findings", "actor_findings"))
 def run_detectors(case: Case, options: DetectOptions | None = None) -> DetectResult:
     opts = options or DetectOptions()
     for name in opts.detectors:

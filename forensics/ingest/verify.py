@@ -30,12 +30,15 @@ from typing import TypeVar
 
 import duckdb
 
-from forensics.errors import EvidenceError
+from forensics.errors import EvidenceError, ForensicsError
 from forensics.ingest import rowdigest
 from forensics.ingest.evidence import describe
 from forensics.ingest.forget import FORGOTTEN, forgotten_rows
 from forensics.store import custody
 from forensics.store.case import ROW_DIGESTS_FROM, Case
+from forensics.store.db import transaction
+from forensics.store.entry import logged
+from forensics.store.printable import printable
 from forensics.store.schema import TABLES
 
 T = TypeVar("T")
@@ -74,6 +77,18 @@ class Verification:
     def evidence_problems(self) -> list[EvidenceCheck]:
         return [e for e in self.evidence if e.status != "ok"]
 
+    def counts(self) -> dict[str, int]:
+        """What verify's ``verify finished`` case-log entry records."""
+        return {
+            "evidence_files": len(self.evidence),
+            "evidence_problems": len(self.evidence_problems),
+            "chain_problems": len(self.chain.problems),
+            "digest_problems": len(self.digests),
+            "accounting_problems": len(self.accounting),
+            "row_problems": len(self.rows),
+            "structure_problems": len(self.structure),
+        }
+
     @property
     def case_ok(self) -> bool:
         """The evidence, the log's chain, the sources and the counts are as recorded."""
@@ -92,12 +107,19 @@ class Verification:
 
 
 def verify(
-    case: Case, progress: Callable[[int, int], None] | None = None, expected_head: str | None = None
+    case: Case,
+    progress: Callable[[int, int], None] | None = None,
+    expected_head: str | None = None,
+    *,
+    log: bool = False,
 ) -> Verification:
     """Run every check; ``progress(files_done, files_total)`` is called while re-hashing.
 
     ``expected_head``: a case-log head noted earlier, which must be an entry of the log.
-    Reads only; a check that cannot run (a table missing or unreadable) is a named problem."""
+    A check that cannot run (a table missing or unreadable) is a named problem. Reads only,
+    unless ``log``: then, when everything matched on a case not opened read-only, verify's own
+    case-log entries are appended as ``forensics verify`` appends them (``log_verification``);
+    a damaged case is left as found either way."""
     structure = _structure(case)
     broken: list[str] = []
     chain = _guarded(broken, "the case log", lambda: custody.check_chain(case.con))
@@ -114,7 +136,24 @@ def verify(
     result.structure = structure + broken
     if expected_head is not None and result.head is None:
         result.head = HeadCheck(expected_head, False, "", "the case log cannot be read")
+    if log and result.ok and not case.read_only:
+        log_verification(case, expected_head, result)
     return result
+
+
+def log_verification(case: Case, expected_head: str | None, result: Verification) -> str:
+    """Append verify's entries (one transaction) to a case that verified; returns the new head.
+
+    ``forensics verify`` verifies on a read-only connection and then appends with this."""
+    try:
+        with transaction(case.con), logged(case, "verify", {"expected_head": expected_head}) as entry:
+            entry.result = {"ok": result.ok, **result.counts()}
+    except duckdb.ConstraintException as exc:  # the log's index disagrees with its entries
+        raise ForensicsError(
+            f"the case verified, but its log cannot be appended to ({printable(str(exc).splitlines()[0])}): "
+            "the case file is damaged; nothing was written. Keep a copy and report it"
+        ) from exc
+    return case.log_head()
 
 
 def _guarded(problems: list[str], what: str, check: Callable[[], T]) -> T | None:

@@ -13,6 +13,7 @@ from forensics.assess.compute import InvestigateOptions, assess
 from forensics.publish.pseudonymise import Pseudonymisation
 from forensics.publish.writers import locked_folder, write_outputs_hashed
 from forensics.store.case import Case
+from forensics.store.entry import logged as custody_entry
 
 
 @dataclass(frozen=True)
@@ -49,28 +50,25 @@ def _investigate(
     logged: dict[str, Any] | None,
     notes: list[str],
 ) -> Investigation:
-    started = case.log_command(
-        "investigate",
-        {
-            **options.detect.to_dict(),
-            "window": options.window.to_dict() if options.window else None,
-            "records_total": options.records_total,
-            "out": str(out_dir),
-            "pseudonymise": pseudonymise is not None,
-            **(logged or {}),
-        },
-    )
-    result = assess(case, options)
-    written = write_outputs_hashed(case, result, out_dir, pseudonymise=pseudonymise)
-    doc = result.document
-    summary: dict[str, Any] = {
-        "verdict": doc["verdict"],
-        "window": [doc["window"]["start"], doc["window"]["end"]],
-        "records": {k: doc["records"][k] for k in ("confirmed", "probable", "estimated_bulk")},
-        "outputs": {name: {"path": str(w.path), "sha256": w.sha256} for name, w in written.items()},
+    parameters = {
+        **options.detect.to_dict(),
+        "window": options.window.to_dict() if options.window else None,
+        "records_total": options.records_total,
+        "out": str(out_dir),
+        "pseudonymise": pseudonymise is not None,
+        **(logged or {}),
     }
-    if pseudonymise is not None:
-        summary["pseudonym_key_fingerprint"] = pseudonymise.key.fingerprint
-    case.log_result(started, "investigate", summary)
+    with custody_entry(case, "investigate", parameters) as entry:  # what runs inside logs nothing more
+        result = assess(case, options)
+        written = write_outputs_hashed(case, result, out_dir, pseudonymise=pseudonymise)
+        doc = result.document
+        entry.result = {
+            "verdict": doc["verdict"],
+            "window": [doc["window"]["start"], doc["window"]["end"]],
+            "records": {k: doc["records"][k] for k in ("confirmed", "probable", "estimated_bulk")},
+            "outputs": {name: {"path": str(w.path), "sha256": w.sha256} for name, w in written.items()},
+        }
+        if pseudonymise is not None:
+            entry.result["pseudonym_key_fingerprint"] = pseudonymise.key.fingerprint
     paths = {name: w.path for name, w in written.items()}
     return Investigation(result, paths, case.log_head(), notes)

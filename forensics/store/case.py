@@ -123,9 +123,10 @@ class Case:
         case.sql("select status, count(*) from events group by all")
     """
 
-    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, *, read_only: bool = False) -> None:
         self.path = path
         self.con = con
+        self.read_only = read_only  # opened read-only: library entry points leave no log entry
 
     @classmethod
     def create(cls, path: str | Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Case:
@@ -157,7 +158,7 @@ class Case:
         if not set(TABLES) <= tables and not (damaged_ok and read_only and set(TABLES) & tables):
             con.close()
             raise CaseError(f"{p} is a DuckDB file but not a forensics case (missing tables)")
-        case = cls(p, con)
+        case = cls(p, con, read_only=read_only)
         if not read_only:
             case._upgrade()
             case._mark_row_digests()
@@ -288,6 +289,14 @@ class Case:
     def sources(self) -> pd.DataFrame:
         """What was read: one row per evidence file, including duplicates and unrecognised files."""
         return self.sql("SELECT * FROM sources ORDER BY source_id")
+
+    def source_paths(self) -> dict[int, str]:
+        """source id -> the evidence file's path."""
+        return {int(i): str(p) for i, p in self.con.execute("SELECT source_id, path FROM sources").fetchall()}
+
+    def actors(self) -> pd.DataFrame:
+        """The derived actors (``derive_actors``), busiest first."""
+        return self.sql("SELECT * FROM actors ORDER BY requests DESC, actor_id")
 
     def events(self, limit: int | None = None) -> pd.DataFrame:
         q = "SELECT * FROM events ORDER BY ts, source_id, line_no"
