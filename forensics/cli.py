@@ -1105,7 +1105,7 @@ def _investigate(
             done = investigate(case, opts, out_dir, pz, logged={"window_text": window, "tz": tz})
     except (ForensicsError, duckdb.OutOfMemoryException) as exc:
         raise _fail(exc) from exc
-    doc, written, head = done.assessment.document, done.written, done.log_head
+    doc, written, head = done.assessment.doc, done.written, done.log_head
     for text in done.notes:
         note(f"note: {safe(text)}")
     if doc["window"]["source"] == "proposed":
@@ -1118,7 +1118,8 @@ def _investigate(
     params = doc["parameters"]
     for net in params["trusted_unmatched"]:
         warn(f"warning: trusted network {safe(net)!r} holds no client address in the case")
-    for name in (params["ownership"] or {}).get("principals_unseen", []):
+    own_map = params["ownership"]
+    for name in own_map["principals_unseen"] if own_map else []:
         warn(f"warning: principal {safe(name)!r} in the ownership map is not in the case")
     if doc["requests"]["auth_unknown"] and not params["login"]:
         proposed = ", ".join(f"{p['route']} ({p['successful']:,} ok)" for p in params["login_proposed"])

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
+from forensics.assess import document
 from forensics.cli import main
 from forensics.simulate import sample
 
@@ -17,7 +19,9 @@ def _demo(folder: Path) -> dict:  # type: ignore[type-arg]
     res = CliRunner().invoke(main, ["demo", "--case", str(folder / "d.duckdb"), "--out", str(folder / "r")])
     assert res.exit_code == 0, res.output
     assert "verdict: confirmed" in res.output
-    return json.loads((folder / "r" / "findings.json").read_text())  # type: ignore[no-any-return]
+    doc = json.loads((folder / "r" / "findings.json").read_text())
+    jsonschema.validate(doc, document.shipped_schema(), cls=jsonschema.Draft202012Validator)
+    return doc  # type: ignore[no-any-return]
 
 
 def test_demo_without_sample_logs_simulates_the_same_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

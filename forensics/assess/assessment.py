@@ -71,14 +71,15 @@ Document keys (all present; values may be null where noted):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
+from forensics.assess.document import SCHEMA as SCHEMA
+from forensics.assess.document import FindingsDocument
 from forensics.store.printable import printable
 from forensics.store.reprs import html_table
 
-SCHEMA = "forensics.findings/2"
 # "cannot_tell": the window's coverage is too poor to judge (no event in it, grade D, or less than
 # assess.CANNOT_TELL_RATIO covered) and nothing was found — never "no_evidence" or "excluded" then.
 VERDICTS = ("cannot_tell", "excluded", "no_evidence", "possible", "likely", "confirmed")
@@ -106,6 +107,11 @@ class Assessment:
     excerpts: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     # the affected_records.csv rows: record_id, basis, first_seen, last_seen, actors, requests, bytes
     affected_records: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def doc(self) -> FindingsDocument:
+        """``document`` typed (assess/document.py): mypy checks every key a reader uses."""
+        return cast(FindingsDocument, self.document)
 
     def _facts(self) -> list[tuple[str, str]]:
         doc = self.document

@@ -61,7 +61,7 @@ def _investigate(
     with custody_entry(case, "investigate", parameters) as entry:  # what runs inside logs nothing more
         result = assess(case, options)
         written = write_outputs_hashed(case, result, out_dir, pseudonymise=pseudonymise)
-        doc = result.document
+        doc = result.doc
         entry.result = {
             "verdict": doc["verdict"],
             "window": [doc["window"]["start"], doc["window"]["end"]],

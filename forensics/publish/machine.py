@@ -115,7 +115,7 @@ def write_actors_csv(assessment: Assessment, path: Path) -> int:
             _joined(a.get("link_reasons")),
             _joined(a.get("auth_evidence")),
         ]
-        for a in assessment.document["actors"]
+        for a in assessment.doc["actors"]
     )
     return _write_rows(path, ACTOR_COLUMNS, rows)
 
@@ -154,7 +154,7 @@ def write_findings_csv(assessment: Assessment, path: Path) -> int:
             _compact(f["evidence"].get("thresholds")),
             _joined(f"{e['path']}:{e['line_no']}" for e in f["evidence"].get("sample") or []),
         ]
-        for f in assessment.document["findings"]
+        for f in assessment.doc["findings"]
     )
     return _write_rows(path, FINDING_COLUMNS, rows)
 
@@ -171,7 +171,7 @@ def write_evidence_csv(assessment: Assessment, path: Path) -> int:
     carrying each field (``field_<name>``, as section 5 of the report)."""
     from forensics.publish.report.blocks import natural_key
 
-    doc = assessment.document
+    doc = assessment.doc
     fields: dict[str, dict[str, Any]] = doc["coverage"].get("fields") or {}
     names = sorted({f for per in fields.values() for f in per})
     rows = (

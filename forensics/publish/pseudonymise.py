@@ -24,11 +24,12 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
 from forensics.assess.assessment import Assessment
+from forensics.assess.document import FindingsDocument
 from forensics.derive.routes import QUERY_ID_RE
 from forensics.errors import PseudonymError
 from forensics.publish.pseudonym_key import (
@@ -213,7 +214,7 @@ def _lookup(case: Case, texts: set[str]) -> tuple[dict[str, str], dict[str, str]
 
 
 def _transform(a: Assessment, pz: Pseudonymiser, text: Callable[[str], str]) -> Assessment:
-    doc = _document(a.document, pz, text)
+    doc = _document(a.doc, pz, text)
     scatter = a.scatter.copy()
     if not scatter.empty:
         scatter["record_id"] = _per_value(scatter["record_id"], lambda v: pz("rec", v))
@@ -225,7 +226,7 @@ def _transform(a: Assessment, pz: Pseudonymiser, text: Callable[[str], str]) -> 
         affected = affected.sort_values(["basis", "record_id"], kind="stable").reset_index(drop=True)
     return replace(
         a,
-        document=doc,
+        document=cast(dict[str, Any], doc),
         endpoint_daily=_routes(a.endpoint_daily, text),
         scatter=scatter,
         response_sizes=_routes(a.response_sizes, text),
@@ -253,15 +254,15 @@ ID_METRICS = ("min_id", "max_id")  # detector metrics holding a record id (as an
 ID_LIST_METRICS = ("records_by_reason",)  # detector metrics holding {reason: [record ids]}
 
 
-def _document(source: dict[str, Any], pz: Pseudonymiser, text: Callable[[str], str]) -> dict[str, Any]:
+def _document(source: FindingsDocument, pz: Pseudonymiser, text: Callable[[str], str]) -> FindingsDocument:
     doc = copy.deepcopy(source)
     params = doc["parameters"]
     params["endpoints"] = [text(e) for e in params["endpoints"]]
     params["trusted"] = [text(t) for t in params["trusted"]]
     params["trusted_unmatched"] = [text(t) for t in params.get("trusted_unmatched", [])]
     params["command"] = text(params["command"])
-    if params.get("ownership"):
-        own = params["ownership"]
+    own = params.get("ownership")
+    if own:
         own["principals_unseen"] = [pz("user", p) for p in own["principals_unseen"]]
     params["detect_options"] = _strings(params["detect_options"], text)  # trusted networks, endpoints
     doc["reproduce"]["command"] = text(doc["reproduce"]["command"])
@@ -269,8 +270,9 @@ def _document(source: dict[str, Any], pz: Pseudonymiser, text: Callable[[str], s
     for s in doc["sources"]:
         s["warnings"] = [text(w) for w in s["warnings"]]
     records = doc["records"]
-    if records.get("id_range"):
-        lo, hi = (str(records["id_range"][k]) for k in ("min", "max"))
+    id_range = records.get("id_range")
+    if id_range:
+        lo, hi = str(id_range["min"]), str(id_range["max"])
         records["id_range"] = {"min": pz("rec", lo), "max": pz("rec", hi)}
         # the range as assess.py words it in the at-risk basis, which the regulatory texts repeat
         said, now = f"({lo} to {hi})", f"({pz('rec', lo)} to {pz('rec', hi)})"

@@ -88,7 +88,7 @@ WRITERS: dict[str, Callable[[Case, Assessment, Path], object]] = {
 
 
 def _timeline(case: Case, assessment: Assessment, path: Path) -> int:
-    if assessment.document.get("pseudonymisation"):  # made by pseudonymise_assessment, after prepare
+    if assessment.doc.get("pseudonymisation"):  # made by pseudonymise_assessment, after prepare
         return write_timeline(case, assessment, path, TIMELINE_SHOWN, TIMELINE_JOINS)
     return write_timeline(case, assessment, path)
 

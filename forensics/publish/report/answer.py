@@ -9,8 +9,8 @@ document's (findings.json); the next steps are chosen by rules over the same doc
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from forensics.assess.document import Actor, FindingsDocument, Records, WindowDoc
 from forensics.publish.report.blocks import (
     GRADE_WORDS,
     Block,
@@ -33,7 +33,7 @@ WHO_LINES = 10  # unauthorised actors named on page 1; the rest are counted (sec
 WHO_ADDRESSES = 2
 
 
-def answer(doc: dict[str, Any]) -> list[Block]:
+def answer(doc: FindingsDocument) -> list[Block]:
     """The blocks of page 1."""
     records, cov, window = doc["records"], doc["coverage"], doc["window"]
     grade = str(cov["grade"])
@@ -57,7 +57,7 @@ def answer(doc: dict[str, Any]) -> list[Block]:
     ]
 
 
-def _length(window: dict[str, Any]) -> str:
+def _length(window: WindowDoc) -> str:
     try:
         s = datetime.fromisoformat(str(window["end"])) - datetime.fromisoformat(str(window["start"]))
     except (TypeError, ValueError):
@@ -65,7 +65,7 @@ def _length(window: dict[str, Any]) -> str:
     return duration(s.total_seconds())
 
 
-def _numbers(records: dict[str, Any]) -> list[tuple[str, str, str]]:
+def _numbers(records: Records) -> list[tuple[str, str, str]]:
     at_risk = records["at_risk"]
     out = [
         (num(records["confirmed"]), "confirmed", "record-bearing responses to callers shown unauthorised"),
@@ -89,7 +89,7 @@ def _numbers(records: dict[str, Any]) -> list[tuple[str, str, str]]:
     return out
 
 
-def actor_line(a: dict[str, Any]) -> str:
+def actor_line(a: Actor) -> str:
     """One line about an unauthorised actor: what it received, from where, when, and why."""
     ips = [str(ip) for ip in a.get("ips") or []]
     where = ", ".join(ips[:WHO_ADDRESSES]) + (f" +{len(ips) - WHO_ADDRESSES:,} more" if len(ips) > 2 else "")
@@ -109,7 +109,7 @@ def actor_line(a: dict[str, Any]) -> str:
     return f"Actor {a['id']} ({a['classification']}): {got}; {'; '.join(who)}; {seen}; shown by {by}."
 
 
-def _who(doc: dict[str, Any]) -> list[Block]:
+def _who(doc: FindingsDocument) -> list[Block]:
     bad = [a for a in doc["actors"] if a["unauthorised"]]
     total = int(doc["actor_counts"]["unauthorised"])
     if not total:
@@ -124,7 +124,7 @@ def _who(doc: dict[str, Any]) -> list[Block]:
     return [Para(f"Who: {count(total, 'unauthorised actor')}", style="lead"), Items(lines)]
 
 
-def next_steps(doc: dict[str, Any]) -> list[str]:
+def next_steps(doc: FindingsDocument) -> list[str]:
     """What to do next, in order of urgency, from the verdict, the records and the coverage."""
     verdict, records, cov = str(doc["verdict"]), doc["records"], doc["coverage"]
     c = doc["actor_counts"]

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from forensics.assess.document import FindingsDocument, Source
+
 # How long a log string may be in a table cell / excerpt before it is cut (the full text is in
 # findings.json and the evidence file).
 CELL_CHARS = 160
@@ -321,13 +323,13 @@ def natural_key(text: Any) -> tuple[tuple[int, int | str], ...]:
     return tuple((1, int(p)) if i % 2 else (0, p) for i, p in enumerate(parts))
 
 
-def evidence_digest(sources: Sequence[dict[str, Any]]) -> str:
+def evidence_digest(sources: Sequence[Source]) -> str:
     """SHA-256 over the sorted ``"<sha256>  <path>"`` lines of the evidence files (a manifest)."""
     lines = sorted(f"{s.get('sha256') or '-'}  {s.get('path')}\n" for s in sources)
     return hashlib.sha256("".join(lines).encode("utf-8", "backslashreplace")).hexdigest()
 
 
-def headline(doc: dict[str, Any]) -> str:
+def headline(doc: FindingsDocument) -> str:
     """The verdict's words, and how little of the window the logs cover when they cover it in part."""
     words = VERDICT_WORDS.get(str(doc["verdict"]), str(doc["verdict"]))
     ratio = float(doc["coverage"]["ratio"])

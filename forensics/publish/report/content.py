@@ -67,7 +67,7 @@ __all__ = [
 
 
 def build(assessment: Assessment) -> Content:
-    doc = assessment.document
+    doc = assessment.doc
     sections = [
         document_control_section(doc, document_sha256(assessment)),
         summary_section(doc),

@@ -35,6 +35,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, ScalarFormatter
 
 from forensics.assess.assessment import STATUS_CLASSES, Assessment
+from forensics.assess.document import FindingsDocument
 from forensics.store.printable import printable
 
 if TYPE_CHECKING:  # matplotlib.typing.RcKeyType is newer than the lowest matplotlib admitted
@@ -176,7 +177,7 @@ def _date_axis(ax: Axes) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))  # type: ignore[no-untyped-call]
 
 
-def _gaps(document: dict[str, Any]) -> list[tuple[datetime, datetime]]:
+def _gaps(document: FindingsDocument) -> list[tuple[datetime, datetime]]:
     out = []
     for g in document["coverage"]["gaps"]:
         gs, ge = _ts(g["start"]), _ts(g["end"])
@@ -185,7 +186,7 @@ def _gaps(document: dict[str, Any]) -> list[tuple[datetime, datetime]]:
     return out
 
 
-def _shade_window(ax: Axes, document: dict[str, Any], gaps: bool) -> None:
+def _shade_window(ax: Axes, document: FindingsDocument, gaps: bool) -> None:
     start, end = _ts(document["window"]["start"]), _ts(document["window"]["end"])
     if start is not None and end is not None:
         ax.axvspan(start, end, color=WINDOW_COLOUR, lw=0, label="exposure window", zorder=0)  # type: ignore[arg-type]
@@ -240,7 +241,7 @@ def _source_name(path: Any) -> str:
     return label("/".join(str(path).rsplit("/", 2)[-2:]))  # folder/file: several access.log
 
 
-def _coverage_alt(doc: dict[str, Any], vol: pd.DataFrame, n_sources: int) -> str:
+def _coverage_alt(doc: FindingsDocument, vol: pd.DataFrame, n_sources: int) -> str:
     parts = ["Coverage timeline (UTC)."]
     ws, we = doc["window"]["start"], doc["window"]["end"]
     if ws and we:
@@ -270,7 +271,7 @@ def _coverage_alt(doc: dict[str, Any], vol: pd.DataFrame, n_sources: int) -> str
 
 def coverage(assessment: Assessment) -> Plot:
     """The window as a band, gaps hatched, events per day per source (top sources, rest 'other')."""
-    doc, vol = assessment.document, assessment.daily_volume
+    doc, vol = assessment.doc, assessment.daily_volume
     n_sources = int(vol["source"].nunique()) if not vol.empty else 0
 
     def draw(fig: Figure) -> None:
@@ -330,7 +331,7 @@ def _not_drawn(fig: Figure, hidden: int) -> None:
 def endpoint_daily(assessment: Assessment) -> Plot:
     """Requests per day to each record-bearing endpoint (record, list and bulk endpoints), stacked
     by status class; unauthenticated requests as a line."""
-    doc, frame = assessment.document, assessment.endpoint_daily
+    doc, frame = assessment.doc, assessment.endpoint_daily
     if frame.empty:
         return _empty("no requests to the exposed endpoints", "No requests to the exposed endpoints.")
     frame = frame.assign(day=_days(frame))

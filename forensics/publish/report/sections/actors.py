@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from forensics.assess.document import Actor, FindingsDocument
 from forensics.publish.report.blocks import (
     Cell,
     Figure,
@@ -20,25 +19,25 @@ from forensics.publish.report.blocks import (
 from forensics.publish.report.sections.common import ACTOR_ROWS, listed_total
 
 
-def _unauthorised(actor: dict[str, Any]) -> str:
+def _unauthorised(actor: Actor) -> str:
     """The actor's status, with the findings that show it (the same words everywhere)."""
     if not actor["unauthorised"]:
         return "no"
     return "yes (" + ", ".join(f"#{i}" for i in actor.get("unauthorised_by") or []) + ")"
 
 
-def _listed(actor: dict[str, Any]) -> str:
+def _listed(actor: Actor) -> str:
     return f"{num(actor['confirmed_records'])} / {num(actor['probable_records'])}"
 
 
-def shown_actors(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def shown_actors(doc: FindingsDocument) -> list[Actor]:
     """The actors section 7 shows: every unauthorised one, then the first ``ACTOR_ROWS`` others."""
     bad = [a for a in doc["actors"] if a["unauthorised"]]
     others = [a for a in doc["actors"] if not a["unauthorised"]]
     return bad + others[:ACTOR_ROWS]
 
 
-def _actor_row(a: dict[str, Any]) -> list[Cell]:
+def _actor_row(a: Actor) -> list[Cell]:
     return [
         str(a["id"]),
         str(a["classification"])
@@ -56,12 +55,12 @@ def _actor_row(a: dict[str, Any]) -> list[Cell]:
     ]
 
 
-def _all_bad_listed(doc: dict[str, Any]) -> bool:
+def _all_bad_listed(doc: FindingsDocument) -> bool:
     listed = sum(1 for a in doc["actors"] if a["unauthorised"])
     return listed == int(doc["actor_counts"]["unauthorised"])
 
 
-def actors_section(doc: dict[str, Any]) -> Section:
+def actors_section(doc: FindingsDocument) -> Section:
     shown = shown_actors(doc)
     total = listed_total(doc, "actors")
     rest = total - len(shown)
@@ -116,7 +115,7 @@ def actors_section(doc: dict[str, Any]) -> Section:
     )
 
 
-def access_section(doc: dict[str, Any]) -> Section:
+def access_section(doc: FindingsDocument) -> Section:
     return Section(
         8,
         "Access to the exposed endpoints",

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from forensics.assess.document import FindingsDocument
 from forensics.publish.report.blocks import (
     GDPR_FIELDS,
     HIPAA_FIELDS,
@@ -27,7 +26,7 @@ from forensics.publish.report.blocks import (
 from forensics.publish.report.sections.front import _records_interval
 
 
-def estimate_section(doc: dict[str, Any]) -> Section:
+def estimate_section(doc: FindingsDocument) -> Section:
     r = doc["records"]
     rng = r.get("id_range")
     rows: list[list[Cell]] = [
@@ -56,7 +55,7 @@ def estimate_section(doc: dict[str, Any]) -> Section:
     return Section(10, "The estimate", blocks)
 
 
-def statistics_section(doc: dict[str, Any]) -> Section:
+def statistics_section(doc: FindingsDocument) -> Section:
     b = doc["bounds"]
     facts: list[tuple[str, Cell]] = [
         ("Covered time", duration(b["covered_s"])),
@@ -68,14 +67,15 @@ def statistics_section(doc: dict[str, Any]) -> Section:
             else "does not apply (qualifying events observed)",
         ),
     ]
-    if b.get("expected_max") is not None:
-        facts.append(("Upper bound on expected events", f"{float(b['expected_max']):,.2f}"))
+    expected = b.get("expected_max")
+    if expected is not None:
+        facts.append(("Upper bound on expected events", f"{float(expected):,.2f}"))
     if b.get("p_any_max") is not None:
         facts.append(("Upper bound on the chance of any event", percent(b["p_any_max"])))
     return Section(11, "Statistical statements", [Para(str(b["statement"])), Facts(facts)])
 
 
-def verdict_section(doc: dict[str, Any]) -> Section:
+def verdict_section(doc: FindingsDocument) -> Section:
     return Section(
         12,
         "Verdict and reasoning",
@@ -90,7 +90,7 @@ def verdict_section(doc: dict[str, Any]) -> Section:
     )
 
 
-def regulatory_section(doc: dict[str, Any]) -> Section:
+def regulatory_section(doc: FindingsDocument) -> Section:
     reg = doc["regulatory"]
     gdpr, hipaa = reg["gdpr_art33_3"], reg["hipaa_four_factors"]
     return Section(
@@ -105,11 +105,11 @@ def regulatory_section(doc: dict[str, Any]) -> Section:
     )
 
 
-def limitations_section(doc: dict[str, Any]) -> Section:
+def limitations_section(doc: FindingsDocument) -> Section:
     return Section(14, "Limitations", [Items([str(x) for x in doc["limitations"]] or ["none recorded"])])
 
 
-def reproduce_section(doc: dict[str, Any]) -> Section:
+def reproduce_section(doc: FindingsDocument) -> Section:
     rep, params = doc["reproduce"], doc["parameters"]
     blocks: list[Block] = [
         Pre([str(rep["command"])], caption="Command line"),

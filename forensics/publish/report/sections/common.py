@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import PurePath
-from typing import Any
+from typing import Literal
 
 from forensics.assess.assessment import Assessment
+from forensics.assess.document import FindingsDocument
 
 FILES_BESIDE = (
     "findings.json: the assessment document every number here comes from",
@@ -25,13 +26,15 @@ EXCERPT_LINES = 3  # raw evidence lines shown per finding (findings.csv names th
 EXCERPT_FILES = 3  # files whose line numbers are named for a finding whose raw lines were not read back
 
 
-def listed_total(doc: dict[str, Any], kind: str) -> int:
+def listed_total(doc: FindingsDocument, kind: Literal["actors", "findings"]) -> int:
     """How many actors/findings the case has (findings.json lists at most ``listed.max``)."""
-    listed = doc.get("listed") or {}
-    return int(listed.get(f"{kind}_total", len(doc[kind])))
+    listed = doc.get("listed")
+    if kind == "actors":
+        return int(listed.get("actors_total", len(doc["actors"])) if listed else len(doc["actors"]))
+    return int(listed.get("findings_total", len(doc["findings"])) if listed else len(doc["findings"]))
 
 
-def case_name(doc: dict[str, Any]) -> str:
+def case_name(doc: FindingsDocument) -> str:
     """The case file's name (its folder is the investigator's, not the report's business)."""
     return PurePath(str(doc["case"]["path"])).name
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from forensics.assess.document import FindingsDocument, Source
 from forensics.publish.report.blocks import (
     GRADE_WORDS,
     Cell,
@@ -28,7 +29,7 @@ from forensics.publish.report.sections.common import EVIDENCE_ROWS, GAP_ROWS
 from forensics.publish.report.sections.front import _seconds_between
 
 
-def evidence_root(doc: dict[str, Any]) -> str:
+def evidence_root(doc: FindingsDocument) -> str:
     """The folder every evidence file is in (paths in the report are shown relative to it)."""
     folders = [posixpath.dirname(str(src["path"])) for src in doc["sources"]]
     if not folders:
@@ -45,12 +46,12 @@ def relative(path: Any, root: str) -> str:
     return text[len(root) + 1 :] if root and text.startswith(root + "/") else text
 
 
-def sorted_sources(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def sorted_sources(doc: FindingsDocument) -> list[Source]:
     """Evidence files in natural order (``access.log.2`` before ``access.log.10``)."""
     return sorted(doc["sources"], key=lambda src: natural_key(src["path"]))
 
 
-def _notable(src: dict[str, Any]) -> bool:
+def _notable(src: Source) -> bool:
     """A file a reader must see: changed or gone since ingest, lines rejected, warnings, a duplicate."""
     return bool(
         src.get("sha256_verified") is not True
@@ -60,7 +61,7 @@ def _notable(src: dict[str, Any]) -> bool:
     )
 
 
-def shown_sources(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def shown_sources(doc: FindingsDocument) -> list[Source]:
     """The files section 4 lists, in natural order: every notable one, then the others up to
     ``EVIDENCE_ROWS`` rows."""
     files = sorted_sources(doc)
@@ -70,7 +71,7 @@ def shown_sources(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [src for src in files if id(src) in chosen]
 
 
-def inventory_section(doc: dict[str, Any]) -> Section:
+def inventory_section(doc: FindingsDocument) -> Section:
     events, root = doc["events"], evidence_root(doc)
     shown = shown_sources(doc)
     rows: list[list[Cell]] = [
@@ -134,7 +135,7 @@ def inventory_section(doc: dict[str, Any]) -> Section:
     )
 
 
-def coverage_section(doc: dict[str, Any]) -> Section:
+def coverage_section(doc: FindingsDocument) -> Section:
     cov = doc["coverage"]
     unparsed = [g for g in cov["gaps"] if g.get("kind") == "unparsed"]
     gaps: list[list[Cell]] = []

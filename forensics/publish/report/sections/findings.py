@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from forensics.assess.document import Actor, Finding, FindingsDocument
 from forensics.publish.report.blocks import (
     LINE_CHARS,
     Block,
@@ -31,9 +32,7 @@ from forensics.publish.report.sections.evidence import evidence_root, relative
 from forensics.publish.report.sections.method import _flat, _metrics
 
 
-def _excerpt_lines(
-    finding: dict[str, Any], excerpts: dict[int, list[dict[str, Any]]], root: str
-) -> list[str]:
+def _excerpt_lines(finding: Finding, excerpts: dict[int, list[dict[str, Any]]], root: str) -> list[str]:
     raw = excerpts.get(int(finding["id"]))
     if raw:
         shown = [f"{relative(e['path'], root)}:{e['line_no']}: {cut(e.get('line'), LINE_CHARS)}" for e in raw]
@@ -51,7 +50,7 @@ def _excerpt_lines(
     return [f"Sample (raw lines not read back): {'; '.join(said)}"] if said else []
 
 
-def _actor_status(actor: dict[str, Any]) -> str:
+def _actor_status(actor: Actor) -> str:
     if not actor["unauthorised"]:
         status = "Not shown unauthorised: none of its findings in the window shows it."
     else:
@@ -60,7 +59,7 @@ def _actor_status(actor: dict[str, Any]) -> str:
     return status + _actor_identity(actor)
 
 
-def _actor_identity(actor: dict[str, Any]) -> str:
+def _actor_identity(actor: Actor) -> str:
     """Who the actor is and why: its class's reason, what tied its sessions, its authentication."""
     out = ""
     if actor.get("class_reason"):
@@ -77,7 +76,7 @@ def _actor_identity(actor: dict[str, Any]) -> str:
     return out
 
 
-def _finding_status(finding: dict[str, Any], actor: dict[str, Any] | None) -> str:
+def _finding_status(finding: Finding, actor: Actor | None) -> str:
     """The caller's status beside each finding: the actor's, saying whether this finding shows it."""
     if finding["actor"] is None:
         return "— (a finding about an endpoint, not a caller)"
@@ -94,10 +93,10 @@ def _finding_status(finding: dict[str, Any], actor: dict[str, Any] | None) -> st
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 
 
-def detailed_findings(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def detailed_findings(doc: FindingsDocument) -> list[Finding]:
     """The findings section 9 shows in full: the most severe (high, then medium), those that show a
     caller unauthorised first, at most ``FINDING_DETAILS``."""
-    order = {a["id"]: i for i, a in enumerate(doc["actors"])}
+    order: dict[int | None, int] = {a["id"]: i for i, a in enumerate(doc["actors"])}
     serious = [f for f in doc["findings"] if f["severity"] in ("high", "medium")]
     serious.sort(
         key=lambda f: (
@@ -110,7 +109,7 @@ def detailed_findings(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return serious[:FINDING_DETAILS]
 
 
-def _finding_facts(f: dict[str, Any], actors: dict[Any, dict[str, Any]]) -> Facts:
+def _finding_facts(f: Finding, actors: dict[int | None, Actor]) -> Facts:
     est = f.get("estimated_records")
     return Facts(
         [
@@ -131,11 +130,11 @@ def _finding_facts(f: dict[str, Any], actors: dict[Any, dict[str, Any]]) -> Fact
     )
 
 
-def findings_section(doc: dict[str, Any], excerpts: dict[int, list[dict[str, Any]]]) -> Section:
+def findings_section(doc: FindingsDocument, excerpts: dict[int, list[dict[str, Any]]]) -> Section:
     root = evidence_root(doc)
     blocks: list[Block] = []
-    order = {a["id"]: i for i, a in enumerate(doc["actors"])}
-    actors = {a["id"]: a for a in doc["actors"]}
+    order: dict[int | None, int] = {a["id"]: i for i, a in enumerate(doc["actors"])}
+    actors: dict[int | None, Actor] = {a["id"]: a for a in doc["actors"]}
     shown = detailed_findings(doc)
     total = listed_total(doc, "findings")
     blocks.append(
@@ -171,8 +170,8 @@ def findings_section(doc: dict[str, Any], excerpts: dict[int, list[dict[str, Any
     return Section(9, "Findings per actor, with raw evidence", blocks)
 
 
-def _finding_summary(doc: dict[str, Any], rest: list[dict[str, Any]]) -> Table:
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+def _finding_summary(doc: FindingsDocument, rest: list[Finding]) -> Table:
+    groups: dict[tuple[str, str], list[Finding]] = {}
     for f in rest:
         groups.setdefault((str(f["severity"]), str(f["detector"])), []).append(f)
     rows: list[list[Cell]] = []

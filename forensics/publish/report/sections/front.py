@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from forensics.assess.document import FindingsDocument, Parameters, Records, Requests
 from forensics.publish.report.blocks import (
     GRADE_WORDS,
     Cell,
@@ -24,7 +25,7 @@ from forensics.publish.report.blocks import (
 from forensics.publish.report.sections.common import FILES_BESIDE
 
 
-def _pseudonymised(doc: dict[str, Any]) -> list[tuple[str, Cell]]:
+def _pseudonymised(doc: FindingsDocument) -> list[tuple[str, Cell]]:
     pz = doc.get("pseudonymisation")
     if not pz:
         return []
@@ -36,7 +37,7 @@ def _pseudonymised(doc: dict[str, Any]) -> list[tuple[str, Cell]]:
     ]
 
 
-def document_control_section(doc: dict[str, Any], digest: str) -> Section:
+def document_control_section(doc: FindingsDocument, digest: str) -> Section:
     tool, window, sources = doc["tool"], doc["window"], doc["sources"]
     return Section(
         1,
@@ -66,7 +67,7 @@ def document_control_section(doc: dict[str, Any], digest: str) -> Section:
     )
 
 
-def _records_interval(records: dict[str, Any]) -> str:
+def _records_interval(records: Records) -> str:
     confirmed, probable, at_risk = records["confirmed"], records["probable"], records["at_risk"]
     upper = (
         f"up to {count(at_risk, 'record')} at risk"
@@ -79,7 +80,7 @@ def _records_interval(records: dict[str, Any]) -> str:
     )
 
 
-def _requests_line(requests: dict[str, Any]) -> str:
+def _requests_line(requests: Requests) -> str:
     probable = requests.get("probable") or 0
     return (
         f"{count(requests['to_endpoints'], 'request')} to the exposed endpoints in the window; "
@@ -89,7 +90,7 @@ def _requests_line(requests: dict[str, Any]) -> str:
     )
 
 
-def _actors_line(doc: dict[str, Any]) -> str:
+def _actors_line(doc: FindingsDocument) -> str:
     c = doc["actor_counts"]
     received = [
         f"{num(c['with_confirmed_records'])} received confirmed records",
@@ -111,7 +112,7 @@ def _actors_line(doc: dict[str, Any]) -> str:
     )
 
 
-def summary_section(doc: dict[str, Any]) -> Section:
+def summary_section(doc: FindingsDocument) -> Section:
     cov, records, requests = doc["coverage"], doc["records"], doc["requests"]
     grade = str(cov["grade"])
     facts: list[tuple[str, Cell]] = [
@@ -157,7 +158,7 @@ def summary_section(doc: dict[str, Any]) -> Section:
     )
 
 
-def scope_section(doc: dict[str, Any]) -> Section:
+def scope_section(doc: FindingsDocument) -> Section:
     window, params = doc["window"], doc["parameters"]
     how = "given by the investigator" if window["source"] == "given" else "proposed by the tool"
     return Section(
@@ -181,7 +182,7 @@ def scope_section(doc: dict[str, Any]) -> Section:
     )
 
 
-def _ownership_basis(params: dict[str, Any]) -> str:
+def _ownership_basis(params: Parameters) -> str:
     """The out_of_scope basis, and the map's file and SHA-256 when one was given."""
     basis = str(params.get("out_of_scope_basis") or "inferred from the logs")
     own = params.get("ownership")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from forensics.assess.document import FindingsDocument
 from forensics.publish.report.blocks import (
     Facts,
     Heading,
@@ -41,7 +42,7 @@ def _metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     return {**metrics, "records_by_reason": counts}
 
 
-def method_section(doc: dict[str, Any]) -> Section:
+def method_section(doc: FindingsDocument) -> Section:
     opts: dict[str, Any] = doc["parameters"].get("detect_options") or {}
     per_detector: dict[str, dict[str, Any]] = {}
     for f in doc["findings"]:
