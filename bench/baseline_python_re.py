@@ -21,8 +21,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from forensics.case import connect
-from forensics.schema import create_table_sql
+from forensics.store.db import connect
+from forensics.store.schema import create_table_sql
 
 BATCH = 100_000
 LINE = re.compile(r"^(\S+) (\S+) (\S+) \[([^\]]*)\] \"(.*?)\" (\d{3}|-) (\d+|-) \"(.*?)\" \"(.*?)\"?$")

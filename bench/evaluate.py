@@ -78,16 +78,16 @@ from pathlib import Path
 from typing import Any
 
 from forensics import Case, ingest
-from forensics.actors import ActorOptions
-from forensics.assess import InvestigateOptions, assess
-from forensics.auth import AuthOptions
-from forensics.detect import DetectOptions
+from forensics.assess.compute import InvestigateOptions, assess
+from forensics.assess.window import Window
+from forensics.derive.actors import ActorOptions
+from forensics.derive.auth import AuthOptions
+from forensics.derive.network import Trusted
+from forensics.derive.ownership import OwnershipMap
+from forensics.derive.routes import Endpoint, RouteOptions
 from forensics.detectors import REGISTRY
+from forensics.detectors.run import DetectOptions
 from forensics.errors import EmptyCaseError, ForensicsError, LoginEndpointError, WindowError
-from forensics.network import Trusted
-from forensics.ownership import OwnershipMap
-from forensics.routes import Endpoint, RouteOptions
-from forensics.window import Window
 
 HERE = Path(__file__).resolve().parent
 BENIGN = {"staff", "partner", "monitor", "crawler", "tester"}

@@ -48,7 +48,7 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.errors import HypothesisException  # noqa: E402
 
 from forensics import formats  # noqa: E402
-from forensics.case import connect  # noqa: E402
+from forensics.store.db import connect  # noqa: E402
 from tests.fuzzkit import FUZZ, TZ, Collector, bind_any, line_lists, parse_keyed, row_problems  # noqa: E402
 from tests.test_fuzz_ingest import count_lines  # noqa: E402
 

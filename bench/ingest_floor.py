@@ -5,7 +5,7 @@ Run on demand (it is not a test)::
     python bench/ingest_floor.py --lines 2000000
 
 Each case is a whole child process (Python start, ``import duckdb``, a fresh case file with the
-events table from ``forensics.schema``) under bench/ingest_bench.py's wrapper, on the same
+events table from ``forensics.store.schema``) under bench/ingest_bench.py's wrapper, on the same
 generated combined log as ingest_bench.py:
 
 * ``read``: count the lines with the ``read_csv`` call forensics reads raw lines with;
@@ -36,8 +36,8 @@ HERE = Path(__file__).resolve().parent
 CHILD = """
 import sys
 import duckdb
-from forensics.lines import duckdb_lines_sql, read_lines_call
-from forensics.schema import EVENT_COLUMNS, create_table_sql
+from forensics.ingest.linereader import duckdb_lines_sql, read_lines_call
+from forensics.store.schema import EVENT_COLUMNS, create_table_sql
 from forensics.formats.sqltext import sql_str
 case, path, what = sys.argv[1:4]
 con = duckdb.connect(case)

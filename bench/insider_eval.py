@@ -33,9 +33,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from forensics import Case, ingest
-from forensics.detect import DetectOptions, findings, run_detectors
-from forensics.ownership import OwnershipMap
-from forensics.routes import Endpoint, RouteOptions
+from forensics.derive.ownership import OwnershipMap
+from forensics.derive.routes import Endpoint, RouteOptions
+from forensics.detectors.run import DetectOptions, findings, run_detectors
 from tests import insider_case
 
 GEN_OPTS = DetectOptions(routes=RouteOptions((Endpoint.parse("GET /api/v2/patients/{id}"),)))

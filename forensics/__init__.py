@@ -15,18 +15,18 @@ The notebook API::
     forget(case, [3])  # undo source 3's ingest (e.g. wrong format); logged, then ingest it again
 """
 
-from forensics.assess import InvestigateOptions, assess
-from forensics.case import Case, tool_version
-from forensics.coverage import Coverage, CoverageOptions, compute_coverage, zero_event_bound
-from forensics.detect import DetectOptions, findings, flagged_actors, run_detectors
-from forensics.forget import ForgetReport, forget
-from forensics.ingest import IngestOptions, IngestReport, ingest
-from forensics.investigation import Investigation, investigate
-from forensics.outputs import write_outputs
-from forensics.pseudonymise import Pseudonymisation
-from forensics.routes import Endpoint, RouteOptions, derive_routes, route_summary
-from forensics.verify import Verification, verify
-from forensics.window import Window, parse_window
+from forensics.assess.compute import InvestigateOptions, assess
+from forensics.assess.coverage import Coverage, CoverageOptions, compute_coverage, zero_event_bound
+from forensics.assess.window import Window, parse_window
+from forensics.derive.routes import Endpoint, RouteOptions, derive_routes, route_summary
+from forensics.detectors.run import DetectOptions, findings, flagged_actors, run_detectors
+from forensics.ingest.forget import ForgetReport, forget
+from forensics.ingest.run import IngestOptions, IngestReport, ingest
+from forensics.ingest.verify import Verification, verify
+from forensics.publish.investigate import Investigation, investigate
+from forensics.publish.pseudonymise import Pseudonymisation
+from forensics.publish.writers import write_outputs
+from forensics.store.case import Case, tool_version
 
 __version__ = tool_version()
 __all__ = [

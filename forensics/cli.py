@@ -17,11 +17,8 @@ import click
 import duckdb
 import pandas as pd
 
-from forensics import formats, routes
-from forensics.actors import ActorOptions, derive_actors
-from forensics.assess import InvestigateOptions
-from forensics.auth import AuthOptions, AuthResult, proposals_text
-from forensics.case import Case, is_write_failure, transaction, write_failed
+from forensics.assess.compute import InvestigateOptions
+from forensics.assess.window import parse_window, unknown_zone_message
 from forensics.cli_output import (
     NORMAL,
     VerbatimGroup,
@@ -33,13 +30,19 @@ from forensics.cli_output import (
     verbosity,
     warn,
 )
-from forensics.detect import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
-from forensics.detect import summary as detect_summary
+from forensics.derive import routes
+from forensics.derive.actors import ActorOptions, derive_actors
+from forensics.derive.auth import AuthOptions, AuthResult, proposals_text
+from forensics.derive.network import Trusted
+from forensics.derive.ownership import OwnershipCheck, OwnershipMap
 from forensics.detectors import REGISTRY as DETECTORS
+from forensics.detectors.run import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
+from forensics.detectors.run import summary as detect_summary
 from forensics.errors import ForensicsError
-from forensics.evidence import DEFAULT_MAX_EXPANSION
-from forensics.forget import forget
-from forensics.ingest import (
+from forensics.ingest.evidence import DEFAULT_MAX_EXPANSION
+from forensics.ingest.forget import forget
+from forensics.ingest.reparse import Reparse, reparse
+from forensics.ingest.run import (
     PROBLEMS,
     REJECT_SHARE_LIMIT,
     IngestOptions,
@@ -47,18 +50,16 @@ from forensics.ingest import (
     Progress,
     check_inputs,
     ingest,
+    known_formats,
 )
-from forensics.investigation import investigate
-from forensics.network import Trusted
-from forensics.ownership import OwnershipCheck, OwnershipMap
-from forensics.pseudonymise import Pseudonymisation
-from forensics.reparse import Reparse, reparse
-from forensics.schema import SCHEMA_VERSION
-from forensics.text import printable, printable_lines
-from forensics.verify import Verification, verify
-from forensics.window import parse_window, unknown_zone_message
+from forensics.ingest.verify import Verification, log_verification, verify
+from forensics.publish.investigate import investigate
+from forensics.publish.pseudonymise import Pseudonymisation
+from forensics.store.case import Case, is_write_failure, write_failed
+from forensics.store.entry import logged
+from forensics.store.printable import printable, printable_lines
+from forensics.store.schema import SCHEMA_VERSION
 
-SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 # `forensics investigate` exits with its verdict, so a script can tell them apart without reading
 # findings.json (README, "Exit codes"). 1 stays "error or refusal" (click.ClickException) and 2
 # "usage error" (click.UsageError); 0 is "answered, nothing found".
@@ -401,18 +402,9 @@ def verify_cmd(
 
 
 def _log_verify(case_path: Path, expected_head: str | None, result: Verification) -> str:
-    """Append verify's entries (one transaction) to a case that verified; returns the new head."""
+    """Append verify's entries to a case that verified (read-only); returns the new head."""
     with Case.open(case_path) as case:
-        try:
-            with transaction(case.con):
-                started = case.log_command("verify", {"expected_head": expected_head})
-                case.log_result(started, "verify", {"ok": result.ok, **_verify_counts(result)})
-        except duckdb.ConstraintException as exc:  # the log's index disagrees with its entries
-            raise ForensicsError(
-                f"the case verified, but its log cannot be appended to ({safe(str(exc).splitlines()[0])}): "
-                "the case file is damaged; nothing was written. Keep a copy and report it"
-            ) from exc
-        return case.log_head()
+        return log_verification(case, expected_head, result)
 
 
 def _verify_read_only(
@@ -441,18 +433,6 @@ def _print_reparse(rep: Reparse) -> None:
         for line_no, stored, now in t.examples:
             click.echo(f"    line {line_no}: stored {safe(stored or '(none)')}")
             click.echo(f"    {' ' * len(str(line_no))}       now    {safe(now or '(none)')}")
-
-
-def _verify_counts(result: Verification) -> dict[str, int]:
-    return {
-        "evidence_files": len(result.evidence),
-        "evidence_problems": len(result.evidence_problems),
-        "chain_problems": len(result.chain.problems),
-        "digest_problems": len(result.digests),
-        "accounting_problems": len(result.accounting),
-        "row_problems": len(result.rows),
-        "structure_problems": len(result.structure),
-    }
 
 
 def _verify_doc(result: Verification, before: str, head: str, reparsed: list[Reparse]) -> dict[str, Any]:
@@ -647,13 +627,11 @@ def network_db_cmd(case_path: Path, db_path: Path, as_json: bool = False) -> Non
 
         forensics network-db case.duckdb GeoLite2-ASN.mmdb --json
     """
-    from forensics.asndb import load_asn_db
+    from forensics.derive.asndb import load_asn_db
 
     try:
         with Case.open(case_path) as case:
-            started = case.log_command("network-db", {"file": str(db_path)})
             db = load_asn_db(case, db_path)
-            case.log_result(started, "network-db", db.to_dict())
             head = case.log_head()
     except ForensicsError as exc:
         raise _fail(exc) from exc
@@ -733,9 +711,7 @@ def routes_cmd(
     try:
         opts = routes.RouteOptions(tuple(routes.Endpoint.parse(e) for e in endpoints), min_distinct)
         with Case.open(case_path) as case:
-            started = case.log_command("routes", json.loads(opts.to_json()))
             result = routes.derive_routes(case, opts)
-            _log_counts(case, started, "routes", ["routes"])
             df = routes.route_summary(case)
     except ForensicsError as exc:
         raise _fail(exc) from exc
@@ -857,11 +833,13 @@ def actors_cmd(
         opts = _build_actor_options(logins, trusted, session_lifetime, session_gap)
         route_opts = routes.RouteOptions(tuple(routes.Endpoint.parse(e) for e in endpoints))
         with Case.open(case_path) as case:
-            started = case.log_command("actors", {**json.loads(route_opts.to_json()), **opts.to_dict()})
-            routes.derive_routes(case, route_opts)
-            result = derive_actors(case, opts)
-            _log_counts(case, started, "actors", ["routes", "actors"])
-            df = case.sql("SELECT * FROM actors ORDER BY requests DESC, actor_id")
+            # one entry for both steps, as one command: the library calls inside log nothing more
+            with logged(
+                case, "actors", {**route_opts.to_dict(), **opts.to_dict()}, rows=("routes", "actors")
+            ):
+                routes.derive_routes(case, route_opts)
+                result = derive_actors(case, opts)
+            df = case.actors()
     except ForensicsError as exc:
         raise _fail(exc) from exc
     _auth_notes(result.auth, logins)
@@ -984,16 +962,14 @@ def detect_cmd(
         opts = _detect_options(endpoints, logins, trusted, session_lifetime, session_gap, thresholds)
         opts = replace(opts, ownership=_ownership_map(ownership, ownership_teams))
         with Case.open(case_path) as case:
-            started = case.log_command("detect", opts.to_dict())
             result = run_detectors(case, opts)
-            _log_counts(case, started, "detect", ["findings", "actor_findings"])
             if as_json:
                 df = findings(case)
             else:
                 actors_df = flagged_actors(case, limit, low=show_all, with_records=False)
                 df = findings(case, [int(a) for a in actors_df["actor_id"]])
                 counts = detect_summary(case)
-            paths = dict(case.con.execute("SELECT source_id, path FROM sources").fetchall())
+            paths = case.source_paths()
     except (ForensicsError, duckdb.OutOfMemoryException) as exc:
         raise _fail(exc) from exc
     for ep, close in result.routes.unmatched.items():
@@ -1129,7 +1105,7 @@ def _investigate(
             done = investigate(case, opts, out_dir, pz, logged={"window_text": window, "tz": tz})
     except (ForensicsError, duckdb.OutOfMemoryException) as exc:
         raise _fail(exc) from exc
-    doc, written, head = done.assessment.document, done.written, done.log_head
+    doc, written, head = done.assessment.doc, done.written, done.log_head
     for text in done.notes:
         note(f"note: {safe(text)}")
     if doc["window"]["source"] == "proposed":
@@ -1142,7 +1118,8 @@ def _investigate(
     params = doc["parameters"]
     for net in params["trusted_unmatched"]:
         warn(f"warning: trusted network {safe(net)!r} holds no client address in the case")
-    for name in (params["ownership"] or {}).get("principals_unseen", []):
+    own_map = params["ownership"]
+    for name in own_map["principals_unseen"] if own_map else []:
         warn(f"warning: principal {safe(name)!r} in the ownership map is not in the case")
     if doc["requests"]["auth_unknown"] and not params["login"]:
         proposed = ", ".join(f"{p['route']} ({p['successful']:,} ok)" for p in params["login_proposed"])
@@ -1200,11 +1177,6 @@ def _print_answer(answer: dict[str, Any], as_json: bool) -> None:
             f"pseudonymised: {state} {safe(pz['key'])} (fingerprint {pz['fingerprint']}); mapping "
             f"{safe(pz['mapping'])} — keep both private, share only {safe(answer['out'])}"
         )
-
-
-def _log_counts(case: Case, started: int, command: str, tables: list[str]) -> None:
-    counts = {t: int(case.sql(f"SELECT count(*) AS n FROM {t}")["n"].iloc[0]) for t in tables}
-    case.log_result(started, command, {"rows": counts})
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -1340,17 +1312,13 @@ def formats_cmd(as_json: bool = False) -> None:
 
         forensics formats --json
     """
+    known = known_formats()
     if as_json:
-        emit_json(
-            [
-                {"name": name, "description": fmt.description, "example": fmt.example}
-                for name, fmt in formats.REGISTRY.items()
-            ]
-        )
+        emit_json(known)
         return
-    for name, fmt in formats.REGISTRY.items():
-        click.echo(f"{name:<16} {fmt.description}")
-        click.echo(f"{'':<16} e.g. {fmt.example}")
+    for fmt in known:
+        click.echo(f"{fmt['name']:<16} {fmt['description']}")
+        click.echo(f"{'':<16} e.g. {fmt['example']}")
 
 
 # forensics.simulate.scenarios.REGISTRY's names (not imported: the simulator loads only when run);
@@ -1515,6 +1483,8 @@ def demo_cmd(case_path: Path, out_dir: Path, as_json: bool = False) -> None:
 
     The window, endpoints, login endpoint and trusted networks are what the sample incident's
     responder knows (the window is the one the simulated incident states, sample_logs/truth.json).
+    Installed without a source checkout, the demo simulates the same sample (same seed) into
+    <case>-sample-logs/ beside the case first, and reuses it on later runs.
 
     Example:
 
@@ -1522,12 +1492,15 @@ def demo_cmd(case_path: Path, out_dir: Path, as_json: bool = False) -> None:
 
         forensics --quiet demo --case demo2.duckdb --out demo2-report/ --json
     """
+    from forensics.simulate.sample import sample_logs
     from forensics.simulate.writers import EVIDENCE_DIR
 
-    if not SAMPLE_LOGS.is_dir():
-        raise click.ClickException(f"sample logs not found at {SAMPLE_LOGS}")
-    window = json.loads((SAMPLE_LOGS / "truth.json").read_text())["window"]
-    report, head = _run_ingest(case_path, (str(SAMPLE_LOGS / EVIDENCE_DIR),), IngestOptions())
+    try:  # a source checkout's sample_logs/, else (an installed wheel) the same simulation beside the case
+        sample = sample_logs(case_path.with_name(case_path.stem + "-sample-logs"))
+    except ForensicsError as exc:
+        raise _fail(exc) from exc
+    window = json.loads((sample / "truth.json").read_text())["window"]
+    report, head = _run_ingest(case_path, (str(sample / EVIDENCE_DIR),), IngestOptions())
     _print_report(report, as_json)
     _print_head(head)
     _ingest_exit(report, accept_rejects=False)

@@ -1,10 +1,33 @@
-"""Exceptions raised by the library. Messages say what went wrong and what to do next."""
+"""Exceptions raised by the library. Messages say what went wrong and what to do next.
+
+An error about a name the library does not know (a format, a detector or threshold, a source to
+forget, a time zone) carries the closest known names as data too: ``exc.candidates`` maps each
+unknown name to them, best first, so a notebook need not parse the message. ``closest`` is the
+one did-you-mean every such message is built from.
+"""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+
+DEFAULT_CUTOFF = 0.6  # difflib's own: how alike (0..1) a candidate must be
+
+
+def closest(word: str, choices: Iterable[str], n: int = 3, cutoff: float = DEFAULT_CUTOFF) -> list[str]:
+    """The (at most ``n``) names of ``choices`` closest to ``word``, best first; may be empty."""
+    return difflib.get_close_matches(word, list(choices), n=n, cutoff=cutoff)
+
 
 class ForensicsError(Exception):
-    """Base class: the CLI turns any of these into a one-line error with exit code 1."""
+    """Base class: the CLI turns any of these into a one-line error with exit code 1.
+
+    ``candidates``: unknown name -> the closest known names (empty when the error is not about one).
+    """
+
+    def __init__(self, *args: object, candidates: Mapping[str, Sequence[str]] | None = None) -> None:
+        super().__init__(*args)
+        self.candidates: dict[str, list[str]] = {k: list(v) for k, v in (candidates or {}).items()}
 
 
 class CaseError(ForensicsError):

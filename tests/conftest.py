@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
 
 from forensics import Case
+from forensics.simulate import sample
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LOGS = ROOT / "sample_logs"  # forensics simulate output: truth.json + evidence/
 SAMPLE_EVIDENCE = SAMPLE_LOGS / "evidence"
-SAMPLE_PARAMS = {"seed": 7, "days": 30, "scale": 0.25, "start": date(2024, 3, 12)}
+SAMPLE_PARAMS = sample.SAMPLE_PARAMS  # what sample_logs/ was simulated with (the demo of a wheel too)
 
 
 def sample_truth() -> dict:  # type: ignore[type-arg]

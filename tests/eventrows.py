@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from forensics import Case
-from forensics.schema import EVENT_COLUMNS
+from forensics.store.schema import EVENT_COLUMNS
 
 T0 = datetime(2024, 3, 12, 10, 0, tzinfo=UTC)
 COLUMNS = ("method", "path", "query", "status", "bytes_sent", "client_ip", "user_agent", "principal")

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from forensics import Case, IngestOptions, IngestReport, formats, ingest
-from forensics.case import connect
 from forensics.formats.base import LogFormat, ParseOptions
-from forensics.schema import PARSED_COLUMNS
+from forensics.store.db import connect
+from forensics.store.schema import PARSED_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"

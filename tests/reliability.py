@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forensics import Case
-from forensics.verify import verify
+from forensics.ingest.verify import verify
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_EVIDENCE = ROOT / "sample_logs" / "evidence"

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from forensics import Case
-from forensics.actors import ActorOptions, derive_actors
-from forensics.auth import (
+from forensics.derive.actors import ActorOptions, derive_actors
+from forensics.derive.auth import (
     ANSWERED_401,
     EXPIRED,
     NO_LOGIN,
@@ -19,9 +19,9 @@ from forensics.auth import (
     AuthOptions,
     derive_auth,
 )
+from forensics.derive.network import Trusted, classify_ip
+from forensics.derive.routes import Endpoint
 from forensics.errors import TrustedNetworkError
-from forensics.network import Trusted, classify_ip
-from forensics.routes import Endpoint
 from tests.eventrows import T0, add_events
 
 LOGIN = Endpoint.parse("POST /api/v2/auth/login")

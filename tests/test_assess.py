@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from forensics import Case
-from forensics.actors import ActorOptions
-from forensics.assess import InvestigateOptions, assess
-from forensics.auth import AuthOptions
-from forensics.detect import DetectOptions
+from forensics.assess.compute import InvestigateOptions, assess
+from forensics.assess.window import Window
+from forensics.derive.actors import ActorOptions
+from forensics.derive.auth import AuthOptions
+from forensics.derive.network import Trusted
+from forensics.derive.routes import Endpoint, RouteOptions
+from forensics.detectors.run import DetectOptions
 from forensics.errors import WindowError
-from forensics.network import Trusted
-from forensics.outputs import write_outputs
-from forensics.routes import Endpoint, RouteOptions
-from forensics.window import Window
+from forensics.publish.writers import write_outputs
 from tests.eventrows import add_events
 
 T0 = datetime(2024, 5, 6, 0, 0, tzinfo=UTC)  # a Monday

@@ -14,23 +14,15 @@ from typing import Any
 import pytest
 
 from forensics import Case, ingest
-from forensics.actors import ActorOptions
-from forensics.assess import InvestigateOptions, assess
-from forensics.auth import (
-    EXPIRED,
-    NETWORK,
-    NO_LOGIN,
-    RESUMED,
-    ROAMING,
-    STILL_ANSWERED,
-    AuthOptions,
-)
-from forensics.detect import DetectOptions, run_detectors
+from forensics.assess.compute import InvestigateOptions, assess
+from forensics.assess.window import Window
+from forensics.derive.actors import ActorOptions
+from forensics.derive.auth import EXPIRED, NETWORK, NO_LOGIN, RESUMED, ROAMING, STILL_ANSWERED, AuthOptions
+from forensics.derive.linking import RULES
+from forensics.derive.routes import Endpoint, RouteOptions
 from forensics.detectors import REGISTRY
 from forensics.detectors.base import RECORD_IDS_SQL, SAMPLE_SQL
-from forensics.linking import RULES
-from forensics.routes import Endpoint, RouteOptions
-from forensics.window import Window
+from forensics.detectors.run import DetectOptions, run_detectors
 
 T0 = datetime(2024, 5, 6, tzinfo=UTC)  # a Monday
 DAYS = 10

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from forensics import Case, IngestOptions, formats, ingest
-from forensics.case import connect
 from forensics.formats.base import NOT_AN_ENTRY
+from forensics.store.db import connect
 from tests.formathelpers import event_values, parse_lines, parse_one, utc
 
 ARN_TG = "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067"

@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from forensics import Case, batch, ingest
+from forensics import Case, ingest
+from forensics.ingest import batch
 from tests.conftest import COMBINED, write_lines
 
 

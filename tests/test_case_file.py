@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from forensics import Case
-from forensics.case import STORAGE_VERSION
 from forensics.cli import main
-from forensics.schema import COMMENTS, DERIVED_COMMENTS, TABLES
+from forensics.store.db import STORAGE_VERSION
+from forensics.store.schema import COMMENTS, DERIVED_COMMENTS, TABLES
 
 
 @pytest.fixture(scope="module")

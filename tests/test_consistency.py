@@ -22,17 +22,17 @@ from typing import Any
 import pytest
 
 from forensics import Case, ingest
-from forensics.actors import ActorOptions
-from forensics.assess import InvestigateOptions
-from forensics.assessment import Assessment
-from forensics.auth import AuthOptions
-from forensics.detect import DetectOptions
-from forensics.investigation import investigate
-from forensics.network import Trusted
-from forensics.pseudonymise import Pseudonymisation
-from forensics.routes import Endpoint, RouteOptions
+from forensics.assess.assessment import Assessment
+from forensics.assess.compute import InvestigateOptions
+from forensics.assess.window import Window
+from forensics.derive.actors import ActorOptions
+from forensics.derive.auth import AuthOptions
+from forensics.derive.network import Trusted
+from forensics.derive.routes import Endpoint, RouteOptions
+from forensics.detectors.run import DetectOptions
+from forensics.publish.investigate import investigate
+from forensics.publish.pseudonymise import Pseudonymisation
 from forensics.simulate import simulate
-from forensics.window import Window
 from tests.conftest import SAMPLE_LOGS
 
 # name -> simulate parameters (None: the committed demo evidence), whether the login endpoint is

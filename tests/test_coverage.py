@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from forensics import Case, Endpoint, RouteOptions, derive_routes, ingest
-from forensics.coverage import CoverageOptions, compute_coverage, zero_event_bound
+from forensics.assess.coverage import CoverageOptions, compute_coverage, zero_event_bound
+from forensics.assess.window import Window, parse_window
 from forensics.errors import CoverageError
-from forensics.window import Window, parse_window
 from tests.conftest import SAMPLE_EVIDENCE
 from tests.eventrows import add_events
 
@@ -277,7 +277,7 @@ def test_bound_edges() -> None:
 def test_bound_names_the_uncovered_period() -> None:
     w = Window(datetime(2023, 3, 14, 16, 20, tzinfo=UTC), datetime(2024, 11, 21, 9, 40, tzinfo=UTC))
     gap_end = datetime(2024, 2, 1, tzinfo=UTC)
-    from forensics.coverage import Gap
+    from forensics.assess.coverage import Gap
 
     gap = Gap(w.start, gap_end, "before_first", None)
     t_u = (gap_end - w.start).total_seconds()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from forensics import Case
-from forensics.verify import verify
+from forensics.ingest.verify import verify
 from tests.reliability import (
     INVESTIGATE_ARGS,
     INVESTIGATE_EXIT,
@@ -125,9 +125,9 @@ def test_disk_full_while_writing_the_report_keeps_the_previous_report(
 def test_report_writer_failing_midway_leaves_the_previous_files(
     reference: tuple[Path, Path, float, float], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from forensics import outputs
-    from forensics.assess import InvestigateOptions, assess
+    from forensics.assess.compute import InvestigateOptions, assess
     from forensics.errors import ForensicsError
+    from forensics.publish import writers as outputs
 
     ref_case, ref_out, _, _ = reference
     out = tmp_path / "out"

@@ -17,9 +17,9 @@ from click.testing import CliRunner
 
 from forensics import Case, ingest
 from forensics.cli import main
-from forensics.custody import GENESIS, check_chain
 from forensics.errors import CaseError
-from forensics.verify import verify
+from forensics.ingest.verify import verify
+from forensics.store.custody import GENESIS, check_chain
 from tests.conftest import COMBINED, write_lines
 
 

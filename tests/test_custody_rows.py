@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from forensics import Case, ingest
-from forensics.case import ROW_DIGESTS_FROM
 from forensics.cli import main
-from forensics.custody import rechain
-from forensics.forget import forget
-from forensics.rowdigest import BATCH_COMMAND, compute
-from forensics.verify import verify
+from forensics.ingest.forget import forget
+from forensics.ingest.rowdigest import BATCH_COMMAND, compute
+from forensics.ingest.verify import verify
+from forensics.store.case import ROW_DIGESTS_FROM
+from forensics.store.custody import rechain
 from tests.conftest import COMBINED, write_lines
 
 REJECTED = "this is not a log line"
@@ -209,7 +209,7 @@ def test_probe_a_log_that_refuses_appends_is_reported_not_a_crash(
     ingested: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The probe's crash: `ConstraintException: Duplicate key "seq: 3"` raised from custody.append."""
-    from forensics import custody
+    from forensics.store import custody
 
     def refuse(*args: object, **kwargs: object) -> int:
         raise duckdb.ConstraintException('Constraint Error: Duplicate key "seq: 3" violates primary key')

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from forensics import Case
-from forensics.actors import ActorOptions
-from forensics.auth import AuthOptions
-from forensics.detect import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
+from forensics.derive.actors import ActorOptions
+from forensics.derive.auth import AuthOptions
+from forensics.derive.network import Trusted
+from forensics.derive.routes import Endpoint, RouteOptions
 from forensics.detectors import REGISTRY
+from forensics.detectors.run import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
 from forensics.errors import DetectorError, ForensicsError
-from forensics.network import Trusted
-from forensics.routes import Endpoint, RouteOptions
 from tests.eventrows import T0, add_events
 
 LOGIN = Endpoint.parse("POST /api/v2/auth/login")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from forensics import Case, ingest
-from forensics.detect import findings, run_detectors
+from forensics.detectors.run import findings, run_detectors
 from tests.test_detectors import OPTS
 
 T0 = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)

@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from forensics import Case, ingest
-from forensics.actors import ActorOptions
-from forensics.assess import InvestigateOptions, assess
-from forensics.auth import AuthOptions
-from forensics.detect import DetectOptions, run_detectors
+from forensics.assess.compute import InvestigateOptions, assess
+from forensics.assess.window import Window
+from forensics.derive.actors import ActorOptions
+from forensics.derive.auth import AuthOptions
+from forensics.derive.routes import Endpoint, RouteOptions
 from forensics.detectors import REGISTRY
-from forensics.routes import Endpoint, RouteOptions
-from forensics.window import Window
+from forensics.detectors.run import DetectOptions, run_detectors
 
 T0 = datetime(2024, 3, 12, 10, tzinfo=UTC)
 READ = Endpoint.parse("GET /api/v2/referrals/{id}")

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from forensics import Case, ingest
 from forensics.cli import main
-from forensics.ingest import IngestOptions
+from forensics.ingest.run import IngestOptions
 from tests.conftest import COMBINED, write_lines
 
 posix = pytest.mark.skipif(sys.platform == "win32", reason="POSIX links and FIFOs")
@@ -194,7 +194,7 @@ def test_a_line_duckdbs_reader_drops_silently_is_read_by_python(
 ) -> None:
     """DuckDB 2.0.1 drops a line of exactly 2^31 bytes without an error (the slow 2 GB test
     hits it); here a reader that drops a line stands in for it, at a test's scale."""
-    from forensics import batch
+    from forensics.ingest import batch
 
     real = batch.duckdb_lines_sql
 
@@ -256,7 +256,7 @@ def test_a_batch_that_fails_is_retried_file_by_file(
 ) -> None:
     """Files that share a parser are parsed together; one file's failure must not cost the
     others (here an out-of-memory while parsing one of them)."""
-    ingest_mod = sys.modules["forensics.ingest"]
+    ingest_mod = sys.modules["forensics.ingest.run"]
 
     real = ingest_mod.parse_batch
 
@@ -281,7 +281,7 @@ def test_a_batch_that_fails_is_retried_file_by_file(
 def test_the_case_log_entry_is_closed_when_an_ingest_stops(
     case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ingest_mod = sys.modules["forensics.ingest"]
+    ingest_mod = sys.modules["forensics.ingest.run"]
 
     def stop(self: object) -> None:
         raise RuntimeError("stopped")

@@ -15,11 +15,11 @@ import duckdb
 import pytest
 
 from forensics import formats
-from forensics.case import connect
 from forensics.formats.base import REQUEST_RE, _request_parts
 from forensics.formats.linefmt import LineFormat
 from forensics.formats.splitplan import plan_sql
 from forensics.formats.sqltext import sql_list, sql_str
+from forensics.store.db import connect
 from tests.conftest import COMBINED
 
 DATA = Path(__file__).resolve().parent / "data" / "realdata"

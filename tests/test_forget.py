@@ -11,14 +11,14 @@ import pytest
 from click.testing import CliRunner
 
 from forensics import Case, IngestOptions, forget, ingest
-from forensics.assess import InvestigateOptions, assess
+from forensics.assess.compute import InvestigateOptions, assess
+from forensics.assess.window import Window
 from forensics.cli import main
-from forensics.custody import check_chain
+from forensics.derive.routes import derive_routes, route_summary
 from forensics.errors import ForensicsError
-from forensics.forget import DERIVED_TABLES, DERIVED_VIEWS, UnknownSourceError
-from forensics.routes import derive_routes, route_summary
-from forensics.verify import verify
-from forensics.window import Window
+from forensics.ingest.forget import DERIVED_TABLES, DERIVED_VIEWS, UnknownSourceError
+from forensics.ingest.verify import verify
+from forensics.store.custody import check_chain
 from tests.conftest import COMBINED, ROOT, write_lines
 
 # nginx main lines (combined plus "$http_x_forwarded_for") forced as combined: every line parses,

@@ -1,4 +1,4 @@
-"""Whole files through ``forensics.ingest``: hostile bytes never crash it, and lose no line.
+"""Whole files through ``forensics.ingest.run``: hostile bytes never crash it, and lose no line.
 
 Each example writes a few evidence files made of hostile lines (tests/fuzzkit.py) turned into
 hostile BYTES — invalid UTF-8, NUL, CRLF / CR / mixed line ends, no final newline, gzip — and

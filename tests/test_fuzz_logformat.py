@@ -37,9 +37,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from forensics import formats
-from forensics.case import connect
 from forensics.errors import ForensicsError, LogFormatError
 from forensics.formats.base import ParseOptions
+from forensics.store.db import connect
 from tests.formathelpers import parse_lines, parse_one
 from tests.fuzzkit import TZ, bind_any, check_rows, fuzz_settings, parse_keyed
 from tests.test_fuzz_roundtrip import ZONES, clf_time, ipv4, ipv6, offset_min

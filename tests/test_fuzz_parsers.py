@@ -23,8 +23,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from forensics import formats
-from forensics.case import connect
 from forensics.formats.base import ParseOptions
+from forensics.store.db import connect
 from tests.formathelpers import ingest_lines, parse_lines
 from tests.fuzzkit import FORMATS, Collector, bind_any, fuzz_settings, line_lists, parse_keyed
 

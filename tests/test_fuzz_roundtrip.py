@@ -24,8 +24,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from forensics import formats
-from forensics.case import connect
 from forensics.formats.base import ParseOptions
+from forensics.store.db import connect
 from tests.fuzzkit import fuzz_settings, parse_keyed
 
 ZONES = [

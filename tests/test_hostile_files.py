@@ -90,7 +90,7 @@ def test_a_50_mb_line_is_kept_whole_and_the_next_line_parses(case: Case, tmp_pat
 def test_a_line_past_64_mib_keeps_its_first_64_mib_and_says_so(
     case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from forensics import lines
+    from forensics.ingest import linereader as lines
 
     monkeypatch.setattr(lines, "KEPT_LINE_BYTES", 1024)  # the same code path, at a test's scale
     monkeypatch.setattr(lines, "MAX_LINE_BYTES", 1024)
@@ -181,7 +181,7 @@ def test_links_loops_and_fifos_are_recorded_not_followed_or_hung_on(case: Case, 
 def test_a_file_growing_while_ingested_is_refused(
     case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from forensics import batch
+    from forensics.ingest import batch
 
     live = write_lines(tmp_path / "ev" / "access.log", COMBINED)
     stable = write_lines(tmp_path / "ev" / "old.log", COMBINED[:1])
@@ -192,7 +192,7 @@ def test_a_file_growing_while_ingested_is_refused(
         with open(live, "a", encoding="utf-8") as fh:  # the server writes a line meanwhile
             fh.write(COMBINED[1] + "\n")
 
-    monkeypatch.setattr(sys.modules["forensics.ingest"], "parse_batch", parse_then_append)
+    monkeypatch.setattr(sys.modules["forensics.ingest.run"], "parse_batch", parse_then_append)
     report = ingest(case, [live, stable])
     got = {r.path: r for r in report.results}
     assert got[live].status == "error" and "changed while being ingested" in (got[live].message or "")

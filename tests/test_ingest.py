@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from forensics import Case, IngestOptions, batch, ingest
+from forensics import Case, IngestOptions, ingest
 from forensics.errors import EvidenceError
+from forensics.ingest import batch
 from tests.conftest import COMBINED, SAMPLE_EVIDENCE, write_lines
 
 
@@ -200,7 +201,7 @@ def test_raw_lines_lead_back_to_evidence(case: Case, tmp_path: Path) -> None:
 
 
 def _decompressed_lines(path: Path) -> list[str]:
-    from forensics.evidence import TruncatedError, describe, iter_chunks
+    from forensics.ingest.evidence import TruncatedError, describe, iter_chunks
 
     data = b""
     try:
@@ -237,7 +238,7 @@ def test_unreadable_file_is_recorded(case: Case, tmp_path: Path, monkeypatch: py
     def refuse(p: Path) -> None:  # what describe() raises on EACCES (tests may run as root)
         raise EvidenceError(f"cannot read evidence file {p}: Permission denied")
 
-    monkeypatch.setattr(sys.modules["forensics.ingest"], "describe", refuse)
+    monkeypatch.setattr(sys.modules["forensics.ingest.run"], "describe", refuse)
     (res,) = ingest(case, [path]).results
     assert res.status == "error" and "cannot read" in (res.message or "")
     assert case.sources()["status"].tolist() == ["error"]
@@ -300,7 +301,7 @@ def test_a_batch_duckdb_cannot_parse_is_recorded_not_fatal(
 
     real = batch.parse_batch
     monkeypatch.setattr(
-        sys.modules["forensics.ingest"],
+        sys.modules["forensics.ingest.run"],
         "parse_batch",
         lambda con, items, o, m: boom() if items[0].fmt.name == "combined" else real(con, items, o, m),
     )

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from forensics import Case, IngestOptions, formats, ingest
-from forensics.case import connect
 from forensics.errors import TimezoneRequiredError
 from forensics.formats.base import NOT_AN_ENTRY, ParseOptions
+from forensics.store.db import connect
 from tests.formathelpers import event_values, ingest_lines, parse_lines, parse_one, utc
 
 NAMES = ["apigw_json", "gcp_lb", "azure_appgw", "azure_frontdoor", "caddy", "traefik_json", "envoy_json"]

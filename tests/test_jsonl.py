@@ -266,7 +266,7 @@ def test_invalid_and_non_object_lines_are_rejected_with_reasons(tmp_path: Path) 
 
 
 def test_json_without_time_or_target_is_not_an_access_log() -> None:
-    from forensics.case import connect
+    from forensics.store.db import connect
 
     con = connect(":memory:")
     fmt = formats.REGISTRY["jsonl"]

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from forensics import formats
-from forensics.case import connect
 from forensics.errors import LogFormatError, TimezoneRequiredError
 from forensics.formats.base import ParseOptions
 from forensics.formats.layout import compile_layout
+from forensics.store.db import connect
 from tests.formathelpers import GOLDEN, event_values, ingest_lines, parse_lines, parse_one, utc
 
 GOLD = json.loads((GOLDEN / "layouts.json").read_text(encoding="utf-8"))

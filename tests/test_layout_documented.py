@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from forensics import formats
-from forensics.case import connect
 from forensics.errors import LogFormatError
 from forensics.formats import layout_apache
 from forensics.formats.layout import compile_layout
+from forensics.store.db import connect
 from tests.formathelpers import GOLDEN, event_values, parse_one
 from tests.test_layout import expected_values, layout_text
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from forensics import Case, ingest
-from forensics.actors import ActorOptions, derive_actors
-from forensics.auth import AuthOptions
-from forensics.routes import Endpoint
+from forensics.derive.actors import ActorOptions, derive_actors
+from forensics.derive.auth import AuthOptions
+from forensics.derive.routes import Endpoint
 
 T0 = datetime(2024, 3, 12, 1, tzinfo=UTC)
 LOGIN = Endpoint.parse("POST /api/v2/auth/login")
@@ -131,7 +131,7 @@ def test_staff_behind_one_nat_walking_their_lists_are_not_merged(tmp_path: Path)
 def test_components_in_sql_match_union_find(case: Case) -> None:
     """The DuckDB connected components (min-label propagation + pointer jumping) against a
     plain union-find, on random graphs with long chains and stars."""
-    from forensics.linking import _components
+    from forensics.derive.linking import _components
 
     rng = random.Random(7)
     for _ in range(5):

@@ -11,13 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from forensics import Case, ingest
-from forensics.actors import ActorOptions, derive_actors
-from forensics.asndb import load_asn_db
-from forensics.auth import AuthOptions
 from forensics.cli import main
+from forensics.derive.actors import ActorOptions, derive_actors
+from forensics.derive.asndb import load_asn_db
+from forensics.derive.auth import AuthOptions
+from forensics.derive.network import Trusted, classify_ip, derive_ip_info
+from forensics.derive.routes import Endpoint
 from forensics.errors import NetworkDbError
-from forensics.network import Trusted, classify_ip, derive_ip_info
-from forensics.routes import Endpoint
 from tests.conftest import ROOT
 from tests.eventrows import add_events
 

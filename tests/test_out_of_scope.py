@@ -18,11 +18,11 @@ from click.testing import CliRunner
 
 from forensics import Case, ingest
 from forensics.cli import main
-from forensics.detect import DetectOptions, findings, run_detectors
+from forensics.derive.ownership import OwnershipMap
+from forensics.derive.routes import Endpoint, RouteOptions
+from forensics.detectors.run import DetectOptions, findings, run_detectors
 from forensics.errors import OwnershipError
-from forensics.evidence import sha256_file
-from forensics.ownership import OwnershipMap
-from forensics.routes import Endpoint, RouteOptions
+from forensics.ingest.evidence import sha256_file
 from tests import insider_case
 from tests.eventrows import T0, add_events
 

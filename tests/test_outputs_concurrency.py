@@ -17,11 +17,12 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from forensics import Case, ingest, outputs
-from forensics.assess import InvestigateOptions
+from forensics import Case, ingest
+from forensics.assess.compute import InvestigateOptions
 from forensics.cli import main
 from forensics.errors import ForensicsError
-from forensics.investigation import investigate
+from forensics.publish import writers as outputs
+from forensics.publish.investigate import investigate
 from tests.conftest import COMBINED, write_lines
 
 ARGS = ["--endpoint", "GET /api/v2/referrals/{id}", "--window", "2024-03-01T00:00:00Z/2024-08-01T00:00:00Z"]
@@ -184,8 +185,8 @@ def test_disk_full_during_ingest_is_one_clear_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: duckdb.Error
 ) -> None:
     """The probe: a full disk during ingest said "Current transaction is aborted"."""
-    case_module = importlib.import_module("forensics.case")
-    ingest_module = importlib.import_module("forensics.ingest")
+    case_module = importlib.import_module("forensics.store.case")
+    ingest_module = importlib.import_module("forensics.ingest.run")
 
     def fail(*args: object, **kwargs: object) -> None:
         raise error

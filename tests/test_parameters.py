@@ -15,16 +15,16 @@ import pytest
 from click.testing import CliRunner
 
 from forensics import Case
-from forensics.actors import ActorOptions
-from forensics.assess import InvestigateOptions, assess
-from forensics.auth import AuthOptions
+from forensics.assess.compute import InvestigateOptions, assess
+from forensics.assess.window import Window
 from forensics.cli import VERDICT_EXIT, main
+from forensics.derive.actors import ActorOptions
+from forensics.derive.auth import AuthOptions
+from forensics.derive.network import Trusted
+from forensics.derive.routes import Endpoint
 from forensics.errors import EmptyCaseError, LoginEndpointError, WindowError
-from forensics.network import Trusted
-from forensics.outputs import write_outputs
-from forensics.report.content import build
-from forensics.routes import Endpoint
-from forensics.window import Window
+from forensics.publish.report.content import build
+from forensics.publish.writers import write_outputs
 from tests.eventrows import add_events
 from tests.test_assess import DETECT, T0, WINDOW, at, monitor, partner, read, staff
 

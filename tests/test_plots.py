@@ -15,8 +15,8 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from forensics.assessment import Assessment
-from forensics.report import plots, render_html
+from forensics.assess.assessment import Assessment
+from forensics.publish.report import plots, render_html
 
 WINDOW = {"start": "2024-03-01T00:00:00Z", "end": "2024-04-01T00:00:00Z", "source": "given", "evidence": "x"}
 GAP = {"start": "2024-03-10T06:00:00Z", "end": "2024-03-12T22:48:00Z"}  # 2.7 days without logs

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from forensics import Case, IngestOptions, formats, ingest
-from forensics.case import connect
 from forensics.errors import TimezoneRequiredError
 from forensics.formats.base import NOT_AN_ENTRY, ParseOptions
 from forensics.formats.layout import compile_layout
+from forensics.store.db import connect
 from tests.formathelpers import event_values, parse_lines, parse_one, utc
 
 # HAProxy Configuration Manual 8.2.3 "HTTP log format": the example line, behind its RFC 3164

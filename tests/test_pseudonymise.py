@@ -24,18 +24,18 @@ import pytest
 from click.testing import CliRunner
 
 from forensics import Case
-from forensics.actors import ActorOptions
-from forensics.assess import InvestigateOptions, assess
-from forensics.auth import AuthOptions
+from forensics.assess.compute import InvestigateOptions, assess
+from forensics.assess.window import Window
 from forensics.cli import main
-from forensics.detect import DetectOptions
+from forensics.derive.actors import ActorOptions
+from forensics.derive.auth import AuthOptions
+from forensics.derive.routes import Endpoint, RouteOptions
+from forensics.detectors.run import DetectOptions
 from forensics.errors import PseudonymError
-from forensics.ingest import IngestOptions, ingest
-from forensics.outputs import write_outputs
-from forensics.pseudonym import Pseudonymiser, PseudonymKey, scrub
-from forensics.pseudonymise import Pseudonymisation, prepare, pseudonymise_assessment
-from forensics.routes import Endpoint, RouteOptions
-from forensics.window import Window
+from forensics.ingest.run import IngestOptions, ingest
+from forensics.publish.pseudonym_key import Pseudonymiser, PseudonymKey, scrub
+from forensics.publish.pseudonymise import Pseudonymisation, prepare, pseudonymise_assessment
+from forensics.publish.writers import write_outputs
 
 T0 = datetime(2024, 5, 6, tzinfo=UTC)
 WINDOW = Window(T0, T0 + timedelta(days=3))

@@ -21,10 +21,10 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from forensics.assessment import Assessment
-from forensics.report import content, plots, render_html, render_markdown, write_report
-from forensics.report.blocks import Table
-from forensics.report.markdown import md
+from forensics.assess.assessment import Assessment
+from forensics.publish.report import content, plots, render_html, render_markdown, write_report
+from forensics.publish.report.blocks import Table
+from forensics.publish.report.markdown import md
 
 SCRIPT = "<script>document.title='pwned'</script>"
 IMG = "\"><img src=x onerror=document.title='pwned2'>"
@@ -660,7 +660,7 @@ def test_write_report(tmp_path: Path, assessment: Assessment, page: str, markdow
 def test_template_is_package_data() -> None:
     from importlib.resources import files
 
-    assert files("forensics.report").joinpath("templates/report.html.j2").is_file()
+    assert files("forensics.publish.report").joinpath("templates/report.html.j2").is_file()
 
 
 # --- a real browser --------------------------------------------------------------------------

@@ -9,9 +9,9 @@ import json
 import pytest
 
 from forensics import Case, ingest
-from forensics.assess import assess
-from forensics.assessment import Assessment
-from forensics.report import render_html
+from forensics.assess.assessment import Assessment
+from forensics.assess.compute import assess
+from forensics.publish.report import render_html
 from tests import browser
 from tests.conftest import SAMPLE_LOGS
 from tests.test_consistency import _options

@@ -21,11 +21,11 @@ import pypdf
 import pytest
 
 from forensics import Case, ingest
-from forensics.assess import assess
-from forensics.assessment import Assessment
-from forensics.export import findings_json
-from forensics.report import render_html
-from forensics.report.pdf import _fetcher, layout, pdf_bytes
+from forensics.assess.assessment import Assessment
+from forensics.assess.compute import assess
+from forensics.publish.machine import findings_json
+from forensics.publish.report import render_html
+from forensics.publish.report.pdf import _fetcher, layout, pdf_bytes
 from forensics.simulate import simulate
 from tests.conftest import SAMPLE_LOGS
 from tests.pdfcheck import broken_words, overflowing

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 
 from forensics import Case
-from forensics.assessment import Assessment
-from forensics.case import _track_progress, connect
+from forensics.assess.assessment import Assessment
+from forensics.store.db import _track_progress, connect
 from tests.conftest import SAMPLE_LOGS
 
 HOSTILE = "<script>alert(1)</script>\x1b[31m"

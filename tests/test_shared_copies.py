@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from forensics import Case, ingest
-from forensics.actors import ActorOptions
-from forensics.assess import InvestigateOptions, assess
-from forensics.auth import AuthOptions
-from forensics.detect import DetectOptions
-from forensics.network import Trusted
-from forensics.routes import Endpoint, RouteOptions
+from forensics.assess.compute import InvestigateOptions, assess
+from forensics.assess.window import Window
+from forensics.derive.actors import ActorOptions
+from forensics.derive.auth import AuthOptions
+from forensics.derive.network import Trusted
+from forensics.derive.routes import Endpoint, RouteOptions
+from forensics.detectors.run import DetectOptions
 from forensics.simulate import simulate
 from forensics.simulate.scenarios import CLINIC_NAT
-from forensics.window import Window
 
 
 def _options(truth: dict[str, Any]) -> InvestigateOptions:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from forensics import formats
-from forensics.case import connect
 from forensics.errors import TimezoneRequiredError, UnknownFormatError
 from forensics.formats.base import ParseOptions
+from forensics.store.db import connect
 from tests.formathelpers import ingest_lines
 
 

@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from forensics.text import INVISIBLE_RE2, json_visible, printable, printable_lines
+from forensics.store.printable import INVISIBLE_RE2, json_visible, printable, printable_lines
 
 REQUIRED = (
     [chr(c) for c in range(0x00, 0x20)]  # C0, tab and newline included

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from forensics.assess.window import Window, parse_window, unknown_zone_message, zone_suggestions
 from forensics.errors import WindowError
-from forensics.window import Window, parse_window, unknown_zone_message, zone_suggestions
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -28,14 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from forensics.detectors.base import RECORD_IDS_SQL, SAMPLE_SQL, Detector, Threshold, num
-from forensics.linking import (
+from forensics.derive.linking import (
     CROWD_MAX_GAP,
     CROWD_MAX_SHARE,
     CROWD_MIN_IDS,
     CROWD_MIN_SESSIONS,
     ENUM_MAX_ID_STEP,
 )
+from forensics.detectors.base import RECORD_IDS_SQL, SAMPLE_SQL, Detector, Threshold, num
 
 
 def sql(t: Mapping[str, float]) -> str:

@@ -60,9 +60,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from forensics.auth import EXPIRED, NETWORK, RESUMED, ROAMING
+from forensics.derive.auth import EXPIRED, NETWORK, RESUMED, ROAMING
 from forensics.detectors.base import SAMPLE_SQL, Detector, Threshold, num
-from forensics.formats.sqltext import sql_str
+from forensics.store.db import sql_str
 
 BASIS_MAP = "ownership map"
 BASIS_INFERRED = "inferred from the logs"

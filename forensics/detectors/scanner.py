@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from forensics.actors import PROBE_PATH, SCANNER_UA
+from forensics.derive.actors import PROBE_PATH, SCANNER_UA
 from forensics.detectors.base import SAMPLE_SQL, Detector, Threshold, num
-from forensics.formats.sqltext import sql_str
+from forensics.store.db import sql_str
 
 PAYLOAD_RE = (
     r"(?i)(union(\s|%20|\+|/\*\*/)+(all(\s|%20|\+)+)?select|'(\s|%20|\+)*or(\s|%20|\+)+'?1'?='?1|"

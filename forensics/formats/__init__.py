@@ -6,12 +6,11 @@ that every module in this package is registered).
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 import duckdb
 
-from forensics.errors import UnknownFormatError
+from forensics.errors import UnknownFormatError, closest
 from forensics.formats import (
     alb,
     apigw_http_clf,
@@ -96,11 +95,12 @@ def get_format(name: str) -> LogFormat:
     """A registered format by name; unknown names get a 'did you mean' suggestion."""
     if name in REGISTRY:
         return REGISTRY[name]
-    close = difflib.get_close_matches(name, REGISTRY, n=1)
+    close = closest(name, REGISTRY, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise UnknownFormatError(
         f"unknown format {name!r}.{hint} Known formats: {', '.join(REGISTRY)} "
-        "(or give your server's layout with --log-format)"
+        "(or give your server's layout with --log-format)",
+        candidates={name: close},
     )
 
 

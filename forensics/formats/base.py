@@ -14,7 +14,8 @@ from typing import Protocol
 import duckdb
 
 from forensics.formats.sqltext import sql_str
-from forensics.schema import EVENT_COLUMNS, PARSED_COLUMNS
+from forensics.store.schema import EVENT_COLUMNS, PARSED_COLUMNS
+from forensics.store.schema import NOT_AN_ENTRY as NOT_AN_ENTRY
 
 # method, request target, protocol of an HTTP request line. Anything else (a "-", TLS bytes
 # sent to the HTTP port, garbage) leaves method NULL and keeps the text in request_raw.
@@ -23,11 +24,8 @@ METHOD_RE = r"[A-Za-z][A-Za-z0-9_-]{0,31}"
 PROTOCOL_RE = r" (HTTP/\S+)$"
 ABSOLUTE_URL_RE = r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)"
 
-# Reject reasons for lines that are not access-log entries at all (W3C ``#Fields:`` and other
-# directives, server start-up messages, non-request JSON log records) start with this: they are
-# rejects like any other (events + rejects = lines), but a file's parse rate is measured over
-# the lines that are entries. Say what the line is after the prefix.
-NOT_AN_ENTRY = "not an access-log entry: "
+# NOT_AN_ENTRY (reject reasons for lines that are not access-log entries) lives in store.schema:
+# the store reads it too, and the store imports no format.
 # What servers write for "no user": a dash, Apache's quoted empty name, nothing (after trim).
 NO_PRINCIPAL = "(" + ", ".join(sql_str(v) for v in ("", "-", '""', "''")) + ")"
 # The instants an event may carry (what Python's datetime can hold).

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-
-def sql_str(value: str) -> str:
-    """A DuckDB string literal. Standard SQL strings have no backslash escapes: only ' doubles."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def sql_list(values: list[str]) -> str:
-    return "[" + ", ".join(sql_str(v) for v in values) + "]"
+# the quoting itself is the store's (one home for every stage); formats keep their names for it
+from forensics.store.db import sql_list as sql_list
+from forensics.store.db import sql_str as sql_str
 
 
 def json_members_sql(entries: list[tuple[str, str]], absent: tuple[str, ...] = ("-", "")) -> str:

@@ -1,0 +1,222 @@
+"""Sessions and actors: who is behind the requests, tied together only by evidence.
+
+* A session is a principal's requests (when the log names one), else one IP + user agent's,
+  split where the client was idle longer than ``session_gap``.
+* Sessions join into one actor when the evidence ties them (``_link_actors``: the rules and
+  their thresholds are in linking.py; every link is stored with its rule and reason in table
+  ``actor_links``, and each actor's ``link_reasons`` summarise them for the report). A *login
+  fingerprint* — a client (address + user agent) that logged in and whose logins never
+  overlapped (auth.py: overlapping logins mean several people) — is one caller across days
+  (rule ``client``), so a member of staff alone on her address keeps one history when the log
+  names no user. A *shared* client (overlapping logins: an office NAT with identical browsers)
+  is never linked: its sessions are not one person, and its actor's class is ``shared``. Rules
+  that tie callers without a principal (same network + user agent, consecutive ids, the same
+  tool fingerprint walking the ids, a walk resumed days later) apply only where nobody logged
+  in and to clients that never logged in.
+* Every actor gets a class from ``CLASS_RULES`` (data, first match wins, with the reason the
+  report prints).
+
+Tables: ``sessions``, ``request_session`` (source_id, line_no, session_id), ``actors``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from forensics.derive.auth import SCANNER_UA as SCANNER_UA  # the scanner detector reads it here
+from forensics.derive.auth import AuthOptions, AuthResult, derive_auth
+from forensics.derive.linking import link_reasons_sql, link_sessions
+from forensics.store.case import Case, apply_comments
+from forensics.store.db import sql_str
+from forensics.store.entry import logs
+
+DEFAULT_SESSION_GAP = timedelta(minutes=30)
+MONITOR_UA = (
+    r"(?i)(uptimerobot|pingdom|statuscake|site24x7|kube-probe|elb-healthchecker|googlehc|"
+    r"datadog|newrelicpinger|betteruptime|uptime-kuma|nagios|zabbix|blackbox[_-]exporter|"
+    r"health-?check)"
+)
+CRAWLER_UA = (
+    r"(?i)(googlebot|bingbot|yandex(bot)?|baiduspider|duckduckbot|applebot|slurp|ahrefsbot|"
+    r"semrushbot|mj12bot|petalbot|facebookexternalhit|gptbot|ccbot|bytespider|amazonbot)"
+)
+PROBE_PATH = (
+    r"(?i)(/\.env|/\.git|/\.aws|/\.ssh|wp-login|wp-admin|xmlrpc\.php|phpmyadmin|/cgi-bin/|"
+    r"/actuator|/server-status|/vendor/phpunit|/boaform|/HNAP1|\.php$|\.asp$|/config\.json)"
+)
+
+# (class, reason, SQL condition over the per-actor aggregates built in _classify)
+CLASS_RULES: list[tuple[str, str, str]] = [
+    ("trusted", "every request came from a declared trusted network", "trusted_share = 1"),
+    (
+        "shared",
+        "several people behind one address and browser (their logins overlapped): who made which "
+        "request cannot be told without application logs with user ids",
+        "shared_share >= 0.5",
+    ),
+    (
+        "authenticated",
+        "requests carry authentication evidence (logged principal or a prior login)",
+        "len(principals) > 0 OR authed_share >= 0.5",
+    ),
+    ("monitor", "uptime/health-check user agent", "ua_monitor > 0"),
+    ("crawler", "search-engine user agent (claimed by the user agent; unverified offline)", "ua_crawler > 0"),
+    ("scanner", "scanner/attack-tool user agent", "ua_scanner > 0"),
+    (
+        "scanner",
+        "mostly 404s on probe paths (/.env, /wp-login.php, …)",
+        "requests >= 5 AND s404_share >= 0.8 AND probe_share >= 0.5",
+    ),
+    ("unknown", "no rule matched", "true"),
+]
+
+
+@dataclass(frozen=True)
+class ActorOptions:
+    auth: AuthOptions = field(default_factory=AuthOptions)
+    session_gap: timedelta = DEFAULT_SESSION_GAP
+
+    def to_dict(self) -> dict[str, object]:
+        return {**self.auth.to_dict(), "session_gap_s": self.session_gap.total_seconds()}
+
+
+@dataclass
+class ActorsResult:
+    auth: AuthResult
+    sessions: int = 0
+    actors: int = 0
+    classes: dict[str, int] = field(default_factory=dict)
+
+
+@logs("actors", ActorOptions, ActorOptions.to_dict, rows=("actors",))
+def derive_actors(case: Case, options: ActorOptions | None = None) -> ActorsResult:
+    """Authentication state, sessions, actors and their classes (all re-derived)."""
+    opts = options or ActorOptions()
+    result = ActorsResult(derive_auth(case, opts.auth))
+    con = case.con
+    gap = int(opts.session_gap.total_seconds())
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE request_session AS
+        SELECT source_id, line_no,
+          dense_rank() OVER (ORDER BY skey, sno) AS session_id
+        FROM (
+          SELECT *, sum(new) OVER (PARTITION BY skey ORDER BY ts, source_id, line_no) AS sno FROM (
+            SELECT source_id, line_no, ts, skey,
+              CASE WHEN epoch(ts) - epoch(lag(ts) OVER (PARTITION BY skey ORDER BY ts, source_id, line_no))
+                        <= {gap} THEN 0 ELSE 1 END AS new
+            FROM (SELECT f.source_id, f.line_no, f.ts,
+                    CASE WHEN coalesce(f.principal, f.twin_principal) IS NOT NULL
+                         THEN 'p:' || coalesce(f.principal, f.twin_principal)
+                         WHEN o.copy_line_no IS NOT NULL  -- another log's copy: its original's caller
+                         THEN 'c:' || coalesce(o.client_ip, '?') || ' ' || coalesce(o.user_agent, '')
+                         ELSE 'c:' || coalesce(f.client_ip, '?') || ' ' || coalesce(f.user_agent, '')
+                    END AS skey
+                  FROM request_facts f LEFT JOIN (
+                    -- a copy (the app log's, without a user agent) is in its original's session: its
+                    -- address alone would put every caller behind one address into one session
+                    SELECT t.copy_source_id, t.copy_line_no, arg_min(r.client_ip, t.skew_ms) AS client_ip,
+                      arg_min(r.user_agent, t.skew_ms) AS user_agent
+                    FROM request_twins t JOIN request_facts r USING (source_id, line_no) GROUP BY ALL) o
+                  ON o.copy_source_id = f.source_id AND o.copy_line_no = f.line_no)))"""
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE sessions AS
+        SELECT s.session_id,
+          min(coalesce(e.principal, e.twin_principal)) AS principal,
+          list(DISTINCT e.client_ip) FILTER (WHERE e.client_ip IS NOT NULL) AS ips,
+          list(DISTINCT e.user_agent) FILTER (WHERE e.user_agent IS NOT NULL) AS user_agents,
+          min(e.ts) AS first_seen, max(e.ts) AS last_seen, count(*) AS requests,
+          count_if(e.auth_state = 'authenticated')::BIGINT AS logged_in,
+          count_if(e.auth_shared)::BIGINT AS shared_requests,
+          count_if(e.auth_ambiguous)::BIGINT AS ambiguous_requests,
+          CASE WHEN min(coalesce(e.principal, e.twin_principal)) IS NULL
+               THEN min(coalesce(e.client_ip, '?') || ' ' || coalesce(e.user_agent, '')) END AS client
+        FROM request_session s JOIN request_facts e USING (source_id, line_no)
+        GROUP BY s.session_id"""
+    )
+    _link_actors(case)
+    result.classes = _classify(case)
+    _add_link_reasons(case)
+    row = con.execute("SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM actors)").fetchone()
+    if row:
+        result.sessions, result.actors = int(row[0]), int(row[1])
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('actor_options', ?)", [json.dumps(opts.to_dict())])
+    apply_comments(con)  # ip_info, request_twins, request_facts, sessions, actors: re-created
+    return result
+
+
+def _link_actors(case: Case) -> None:
+    """Connected components of sessions over the link rules -> ``sessions.actor_id`` and
+    ``actor_links`` (linking.py)."""
+    link_sessions(case)
+
+
+def _add_link_reasons(case: Case) -> None:
+    """``actors.link_reasons``: why the actor's sessions are one actor (empty: one session);
+    ``actors.hosting``: the hosting providers its addresses belong to (network.py, asndb.py)."""
+    case.con.execute(
+        f"""
+        CREATE OR REPLACE TABLE actors AS
+        WITH h AS (
+          SELECT s.actor_id, list(DISTINCT 'AS' || i.asn || ' ' || coalesce(i.as_org, '')
+                                  ORDER BY 'AS' || i.asn || ' ' || coalesce(i.as_org, '')) AS hosting
+          FROM sessions s, unnest(s.ips) AS p(ip) JOIN ip_info i ON i.client_ip = p.ip
+          WHERE i.hosting GROUP BY s.actor_id)
+        SELECT a.*, coalesce(l.link_reasons, []::VARCHAR[]) AS link_reasons,
+          coalesce(h.hosting, []::VARCHAR[]) AS hosting
+        FROM actors a LEFT JOIN ({link_reasons_sql()}) l USING (actor_id)
+        LEFT JOIN h USING (actor_id) ORDER BY a.actor_id"""
+    )
+
+
+def _classify(case: Case) -> dict[str, int]:
+    con = case.con
+    rules = " ".join(f"WHEN {cond} THEN {sql_str(cls)}" for cls, _, cond in CLASS_RULES)
+    reasons = " ".join(f"WHEN {cond} THEN {sql_str(why)}" for _, why, cond in CLASS_RULES)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE actors AS
+        WITH ua AS (  -- user-agent patterns once per distinct user agent, not per request
+          SELECT user_agent, regexp_matches(user_agent, {sql_str(MONITOR_UA)}) AS monitor,
+            regexp_matches(user_agent, {sql_str(CRAWLER_UA)}) AS crawler,
+            regexp_matches(user_agent, {sql_str(SCANNER_UA)}) AS scanner
+          FROM (SELECT DISTINCT user_agent FROM request_facts WHERE user_agent IS NOT NULL)),
+        probe AS (
+          SELECT path, regexp_matches(path, {sql_str(PROBE_PATH)}) AS probe
+          FROM (SELECT DISTINCT path FROM request_facts WHERE path IS NOT NULL)),
+        agg AS (
+          SELECT s.actor_id,
+            list(DISTINCT e.client_ip ORDER BY e.client_ip) FILTER (WHERE e.client_ip IS NOT NULL) AS ips,
+            list(DISTINCT e.user_agent ORDER BY e.user_agent) FILTER (WHERE e.user_agent IS NOT NULL)
+              AS user_agents,
+            coalesce(list(DISTINCT coalesce(e.principal, e.twin_principal)
+                          ORDER BY coalesce(e.principal, e.twin_principal))
+              FILTER (WHERE coalesce(e.principal, e.twin_principal) IS NOT NULL), []) AS principals,
+            min(e.ts) AS first_seen, max(e.ts) AS last_seen, count(*) AS requests,
+            count(DISTINCT s.session_id) AS sessions,
+            count(DISTINCT e.record_id) AS records, sum(e.bytes_sent) AS bytes,
+            avg(CASE WHEN e.auth_state = 'trusted' THEN 1 ELSE 0 END) AS trusted_share,
+            avg(CASE WHEN e.auth_state = 'authenticated' THEN 1 ELSE 0 END) AS authed_share,
+            avg(CASE WHEN e.auth_shared THEN 1 ELSE 0 END) AS shared_share,
+            count_if(e.auth_ambiguous) AS ambiguous_requests,
+            list(DISTINCT e.auth_evidence ORDER BY e.auth_evidence) AS auth_evidence,
+            avg(CASE WHEN e.status = 404 THEN 1 ELSE 0 END) AS s404_share,
+            avg(CASE WHEN p.probe THEN 1 ELSE 0 END) AS probe_share,
+            count_if(u.monitor) AS ua_monitor,
+            count_if(u.crawler) AS ua_crawler,
+            count_if(u.scanner) AS ua_scanner
+          FROM request_session rs JOIN request_facts e USING (source_id, line_no)
+          JOIN sessions s USING (session_id)
+          LEFT JOIN ua u USING (user_agent) LEFT JOIN probe p USING (path)
+          GROUP BY s.actor_id)
+        SELECT agg.*, CASE {rules} END AS class, CASE {reasons} END AS class_reason
+        FROM agg ORDER BY actor_id"""
+    )
+    return {
+        str(c): int(n)
+        for c, n in con.execute("SELECT class, count(*) FROM actors GROUP BY ALL ORDER BY ALL").fetchall()
+    }

@@ -1,0 +1,439 @@
+"""Authentication state of every request, and the evidence for it.
+
+Each request gets ``auth_state`` and ``auth_evidence`` (the reason, a phrase the report prints).
+The evidence is weighed in this order; the first that holds decides:
+
+1. ``principal`` — the log names a principal (remote user, JSON user, authorizer principal),
+   or ``principal in another log`` — the other server's copy of the same request does (twins.py):
+   **authenticated**;
+2. ``trusted`` — the client address is in a network the user declared (``--trusted``): **trusted**;
+3. ``login`` — a successful (2xx/3xx) request to a declared login endpoint came earlier from the
+   same *client* (IP and user agent: the login fingerprint) within the session lifetime:
+   **authenticated**. Several people can stand behind one client (an office NAT or proxy, with
+   identical corporate browsers): when the login it rests on overlapped another login of the same
+   client (less than a session lifetime apart) the client is *shared* (``auth_shared``), and the
+   request is ``auth_ambiguous`` — as it is when its address showed several user agents that day.
+   Someone there logged in; who made this request cannot be told. Ambiguous requests never count
+   as confirmed records and give no caller a history (assess.py, actors.py);
+4. ``no client address``, or ``source logs no principal and no login endpoint given``: the
+   evidence could not have shown authentication: **unknown**.
+
+Otherwise no authentication shows, and that is not by itself proof of an unauthenticated caller:
+token clients (mobile apps, single-page apps) log in once and keep their token while their
+address changes. **Unauthenticated needs positive evidence**, one of
+
+* ``ANSWERED_401`` — the server answered the request itself 401 (it got nothing, but the status-flip
+  evidence of the exposure window counts it);
+* ``NAMES_NONE`` — the request's own log names principals, and names none for it (unless its
+  user agent logged in elsewhere within the lifetime: ROAMING);
+* ``REFUSED`` — the same client was answered 401/403 within the session lifetime before, with no
+  login in effect then nor since (the server itself saw no credentials). A failed *login* is not
+  such a refusal: it shows someone there tried a password (a colleague behind the same proxy,
+  mistyping), not that the client's later requests carried no token;
+* ``TOOL`` — an attack-tool user agent (``SCANNER_UA``) that did not log in anywhere within the
+  lifetime;
+* ``NO_LOGIN`` — no login from this address (any browser) nor by this user agent (any address)
+  within the session lifetime, and this client never logged in before: no logged-in session
+  can plausibly continue here.
+
+A client with no visible authentication that the server **still answered with a record after
+the exposure window ended**, once the server was seen refusing (401/403) a record to a caller
+without credentials after the window — the fix shows — (``STILL_ANSWERED``; only when
+investigate is given the window, as ``AuthOptions.answered_after``) carries credentials the logs
+do not show — an API key, a client certificate — or the fix did not cover it. Either way its requests without
+visible authentication are not positive evidence of a caller without credentials: they are
+**unknown** (an attack-tool user agent stays ``TOOL``). The report's limitations say which.
+
+Where a logged-in session plausibly continues the state is **unknown**, with the reason:
+
+* ``ROAMING`` — its user agent logged in from another address within the lifetime (a token
+  client that moved: carrier NAT, Wi-Fi to mobile, VPN); checked before REFUSED and TOOL;
+* ``EXPIRED`` — this client logged in earlier, longer ago than the lifetime (a refreshed or
+  long-lived token cannot be excluded);
+* ``SHARED_ADDRESS`` — another browser logged in from this address within the lifetime;
+* ``NETWORK`` — instead of NO_LOGIN: its user agent logged in from the same network (``ip_info.net``:
+  the /24 or /48) at some other time in the case, before or after — a token client that a carrier's
+  NAT pool or a VPN moved to a neighbouring address, whose token outlives the session lifetime. An
+  attacker needs the same browser string *and* an address in a network where that browser logs in;
+* ``RESUMED`` — instead of NO_LOGIN: its user agent logs in somewhere in the case (from any address,
+  before or after), and on that day at least half of the records this client read were read by the
+  same user agent elsewhere too: from other addresses (any state), at least ``RESUMED_MIN_RECORDS``
+  (3) of them; or at *one* address where that user agent's own login was or is in effect (a login
+  no other client shares there, or RESUMED there), at least ``RESUMED_MIN_OWN`` (2) of them — a
+  token client returning to its own records from a new address (a phone on carrier NAT, roaming, a
+  VPN; or a token older than the logs). An enumerator that borrows a logged-in browser's user
+  agent mostly reads records no one with it read elsewhere, and stays NO_LOGIN; one that re-walks
+  the same ids from rotating addresses in client-days of one or two records stays NO_LOGIN too
+  (the minimum), and so does one whose two records a login shared by several people read (an
+  office NAT on identical browsers reads most records). An app session of one record on a new
+  address stays NO_LOGIN (a known limit: such a session is counted unauthenticated).
+
+``unknown`` can make a finding *possible* (or records *probable*), never a record *confirmed*.
+What settles it: application logs with user ids, session or token ids in the access log, or the
+token lifetime of the application (``--session-lifetime``). Login endpoints are never guessed into
+evidence: without ``--login``, likely ones are proposed (``AuthResult.proposed_logins``) for the
+user to confirm; a token refresh endpoint is a login endpoint (declare it too).
+
+Table ``request_facts`` holds one row per event: (source_id, line_no), the event columns the
+later derivations read (ts, client_ip, user_agent, principal, method, path, query, status,
+bytes_sent, route, record_id) and auth_state, auth_evidence, auth_trusted, auth_login_ts,
+auth_shared, auth_ambiguous, twin_principal (the principal the twin copy logged) and is_copy
+(this event is the second log's copy of a request) — so sessions and actors scan one table
+instead of re-joining events.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from forensics.derive.network import Trusted, derive_ip_info
+from forensics.derive.request_twins import derive_twins
+from forensics.derive.routes import Endpoint, ensure_routes
+from forensics.store.case import Case
+from forensics.store.db import sql_str
+
+DEFAULT_SESSION_LIFETIME = timedelta(hours=8)
+# Route templates that look like login endpoints (for proposals only).
+LOGIN_HINT_RE = r"(?i)(log-?in|sign-?in|auth|token|oauth|session)"
+SCANNER_UA = (
+    r"(?i)(sqlmap|nikto|nmap|masscan|zgrab|nuclei|wpscan|gobuster|dirbuster|ffuf|feroxbuster|"
+    r"acunetix|nessus|openvas|burp|owasp[ _-]?zap|wfuzz|censys|shodan|expanse|l9explore)"
+)
+
+# The reasons (auth_evidence) the state rests on when no authentication shows (see above).
+NAMES_NONE = "its log names principals, and none for this request"
+ANSWERED_401 = "the server answered it 401 (no valid credentials)"
+ROAMING = (
+    "its user agent logged in from another address within the session lifetime (a token client may "
+    "have moved)"
+)
+REFUSED = "the same client was refused (401/403) within the session lifetime before, no login since"
+TOOL = "attack-tool user agent, no login by it within the session lifetime"
+EXPIRED = (
+    "this client logged in earlier, longer ago than the session lifetime (a long-lived token cannot be "
+    "excluded)"
+)
+SHARED_ADDRESS = "another browser logged in from this address within the session lifetime (shared address)"
+NO_LOGIN = (
+    "no login from this address or by this user agent within the session lifetime, and this client never "
+    "logged in before"
+)
+RESUMED = (
+    "its user agent logs in elsewhere in the case, and most records this client read that day were read by "
+    "this user agent from other addresses too (three or more), or at one address where it logged in (two "
+    "or more): a token client returning to its own records from a new address"
+)
+NETWORK = (
+    "its user agent logged in from the same network (/24 or /48) at another time in the case (a token "
+    "client whose carrier or VPN moved it within one address pool)"
+)
+STILL_ANSWERED = (
+    "the server still answered this client (address and browser) with a record after the exposure "
+    "window ended, while refusing callers without credentials: it holds credentials the logs do not "
+    "show, or the fix did not cover it"
+)
+# the inferred reasons STILL_ANSWERED overrides (positive evidence drawn from the absence of a login)
+OVERRIDDEN_BY_STILL_ANSWERED = (NAMES_NONE, REFUSED, NO_LOGIN)
+# auth_evidence -> auth_state
+EVIDENCE_STATE: dict[str, str] = {
+    "principal": "authenticated",
+    "principal in another log": "authenticated",
+    "trusted": "trusted",
+    "login": "authenticated",
+    "no client address": "unknown",
+    "source logs no principal and no login endpoint given": "unknown",
+    NAMES_NONE: "unauthenticated",
+    ANSWERED_401: "unauthenticated",
+    ROAMING: "unknown",
+    REFUSED: "unauthenticated",
+    TOOL: "unauthenticated",
+    EXPIRED: "unknown",
+    SHARED_ADDRESS: "unknown",
+    NO_LOGIN: "unauthenticated",
+    RESUMED: "unknown",
+    NETWORK: "unknown",
+    STILL_ANSWERED: "unknown",
+}
+# What would settle an ambiguous or unknown request (the report's limitations say it).
+SETTLES = "application logs with user ids (or session/token ids in the access log) for the same requests"
+
+
+@dataclass(frozen=True)
+class AuthOptions:
+    logins: tuple[Endpoint, ...] = ()
+    trusted: tuple[Trusted, ...] = ()
+    session_lifetime: timedelta = DEFAULT_SESSION_LIFETIME
+    # the end of the exposure window (investigate --window): a record answered after it to a
+    # client without visible authentication means credentials the logs do not show (STILL_ANSWERED)
+    answered_after: datetime | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "logins": [e.text for e in self.logins],
+            "trusted": [str(t) for t in self.trusted],
+            "session_lifetime_s": self.session_lifetime.total_seconds(),
+        }
+        if self.answered_after is not None:
+            out["answered_after"] = self.answered_after.isoformat()
+        return out
+
+
+@dataclass
+class AuthResult:
+    counts: dict[str, int] = field(default_factory=dict)  # auth_state -> requests
+    ambiguous: int = 0  # login-inferred requests whose caller cannot be told apart (auth_ambiguous)
+    shared: int = 0  # of them, on a client (address + browser) with overlapping logins (auth_shared)
+    proposed_logins: list[tuple[str, int]] = field(default_factory=list)  # route, 2xx/3xx count
+    unused_logins: list[str] = field(default_factory=list)  # given logins no 2xx/3xx request matches
+
+
+def login_condition(logins: tuple[Endpoint, ...]) -> str:
+    """SQL over ``requests`` rows: the request hit one of the login endpoints."""
+    if not logins:
+        return "false"
+    return " OR ".join(f"({ep.match_sql()})" for ep in logins)
+
+
+def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
+    """(Re)build ``ip_info`` and ``request_facts``."""
+    opts = options or AuthOptions()
+    ensure_routes(case)
+    derive_ip_info(case, opts.trusted)
+    derive_twins(case)
+    case.con.execute(_facts_sql(opts))
+    result = AuthResult()
+    for state, n in case.con.execute(
+        "SELECT auth_state, count(*) FROM request_facts GROUP BY ALL ORDER BY ALL"
+    ).fetchall():
+        result.counts[str(state)] = int(n)
+    row = case.con.execute(
+        "SELECT count_if(auth_ambiguous), count_if(auth_shared) FROM request_facts"
+    ).fetchone()
+    result.ambiguous = int(row[0] or 0) if row else 0
+    result.shared = int(row[1] or 0) if row else 0
+    result.unused_logins = unused_logins(case, opts.logins)
+    if not opts.logins or result.unused_logins:
+        result.proposed_logins = propose_logins(case)
+    case.con.execute(
+        "INSERT OR REPLACE INTO meta VALUES ('auth_options', ?)",
+        [json.dumps(opts.to_dict())],
+    )
+    return result
+
+
+def _facts_sql(opts: AuthOptions) -> str:
+    """The query building ``request_facts`` (one pass of ASOF joins; see the module docstring)."""
+    life = int(opts.session_lifetime.total_seconds())
+    has_logins = "true" if opts.logins else "false"
+    state = " ".join(f"WHEN {sql_str(ev)} THEN {sql_str(st)}" for ev, st in EVIDENCE_STATE.items())
+
+    def within(col: str) -> str:
+        return f"({col} IS NOT NULL AND epoch(ts) - epoch({col}) <= {life})"
+
+    return f"""
+        CREATE OR REPLACE TABLE request_facts AS
+        WITH logins0 AS (
+          SELECT client_ip, coalesce(user_agent, '') AS ua, ts AS login_ts FROM requests
+          WHERE ({login_condition(opts.logins)}) AND status BETWEEN 200 AND 399
+            AND client_ip IS NOT NULL),
+        logins AS (  -- a login less than a lifetime from another of the same client: several people
+          SELECT client_ip, ua, login_ts,
+            coalesce(epoch(login_ts) - epoch(lag(login_ts) OVER w) < {life}, false)
+              OR coalesce(epoch(lead(login_ts) OVER w) - epoch(login_ts) < {life}, false) AS login_shared
+          FROM logins0 WINDOW w AS (PARTITION BY client_ip, ua ORDER BY login_ts)),
+        net_logins AS (  -- (network, user agent) pairs that logged in at some time in the case
+          SELECT DISTINCT i.net AS login_net, l.ua AS login_ua FROM logins l JOIN ip_info i USING (client_ip)
+          WHERE l.ua <> '' AND i.net IS NOT NULL),
+        src AS (SELECT source_id, bool_or(principal IS NOT NULL) AS logs_principal
+                FROM events GROUP BY source_id),
+        tw AS (  -- the principal the other log wrote for the same request (twins.py)
+          SELECT t.source_id, t.line_no, c.principal AS twin_principal, false AS is_copy
+          FROM request_twins t JOIN events c ON c.source_id = t.copy_source_id AND c.line_no = t.copy_line_no
+          UNION ALL
+          SELECT t.copy_source_id, t.copy_line_no, p.principal, true
+          FROM request_twins t JOIN events p ON p.source_id = t.source_id AND p.line_no = t.line_no),
+        twin AS (SELECT source_id, line_no, min(twin_principal) AS twin_principal, bool_or(is_copy) AS is_copy
+                 FROM tw GROUP BY ALL),
+        shared AS (SELECT client_ip, ts::DATE AS day, count(DISTINCT user_agent) AS uas
+                   FROM events WHERE client_ip IS NOT NULL GROUP BY ALL),
+        tool AS (SELECT ua, regexp_matches(ua, {sql_str(SCANNER_UA)}) AS tool_ua
+                 FROM (SELECT DISTINCT coalesce(user_agent, '') AS ua FROM events)),
+        j AS MATERIALIZED (  -- the client's own last login
+          SELECT e.source_id, e.line_no, e.ts, e.client_ip, e.user_agent, e.principal, e.method,
+            e.path, e.query, e.status, e.bytes_sent, e.route, e.record_id, coalesce(e.user_agent, '') AS ua,
+            l.login_ts, l.login_shared
+          FROM requests e ASOF LEFT JOIN logins l
+            ON e.client_ip = l.client_ip AND coalesce(e.user_agent, '') = l.ua AND e.ts >= l.login_ts),
+        refusals AS (  -- 401/403 to a client with no login in effect: the server saw no credentials
+          SELECT client_ip, ua, ts AS refused_ts FROM j
+          WHERE status IN (401, 403) AND client_ip IS NOT NULL AND NOT {within("login_ts")}
+            AND NOT ({login_condition(opts.logins)})),  -- a failed login is not a refused request
+        j2 AS (
+          SELECT j.*, r.refused_ts FROM j ASOF LEFT JOIN refusals r
+            ON j.client_ip = r.client_ip AND j.ua = r.ua AND j.ts >= r.refused_ts),
+        j3 AS (  -- the last login by the same user agent from any address
+          SELECT j2.*, u.login_ts AS ua_login_ts
+          FROM j2 ASOF LEFT JOIN (SELECT * FROM logins WHERE ua <> '') u
+            ON j2.ua = u.ua AND j2.ts >= u.login_ts),
+        j4 AS (  -- the last login from the same address by any user agent
+          SELECT j3.*, p.login_ts AS ip_login_ts FROM j3 ASOF LEFT JOIN logins p
+            ON j3.client_ip = p.client_ip AND j3.ts >= p.login_ts),
+        k AS (
+          SELECT j4.*, i.trusted, s.logs_principal, sh.uas, tw.twin_principal,
+            coalesce(tw.is_copy, false) AS is_copy,
+            CASE WHEN j4.principal IS NOT NULL THEN 'principal'
+                 WHEN tw.twin_principal IS NOT NULL THEN 'principal in another log'
+                 WHEN i.trusted IS NOT NULL THEN 'trusted'
+                 WHEN {within("login_ts")} THEN 'login'
+                 WHEN j4.client_ip IS NULL THEN 'no client address'
+                 WHEN NOT {has_logins} AND NOT s.logs_principal
+                   THEN 'source logs no principal and no login endpoint given'
+                 WHEN j4.status = 401 THEN {sql_str(ANSWERED_401)}
+                 WHEN {within("ua_login_ts")} THEN {sql_str(ROAMING)}
+                 WHEN s.logs_principal THEN {sql_str(NAMES_NONE)}
+                 WHEN {within("refused_ts")}
+                      AND refused_ts > coalesce(login_ts, refused_ts - INTERVAL 1 SECOND)
+                   THEN {sql_str(REFUSED)}
+                 WHEN coalesce(t.tool_ua, false) THEN {sql_str(TOOL)}
+                 WHEN login_ts IS NOT NULL THEN {sql_str(EXPIRED)}
+                 WHEN {within("ip_login_ts")} THEN {sql_str(SHARED_ADDRESS)}
+                 WHEN nl.login_ua IS NOT NULL THEN {sql_str(NETWORK)}
+                 ELSE {sql_str(NO_LOGIN)} END AS auth_evidence
+          FROM j4 LEFT JOIN ip_info i USING (client_ip) LEFT JOIN src s USING (source_id)
+          LEFT JOIN net_logins nl ON nl.login_net = i.net AND nl.login_ua = j4.ua
+          LEFT JOIN twin tw USING (source_id, line_no) LEFT JOIN tool t USING (ua)
+          LEFT JOIN shared sh ON sh.client_ip = j4.client_ip AND sh.day = j4.ts::DATE),
+        {_resumed_sql()},
+        {_still_answered_sql(opts)}
+        SELECT source_id, line_no, ts, client_ip, user_agent, principal, method, path, query,
+          status, bytes_sent, route, record_id,
+          CASE auth_evidence {state} ELSE 'unknown' END AS auth_state,
+          auth_evidence,
+          trusted AS auth_trusted,
+          CASE WHEN auth_evidence = 'login' THEN login_ts END AS auth_login_ts,
+          (auth_evidence = 'login' AND login_shared) AS auth_shared,
+          (auth_evidence = 'login' AND (login_shared OR coalesce(uas, 1) > 1)) AS auth_ambiguous,
+          twin_principal, is_copy
+        FROM k2"""
+
+
+RESUMED_MIN_RECORDS = 3  # a client-day returns to at least this many records read from elsewhere
+RESUMED_MIN_OWN = (
+    2  # ... or to at least this many read by the same user agent at one address it logged in from
+)
+
+
+def _resumed_sql() -> str:
+    """CTEs ``ua_logins``, ``seen``, ``resumed``, ``k1``, ``logged``, ``own_day``, ``own_hit``,
+    ``resumed_own`` and ``k1o``: ``k`` with RESUMED where either of its branches applies (see the
+    docstring; the second reads the first's result, so a token client chains across addresses)."""
+    return f"""ua_logins AS (SELECT DISTINCT ua FROM logins WHERE ua <> ''),
+        seen AS (  -- per user agent and record: from how many addresses it was read
+          SELECT ua, record_id, count(DISTINCT client_ip) AS addresses FROM k
+          WHERE record_id IS NOT NULL AND status BETWEEN 200 AND 299 GROUP BY ALL),
+        resumed AS (  -- client-days without a login whose records are mostly read from elsewhere too
+          SELECT k.client_ip, k.ua, k.ts::DATE AS day
+          FROM k SEMI JOIN ua_logins USING (ua) JOIN seen s USING (ua, record_id)
+          WHERE k.auth_evidence = {sql_str(NO_LOGIN)} AND k.status BETWEEN 200 AND 299
+          GROUP BY ALL
+          HAVING count_if(s.addresses >= 2) * 2 >= count(*)
+            AND count(DISTINCT k.record_id) FILTER (WHERE s.addresses >= 2) >= {RESUMED_MIN_RECORDS}),
+        k1 AS (
+          SELECT k.* REPLACE (CASE WHEN k.auth_evidence = {sql_str(NO_LOGIN)} AND r.client_ip IS NOT NULL
+              THEN {sql_str(RESUMED)} ELSE k.auth_evidence END AS auth_evidence)
+          FROM k LEFT JOIN resumed r ON r.client_ip = k.client_ip AND r.ua = k.ua AND r.day = k.ts::DATE),
+        logged AS (  -- records a user agent read at an address where its own login there is or was in
+          SELECT DISTINCT ua, client_ip, record_id FROM k1  -- effect (one client's: not a shared login),
+          WHERE (auth_evidence IN ('login', {sql_str(EXPIRED)}) AND NOT coalesce(login_shared, false)  -- or
+                 OR auth_evidence = {sql_str(RESUMED)})                               -- resumed there
+            AND record_id IS NOT NULL AND status BETWEEN 200 AND 299),
+        own_day AS (  -- client-days still without a login: their records
+          SELECT client_ip, ua, ts::DATE AS day, count(DISTINCT record_id) AS n
+          FROM k1 SEMI JOIN ua_logins USING (ua)
+          WHERE auth_evidence = {sql_str(NO_LOGIN)} AND status BETWEEN 200 AND 299 AND record_id IS NOT NULL
+          GROUP BY ALL),
+        own_hit AS (  -- ... and per other address, how many of them the same user agent read there so
+          SELECT k1.client_ip, k1.ua, k1.ts::DATE AS day, g.client_ip AS there,
+            count(DISTINCT k1.record_id) AS hit
+          FROM k1 JOIN logged g ON g.ua = k1.ua AND g.record_id = k1.record_id AND g.client_ip <> k1.client_ip
+          WHERE k1.auth_evidence = {sql_str(NO_LOGIN)} AND k1.status BETWEEN 200 AND 299 GROUP BY ALL),
+        resumed_own AS (
+          SELECT o.client_ip, o.ua, o.day FROM own_day o JOIN own_hit h USING (client_ip, ua, day)
+          GROUP BY ALL HAVING max(h.hit) * 2 >= any_value(o.n) AND max(h.hit) >= {RESUMED_MIN_OWN}),
+        k1o AS (
+          SELECT k1.* REPLACE (CASE WHEN k1.auth_evidence = {sql_str(NO_LOGIN)} AND r.client_ip IS NOT NULL
+              THEN {sql_str(RESUMED)} ELSE k1.auth_evidence END AS auth_evidence)
+          FROM k1 LEFT JOIN resumed_own r
+            ON r.client_ip = k1.client_ip AND r.ua = k1.ua AND r.day = k1.ts::DATE)"""
+
+
+def _still_answered_sql(opts: AuthOptions) -> str:
+    """CTEs ``still`` and ``k2``: ``k`` with STILL_ANSWERED where it applies (see the docstring)."""
+    overridden = ", ".join(sql_str(r) for r in OVERRIDDEN_BY_STILL_ANSWERED)
+    if opts.answered_after is None:
+        return "k2 AS (SELECT * FROM k1o)"
+    after = sql_str(opts.answered_after.isoformat())
+    visible = ", ".join(
+        sql_str(ev) for ev, st in EVIDENCE_STATE.items() if st in ("authenticated", "trusted")
+    )
+    return f"""fixed AS (  -- the first refusal of a record to a caller without credentials after the window
+          SELECT min(ts) AS fixed_ts FROM k1o
+          WHERE ts >= {after}::TIMESTAMPTZ AND record_id IS NOT NULL AND status IN (401, 403)
+            AND auth_evidence NOT IN ({visible})),
+        still AS (  -- clients answered with a record after that, no visible authentication
+          SELECT DISTINCT client_ip, ua FROM k1o, fixed
+          WHERE ts >= fixed.fixed_ts AND record_id IS NOT NULL AND status BETWEEN 200 AND 299
+            AND auth_evidence IN ({overridden})),
+        k2 AS (
+          SELECT k.* REPLACE (CASE WHEN k.auth_evidence IN ({overridden}) AND s.client_ip IS NOT NULL
+              THEN {sql_str(STILL_ANSWERED)} ELSE k.auth_evidence END AS auth_evidence)
+          FROM k1o k LEFT JOIN still s ON s.client_ip = k.client_ip AND s.ua = k.ua)"""
+
+
+def propose_logins(case: Case) -> list[tuple[str, int]]:
+    """Routes that look like login endpoints: POST, login-like template, successful answers."""
+    rows = case.con.execute(
+        f"""
+        SELECT route, count_if(status BETWEEN 200 AND 399) AS ok FROM requests
+        WHERE method = 'POST' AND regexp_matches(template, {sql_str(LOGIN_HINT_RE)})
+        GROUP BY route HAVING ok > 0 ORDER BY ok DESC, route LIMIT 5"""
+    ).fetchall()
+    return [(str(r), int(n)) for r, n in rows]
+
+
+def unused_logins(case: Case, logins: tuple[Endpoint, ...]) -> list[str]:
+    """The declared login endpoints that no successful (2xx/3xx) request in the case matches.
+
+    Such a login is evidence of nothing: every caller would look unauthenticated (a typo in
+    ``--login`` turned a whole API's users into attackers), so investigate refuses it.
+    """
+    out = []
+    for ep in logins:
+        row = case.con.execute(
+            f"SELECT count(*) FROM events WHERE ({ep.match_sql()}) AND status BETWEEN 200 AND 399"
+        ).fetchone()
+        if not row or not int(row[0]):
+            out.append(ep.text)
+    return out
+
+
+def principals_missing(case: Case) -> bool:
+    """True when some source never logs a principal: without a login endpoint its requests'
+    authentication cannot be judged (``auth_state = 'unknown'``)."""
+    row = case.con.execute(
+        "SELECT count(*) FROM (SELECT source_id FROM events GROUP BY source_id "
+        "HAVING NOT bool_or(principal IS NOT NULL))"
+    ).fetchone()
+    return bool(row and int(row[0]))
+
+
+def proposals_text(proposed: list[tuple[str, int]]) -> str:
+    """The proposed login endpoints as a phrase for messages."""
+    if not proposed:
+        return (
+            "no route looks like one (a POST to a path with login, sign-in, auth, token or session "
+            "answered 2xx/3xx); `forensics routes CASE` lists the routes"
+        )
+    return "likely login endpoints: " + ", ".join(f"{r} ({n:,} successful)" for r, n in proposed)

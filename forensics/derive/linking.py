@@ -1,0 +1,419 @@
+"""Which sessions are one actor: the link rules, each link with its reason (table ``actor_links``).
+
+Rules (``RULES``: name -> the title a report prints); every link is between two sessions:
+
+* ``principal`` — the same principal (logged on the line, or by the other log's copy);
+* ``twin`` — one request logged by two servers (twins.py): both copies' sessions, when the copy's
+  session holds copies of one original session only (an app log's copies carry no user agent:
+  its session on an address shared by several callers must not tie them together);
+* ``client`` — one *login fingerprint*: a client (address + user agent) that logged in and whose
+  logins never overlapped (auth.py: overlapping logins on one client mean several people), back
+  within ``CLIENT_LINK_GAP`` — when the log names no user, a member of staff alone on her address
+  keeps one history across days. A *shared* client (overlapping logins) is never linked;
+* ``network_ua`` — the same user agent from one network (/24, IPv6 /48, or the same
+  hosting provider's AS when an ``--asn-db`` was given), no pause longer than ``NET_LINK_GAP``;
+* ``adjacent_ids`` — consecutive record ids of one route read within ``ENUM_MAX_GAP`` by two
+  sessions with the same user agent, when it happened ``ENUM_MIN_ADJACENT`` times and for at
+  least ``ENUM_MIN_ADJACENT_SHARE`` of the smaller session's reads, or both sessions walk the
+  ids themselves;
+* ``fingerprint_walk`` — the same tool fingerprint (user agent, method, query-parameter names,
+  referer absence, path casing: ``FINGERPRINT_SQL``) reading at least ``WALK_MIN_IDS``
+  consecutive ids of a route in increasing time order, each next id within ``WALK_MAX_GAP``
+  (a slow scraper rotating addresses: each address may read a single id);
+* ``crowd_walk`` — callers with nothing else in common (a new address and browser per request)
+  whose *unauthenticated* 2xx reads of a route, together, walk at least ``CROWD_MIN_IDS``
+  consecutive ids in time order, each within ``CROWD_MAX_GAP`` — a path of reads each the
+  other's nearest neighbour in id and time (``_crowd_walks``), so ids someone else read before
+  never break it — over at least ``CROWD_MIN_SESSIONS`` sessions, none holding more than
+  ``CROWD_MAX_SHARE`` of the ids (H11: one enumerator spread over rotating cloud addresses).
+  Reads whose authentication is unknown never count, so staff on logs without logins are never
+  tied by it;
+* ``resumed_walk`` — across pauses of days: an actor (after the rules above) that walks a route's
+  ids resumes where another with the same fingerprint stopped: its first id is 1 to
+  max(``RESUME_MIN_ID_GAP``, ``RESUME_ID_GAP_FACTOR`` times the ids the earlier one walked) above the
+  other's last (a logging gap or an unlogged night in between), at most ``RESUME_MAX_PAUSE``
+  later, both walking (share of small forward steps ≥ ``ENUM_MIN_WALK`` over at least
+  ``RESUME_MIN_READS`` reads); the nearest such predecessor wins.
+* ``repeated_walk`` — two such walking actors with the same fingerprint share an address and walk
+  overlapping id ranges, the later at most ``RESUME_MAX_PAUSE`` after the earlier (a script run
+  again from the same host, e.g. a retry after the fix that is refused: walks count requests
+  answered 2xx-4xx, the tool's behaviour whatever the answer).
+
+All rules but ``principal``, ``twin`` and ``client`` link only sessions where nobody logged in
+(no principal, no authenticated request; ``network_ua`` also never takes a client that logged in
+at another time — staff would merge through their pre-login static requests) and only their
+unauthenticated/unknown 2xx reads: staff who logged in behind one office NAT with the same
+browser are never merged by them. Random reads by unrelated callers with the same common
+browser string do not walk, so they never link.
+
+Connected components run in DuckDB (``_components``: min-label propagation with pointer
+jumping, O(log n) rounds), so nothing in Python grows with the sessions.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from forensics.store.case import Case
+
+# Unauthenticated sessions with one user agent in one network are one actor while they keep
+# coming back within this pause (a nightly job stays one actor; a month-long silence splits).
+NET_LINK_GAP = timedelta(hours=26)
+# The sessions of one login fingerprint (address + user agent) whose logins never overlapped are
+# one caller across days while it keeps coming back within this pause: weekends and a fortnight's
+# leave stay one history; an address handed to someone else with the same browser months later
+# does not inherit it.
+CLIENT_LINK_GAP = timedelta(days=15)
+ENUM_MAX_ID_STEP = 2  # record ids this close count as consecutive
+ENUM_MAX_GAP = timedelta(minutes=10)
+# Two sessions that touched consecutive ids are one enumerator only when that happened this
+# often, or when both sessions' own reads walk the ids (share of small steps at least this):
+# one chance adjacency between two clinicians' random reads must not merge them.
+ENUM_MIN_ADJACENT = 3
+# ... and those adjacencies are at least this share of the smaller session's reads: two people
+# reading random ids of one small range with the same browser meet by chance a few times, a
+# round-robin rotation meets on every read.
+ENUM_MIN_ADJACENT_SHARE = 0.5
+ENUM_MIN_WALK = 0.8
+WALK_MIN_IDS = 20
+WALK_MAX_GAP = timedelta(minutes=60)
+# crowd_walk: callers with nothing else in common (a new address and browser string per request)
+# whose first unauthenticated reads of a route's ids, together, walk at least CROWD_MIN_IDS
+# consecutive ids in time order, each within CROWD_MAX_GAP of the previous, spread over at least
+# CROWD_MIN_SESSIONS sessions with none holding more than CROWD_MAX_SHARE of the ids (also the
+# defaults of the route-level distributed_walk finding, which reads them here; METHOD.md H11). Only
+# reads with positive evidence of no authentication: staff whose authentication is unknown are never tied.
+CROWD_MIN_IDS = 50
+CROWD_MIN_SESSIONS = 10
+CROWD_MAX_SHARE = 0.5
+CROWD_MAX_GAP = timedelta(minutes=10)
+RESUME_MAX_PAUSE = timedelta(days=14)
+RESUME_MIN_READS = 10
+RESUME_MIN_ID_GAP = 50
+RESUME_ID_GAP_FACTOR = 2
+
+RULES: dict[str, str] = {
+    "principal": "same principal",
+    "twin": "one request logged by two servers",
+    "client": "one login fingerprint (address + browser, logins never overlapping) across days",
+    "network_ua": "same user agent from one network without a long pause",
+    "adjacent_ids": "consecutive record ids read within minutes, same user agent",
+    "fingerprint_walk": "same tool fingerprint walking consecutive ids in time order",
+    "crowd_walk": "many unauthenticated callers whose reads together walk consecutive ids in minutes",
+    "resumed_walk": "resumed an id walk where another stopped, same tool fingerprint",
+    "repeated_walk": "walked the ids again from the same address with the same tool",
+}
+
+# A read's tool fingerprint: traits a script keeps and that the logs hold (header order is not
+# logged). Over request_facts r joined to events e.
+FINGERPRINT_SQL = (
+    "coalesce(r.user_agent, '') || ' | ' || coalesce(r.method, '?') || ' | query ' || "
+    "coalesce(array_to_string(list_sort(list_distinct(regexp_extract_all(coalesce(r.query, ''), "
+    "'(?:^|&)([^&=]+)', 1))), ','), '') || ' | ' || "
+    "CASE WHEN e.referer IS NULL OR e.referer IN ('', '-') THEN 'no referer' ELSE 'referer' END || ' | ' || "
+    "CASE WHEN r.path <> lower(r.path) THEN 'mixed-case path' ELSE 'lower-case path' END"
+)
+
+
+def link_sessions(case: Case) -> None:
+    """Tables ``actor_links`` (one row per link, with rule and reason) and ``sessions.actor_id``."""
+    con = case.con
+    _reads(case)
+    _crowd_walks(case)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _links AS {_base_links_sql()}")
+    _components(case, "_links", "_cc1")
+    con.execute(f"INSERT INTO _links {_resume_sql()}")
+    _components(case, "_links", "_cc2")
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE sessions AS
+        SELECT s.*, dense_rank() OVER (ORDER BY coalesce(c.comp, s.session_id)) AS actor_id
+        FROM sessions s LEFT JOIN _cc2 c ON c.node = s.session_id"""
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE actor_links AS
+        SELECT s.actor_id, l.a AS session_id, l.b AS other_session_id, l.rule, l.reason
+        FROM _links l JOIN sessions s ON s.session_id = l.a
+        ORDER BY s.actor_id, l.rule, l.a, l.b"""
+    )
+    for t in ("_links", "_cc1", "_cc2", "_link_reads", "_crowd_links"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def link_reasons_sql() -> str:
+    """Per actor: one line per rule that tied its sessions (count and one example reason)."""
+    titles = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in RULES.items())
+    return f"""
+        SELECT actor_id, list(line ORDER BY rule) AS link_reasons FROM (
+          SELECT actor_id, rule, (CASE rule {titles} ELSE rule END) || ': ' || count(*) || ' link(s), e.g. '
+                 || min(reason) AS line
+          FROM actor_links GROUP BY actor_id, rule)
+        GROUP BY actor_id"""
+
+
+def _reads(case: Case) -> None:
+    """Record requests (any answer below 500: a walk is the tool's behaviour, refused or not) of
+    sessions where nobody logged in, with their fingerprint."""
+    case.con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _link_reads AS
+        SELECT rs.session_id, r.route, TRY_CAST(r.record_id AS BIGINT) AS rid, r.ts,
+          coalesce(r.user_agent, '') AS ua, {FINGERPRINT_SQL} AS fp,
+          r.auth_state = 'unauthenticated' AND r.status BETWEEN 200 AND 299 AND NOT r.auth_ambiguous
+            AS unauth_read
+        FROM request_facts r JOIN request_session rs USING (source_id, line_no)
+        JOIN sessions s USING (session_id)
+        JOIN events e USING (source_id, line_no)
+        WHERE NOT r.is_copy  -- one request logged twice is one read (its copy's session is a twin)
+          AND r.auth_state IN ('unauthenticated', 'unknown') AND r.status BETWEEN 200 AND 499
+          AND TRY_CAST(r.record_id AS BIGINT) IS NOT NULL AND s.principal IS NULL AND s.logged_in = 0"""
+    )
+
+
+def _crowd_walks(case: Case) -> None:
+    """Temp table ``_crowd_links`` (a, b, reason): the ``crowd_walk`` links.
+
+    Over the unauthenticated 2xx reads (each session's first read of each id), a read's
+    *predecessor* is the latest read of one of the ``ENUM_MAX_ID_STEP`` ids below it, at most
+    ``CROWD_MAX_GAP`` earlier; its *successor* the earliest read of one of the ids above it, at
+    most that much later. Two reads are one step of a walk when each is the other's (mutual): the
+    steps form simple paths, so an id read by someone else days before (another attacker, a
+    member of staff) never breaks a walk, and random readers — whose reads have several
+    candidates, none of them mutual for long — never chain into one. A path of at least
+    ``CROWD_MIN_IDS`` ids over at least ``CROWD_MIN_SESSIONS`` sessions, none holding more than
+    ``CROWD_MAX_SHARE`` of its ids, links its sessions (the components run in SQL, ``_components``).
+    """
+    con, gap = case.con, int(CROWD_MAX_GAP.total_seconds())
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _cr AS
+        SELECT row_number() OVER (ORDER BY route, rid, ts, session_id) AS node, * FROM (
+          SELECT route, rid, session_id, min(ts) AS ts FROM _link_reads WHERE unauth_read GROUP BY ALL)"""
+    )
+
+    def nearest(direction: str) -> str:
+        sign, cmp, pick = ("-", "<=", "arg_max") if direction == "pred" else ("+", ">=", "arg_min")
+        parts = " UNION ALL ".join(
+            f"""SELECT y.node, x.node AS other, x.ts AS other_ts FROM
+                  (SELECT *, rid {sign} {d} AS want FROM _cr) y
+                ASOF JOIN _cr x ON x.route = y.route AND x.rid = y.want AND x.ts {cmp} y.ts
+                WHERE abs(epoch(x.ts) - epoch(y.ts)) <= {gap}"""
+            for d in range(1, ENUM_MAX_ID_STEP + 1)
+        )
+        return f"SELECT node, {pick}(other, other_ts) AS other FROM ({parts}) GROUP BY node"
+
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _cr_e AS
+        WITH pred AS ({nearest("pred")}), succ AS ({nearest("succ")})
+        SELECT p.other AS a, p.node AS b FROM pred p JOIN succ s ON s.node = p.other AND s.other = p.node"""
+    )
+    _components(case, "_cr_e", "_cr_c")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _crowd_links AS
+        WITH r AS (SELECT c.comp, x.* FROM _cr_c c JOIN _cr x ON x.node = c.node),
+        per_session AS (SELECT comp, session_id, count(DISTINCT rid) AS n FROM r GROUP BY ALL),
+        crowds AS (
+          SELECT comp, any_value(route) AS route, count(DISTINCT rid) AS ids, min(rid) AS lo,
+            max(rid) AS hi, min(session_id) AS hub, count(DISTINCT session_id) AS sessions,
+            (epoch(max(ts)) - epoch(min(ts))) / 60 AS minutes
+          FROM r GROUP BY comp
+          HAVING count(DISTINCT rid) >= {CROWD_MIN_IDS}
+            AND count(DISTINCT session_id) >= {CROWD_MIN_SESSIONS}),
+        top AS (SELECT comp, max(n) AS top FROM per_session GROUP BY comp)
+        SELECT DISTINCT p.session_id AS a, c.hub AS b,
+          'ids ' || c.lo || '-' || c.hi || ' of ' || c.route || ' read in order within '
+          || round(c.minutes) || ' min by ' || c.sessions || ' unauthenticated sessions, none over '
+          || {int(CROWD_MAX_SHARE * 100)} || '% of them' AS reason
+        FROM crowds c JOIN top t USING (comp) JOIN per_session p USING (comp)
+        WHERE t.top <= {CROWD_MAX_SHARE} * c.ids AND p.session_id <> c.hub"""
+    )
+    for t in ("_cr", "_cr_e", "_cr_c"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def _base_links_sql() -> str:
+    step, max_gap = ENUM_MAX_ID_STEP, int(ENUM_MAX_GAP.total_seconds())
+    net_gap = int(NET_LINK_GAP.total_seconds())
+    client_gap = int(CLIENT_LINK_GAP.total_seconds())
+    walk_gap = int(WALK_MAX_GAP.total_seconds())
+    return f"""
+        WITH s AS (SELECT * FROM sessions),
+        clients AS (  -- clients (address + user agent) that logged in; one_login: never overlapping
+          SELECT client, sum(shared_requests) = 0 AS one_login FROM s
+          WHERE client IS NOT NULL GROUP BY client HAVING sum(logged_in) > 0),
+        client_chain AS (  -- one login fingerprint, back within CLIENT_LINK_GAP
+          SELECT session_id, client, lag(session_id) OVER w AS prev_session,
+            epoch(first_seen) - epoch(lag(last_seen) OVER w) AS pause
+          FROM s WHERE client IN (SELECT client FROM clients WHERE one_login)
+          WINDOW w AS (PARTITION BY client ORDER BY first_seen, session_id)),
+        by_key AS (
+          SELECT session_id, principal, min(session_id) OVER (PARTITION BY principal) AS root
+          FROM s WHERE principal IS NOT NULL),
+        net_ua AS (
+          SELECT DISTINCT s.session_id, i.link_net AS net, ua, s.first_seen, s.last_seen
+          FROM s, unnest(s.user_agents) AS u(ua), unnest(s.ips) AS p(ip)
+          JOIN ip_info i ON i.client_ip = p.ip
+          WHERE s.principal IS NULL AND s.logged_in = 0
+            AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.client = s.client)),  -- a login fingerprint
+        net_chain AS (  -- one network + user agent, active without a long pause
+          SELECT session_id, net, ua, lag(session_id) OVER w AS prev_session,
+            epoch(first_seen) - epoch(max(last_seen) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING
+                                                           AND 1 PRECEDING)) AS pause
+          FROM net_ua WINDOW w AS (PARTITION BY net, ua ORDER BY first_seen, session_id)),
+        own AS (  -- a session's own reads walk the ids: mostly small steps, in time order
+          SELECT session_id, count(*) AS n,
+            avg(CASE WHEN abs(rid - prev) <= {step} THEN 1 ELSE 0 END) AS walk
+          FROM (SELECT session_id, rid, lag(rid) OVER (PARTITION BY session_id ORDER BY ts) AS prev
+                FROM _link_reads)
+          WHERE prev IS NOT NULL GROUP BY session_id),
+        n_reads AS (SELECT session_id, count(*) AS n FROM _link_reads GROUP BY session_id),
+        seq AS (
+          SELECT session_id, route, rid, ts,
+            lag(session_id) OVER w AS prev_session, lag(rid) OVER w AS prev_rid, lag(ts) OVER w AS prev_ts
+          FROM _link_reads WINDOW w AS (PARTITION BY route, ua ORDER BY rid, ts)),
+        adjacent AS (
+          SELECT session_id, prev_session, route, count(*) AS times FROM seq
+          WHERE prev_session IS NOT NULL AND prev_session <> session_id
+            AND rid - prev_rid <= {step} AND abs(epoch(ts) - epoch(prev_ts)) <= {max_gap}
+          GROUP BY ALL),
+        first_read AS (  -- per fingerprint: each id's first read
+          SELECT route, fp, rid, min(ts) AS ts, arg_min(session_id, ts) AS session_id
+          FROM _link_reads GROUP BY route, fp, rid),
+        walk_steps AS (
+          SELECT *, CASE WHEN rid - lag(rid) OVER w <= {step}
+                          AND epoch(ts) - epoch(lag(ts) OVER w) BETWEEN 0 AND {walk_gap}
+                         THEN 0 ELSE 1 END AS new_segment
+          FROM first_read WINDOW w AS (PARTITION BY route, fp ORDER BY rid)),
+        walk_seg AS (
+          SELECT *, sum(new_segment) OVER (PARTITION BY route, fp ORDER BY rid) AS segment FROM walk_steps),
+        walks AS (
+          SELECT route, fp, segment, count(*) AS ids, min(rid) AS lo, max(rid) AS hi,
+            min(session_id) AS hub, count(DISTINCT session_id) AS sessions,
+            (epoch(max(ts)) - epoch(min(ts))) / 3600 AS hours
+          FROM walk_seg GROUP BY ALL
+          HAVING count(*) >= {WALK_MIN_IDS} AND count(DISTINCT session_id) >= 2)
+        SELECT session_id AS a, root AS b, 'principal' AS rule, 'principal ' || principal AS reason
+        FROM by_key WHERE session_id <> root
+        UNION
+        SELECT a, b, 'twin', reason FROM (
+          SELECT a.session_id AS a, b.session_id AS b,
+            'request ' || t.source_id || ':' || t.line_no || ' also logged as ' || t.copy_source_id || ':'
+            || t.copy_line_no AS reason,
+            -- the copies' session is one person only when its copies' originals are one session:
+            -- an app log's copies carry no user agent, so a copy session of an address where
+            -- several people (and a monitor) call from would tie them all together
+            count(DISTINCT a.session_id) OVER (PARTITION BY b.session_id) AS originals
+          FROM request_twins t  -- one request, two logs
+          JOIN request_session a ON a.source_id = t.source_id AND a.line_no = t.line_no
+          JOIN request_session b ON b.source_id = t.copy_source_id AND b.line_no = t.copy_line_no
+          WHERE a.session_id <> b.session_id)
+        WHERE originals = 1
+        UNION
+        SELECT session_id, prev_session, 'client',
+          'client ' || client || ' (it logged in, never two logins at once) back after '
+          || round(pause / 3600, 1) || ' h'
+        FROM client_chain WHERE prev_session IS NOT NULL AND pause <= {client_gap}
+        UNION
+        SELECT session_id, prev_session, 'network_ua',
+          'user agent ' || ua || ' from ' || net || ' again after ' || round(pause / 3600, 1) || ' h'
+        FROM net_chain WHERE prev_session IS NOT NULL AND pause <= {net_gap}
+        UNION
+        SELECT a.session_id, a.prev_session, 'adjacent_ids',
+          a.times || ' consecutive id(s) of ' || a.route || ' read within '
+          || {max_gap // 60} || ' min of each other'
+        FROM adjacent a
+        LEFT JOIN own o1 ON o1.session_id = a.session_id
+        LEFT JOIN own o2 ON o2.session_id = a.prev_session
+        LEFT JOIN n_reads r1 ON r1.session_id = a.session_id
+        LEFT JOIN n_reads r2 ON r2.session_id = a.prev_session
+        WHERE (a.times >= {ENUM_MIN_ADJACENT}
+               AND a.times >= {ENUM_MIN_ADJACENT_SHARE} * least(r1.n, r2.n))
+           OR (o1.n >= 2 AND o1.walk >= {ENUM_MIN_WALK} AND o2.n >= 2 AND o2.walk >= {ENUM_MIN_WALK})
+        UNION
+        SELECT DISTINCT g.session_id, w.hub, 'fingerprint_walk',
+          'ids ' || w.lo || '-' || w.hi || ' of ' || w.route || ' read in order over ' || round(w.hours, 1)
+          || ' h by ' || w.sessions || ' sessions; fingerprint: ' || w.fp
+        FROM walk_seg g JOIN walks w USING (route, fp, segment) WHERE g.session_id <> w.hub
+        UNION
+        SELECT a, b, 'crowd_walk', reason FROM _crowd_links"""
+
+
+def _resume_sql() -> str:
+    step = ENUM_MAX_ID_STEP
+    pause = int(RESUME_MAX_PAUSE.total_seconds())
+    return f"""
+        WITH cr AS (
+          SELECT coalesce(c.comp, r.session_id) AS comp, r.* FROM _link_reads r
+          LEFT JOIN _cc1 c ON c.node = r.session_id),
+        mixed AS (  -- components holding a session where somebody logged in: never resumed
+          SELECT DISTINCT coalesce(c.comp, s.session_id) AS comp FROM sessions s
+          LEFT JOIN _cc1 c ON c.node = s.session_id WHERE s.principal IS NOT NULL OR s.logged_in > 0),
+        seq AS (
+          SELECT *, lag(rid) OVER (PARTITION BY comp, route ORDER BY ts, rid) AS prev FROM cr
+          WHERE comp NOT IN (SELECT comp FROM mixed)),
+        segs AS (
+          SELECT comp, route, any_value(fp) AS fp, count(DISTINCT rid) AS ids,
+            arg_min(rid, ts) AS first_rid, arg_max(rid, ts) AS last_rid, min(ts) AS t0, max(ts) AS t1
+          FROM seq GROUP BY comp, route
+          HAVING count(DISTINCT fp) = 1 AND count(*) >= {RESUME_MIN_READS}
+            AND avg(CASE WHEN rid - prev BETWEEN 1 AND {step} THEN 1.0 ELSE 0.0 END)
+                  FILTER (WHERE prev IS NOT NULL) >= {ENUM_MIN_WALK}),
+        comp_ips AS (
+          SELECT DISTINCT coalesce(c.comp, s.session_id) AS comp, p.ip FROM sessions s
+          LEFT JOIN _cc1 c ON c.node = s.session_id, unnest(s.ips) AS p(ip)
+          WHERE coalesce(c.comp, s.session_id) IN (SELECT comp FROM segs)),
+        pairs AS (
+          SELECT b.comp AS b_comp, a.comp AS a_comp, b.route, b.fp, a.last_rid, b.first_rid,
+            epoch(b.t0) - epoch(a.t1) AS pause,
+            row_number() OVER (PARTITION BY b.comp, b.route
+                               ORDER BY b.first_rid - a.last_rid, a.t1 DESC, a.comp) AS k
+          FROM segs b JOIN segs a ON a.route = b.route AND a.fp = b.fp AND a.comp <> b.comp
+            AND a.t1 < b.t0 AND epoch(b.t0) - epoch(a.t1) <= {pause}
+            AND b.first_rid - a.last_rid BETWEEN 1 AND greatest({RESUME_MIN_ID_GAP},
+                                                                {RESUME_ID_GAP_FACTOR} * a.ids))
+        SELECT DISTINCT b_comp, a_comp, 'resumed_walk',
+          'resumed ' || route || ' at id ' || first_rid || ', ' || (first_rid - last_rid)
+          || ' after where the earlier walk stopped (' || last_rid || '), '
+          || round(pause / 86400, 1) || ' days later; fingerprint: ' || fp
+        FROM pairs WHERE k = 1
+        UNION  -- the same address walking again with the same tool (a retry after the fix)
+        SELECT DISTINCT b.comp, a.comp, 'repeated_walk',
+          'walked ' || b.route || ' again from ' || ia.ip || ' (ids ' || b.first_rid || '-' || b.last_rid
+          || ', earlier ' || a.first_rid || '-' || a.last_rid || '), '
+          || round((epoch(b.t0) - epoch(a.t1)) / 86400, 1) || ' days later; fingerprint: ' || b.fp
+        FROM segs b JOIN segs a ON a.route = b.route AND a.fp = b.fp AND a.comp < b.comp
+          AND a.t1 < b.t0 AND epoch(b.t0) - epoch(a.t1) <= {pause}
+          AND b.first_rid <= a.last_rid AND b.last_rid >= a.first_rid  -- ids read again, not resumed
+        JOIN comp_ips ia ON ia.comp = a.comp JOIN comp_ips ib ON ib.comp = b.comp AND ib.ip = ia.ip"""
+
+
+def _components(case: Case, edges: str, out: str) -> None:
+    """Temp table ``out`` (node, comp): each linked session and its component's smallest session
+    id. Min-label propagation plus pointer jumping: a chain of n sessions takes O(log n) rounds."""
+    con = case.con
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _cc_e AS
+        SELECT a AS x, b AS y FROM {edges} UNION SELECT b, a FROM {edges}"""
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT DISTINCT x AS node, x AS comp FROM _cc_e")
+    while True:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _cc_next AS
+            WITH hop AS (
+              SELECT c.node, least(c.comp, min(n.comp)) AS comp FROM {out} c
+              JOIN _cc_e e ON e.x = c.node JOIN {out} n ON n.node = e.y GROUP BY c.node, c.comp)
+            SELECT h.node, least(h.comp, j.comp) AS comp FROM hop h JOIN hop j ON j.node = h.comp"""
+        )
+        row = con.execute(
+            f"SELECT count(*) FROM _cc_next n JOIN {out} c USING (node) WHERE n.comp <> c.comp"
+        ).fetchone()
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * FROM _cc_next")
+        if not row or not row[0]:
+            break
+    con.execute("DROP TABLE IF EXISTS _cc_e")
+    con.execute("DROP TABLE IF EXISTS _cc_next")

@@ -1,0 +1,123 @@
+"""The one home of the DuckDB helpers every stage uses: connecting (``connect``), all-or-nothing
+writes (``transaction``), a DataFrame visible to SQL (``registered``) and quoting literals into SQL
+text (``sql_str``, ``sql_list``). It imports nothing from the package but the error tree."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from forensics.errors import CaseError
+
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+# The storage format new case files are written in: the oldest DuckDB 2.0 writes that DuckDB 1.x
+# reads (storage version 64). DuckDB 2.0's own format (69+) is refused by every 1.x release,
+# including the newest CLI; measured: DuckDB 1.1.3, 1.2.2, 1.3.2, 1.4.4 and CLI 1.5.6 read such a
+# case (1.0.0 does not: it cannot read a primary key DuckDB 2.0 wrote). Existing case files keep
+# the format they were created in.
+STORAGE_VERSION = "v1.1.0"
+
+
+def connect(
+    path: str | Path, *, read_only: bool = False, memory_limit: str = DEFAULT_MEMORY_LIMIT
+) -> duckdb.DuckDBPyConnection:
+    """The one place a DuckDB connection is configured: UTC, bounded memory, spill to disk, and
+    new case files in a storage format DuckDB 1.x can read (``STORAGE_VERSION``).
+
+    A case holds personal data, and so do the write-ahead log and spill files DuckDB creates
+    beside it later: opening one makes this process create files owner-only (umask 077), and a
+    new case file is made 0600. Another process holding the case gives a "case is in use" error.
+    """
+    os.umask(os.umask(0o077) | 0o077)
+    is_new = not Path(path).exists()
+    try:
+        con = duckdb.connect(
+            str(path), read_only=read_only, config={"storage_compatibility_version": STORAGE_VERSION}
+        )
+    except duckdb.IOException as exc:
+        raise CaseError(_open_error(Path(path), exc)) from exc
+    except duckdb.Error as exc:
+        raise CaseError(f"cannot open case {path}: {exc}") from exc
+    if is_new and Path(path).exists():
+        os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET preserve_insertion_order = true")
+    _track_progress(con)
+    return con
+
+
+def _track_progress(con: duckdb.DuckDBPyConnection) -> None:
+    """Let ingest poll the progress of long queries (``query_progress``); DuckDB never prints it.
+
+    In a Jupyter kernel without ipywidgets DuckDB refuses every progress-bar setting (it would
+    draw a widget); the case then opens without query progress (``query_progress`` gives -1, and
+    ingest reports progress per file only) rather than failing.
+    """
+    try:
+        con.execute("SET enable_progress_bar = true")  # also turns printing on: off next
+        con.execute("SET enable_progress_bar_print = false")
+        con.execute("SET progress_bar_time = 0")
+    except duckdb.InvalidInputException as exc:
+        if "progress bar" not in str(exc):
+            raise
+        with suppress(duckdb.Error):  # never leave a bar that prints
+            con.execute("SET enable_progress_bar = false")
+
+
+def _open_error(path: Path, exc: duckdb.IOException) -> str:
+    text = str(exc)
+    if "Conflicting lock" in text:
+        pid = re.search(r"\(PID (\d+)\)", text)
+        holder = f" (process {pid.group(1)})" if pid else ""
+        return (
+            f"case {path} is in use by another process{holder}; wait for it to finish (or close the "
+            "notebook that holds it with case.close()) and run again. Nothing was changed."
+        )
+    return f"cannot open case {path}: {text.splitlines()[0]}"
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """All or nothing: commit at the end, roll back on any error (the original error is raised;
+    a COMMIT that failed, e.g. on a full disk, has already rolled back)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        with suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[str]:
+    """A DataFrame visible to SQL as ``name`` while the block runs.
+
+    DuckDB 2.0 refuses to register while an earlier result on the connection is not fully
+    fetched (a ``fetchone()`` leaves one); that result is finished first.
+    """
+    con.abort()
+    con.register(name, frame)
+    try:
+        yield name
+    finally:
+        con.unregister(name)
+
+
+def sql_str(value: str) -> str:
+    """A DuckDB string literal. Standard SQL strings have no backslash escapes: only ' doubles."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_list(values: list[str]) -> str:
+    return "[" + ", ".join(sql_str(v) for v in values) + "]"
