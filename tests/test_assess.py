@@ -25,7 +25,9 @@ from tests.eventrows import add_events
 T0 = datetime(2024, 5, 6, 0, 0, tzinfo=UTC)  # a Monday
 CHROME = "Mozilla/5.0 (Windows NT 10.0) Chrome/122.0"
 DETECT = DetectOptions(
-    routes=RouteOptions((Endpoint.parse("GET /api/v2/referrals/{id}"), Endpoint.parse("GET /api/v2/referrals"))),
+    routes=RouteOptions(
+        (Endpoint.parse("GET /api/v2/referrals/{id}"), Endpoint.parse("GET /api/v2/referrals"))
+    ),
     actors=ActorOptions(
         AuthOptions(
             logins=(Endpoint.parse("POST /api/v2/auth/login"),),
@@ -41,22 +43,43 @@ def at(minutes: float) -> datetime:
 
 
 def read(ip: str, minutes: float, rid: int | str, ua: str = CHROME, **kw: Any) -> dict[str, Any]:
-    return {"path": f"/api/v2/referrals/{rid}", "client_ip": ip, "user_agent": ua, "ts": at(minutes),
-            "bytes_sent": 4000, **kw}
+    return {
+        "path": f"/api/v2/referrals/{rid}",
+        "client_ip": ip,
+        "user_agent": ua,
+        "ts": at(minutes),
+        "bytes_sent": 4000,
+        **kw,
+    }
 
 
 def monitor(days: int = 3) -> list[dict[str, Any]]:
     """A health check every 5 minutes: the logs are continuous unless a test cuts them."""
-    return [{"path": "/api/v2/health", "client_ip": "69.162.124.230", "user_agent": "UptimeRobot/2.0",
-             "ts": at(m), "bytes_sent": 20} for m in range(0, days * 1440, 5)]
+    return [
+        {
+            "path": "/api/v2/health",
+            "client_ip": "69.162.124.230",
+            "user_agent": "UptimeRobot/2.0",
+            "ts": at(m),
+            "bytes_sent": 20,
+        }
+        for m in range(0, days * 1440, 5)
+    ]
 
 
 def staff() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for day in range(3):
         t = day * 1440 + 9 * 60
-        rows.append({"method": "POST", "path": "/api/v2/auth/login", "client_ip": "10.20.1.5", "user_agent": CHROME,
-                     "ts": at(t)})
+        rows.append(
+            {
+                "method": "POST",
+                "path": "/api/v2/auth/login",
+                "client_ip": "10.20.1.5",
+                "user_agent": CHROME,
+                "ts": at(t),
+            }
+        )
         rows += [read("10.20.1.5", t + 1 + k, 100 + k % 5) for k in range(10)]
     return rows
 
@@ -94,14 +117,22 @@ def test_confirmed_records_are_distinct_ids_delivered_to_unauthorised_callers(ca
 
 def test_reads_outside_the_window_do_not_count(case: Case) -> None:
     attack = [read("203.0.113.9", 2000 + i, 500 + i, ua="curl/8") for i in range(10)]
-    late = [read("203.0.113.9", 3 * 1440 + 60 + i, 700 + i, ua="curl/8") for i in range(10)]  # after the window
+    late = [
+        read("203.0.113.9", 3 * 1440 + 60 + i, 700 + i, ua="curl/8") for i in range(10)
+    ]  # after the window
     doc = run(case, monitor(4) + staff() + attack + late).document
     assert doc["records"]["confirmed"] == 10
 
 
 def test_bulk_records_are_estimated_apart_never_added_to_confirmed(case: Case) -> None:
-    page = {"path": "/api/v2/referrals", "query": "limit=500", "client_ip": "198.51.100.20", "user_agent": CHROME,
-            "ts": at(3000), "bytes_sent": 2_000_000}
+    page = {
+        "path": "/api/v2/referrals",
+        "query": "limit=500",
+        "client_ip": "198.51.100.20",
+        "user_agent": CHROME,
+        "ts": at(3000),
+        "bytes_sent": 2_000_000,
+    }
     doc = run(case, [*monitor(), *staff(), page]).document
     assert doc["records"]["confirmed"] == 0 and doc["records"]["estimated_bulk"] == 500
     assert doc["verdict"] == "confirmed"
@@ -121,8 +152,12 @@ def test_no_attacker_gives_no_evidence_with_the_limits_named(case: Case) -> None
 
 def test_window_is_proposed_from_the_status_flip_or_asked_for(case: Case) -> None:
     rows = monitor() + staff()
-    rows += [read("198.51.100.1", 100, 1, status=401), read("198.51.100.2", 1500, 2),
-             read("198.51.100.3", 1600, 3), read("198.51.100.4", 2000, 4, status=401)]
+    rows += [
+        read("198.51.100.1", 100, 1, status=401),
+        read("198.51.100.2", 1500, 2),
+        read("198.51.100.3", 1600, 3),
+        read("198.51.100.4", 2000, 4, status=401),
+    ]
     doc = run(case, rows, window=None).document
     assert doc["window"]["source"] == "proposed"
     assert (doc["window"]["start"], doc["window"]["end"]) == ("2024-05-06T01:40:00Z", "2024-05-07T09:20:00Z")
@@ -136,8 +171,12 @@ def test_without_window_or_flip_evidence_the_user_is_asked(case: Case) -> None:
 
 def test_outputs_are_deterministic_and_spreadsheet_safe(case: Case, tmp_path: Path) -> None:
     evil = "=cmd|' -C calc'!A0"  # a record id from the path: no slash
-    rows = [*monitor(), *staff(), *[read("203.0.113.9", 2000 + i, 500 + i, ua="curl/8") for i in range(5)],
-            read("203.0.113.9", 2100, evil, ua="<script>alert(1)</script>")]
+    rows = [
+        *monitor(),
+        *staff(),
+        *[read("203.0.113.9", 2000 + i, 500 + i, ua="curl/8") for i in range(5)],
+        read("203.0.113.9", 2100, evil, ua="<script>alert(1)</script>"),
+    ]
     result = run(case, rows)
     first = write_outputs(case, result, tmp_path / "a")
     again = assess(case, InvestigateOptions(detect=DETECT, window=WINDOW))
@@ -164,8 +203,13 @@ def test_endpoints_matching_nothing_are_named_with_close_routes(case: Case) -> N
 
     add_events(case, monitor(1) + staff())
     typo = replace(DETECT, routes=RouteOptions((Endpoint.parse("GET /api/v2/referal/{id}"),)))
-    with pytest.raises(EndpointError, match=r"'GET /api/v2/referal/\{id\}' \(closest routes: GET /api/v2/refer"):
+    with pytest.raises(
+        EndpointError, match=r"'GET /api/v2/referal/\{id\}' \(closest routes: GET /api/v2/refer"
+    ) as refused:
         assess(case, InvestigateOptions(detect=typo, window=WINDOW))
+    assert refused.value.candidates["GET /api/v2/referal/{id}"][0].startswith(
+        "GET /api/v2/referrals/"
+    )  # as data
     doc = assess(case, InvestigateOptions(detect=DETECT, window=WINDOW)).document  # one of two matches
     assert list(doc["parameters"]["endpoints_unmatched"]) == ["GET /api/v2/referrals"]
     assert any("GET /api/v2/referrals matched no request" in x for x in doc["limitations"])

@@ -120,7 +120,9 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
     detected = run_detectors(case, opts.detect)
     unmatched = detected.routes.unmatched
     if unmatched and len(unmatched) == len(opts.detect.routes.endpoints):
-        raise EndpointError(_unmatched_text(unmatched, "no endpoint given matched any request"))
+        raise EndpointError(
+            _unmatched_text(unmatched, "no endpoint given matched any request"), candidates=unmatched
+        )
     # without --login, requests of sources that name no user cannot be judged (auth_state unknown)
     unjudgeable = not logins and principals_missing(case)
     proposed_logins = detected.actors.auth.proposed_logins if unjudgeable else []
