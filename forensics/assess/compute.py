@@ -133,11 +133,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
     coverage = compute_coverage(case, window, CoverageOptions(logins=logins))
     con = case.con
     apply_comments(con)  # coverage_hourly was re-created
-    params = [window.start, window.end]
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _w AS SELECT ?::TIMESTAMPTZ AS ws, ?::TIMESTAMPTZ AS we", params
-    )
-    _window_findings(case)
+    make_window_tables(case, window.start, window.end)
     records = _records(case, opts.records_total)
     affected = _affected(case)
     unknown = _scalar(
@@ -498,14 +494,15 @@ NUMBER_SQL: dict[str, str] = {
 }
 
 
-def _window_findings(case: Case) -> None:
+def make_window_tables(case: Case, start: datetime, end: datetime) -> None:
+    """The window temp tables every number reads (window_tables.py says which): the one place
+    that makes them, for ``assess`` and for a writer rebuilding them on a fresh connection."""
     con = case.con
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _w AS SELECT ?::TIMESTAMPTZ AS ws, ?::TIMESTAMPTZ AS we", [start, end]
+    )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _wf AS {NUMBER_SQL['window_findings']}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _wa AS {NUMBER_SQL['window_actors']}")
-
-
-def _records(case: Case, records_total: int | None) -> dict[str, Any]:
-    con = case.con
     con.execute(f"CREATE OR REPLACE TEMP TABLE _confirmed AS {NUMBER_SQL['confirmed_reads']}")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _probable AS SELECT * FROM ({NUMBER_SQL['probable_reads']}) "
@@ -515,6 +512,10 @@ def _records(case: Case, records_total: int | None) -> dict[str, Any]:
         "CREATE OR REPLACE TEMP TABLE _delivered AS SELECT *, 'confirmed' AS basis FROM _confirmed "
         "UNION ALL SELECT *, 'probable' AS basis FROM _probable"
     )
+
+
+def _records(case: Case, records_total: int | None) -> dict[str, Any]:
+    con = case.con
     confirmed = _scalar(case, "SELECT count(DISTINCT record_id) FROM _confirmed")
     probable = _scalar(case, "SELECT count(DISTINCT record_id) FROM _probable")
     bulk = _scalar(case, NUMBER_SQL["estimated_bulk"])

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from forensics.assess.assessment import Assessment
-from forensics.assess.compute import NUMBER_SQL
+from forensics.assess.compute import make_window_tables
 from forensics.store.case import Case
 
 
@@ -28,19 +28,4 @@ def window_of(assessment: Assessment) -> tuple[datetime, datetime]:
 
 def rebuild(case: Case, assessment: Assessment) -> None:
     """(Re)create the window tables ``assess`` made for ``assessment``, on ``case``'s connection."""
-    con = case.con
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _w AS SELECT ?::TIMESTAMPTZ AS ws, ?::TIMESTAMPTZ AS we",
-        list(window_of(assessment)),
-    )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _wf AS {NUMBER_SQL['window_findings']}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _wa AS {NUMBER_SQL['window_actors']}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _confirmed AS {NUMBER_SQL['confirmed_reads']}")
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _probable AS SELECT * FROM ({NUMBER_SQL['probable_reads']}) "
-        "WHERE record_id NOT IN (SELECT record_id FROM _confirmed)"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _delivered AS SELECT *, 'confirmed' AS basis FROM _confirmed "
-        "UNION ALL SELECT *, 'probable' AS basis FROM _probable"
-    )
+    make_window_tables(case, *window_of(assessment))
