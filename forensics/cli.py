@@ -668,10 +668,9 @@ def _json_value(v: object) -> object:
 
 
 def _isna(v: object) -> bool:
-    try:
-        return bool(pd.isna(v))  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return False
+    """A missing scalar (None, NaN, NaT, NA); a container is never one (pd.isna would answer
+    element-wise, and an empty array's truth is an error in newer numpy)."""
+    return bool(pd.api.types.is_scalar(v) and pd.isna(v))  # type: ignore[call-overload]
 
 
 ENDPOINT_OPTION = click.option(
