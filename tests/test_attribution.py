@@ -120,6 +120,16 @@ def actors_of(case: Case, ip: str) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
+def evidence_of(case: Case, *ips: str) -> dict[str, str]:
+    """Per client address: the auth evidence of (one of) its requests."""
+    rows = case.con.execute(
+        "SELECT client_ip, any_value(auth_evidence) FROM detect_requests WHERE list_contains(?, client_ip)"
+        " GROUP BY ALL",
+        [list(ips)],
+    ).fetchall()
+    return {str(ip): str(ev) for ip, ev in rows}
+
+
 def test_office_nat_with_several_logins_is_not_one_person_and_confirms_nothing(
     case: Case, tmp_path: Path
 ) -> None:
@@ -356,13 +366,7 @@ def test_a_short_app_session_on_a_new_address_returning_to_its_own_records_is_re
     walker = "203.0.113.71"  # the office's browser string, two records its shared login read
     rows += [read(T0 + timedelta(days=5, hours=1, minutes=k), walker, CORP[0], 1000 + k) for k in range(2)]
     investigate(case, tmp_path, rows)
-    evidence = dict(
-        case.con.execute(
-            "SELECT client_ip, any_value(auth_evidence) FROM detect_requests WHERE client_ip IN (?, ?, ?)"
-            " GROUP BY ALL",
-            [app, thief, walker],
-        ).fetchall()
-    )
+    evidence = evidence_of(case, app, thief, walker)
     assert evidence == {app: RESUMED, thief: NO_LOGIN, walker: NO_LOGIN}
 
 
@@ -381,13 +385,7 @@ def test_a_token_client_moved_within_its_carrier_pool_is_unknown_not_unauthentic
     rows += [read(T0 + timedelta(days=3, hours=2), thief, APP_UA, 3002)]
     rows += [read(T0 + timedelta(days=3, hours=3), neighbour, SCRAPER_UA, 3003)]
     investigate(case, tmp_path, rows)
-    evidence = dict(
-        case.con.execute(
-            "SELECT client_ip, any_value(auth_evidence) FROM detect_requests WHERE client_ip IN (?, ?, ?)"
-            " GROUP BY ALL",
-            [moved, thief, neighbour],
-        ).fetchall()
-    )
+    evidence = evidence_of(case, moved, thief, neighbour)
     assert evidence == {moved: NETWORK, thief: NO_LOGIN, neighbour: NO_LOGIN}
 
 
