@@ -21,6 +21,7 @@ from forensics.assess.compute import InvestigateOptions
 from forensics.assess.window import parse_window, unknown_zone_message
 from forensics.cli_output import (
     NORMAL,
+    StageDisplay,
     VerbatimGroup,
     detail,
     emit_json,
@@ -59,6 +60,7 @@ from forensics.store.case import Case, is_write_failure, write_failed
 from forensics.store.entry import logged
 from forensics.store.printable import printable, printable_lines
 from forensics.store.schema import SCHEMA_VERSION
+from forensics.store.stages import watching
 
 # `forensics investigate` exits with its verdict, so a script can tell them apart without reading
 # findings.json (README, "Exit codes"). 1 stays "error or refusal" (click.ClickException) and 2
@@ -102,14 +104,19 @@ class _Main(VerbatimGroup):
 
     def invoke(self, ctx: click.Context) -> Any:
         began = time.monotonic()
+        live = sys.stderr.isatty() and not ctx.params.get("quiet")
+        display = StageDisplay(live=live, profile=bool(ctx.params.get("profile")))
         try:
-            return super().invoke(ctx)
+            with watching(display):
+                return super().invoke(ctx)
         except duckdb.Error as exc:
             if is_write_failure(exc):
                 raise click.ClickException(safe_lines(write_failed(None, exc))) from exc
             raise
         finally:
             detail(f"forensics {ctx.invoked_subcommand or ''}: {time.monotonic() - began:.1f} s")
+            if display.profile:
+                click.echo(display.table(), err=True)
 
 
 @click.group(cls=_Main)
@@ -120,8 +127,13 @@ class _Main(VerbatimGroup):
 @click.option(
     "-v", "--verbose", is_flag=True, help="More detail on stderr: per-file lines, the reasoning, timings."
 )
+@click.option(
+    "--profile",
+    is_flag=True,
+    help="After the command, print each stage's wall time, rows and peak spill on stderr.",
+)
 @click.pass_context
-def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
+def main(ctx: click.Context, quiet: bool, verbose: bool, profile: bool) -> None:
     """Access-log breach forensics: was data actually taken during an exposure window?
 
     Every command takes --json (one JSON document on stdout; messages on stderr), and -q/-v

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import inspect
 import json
+import time
 from collections.abc import Callable
 
 import click
 from click.decorators import FC
+
+from forensics.store.stages import Stage
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 _LEVEL = "forensics.verbosity"  # key in the root context's meta
@@ -114,3 +117,69 @@ def example_lines(help_text: str) -> list[str]:
             commands.append(pending)
             pending = ""
     return commands
+
+
+SHOW_AFTER_S = 2.0  # a stage is drawn on the terminal once it has run this long
+
+
+class StageDisplay:
+    """Hears the library's stages (``forensics.store.stages``): on a terminal, the name, the
+    running query's progress and ETA, and spill, of any stage running longer than
+    ``SHOW_AFTER_S``, then its rows and time when it ends (nothing when stderr is piped or with
+    --quiet); with ``profile``, every stage's wall time, rows and peak spill, for ``table()``."""
+
+    def __init__(self, *, live: bool, profile: bool) -> None:
+        self.live = live
+        self.profile = profile
+        self.done: list[Stage] = []
+        self._drawn = False
+        self._base: tuple[float, float] | None = None  # (progress, time) the ETA counts from
+
+    def begin(self, s: Stage) -> None:
+        self._base = None
+
+    def tick(self, s: Stage) -> None:
+        if not self.live:
+            return
+        now = time.monotonic()
+        elapsed = now - s.started
+        if elapsed < SHOW_AFTER_S:
+            return
+        text = f"{s.name}: {elapsed:.0f} s"
+        if s.progress >= 0:
+            if self._base is None or s.progress < self._base[0]:
+                self._base = (s.progress, now)  # a new query began: count its rate afresh
+            done, since = s.progress - self._base[0], now - self._base[1]
+            eta = since / done * (100 - s.progress) if done > 0 and since > 0 else None
+            text += f", query {s.progress:.0f}%" + (f", ETA {eta:.0f} s" if eta is not None else "")
+        if s.spill_peak:
+            text += f", spilled {_size(s.spill_peak)}"
+        click.echo("\r\x1b[2K" + text, nl=False, err=True)
+        self._drawn = True
+
+    def end(self, s: Stage) -> None:
+        if self.profile:
+            self.done.append(s)
+        if self._drawn:
+            rows = f", {s.rows:,} rows" if s.rows is not None else ""
+            click.echo(f"\r\x1b[2K{s.name}: {s.wall_s:.1f} s{rows}", err=True)
+            self._drawn = False
+
+    def table(self) -> str:
+        """The per-stage profile: wall time, rows and peak spill, nested stages indented."""
+        lines = [f"{'stage':<44} {'seconds':>8} {'rows':>13} {'spill':>9}"]
+        for s in sorted(self.done, key=lambda s: s.started):
+            name = "  " * s.depth + s.name
+            rows = f"{s.rows:,}" if s.rows is not None else ""
+            spill = _size(s.spill_peak) if s.spill_peak else ""
+            lines.append(f"{name:<44} {s.wall_s:>8.2f} {rows:>13} {spill:>9}")
+        return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB"):
+        if value < 1000:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"

@@ -78,6 +78,7 @@ from forensics.errors import EmptyCaseError, EndpointError, ForensicsError, Logi
 from forensics.ingest.evidence import describe
 from forensics.ingest.excerpts import raw_lines
 from forensics.store.case import Case, apply_comments, tool_version
+from forensics.store.stages import stage
 
 TOP_ACTORS = 8  # actors in the record-id scatter
 EXCERPT_LINES = 3  # raw lines shown per finding
@@ -130,20 +131,25 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
         case, opts.window, proposals_text(proposed_logins) if unjudgeable else None
     )
     trusted_unmatched = unmatched_trusted(case, opts.detect.actors.auth.trusted)
-    coverage = compute_coverage(case, window, CoverageOptions(logins=logins))
     con = case.con
-    apply_comments(con)  # coverage_hourly was re-created
-    make_window_tables(case, window.start, window.end)
-    records = _records(case, opts.records_total)
-    affected = _affected(case)
+    with stage(con, "assess: coverage") as s:
+        coverage = compute_coverage(case, window, CoverageOptions(logins=logins))
+        apply_comments(con)  # coverage_hourly was re-created
+        s.rows = coverage.events
+    with stage(con, "assess: the window's numbers"):
+        make_window_tables(case, window.start, window.end)
+        records = _records(case, opts.records_total)
+        affected = _affected(case)
     unknown = _scalar(
         case,
         f"""SELECT count(*) FROM detect_requests d WHERE d.record_route AND d.auth_state = 'unknown'
             AND {IN_WINDOW}""",
     )
     auth_note = _auth_note(unknown, proposed_logins) if unjudgeable and unknown else None
-    actors, actors_total = _actors(case)
-    actor_counts = _actor_counts(case, actors_total)
+    with stage(con, "assess: actors") as s:
+        actors, actors_total = _actors(case)
+        actor_counts = _actor_counts(case, actors_total)
+        s.rows = actors_total
     verdict, text, reasoning, alternatives = _verdict(case, coverage, records, actor_counts, auth_note)
     bound = _bounds(coverage, verdict)
     endpoints = [e.text for e in opts.detect.routes.endpoints] or _proposed_endpoints(case)

@@ -31,6 +31,7 @@ from forensics.derive.linking import link_reasons_sql, link_sessions
 from forensics.store.case import Case, apply_comments
 from forensics.store.db import sql_str
 from forensics.store.entry import logs
+from forensics.store.stages import stage
 
 DEFAULT_SESSION_GAP = timedelta(minutes=30)
 MONITOR_UA = (
@@ -97,56 +98,68 @@ def derive_actors(case: Case, options: ActorOptions | None = None) -> ActorsResu
     result = ActorsResult(derive_auth(case, opts.auth))
     con = case.con
     gap = int(opts.session_gap.total_seconds())
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE request_session AS
-        SELECT source_id, line_no,
-          dense_rank() OVER (ORDER BY skey, sno) AS session_id
-        FROM (
-          SELECT *, sum(new) OVER (PARTITION BY skey ORDER BY ts, source_id, line_no) AS sno FROM (
-            SELECT source_id, line_no, ts, skey,
-              CASE WHEN epoch(ts) - epoch(lag(ts) OVER (PARTITION BY skey ORDER BY ts, source_id, line_no))
-                        <= {gap} THEN 0 ELSE 1 END AS new
-            FROM (SELECT f.source_id, f.line_no, f.ts,
-                    CASE WHEN coalesce(f.principal, f.twin_principal) IS NOT NULL
-                         THEN 'p:' || coalesce(f.principal, f.twin_principal)
-                         WHEN o.copy_line_no IS NOT NULL  -- another log's copy: its original's caller
-                         THEN 'c:' || coalesce(o.client_ip, '?') || ' ' || coalesce(o.user_agent, '')
-                         ELSE 'c:' || coalesce(f.client_ip, '?') || ' ' || coalesce(f.user_agent, '')
-                    END AS skey
-                  FROM request_facts f LEFT JOIN (
-                    -- a copy (the app log's, without a user agent) is in its original's session: its
-                    -- address alone would put every caller behind one address into one session
-                    SELECT t.copy_source_id, t.copy_line_no, arg_min(r.client_ip, t.skew_ms) AS client_ip,
-                      arg_min(r.user_agent, t.skew_ms) AS user_agent
-                    FROM request_twins t JOIN request_facts r USING (source_id, line_no) GROUP BY ALL) o
-                  ON o.copy_source_id = f.source_id AND o.copy_line_no = f.line_no)))"""
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TABLE sessions AS
-        SELECT s.session_id,
-          min(coalesce(e.principal, e.twin_principal)) AS principal,
-          list(DISTINCT e.client_ip) FILTER (WHERE e.client_ip IS NOT NULL) AS ips,
-          list(DISTINCT e.user_agent) FILTER (WHERE e.user_agent IS NOT NULL) AS user_agents,
-          min(e.ts) AS first_seen, max(e.ts) AS last_seen, count(*) AS requests,
-          count_if(e.auth_state = 'authenticated')::BIGINT AS logged_in,
-          count_if(e.auth_shared)::BIGINT AS shared_requests,
-          count_if(e.auth_ambiguous)::BIGINT AS ambiguous_requests,
-          CASE WHEN min(coalesce(e.principal, e.twin_principal)) IS NULL
-               THEN min(coalesce(e.client_ip, '?') || ' ' || coalesce(e.user_agent, '')) END AS client
-        FROM request_session s JOIN request_facts e USING (source_id, line_no)
-        GROUP BY s.session_id"""
-    )
-    _link_actors(case)
-    result.classes = _classify(case)
-    _add_link_reasons(case)
+    with stage(con, "derive: sessions") as s:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TABLE request_session AS
+            SELECT source_id, line_no,
+              dense_rank() OVER (ORDER BY skey, sno) AS session_id
+            FROM (
+              SELECT *, sum(new) OVER (PARTITION BY skey ORDER BY ts, source_id, line_no) AS sno FROM (
+                SELECT source_id, line_no, ts, skey,
+                  CASE WHEN epoch(ts)
+                              - epoch(lag(ts) OVER (PARTITION BY skey ORDER BY ts, source_id, line_no))
+                            <= {gap} THEN 0 ELSE 1 END AS new
+                FROM (SELECT f.source_id, f.line_no, f.ts,
+                        CASE WHEN coalesce(f.principal, f.twin_principal) IS NOT NULL
+                             THEN 'p:' || coalesce(f.principal, f.twin_principal)
+                             WHEN o.copy_line_no IS NOT NULL  -- another log's copy: its original's caller
+                             THEN 'c:' || coalesce(o.client_ip, '?') || ' ' || coalesce(o.user_agent, '')
+                             ELSE 'c:' || coalesce(f.client_ip, '?') || ' ' || coalesce(f.user_agent, '')
+                        END AS skey
+                      FROM request_facts f LEFT JOIN (
+                        -- a copy (the app log's, without a user agent) is in its original's session: its
+                        -- address alone would put every caller behind one address into one session
+                        SELECT t.copy_source_id, t.copy_line_no, arg_min(r.client_ip, t.skew_ms) AS client_ip,
+                          arg_min(r.user_agent, t.skew_ms) AS user_agent
+                        FROM request_twins t JOIN request_facts r USING (source_id, line_no) GROUP BY ALL) o
+                      ON o.copy_source_id = f.source_id AND o.copy_line_no = f.line_no)))"""
+        )
+        con.execute(
+            """
+            CREATE OR REPLACE TABLE sessions AS
+            SELECT s.session_id,
+              min(coalesce(e.principal, e.twin_principal)) AS principal,
+              list(DISTINCT e.client_ip) FILTER (WHERE e.client_ip IS NOT NULL) AS ips,
+              list(DISTINCT e.user_agent) FILTER (WHERE e.user_agent IS NOT NULL) AS user_agents,
+              min(e.ts) AS first_seen, max(e.ts) AS last_seen, count(*) AS requests,
+              count_if(e.auth_state = 'authenticated')::BIGINT AS logged_in,
+              count_if(e.auth_shared)::BIGINT AS shared_requests,
+              count_if(e.auth_ambiguous)::BIGINT AS ambiguous_requests,
+              CASE WHEN min(coalesce(e.principal, e.twin_principal)) IS NULL
+                   THEN min(coalesce(e.client_ip, '?') || ' ' || coalesce(e.user_agent, '')) END AS client
+            FROM request_session s JOIN request_facts e USING (source_id, line_no)
+            GROUP BY s.session_id"""
+        )
+        s.rows = _count(case, "sessions")
+    with stage(con, "derive: actors (linking)") as s:
+        _link_actors(case)
+        s.rows = _count(case, "(SELECT DISTINCT actor_id FROM sessions)")
+    with stage(con, "derive: actors (classes)") as s:
+        result.classes = _classify(case)
+        _add_link_reasons(case)
+        s.rows = sum(result.classes.values())
     row = con.execute("SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM actors)").fetchone()
     if row:
         result.sessions, result.actors = int(row[0]), int(row[1])
     con.execute("INSERT OR REPLACE INTO meta VALUES ('actor_options', ?)", [json.dumps(opts.to_dict())])
     apply_comments(con)  # ip_info, request_twins, request_facts, sessions, actors: re-created
     return result
+
+
+def _count(case: Case, table: str) -> int:
+    row = case.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _link_actors(case: Case) -> None:

@@ -93,6 +93,7 @@ from forensics.derive.request_twins import derive_twins
 from forensics.derive.routes import Endpoint, ensure_routes
 from forensics.store.case import Case
 from forensics.store.db import sql_str
+from forensics.store.stages import stage
 
 DEFAULT_SESSION_LIFETIME = timedelta(hours=8)
 # Route templates that look like login endpoints (for proposals only).
@@ -200,14 +201,18 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
     """(Re)build ``ip_info`` and ``request_facts``."""
     opts = options or AuthOptions()
     ensure_routes(case)
-    derive_ip_info(case, opts.trusted)
-    derive_twins(case)
-    case.con.execute(_facts_sql(opts))
-    result = AuthResult()
-    for state, n in case.con.execute(
-        "SELECT auth_state, count(*) FROM request_facts GROUP BY ALL ORDER BY ALL"
-    ).fetchall():
-        result.counts[str(state)] = int(n)
+    with stage(case.con, "derive: networks") as s:
+        s.rows = derive_ip_info(case, opts.trusted)
+    with stage(case.con, "derive: twin requests") as s:
+        s.rows = derive_twins(case)
+    with stage(case.con, "derive: authentication") as s:
+        case.con.execute(_facts_sql(opts))
+        result = AuthResult()
+        for state, n in case.con.execute(
+            "SELECT auth_state, count(*) FROM request_facts GROUP BY ALL ORDER BY ALL"
+        ).fetchall():
+            result.counts[str(state)] = int(n)
+        s.rows = sum(result.counts.values())
     row = case.con.execute(
         "SELECT count_if(auth_ambiguous), count_if(auth_shared) FROM request_facts"
     ).fetchone()
@@ -224,7 +229,7 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
 
 
 def _facts_sql(opts: AuthOptions) -> str:
-    """The query building ``request_facts`` (one pass of ASOF joins; see the module docstring)."""
+    """The query building ``request_facts`` (window passes over narrow rows; see the module docstring)."""
     life = int(opts.session_lifetime.total_seconds())
     has_logins = "true" if opts.logins else "false"
     state = " ".join(f"WHEN {sql_str(ev)} THEN {sql_str(st)}" for ev, st in EVIDENCE_STATE.items())
@@ -234,10 +239,13 @@ def _facts_sql(opts: AuthOptions) -> str:
 
     return f"""
         CREATE OR REPLACE TABLE request_facts AS
-        WITH logins0 AS (
-          SELECT client_ip, coalesce(user_agent, '') AS ua, ts AS login_ts FROM requests
-          WHERE ({login_condition(opts.logins)}) AND status BETWEEN 200 AND 399
-            AND client_ip IS NOT NULL),
+        WITH base AS MATERIALIZED (  -- what the rules read of each request: narrow rows sort cheaply
+          SELECT source_id, line_no, ts, client_ip, coalesce(user_agent, '') AS ua, principal, status,
+            route, record_id, ({login_condition(opts.logins)}) AS is_login
+          FROM requests),
+        logins0 AS (
+          SELECT client_ip, ua, ts AS login_ts FROM base
+          WHERE is_login AND status BETWEEN 200 AND 399 AND client_ip IS NOT NULL),
         logins AS (  -- a login less than a lifetime from another of the same client: several people
           SELECT client_ip, ua, login_ts,
             coalesce(epoch(login_ts) - epoch(lag(login_ts) OVER w) < {life}, false)
@@ -260,26 +268,32 @@ def _facts_sql(opts: AuthOptions) -> str:
                    FROM events WHERE client_ip IS NOT NULL GROUP BY ALL),
         tool AS (SELECT ua, regexp_matches(ua, {sql_str(SCANNER_UA)}) AS tool_ua
                  FROM (SELECT DISTINCT coalesce(user_agent, '') AS ua FROM events)),
-        j AS MATERIALIZED (  -- the client's own last login
-          SELECT e.source_id, e.line_no, e.ts, e.client_ip, e.user_agent, e.principal, e.method,
-            e.path, e.query, e.status, e.bytes_sent, e.route, e.record_id, coalesce(e.user_agent, '') AS ua,
-            l.login_ts, l.login_shared
-          FROM requests e ASOF LEFT JOIN logins l
-            ON e.client_ip = l.client_ip AND coalesce(e.user_agent, '') = l.ua AND e.ts >= l.login_ts),
-        refusals AS (  -- 401/403 to a client with no login in effect: the server saw no credentials
-          SELECT client_ip, ua, ts AS refused_ts FROM j
-          WHERE status IN (401, 403) AND client_ip IS NOT NULL AND NOT {within("login_ts")}
-            AND NOT ({login_condition(opts.logins)})),  -- a failed login is not a refused request
-        j2 AS (
-          SELECT j.*, r.refused_ts FROM j ASOF LEFT JOIN refusals r
-            ON j.client_ip = r.client_ip AND j.ua = r.ua AND j.ts >= r.refused_ts),
-        j3 AS (  -- the last login by the same user agent from any address
-          SELECT j2.*, u.login_ts AS ua_login_ts
-          FROM j2 ASOF LEFT JOIN (SELECT * FROM logins WHERE ua <> '') u
-            ON j2.ua = u.ua AND j2.ts >= u.login_ts),
-        j4 AS (  -- the last login from the same address by any user agent
-          SELECT j3.*, p.login_ts AS ip_login_ts FROM j3 ASOF LEFT JOIN logins p
-            ON j3.client_ip = p.client_ip AND j3.ts >= p.login_ts),
+        -- "the last login (refusal) at or before the request" for three keys: windows over the
+        -- requests and the logins in time order (a login sorts before a request at the same instant)
+        timeline AS (
+          SELECT source_id, line_no, ts, client_ip, ua, 1 AS kind, NULL::TIMESTAMPTZ AS login_ts,
+            NULL::BOOLEAN AS login_shared
+          FROM base
+          UNION ALL
+          SELECT NULL, NULL, login_ts, client_ip, ua, 0, login_ts, login_shared FROM logins),
+        own AS MATERIALIZED (  -- the client's own last login; the last login by the same user agent from
+          SELECT source_id, line_no,   -- any address, and from the same address by any user agent
+            last_value(CASE WHEN login_ts IS NOT NULL THEN {{'t': login_ts, 's': login_shared}} END
+                       IGNORE NULLS) OVER (PARTITION BY client_ip, ua ORDER BY ts, kind) AS own_login,
+            last_value(CASE WHEN ua <> '' THEN login_ts END IGNORE NULLS)
+              OVER (PARTITION BY ua ORDER BY ts, kind) AS ua_login_ts,
+            last_value(login_ts IGNORE NULLS) OVER (PARTITION BY client_ip ORDER BY ts, kind) AS ip_login_ts,
+            kind
+          FROM timeline),
+        j AS (
+          SELECT b.*, o.own_login.t AS login_ts, o.own_login.s AS login_shared, o.ua_login_ts, o.ip_login_ts
+          FROM base b JOIN own o USING (source_id, line_no) WHERE o.kind = 1),
+        j4 AS (  -- the client's last refusal: 401/403 with no login in effect (a failed login is not one)
+          SELECT * EXCLUDE (refusal),
+            last_value(CASE WHEN refusal THEN ts END IGNORE NULLS)
+              OVER (PARTITION BY client_ip, ua ORDER BY ts) AS refused_ts
+          FROM (SELECT j.*, status IN (401, 403) AND client_ip IS NOT NULL AND NOT {within("login_ts")}
+                  AND NOT is_login AS refusal FROM j)),
         k AS (
           SELECT j4.*, i.trusted, s.logs_principal, sh.uas, tw.twin_principal,
             coalesce(tw.is_copy, false) AS is_copy,
@@ -307,8 +321,8 @@ def _facts_sql(opts: AuthOptions) -> str:
           LEFT JOIN shared sh ON sh.client_ip = j4.client_ip AND sh.day = j4.ts::DATE),
         {_resumed_sql()},
         {_still_answered_sql(opts)}
-        SELECT source_id, line_no, ts, client_ip, user_agent, principal, method, path, query,
-          status, bytes_sent, route, record_id,
+        SELECT k2.source_id, k2.line_no, k2.ts, k2.client_ip, r.user_agent, k2.principal, r.method, r.path,
+          r.query, k2.status, r.bytes_sent, k2.route, k2.record_id,
           CASE auth_evidence {state} ELSE 'unknown' END AS auth_state,
           auth_evidence,
           trusted AS auth_trusted,
@@ -316,7 +330,7 @@ def _facts_sql(opts: AuthOptions) -> str:
           (auth_evidence = 'login' AND login_shared) AS auth_shared,
           (auth_evidence = 'login' AND (login_shared OR coalesce(uas, 1) > 1)) AS auth_ambiguous,
           twin_principal, is_copy
-        FROM k2"""
+        FROM k2 JOIN events r USING (source_id, line_no)"""
 
 
 RESUMED_MIN_RECORDS = 3  # a client-day returns to at least this many records read from elsewhere

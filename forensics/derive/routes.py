@@ -32,6 +32,7 @@ from forensics.errors import EndpointError, ForensicsError, closest
 from forensics.store.case import Case, apply_comments
 from forensics.store.db import sql_str, transaction
 from forensics.store.entry import logs
+from forensics.store.stages import stage
 
 # (kind, SQL condition over the segment text ``s``), tried in order. Cheap length/character
 # guards come first so most segments never reach a regex (millions of distinct paths).
@@ -152,12 +153,13 @@ def derive_routes(case: Case, options: RouteOptions | None = None) -> RoutesResu
     """(Re)build table ``routes`` and view ``requests`` in the case."""
     opts = options or RouteOptions()
     con = case.con
-    with transaction(con):
+    with stage(con, "derive: routes") as s, transaction(con):
         _build(con, opts)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('routes_options', ?)", [opts.to_json()])
         apply_comments(con)
-    row = con.execute("SELECT count(*), count(DISTINCT route) FROM routes").fetchone()
-    paths, n_routes = (int(row[0]), int(row[1])) if row else (0, 0)
+        row = con.execute("SELECT count(*), count(DISTINCT route) FROM routes").fetchone()
+        paths, n_routes = (int(row[0]), int(row[1])) if row else (0, 0)
+        s.rows = paths
     return RoutesResult(paths, n_routes, _unmatched(con, opts.endpoints))
 
 

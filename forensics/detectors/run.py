@@ -20,7 +20,6 @@ Everything is replaced atomically (one transaction); ordering is deterministic.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -36,6 +35,7 @@ from forensics.errors import DetectorError, ForensicsError, closest
 from forensics.store.case import Case, apply_comments
 from forensics.store.db import sql_str, transaction
 from forensics.store.entry import logs
+from forensics.store.stages import stage
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,10 @@ def run_detectors(case: Case, options: DetectOptions | None = None) -> DetectRes
             raise DetectorError(f"detector {det_id} has no threshold {exc.args[0]!r}") from None
     result = DetectResult(derive_routes(case, opts.routes), derive_actors(case, opts.actors))
     con = case.con
-    build_detect_requests(case)
+    with stage(con, "derive: requests to judge") as s:
+        build_detect_requests(case)
+        row = con.execute("SELECT count(*) FROM detect_requests").fetchone()
+        s.rows = int(row[0]) if row else 0
     result.ownership = load_ownership(case, opts.ownership)
     cols = ", ".join(f"{c} {t}" for c, t in FINDING_COLUMNS.items())
     casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in FINDING_COLUMNS.items())
@@ -118,11 +121,11 @@ def run_detectors(case: Case, options: DetectOptions | None = None) -> DetectRes
         for order, (det_id, values) in enumerate(settings.items()):
             det = REGISTRY[det_id]
             query = det.sql(values)
-            started = time.monotonic()
-            con.execute(f"INSERT INTO _findings SELECT {order}, '{det_id}', {casts} FROM ({query})")
-            result.seconds[det_id] = time.monotonic() - started
-            row = con.execute("SELECT count(*) FROM _findings WHERE detector = ?", [det_id]).fetchone()
-            result.findings[det_id] = int(row[0]) if row else 0
+            with stage(con, f"detect: {det_id}") as s:
+                con.execute(f"INSERT INTO _findings SELECT {order}, '{det_id}', {casts} FROM ({query})")
+                row = con.execute("SELECT count(*) FROM _findings WHERE detector = ?", [det_id]).fetchone()
+                s.rows = result.findings[det_id] = int(row[0]) if row else 0
+            result.seconds[det_id] = s.wall_s
             con.execute(
                 "INSERT INTO detector_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -135,7 +138,8 @@ def run_detectors(case: Case, options: DetectOptions | None = None) -> DetectRes
                     result.findings[det_id],
                 ],
             )
-        _store(case, {d: REGISTRY[d].severity for d in settings})
+        with stage(con, "detect: store findings"):
+            _store(case, {d: REGISTRY[d].severity for d in settings})
         con.execute("INSERT OR REPLACE INTO meta VALUES ('detect_options', ?)", [json.dumps(opts.to_dict())])
         apply_comments(con)
     return result

@@ -50,6 +50,7 @@ from forensics.publish.pseudonymise import (
     write_mapping,
 )
 from forensics.store.case import Case, is_disk_full
+from forensics.store.stages import stage
 
 
 def _text(render: Callable[[Assessment], str]) -> Callable[[Case, Assessment, Path], object]:
@@ -250,7 +251,8 @@ def _write_all(case: Case, assessment: Assessment, out_dir: Path) -> dict[str, W
         for name, write in WRITERS.items():
             final, tmp = out_dir / name, out_dir / f".{name}.{token}{PARTIAL}"
             staged[name] = (tmp, final)
-            write(case, assessment, tmp)
+            with stage(case.con, f"write: {name}"):
+                write(case, assessment, tmp)
             os.chmod(tmp, 0o600)
             hashes[name] = _sha256(tmp)
     except (OSError, duckdb.IOException) as exc:
