@@ -37,6 +37,22 @@ from forensics.store.db import sql_str, transaction
 from forensics.store.entry import logs
 from forensics.store.stages import stage
 
+# Everything a detection run derives again (and views on routes): dropped before it starts, so the
+# case reuses their space rather than growing by another copy (Case.reclaim).
+RECOMPUTED = (
+    "actor_findings",
+    "findings",
+    "detector_runs",
+    "detect_requests",
+    "actors",
+    "actor_links",
+    "sessions",
+    "request_session",
+    "request_facts",
+    "request_twins",
+    "routes",
+)
+
 
 @dataclass(frozen=True)
 class DetectOptions:
@@ -103,6 +119,8 @@ def run_detectors(case: Case, options: DetectOptions | None = None) -> DetectRes
             settings[det_id] = REGISTRY[det_id].settings(opts.thresholds.get(det_id))
         except KeyError as exc:
             raise DetectorError(f"detector {det_id} has no threshold {exc.args[0]!r}") from None
+    with stage(case.con, "derive: reclaim the last derivation's space"):
+        case.reclaim(RECOMPUTED)
     result = DetectResult(derive_routes(case, opts.routes), derive_actors(case, opts.actors))
     con = case.con
     with stage(con, "derive: requests to judge") as s:

@@ -286,6 +286,16 @@ class Case:
         """Run a query against the case and return a pandas DataFrame."""
         return self.con.execute(query, params).df()
 
+    def reclaim(self, tables: tuple[str, ...]) -> None:
+        """Drop derived ``tables`` (views on them stop working until re-derived) and checkpoint, so
+        the blocks they held are free for the tables that replace them: re-deriving reuses the
+        space instead of growing the case file by another copy of the derived state."""
+        for name in tables:
+            if name in TABLES:  # meta, sources, events, rejects, case_log
+                raise ValueError(f"{name} is evidence, not derived state")
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        self.con.execute("CHECKPOINT")
+
     def sources(self) -> pd.DataFrame:
         """What was read: one row per evidence file, including duplicates and unrecognised files."""
         return self.sql("SELECT * FROM sources ORDER BY source_id")

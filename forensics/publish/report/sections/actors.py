@@ -16,7 +16,7 @@ from forensics.publish.report.blocks import (
     period,
     size,
 )
-from forensics.publish.report.sections.common import ACTOR_ROWS, listed_total
+from forensics.publish.report.sections.common import ACTOR_ROWS, UNAUTHORISED_ROWS, listed_total
 
 
 def _unauthorised(actor: Actor) -> str:
@@ -31,10 +31,11 @@ def _listed(actor: Actor) -> str:
 
 
 def shown_actors(doc: FindingsDocument) -> list[Actor]:
-    """The actors section 7 shows: every unauthorised one, then the first ``ACTOR_ROWS`` others."""
+    """The actors section 7 shows: the first ``UNAUTHORISED_ROWS`` unauthorised ones (most severe
+    first, as findings.json lists them), then the first ``ACTOR_ROWS`` others."""
     bad = [a for a in doc["actors"] if a["unauthorised"]]
     others = [a for a in doc["actors"] if not a["unauthorised"]]
-    return bad + others[:ACTOR_ROWS]
+    return bad[:UNAUTHORISED_ROWS] + others[:ACTOR_ROWS]
 
 
 def _actor_row(a: Actor) -> list[Cell]:
@@ -55,20 +56,25 @@ def _actor_row(a: Actor) -> list[Cell]:
     ]
 
 
-def _all_bad_listed(doc: FindingsDocument) -> bool:
-    listed = sum(1 for a in doc["actors"] if a["unauthorised"])
-    return listed == int(doc["actor_counts"]["unauthorised"])
-
-
 def actors_section(doc: FindingsDocument) -> Section:
     shown = shown_actors(doc)
     total = listed_total(doc, "actors")
     rest = total - len(shown)
+    hidden_bad = int(doc["actor_counts"]["unauthorised"]) - sum(1 for a in shown if a["unauthorised"])
+    which = (
+        "every unauthorised one"
+        if not hidden_bad
+        else f"the first {num(UNAUTHORISED_ROWS)} unauthorised ones"
+    )
     more = ""
     if rest > 0:
         more = (
             f"{count(rest, 'more actor')} not shown here"
-            + (", none of them shown unauthorised" if _all_bad_listed(doc) else "")
+            + (
+                ", none of them shown unauthorised"
+                if not hidden_bad
+                else f", {num(hidden_bad)} of them unauthorised"
+            )
             + ": actors.csv lists "
             f"every actor of findings.json ({num(len(doc['actors']))}"
             + (f" of {num(total)}; the case keeps all" if total > len(doc["actors"]) else "")
@@ -79,8 +85,8 @@ def actors_section(doc: FindingsDocument) -> Section:
         "Actors",
         [
             Para(
-                "Actors that reached the exposed endpoints in the window or have findings in it: every "
-                "unauthorised one, then the busiest others. Unauthorised: a finding in the window shows it "
+                f"Actors that reached the exposed endpoints in the window or have findings in it: {which}, "
+                "then the busiest others. Unauthorised: a finding in the window shows it "
                 "(the findings are named; section 9). Every number counts the window only: requests are all "
                 "the actor's requests (every route, so a bulk read of a list endpoint counts); records "
                 "received are distinct record ids in record-bearing answers on the exposed endpoints; listed "
