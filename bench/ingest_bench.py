@@ -100,8 +100,8 @@ def wait_idle(max_wait: float) -> float:
     return busy
 
 
-def measure(cmd: list[str], log: Path) -> dict[str, float]:
-    """Run ``cmd`` under the wrapper; its output goes to ``log``."""
+def measure(cmd: list[str], log: Path, ok: tuple[int, ...] = (0,)) -> dict[str, float]:
+    """Run ``cmd`` under the wrapper; its output goes to ``log``; an exit code not in ``ok`` fails."""
     stats = log.with_suffix(".json")
     _, busy0 = cpu_ticks()
     with open(log, "w") as out:
@@ -110,7 +110,7 @@ def measure(cmd: list[str], log: Path) -> dict[str, float]:
         )
     _, busy1 = cpu_ticks()
     res: dict[str, float] = json.loads(stats.read_text())
-    if res["rc"] != 0:
+    if res["rc"] not in ok:
         raise RuntimeError(f"{cmd[0]} exited {res['rc']}; see {log}")
     # CPUs kept busy by anything else meanwhile (another job on the machine skews the timing)
     res["other_cpus"] = max((busy1 - busy0) / os.sysconf("SC_CLK_TCK") - res["cpu"], 0.0) / res["wall"]

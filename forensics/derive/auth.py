@@ -239,21 +239,36 @@ def _facts_sql(opts: AuthOptions) -> str:
 
     return f"""
         CREATE OR REPLACE TABLE request_facts AS
-        WITH base AS MATERIALIZED (  -- what the rules read of each request: narrow rows sort cheaply
-          SELECT source_id, line_no, ts, client_ip, coalesce(user_agent, '') AS ua, principal, status,
-            route, record_id, ({login_condition(opts.logins)}) AS is_login
-          FROM requests),
+        WITH clients AS MATERIALIZED (  -- integer keys for a client (address + user agent), its user
+          SELECT client_ip, ua,        -- agent and its address: the windows and joins below use them
+            row_number() OVER (ORDER BY client_ip, ua) AS cid,
+            dense_rank() OVER (ORDER BY ua) AS uid, dense_rank() OVER (ORDER BY client_ip) AS iid
+          FROM (SELECT DISTINCT client_ip, coalesce(user_agent, '') AS ua FROM events)),
+        base AS MATERIALIZED (  -- what the rules read of each request, narrow
+          SELECT r.source_id, r.line_no, r.ts, c.cid, c.uid, c.iid, r.client_ip IS NOT NULL AS has_ip,
+            c.ua <> '' AS has_ua, r.principal IS NOT NULL AS has_principal, r.status, r.route, r.record_id,
+            ({login_condition(opts.logins)}) AS is_login
+          FROM requests r JOIN clients c
+            ON c.client_ip IS NOT DISTINCT FROM r.client_ip AND c.ua = coalesce(r.user_agent, '')),
         logins0 AS (
-          SELECT client_ip, ua, ts AS login_ts FROM base
-          WHERE is_login AND status BETWEEN 200 AND 399 AND client_ip IS NOT NULL),
+          SELECT cid, uid, iid, has_ua, ts AS login_ts FROM base
+          WHERE is_login AND status BETWEEN 200 AND 399 AND has_ip),
         logins AS (  -- a login less than a lifetime from another of the same client: several people
-          SELECT client_ip, ua, login_ts,
+          SELECT cid, uid, iid, has_ua, login_ts,
             coalesce(epoch(login_ts) - epoch(lag(login_ts) OVER w) < {life}, false)
               OR coalesce(epoch(lead(login_ts) OVER w) - epoch(login_ts) < {life}, false) AS login_shared
-          FROM logins0 WINDOW w AS (PARTITION BY client_ip, ua ORDER BY login_ts)),
+          FROM logins0 WINDOW w AS (PARTITION BY cid ORDER BY login_ts)),
         net_logins AS (  -- (network, user agent) pairs that logged in at some time in the case
-          SELECT DISTINCT i.net AS login_net, l.ua AS login_ua FROM logins l JOIN ip_info i USING (client_ip)
-          WHERE l.ua <> '' AND i.net IS NOT NULL),
+          SELECT DISTINCT i.net AS login_net, l.uid AS login_uid
+          FROM logins l JOIN clients c USING (cid) JOIN ip_info i ON i.client_ip = c.client_ip
+          WHERE l.has_ua AND i.net IS NOT NULL),
+        tool AS (SELECT ua, regexp_matches(ua, {sql_str(SCANNER_UA)}) AS tool_ua
+                 FROM (SELECT DISTINCT ua FROM clients)),
+        client_facts AS MATERIALIZED (  -- per client: trusted network, attack tool, network's logins
+          SELECT c.cid, i.trusted, coalesce(t.tool_ua, false) AS tool_ua,
+            nl.login_uid IS NOT NULL AS net_login
+          FROM clients c LEFT JOIN ip_info i ON i.client_ip = c.client_ip LEFT JOIN tool t USING (ua)
+          LEFT JOIN net_logins nl ON nl.login_net = i.net AND nl.login_uid = c.uid),
         src AS (SELECT source_id, bool_or(principal IS NOT NULL) AS logs_principal
                 FROM events GROUP BY source_id),
         tw AS (  -- the principal the other log wrote for the same request (twins.py)
@@ -264,25 +279,26 @@ def _facts_sql(opts: AuthOptions) -> str:
           FROM request_twins t JOIN events p ON p.source_id = t.source_id AND p.line_no = t.line_no),
         twin AS (SELECT source_id, line_no, min(twin_principal) AS twin_principal, bool_or(is_copy) AS is_copy
                  FROM tw GROUP BY ALL),
-        shared AS (SELECT client_ip, ts::DATE AS day, count(DISTINCT user_agent) AS uas
-                   FROM events WHERE client_ip IS NOT NULL GROUP BY ALL),
-        tool AS (SELECT ua, regexp_matches(ua, {sql_str(SCANNER_UA)}) AS tool_ua
-                 FROM (SELECT DISTINCT coalesce(user_agent, '') AS ua FROM events)),
+        shared AS (  -- how many user agents an address showed that day
+          SELECT a.iid, s.day, s.uas
+          FROM (SELECT client_ip, ts::DATE AS day, count(DISTINCT user_agent) AS uas
+                FROM events WHERE client_ip IS NOT NULL GROUP BY ALL) s
+          JOIN (SELECT DISTINCT client_ip, iid FROM clients) a USING (client_ip)),
         -- "the last login (refusal) at or before the request" for three keys: windows over the
         -- requests and the logins in time order (a login sorts before a request at the same instant)
         timeline AS (
-          SELECT source_id, line_no, ts, client_ip, ua, 1 AS kind, NULL::TIMESTAMPTZ AS login_ts,
-            NULL::BOOLEAN AS login_shared
+          SELECT source_id, line_no, ts, cid, uid, iid, has_ua, 1 AS kind,
+            NULL::TIMESTAMPTZ AS login_ts, NULL::BOOLEAN AS login_shared
           FROM base
           UNION ALL
-          SELECT NULL, NULL, login_ts, client_ip, ua, 0, login_ts, login_shared FROM logins),
+          SELECT NULL, NULL, login_ts, cid, uid, iid, has_ua, 0, login_ts, login_shared FROM logins),
         own AS MATERIALIZED (  -- the client's own last login; the last login by the same user agent from
           SELECT source_id, line_no,   -- any address, and from the same address by any user agent
             last_value(CASE WHEN login_ts IS NOT NULL THEN {{'t': login_ts, 's': login_shared}} END
-                       IGNORE NULLS) OVER (PARTITION BY client_ip, ua ORDER BY ts, kind) AS own_login,
-            last_value(CASE WHEN ua <> '' THEN login_ts END IGNORE NULLS)
-              OVER (PARTITION BY ua ORDER BY ts, kind) AS ua_login_ts,
-            last_value(login_ts IGNORE NULLS) OVER (PARTITION BY client_ip ORDER BY ts, kind) AS ip_login_ts,
+                       IGNORE NULLS) OVER (PARTITION BY cid ORDER BY ts, kind) AS own_login,
+            last_value(CASE WHEN has_ua THEN login_ts END IGNORE NULLS)
+              OVER (PARTITION BY uid ORDER BY ts, kind) AS ua_login_ts,
+            last_value(login_ts IGNORE NULLS) OVER (PARTITION BY iid ORDER BY ts, kind) AS ip_login_ts,
             kind
           FROM timeline),
         j AS (
@@ -291,17 +307,17 @@ def _facts_sql(opts: AuthOptions) -> str:
         j4 AS (  -- the client's last refusal: 401/403 with no login in effect (a failed login is not one)
           SELECT * EXCLUDE (refusal),
             last_value(CASE WHEN refusal THEN ts END IGNORE NULLS)
-              OVER (PARTITION BY client_ip, ua ORDER BY ts) AS refused_ts
-          FROM (SELECT j.*, status IN (401, 403) AND client_ip IS NOT NULL AND NOT {within("login_ts")}
+              OVER (PARTITION BY cid ORDER BY ts) AS refused_ts
+          FROM (SELECT j.*, status IN (401, 403) AND has_ip AND NOT {within("login_ts")}
                   AND NOT is_login AS refusal FROM j)),
         k AS (
-          SELECT j4.*, i.trusted, s.logs_principal, sh.uas, tw.twin_principal,
+          SELECT j4.*, cf.trusted, s.logs_principal, sh.uas, tw.twin_principal,
             coalesce(tw.is_copy, false) AS is_copy,
-            CASE WHEN j4.principal IS NOT NULL THEN 'principal'
+            CASE WHEN j4.has_principal THEN 'principal'
                  WHEN tw.twin_principal IS NOT NULL THEN 'principal in another log'
-                 WHEN i.trusted IS NOT NULL THEN 'trusted'
+                 WHEN cf.trusted IS NOT NULL THEN 'trusted'
                  WHEN {within("login_ts")} THEN 'login'
-                 WHEN j4.client_ip IS NULL THEN 'no client address'
+                 WHEN NOT j4.has_ip THEN 'no client address'
                  WHEN NOT {has_logins} AND NOT s.logs_principal
                    THEN 'source logs no principal and no login endpoint given'
                  WHEN j4.status = 401 THEN {sql_str(ANSWERED_401)}
@@ -310,18 +326,17 @@ def _facts_sql(opts: AuthOptions) -> str:
                  WHEN {within("refused_ts")}
                       AND refused_ts > coalesce(login_ts, refused_ts - INTERVAL 1 SECOND)
                    THEN {sql_str(REFUSED)}
-                 WHEN coalesce(t.tool_ua, false) THEN {sql_str(TOOL)}
+                 WHEN cf.tool_ua THEN {sql_str(TOOL)}
                  WHEN login_ts IS NOT NULL THEN {sql_str(EXPIRED)}
                  WHEN {within("ip_login_ts")} THEN {sql_str(SHARED_ADDRESS)}
-                 WHEN nl.login_ua IS NOT NULL THEN {sql_str(NETWORK)}
+                 WHEN cf.net_login THEN {sql_str(NETWORK)}
                  ELSE {sql_str(NO_LOGIN)} END AS auth_evidence
-          FROM j4 LEFT JOIN ip_info i USING (client_ip) LEFT JOIN src s USING (source_id)
-          LEFT JOIN net_logins nl ON nl.login_net = i.net AND nl.login_ua = j4.ua
-          LEFT JOIN twin tw USING (source_id, line_no) LEFT JOIN tool t USING (ua)
-          LEFT JOIN shared sh ON sh.client_ip = j4.client_ip AND sh.day = j4.ts::DATE),
+          FROM j4 LEFT JOIN client_facts cf USING (cid) LEFT JOIN src s USING (source_id)
+          LEFT JOIN twin tw USING (source_id, line_no)
+          LEFT JOIN shared sh ON sh.iid = j4.iid AND sh.day = j4.ts::DATE),
         {_resumed_sql()},
         {_still_answered_sql(opts)}
-        SELECT k2.source_id, k2.line_no, k2.ts, k2.client_ip, r.user_agent, k2.principal, r.method, r.path,
+        SELECT k2.source_id, k2.line_no, k2.ts, r.client_ip, r.user_agent, r.principal, r.method, r.path,
           r.query, k2.status, r.bytes_sent, k2.route, k2.record_id,
           CASE auth_evidence {state} ELSE 'unknown' END AS auth_state,
           auth_evidence,
@@ -343,44 +358,42 @@ def _resumed_sql() -> str:
     """CTEs ``ua_logins``, ``seen``, ``resumed``, ``k1``, ``logged``, ``own_day``, ``own_hit``,
     ``resumed_own`` and ``k1o``: ``k`` with RESUMED where either of its branches applies (see the
     docstring; the second reads the first's result, so a token client chains across addresses)."""
-    return f"""ua_logins AS (SELECT DISTINCT ua FROM logins WHERE ua <> ''),
+    return f"""ua_logins AS (SELECT DISTINCT uid FROM logins WHERE has_ua),
         seen AS (  -- per user agent and record: from how many addresses it was read
-          SELECT ua, record_id, count(DISTINCT client_ip) AS addresses FROM k
+          SELECT uid, record_id, count(DISTINCT iid) FILTER (WHERE has_ip) AS addresses FROM k
           WHERE record_id IS NOT NULL AND status BETWEEN 200 AND 299 GROUP BY ALL),
         resumed AS (  -- client-days without a login whose records are mostly read from elsewhere too
-          SELECT k.client_ip, k.ua, k.ts::DATE AS day
-          FROM k SEMI JOIN ua_logins USING (ua) JOIN seen s USING (ua, record_id)
+          SELECT k.cid, k.ts::DATE AS day
+          FROM k SEMI JOIN ua_logins USING (uid) JOIN seen s USING (uid, record_id)
           WHERE k.auth_evidence = {sql_str(NO_LOGIN)} AND k.status BETWEEN 200 AND 299
           GROUP BY ALL
           HAVING count_if(s.addresses >= 2) * 2 >= count(*)
             AND count(DISTINCT k.record_id) FILTER (WHERE s.addresses >= 2) >= {RESUMED_MIN_RECORDS}),
         k1 AS (
-          SELECT k.* REPLACE (CASE WHEN k.auth_evidence = {sql_str(NO_LOGIN)} AND r.client_ip IS NOT NULL
+          SELECT k.* REPLACE (CASE WHEN k.auth_evidence = {sql_str(NO_LOGIN)} AND r.cid IS NOT NULL
               THEN {sql_str(RESUMED)} ELSE k.auth_evidence END AS auth_evidence)
-          FROM k LEFT JOIN resumed r ON r.client_ip = k.client_ip AND r.ua = k.ua AND r.day = k.ts::DATE),
+          FROM k LEFT JOIN resumed r ON r.cid = k.cid AND r.day = k.ts::DATE),
         logged AS (  -- records a user agent read at an address where its own login there is or was in
-          SELECT DISTINCT ua, client_ip, record_id FROM k1  -- effect (one client's: not a shared login),
+          SELECT DISTINCT uid, iid, record_id FROM k1  -- effect (one client's: not a shared login),
           WHERE (auth_evidence IN ('login', {sql_str(EXPIRED)}) AND NOT coalesce(login_shared, false)  -- or
                  OR auth_evidence = {sql_str(RESUMED)})                               -- resumed there
             AND record_id IS NOT NULL AND status BETWEEN 200 AND 299),
         own_day AS (  -- client-days still without a login: their records
-          SELECT client_ip, ua, ts::DATE AS day, count(DISTINCT record_id) AS n
-          FROM k1 SEMI JOIN ua_logins USING (ua)
+          SELECT cid, ts::DATE AS day, count(DISTINCT record_id) AS n
+          FROM k1 SEMI JOIN ua_logins USING (uid)
           WHERE auth_evidence = {sql_str(NO_LOGIN)} AND status BETWEEN 200 AND 299 AND record_id IS NOT NULL
           GROUP BY ALL),
         own_hit AS (  -- ... and per other address, how many of them the same user agent read there so
-          SELECT k1.client_ip, k1.ua, k1.ts::DATE AS day, g.client_ip AS there,
-            count(DISTINCT k1.record_id) AS hit
-          FROM k1 JOIN logged g ON g.ua = k1.ua AND g.record_id = k1.record_id AND g.client_ip <> k1.client_ip
+          SELECT k1.cid, k1.ts::DATE AS day, g.iid AS there, count(DISTINCT k1.record_id) AS hit
+          FROM k1 JOIN logged g ON g.uid = k1.uid AND g.record_id = k1.record_id AND g.iid <> k1.iid
           WHERE k1.auth_evidence = {sql_str(NO_LOGIN)} AND k1.status BETWEEN 200 AND 299 GROUP BY ALL),
         resumed_own AS (
-          SELECT o.client_ip, o.ua, o.day FROM own_day o JOIN own_hit h USING (client_ip, ua, day)
+          SELECT o.cid, o.day FROM own_day o JOIN own_hit h USING (cid, day)
           GROUP BY ALL HAVING max(h.hit) * 2 >= any_value(o.n) AND max(h.hit) >= {RESUMED_MIN_OWN}),
         k1o AS (
-          SELECT k1.* REPLACE (CASE WHEN k1.auth_evidence = {sql_str(NO_LOGIN)} AND r.client_ip IS NOT NULL
+          SELECT k1.* REPLACE (CASE WHEN k1.auth_evidence = {sql_str(NO_LOGIN)} AND r.cid IS NOT NULL
               THEN {sql_str(RESUMED)} ELSE k1.auth_evidence END AS auth_evidence)
-          FROM k1 LEFT JOIN resumed_own r
-            ON r.client_ip = k1.client_ip AND r.ua = k1.ua AND r.day = k1.ts::DATE)"""
+          FROM k1 LEFT JOIN resumed_own r ON r.cid = k1.cid AND r.day = k1.ts::DATE)"""
 
 
 def _still_answered_sql(opts: AuthOptions) -> str:
@@ -397,13 +410,13 @@ def _still_answered_sql(opts: AuthOptions) -> str:
           WHERE ts >= {after}::TIMESTAMPTZ AND record_id IS NOT NULL AND status IN (401, 403)
             AND auth_evidence NOT IN ({visible})),
         still AS (  -- clients answered with a record after that, no visible authentication
-          SELECT DISTINCT client_ip, ua FROM k1o, fixed
+          SELECT DISTINCT cid FROM k1o, fixed
           WHERE ts >= fixed.fixed_ts AND record_id IS NOT NULL AND status BETWEEN 200 AND 299
-            AND auth_evidence IN ({overridden})),
+            AND auth_evidence IN ({overridden}) AND has_ip),
         k2 AS (
-          SELECT k.* REPLACE (CASE WHEN k.auth_evidence IN ({overridden}) AND s.client_ip IS NOT NULL
+          SELECT k.* REPLACE (CASE WHEN k.auth_evidence IN ({overridden}) AND s.cid IS NOT NULL
               THEN {sql_str(STILL_ANSWERED)} ELSE k.auth_evidence END AS auth_evidence)
-          FROM k1o k LEFT JOIN still s ON s.client_ip = k.client_ip AND s.ua = k.ua)"""
+          FROM k1o k LEFT JOIN still s USING (cid))"""
 
 
 def propose_logins(case: Case) -> list[tuple[str, int]]:
