@@ -228,11 +228,21 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
     return result
 
 
+# Inside the query a request's evidence is its 1-based position in EVIDENCE_STATE (a small integer
+# sorts and joins far cheaper than a phrase of up to 110 characters); the table stores the phrase.
+_EVIDENCE_CODE = {ev: i for i, ev in enumerate(EVIDENCE_STATE, 1)}
+EVIDENCE_TEXTS = "[" + ", ".join(sql_str(ev) for ev in EVIDENCE_STATE) + "]"
+
+
+def _ev(evidence: str) -> str:
+    return str(_EVIDENCE_CODE[evidence])
+
+
 def _facts_sql(opts: AuthOptions) -> str:
     """The query building ``request_facts`` (window passes over narrow rows; see the module docstring)."""
     life = int(opts.session_lifetime.total_seconds())
     has_logins = "true" if opts.logins else "false"
-    state = " ".join(f"WHEN {sql_str(ev)} THEN {sql_str(st)}" for ev, st in EVIDENCE_STATE.items())
+    state = " ".join(f"WHEN {_ev(ev)} THEN {sql_str(st)}" for ev, st in EVIDENCE_STATE.items())
 
     def within(col: str) -> str:
         return f"({col} IS NOT NULL AND epoch(ts) - epoch({col}) <= {life})"
@@ -313,24 +323,24 @@ def _facts_sql(opts: AuthOptions) -> str:
         k AS (
           SELECT j4.*, cf.trusted, s.logs_principal, sh.uas, tw.twin_principal,
             coalesce(tw.is_copy, false) AS is_copy,
-            CASE WHEN j4.has_principal THEN 'principal'
-                 WHEN tw.twin_principal IS NOT NULL THEN 'principal in another log'
-                 WHEN cf.trusted IS NOT NULL THEN 'trusted'
-                 WHEN {within("login_ts")} THEN 'login'
-                 WHEN NOT j4.has_ip THEN 'no client address'
+            CASE WHEN j4.has_principal THEN {_ev("principal")}
+                 WHEN tw.twin_principal IS NOT NULL THEN {_ev("principal in another log")}
+                 WHEN cf.trusted IS NOT NULL THEN {_ev("trusted")}
+                 WHEN {within("login_ts")} THEN {_ev("login")}
+                 WHEN NOT j4.has_ip THEN {_ev("no client address")}
                  WHEN NOT {has_logins} AND NOT s.logs_principal
-                   THEN 'source logs no principal and no login endpoint given'
-                 WHEN j4.status = 401 THEN {sql_str(ANSWERED_401)}
-                 WHEN {within("ua_login_ts")} THEN {sql_str(ROAMING)}
-                 WHEN s.logs_principal THEN {sql_str(NAMES_NONE)}
+                   THEN {_ev("source logs no principal and no login endpoint given")}
+                 WHEN j4.status = 401 THEN {_ev(ANSWERED_401)}
+                 WHEN {within("ua_login_ts")} THEN {_ev(ROAMING)}
+                 WHEN s.logs_principal THEN {_ev(NAMES_NONE)}
                  WHEN {within("refused_ts")}
                       AND refused_ts > coalesce(login_ts, refused_ts - INTERVAL 1 SECOND)
-                   THEN {sql_str(REFUSED)}
-                 WHEN cf.tool_ua THEN {sql_str(TOOL)}
-                 WHEN login_ts IS NOT NULL THEN {sql_str(EXPIRED)}
-                 WHEN {within("ip_login_ts")} THEN {sql_str(SHARED_ADDRESS)}
-                 WHEN cf.net_login THEN {sql_str(NETWORK)}
-                 ELSE {sql_str(NO_LOGIN)} END AS auth_evidence
+                   THEN {_ev(REFUSED)}
+                 WHEN cf.tool_ua THEN {_ev(TOOL)}
+                 WHEN login_ts IS NOT NULL THEN {_ev(EXPIRED)}
+                 WHEN {within("ip_login_ts")} THEN {_ev(SHARED_ADDRESS)}
+                 WHEN cf.net_login THEN {_ev(NETWORK)}
+                 ELSE {_ev(NO_LOGIN)} END AS auth_evidence
           FROM j4 LEFT JOIN client_facts cf USING (cid) LEFT JOIN src s USING (source_id)
           LEFT JOIN twin tw USING (source_id, line_no)
           LEFT JOIN shared sh ON sh.iid = j4.iid AND sh.day = j4.ts::DATE),
@@ -339,11 +349,11 @@ def _facts_sql(opts: AuthOptions) -> str:
         SELECT k2.source_id, k2.line_no, k2.ts, r.client_ip, r.user_agent, r.principal, r.method, r.path,
           r.query, k2.status, r.bytes_sent, k2.route, k2.record_id,
           CASE auth_evidence {state} ELSE 'unknown' END AS auth_state,
-          auth_evidence,
+          {EVIDENCE_TEXTS}[auth_evidence] AS auth_evidence,
           trusted AS auth_trusted,
-          CASE WHEN auth_evidence = 'login' THEN login_ts END AS auth_login_ts,
-          (auth_evidence = 'login' AND login_shared) AS auth_shared,
-          (auth_evidence = 'login' AND (login_shared OR coalesce(uas, 1) > 1)) AS auth_ambiguous,
+          CASE WHEN auth_evidence = {_ev("login")} THEN login_ts END AS auth_login_ts,
+          (auth_evidence = {_ev("login")} AND login_shared) AS auth_shared,
+          (auth_evidence = {_ev("login")} AND (login_shared OR coalesce(uas, 1) > 1)) AS auth_ambiguous,
           twin_principal, is_copy
         FROM k2 JOIN events r USING (source_id, line_no)"""
 
@@ -365,46 +375,44 @@ def _resumed_sql() -> str:
         resumed AS (  -- client-days without a login whose records are mostly read from elsewhere too
           SELECT k.cid, k.ts::DATE AS day
           FROM k SEMI JOIN ua_logins USING (uid) JOIN seen s USING (uid, record_id)
-          WHERE k.auth_evidence = {sql_str(NO_LOGIN)} AND k.status BETWEEN 200 AND 299
+          WHERE k.auth_evidence = {_ev(NO_LOGIN)} AND k.status BETWEEN 200 AND 299
           GROUP BY ALL
           HAVING count_if(s.addresses >= 2) * 2 >= count(*)
             AND count(DISTINCT k.record_id) FILTER (WHERE s.addresses >= 2) >= {RESUMED_MIN_RECORDS}),
         k1 AS (
-          SELECT k.* REPLACE (CASE WHEN k.auth_evidence = {sql_str(NO_LOGIN)} AND r.cid IS NOT NULL
-              THEN {sql_str(RESUMED)} ELSE k.auth_evidence END AS auth_evidence)
+          SELECT k.* REPLACE (CASE WHEN k.auth_evidence = {_ev(NO_LOGIN)} AND r.cid IS NOT NULL
+              THEN {_ev(RESUMED)} ELSE k.auth_evidence END AS auth_evidence)
           FROM k LEFT JOIN resumed r ON r.cid = k.cid AND r.day = k.ts::DATE),
         logged AS (  -- records a user agent read at an address where its own login there is or was in
           SELECT DISTINCT uid, iid, record_id FROM k1  -- effect (one client's: not a shared login),
-          WHERE (auth_evidence IN ('login', {sql_str(EXPIRED)}) AND NOT coalesce(login_shared, false)  -- or
-                 OR auth_evidence = {sql_str(RESUMED)})                               -- resumed there
+          WHERE (auth_evidence IN ({_ev("login")}, {_ev(EXPIRED)})                    -- or resumed there
+                 AND NOT coalesce(login_shared, false) OR auth_evidence = {_ev(RESUMED)})
             AND record_id IS NOT NULL AND status BETWEEN 200 AND 299),
         own_day AS (  -- client-days still without a login: their records
           SELECT cid, ts::DATE AS day, count(DISTINCT record_id) AS n
           FROM k1 SEMI JOIN ua_logins USING (uid)
-          WHERE auth_evidence = {sql_str(NO_LOGIN)} AND status BETWEEN 200 AND 299 AND record_id IS NOT NULL
+          WHERE auth_evidence = {_ev(NO_LOGIN)} AND status BETWEEN 200 AND 299 AND record_id IS NOT NULL
           GROUP BY ALL),
         own_hit AS (  -- ... and per other address, how many of them the same user agent read there so
           SELECT k1.cid, k1.ts::DATE AS day, g.iid AS there, count(DISTINCT k1.record_id) AS hit
           FROM k1 JOIN logged g ON g.uid = k1.uid AND g.record_id = k1.record_id AND g.iid <> k1.iid
-          WHERE k1.auth_evidence = {sql_str(NO_LOGIN)} AND k1.status BETWEEN 200 AND 299 GROUP BY ALL),
+          WHERE k1.auth_evidence = {_ev(NO_LOGIN)} AND k1.status BETWEEN 200 AND 299 GROUP BY ALL),
         resumed_own AS (
           SELECT o.cid, o.day FROM own_day o JOIN own_hit h USING (cid, day)
           GROUP BY ALL HAVING max(h.hit) * 2 >= any_value(o.n) AND max(h.hit) >= {RESUMED_MIN_OWN}),
         k1o AS (
-          SELECT k1.* REPLACE (CASE WHEN k1.auth_evidence = {sql_str(NO_LOGIN)} AND r.cid IS NOT NULL
-              THEN {sql_str(RESUMED)} ELSE k1.auth_evidence END AS auth_evidence)
+          SELECT k1.* REPLACE (CASE WHEN k1.auth_evidence = {_ev(NO_LOGIN)} AND r.cid IS NOT NULL
+              THEN {_ev(RESUMED)} ELSE k1.auth_evidence END AS auth_evidence)
           FROM k1 LEFT JOIN resumed_own r ON r.cid = k1.cid AND r.day = k1.ts::DATE)"""
 
 
 def _still_answered_sql(opts: AuthOptions) -> str:
     """CTEs ``still`` and ``k2``: ``k`` with STILL_ANSWERED where it applies (see the docstring)."""
-    overridden = ", ".join(sql_str(r) for r in OVERRIDDEN_BY_STILL_ANSWERED)
+    overridden = ", ".join(_ev(r) for r in OVERRIDDEN_BY_STILL_ANSWERED)
     if opts.answered_after is None:
         return "k2 AS (SELECT * FROM k1o)"
     after = sql_str(opts.answered_after.isoformat())
-    visible = ", ".join(
-        sql_str(ev) for ev, st in EVIDENCE_STATE.items() if st in ("authenticated", "trusted")
-    )
+    visible = ", ".join(_ev(ev) for ev, st in EVIDENCE_STATE.items() if st in ("authenticated", "trusted"))
     return f"""fixed AS (  -- the first refusal of a record to a caller without credentials after the window
           SELECT min(ts) AS fixed_ts FROM k1o
           WHERE ts >= {after}::TIMESTAMPTZ AND record_id IS NOT NULL AND status IN (401, 403)
@@ -415,7 +423,7 @@ def _still_answered_sql(opts: AuthOptions) -> str:
             AND auth_evidence IN ({overridden}) AND has_ip),
         k2 AS (
           SELECT k.* REPLACE (CASE WHEN k.auth_evidence IN ({overridden}) AND s.cid IS NOT NULL
-              THEN {sql_str(STILL_ANSWERED)} ELSE k.auth_evidence END AS auth_evidence)
+              THEN {_ev(STILL_ANSWERED)} ELSE k.auth_evidence END AS auth_evidence)
           FROM k1o k LEFT JOIN still s USING (cid))"""
 
 
