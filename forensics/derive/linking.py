@@ -55,6 +55,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from forensics.store.case import Case
+from forensics.store.stages import stage
 
 # Unauthenticated sessions with one user agent in one network are one actor while they keep
 # coming back within this pause (a nightly job stays one actor; a month-long silence splits).
@@ -118,12 +119,17 @@ FINGERPRINT_SQL = (
 def link_sessions(case: Case) -> None:
     """Tables ``actor_links`` (one row per link, with rule and reason) and ``sessions.actor_id``."""
     con = case.con
-    _reads(case)
-    _crowd_walks(case)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _links AS {_base_links_sql()}")
-    _components(case, "_links", "_cc1")
-    con.execute(f"INSERT INTO _links {_resume_sql()}")
-    _components(case, "_links", "_cc2")
+    with stage(con, "linking: unauthenticated reads"):
+        _reads(case)
+    with stage(con, "linking: crowd walks"):
+        _crowd_walks(case)
+    with stage(con, "linking: links between sessions"):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _links AS {_base_links_sql()}")
+    with stage(con, "linking: components"):
+        _components(case, "_links", "_cc1")
+    with stage(con, "linking: resumed sessions"):
+        con.execute(f"INSERT INTO _links {_resume_sql()}")
+        _components(case, "_links", "_cc2")
     con.execute(
         """
         CREATE OR REPLACE TABLE sessions AS
