@@ -257,9 +257,16 @@ def write_timeline(
     part = path.with_name(path.name + ".slice")
     total = 0
     try:
+        # the lines, once, in time order: each slice below then reads only its own row groups
+        # (a slice that re-ran the joins scanned every request of the case: 10M requests, 37 s)
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _timeline AS
+                SELECT d.ts AS _ts, d.source_id AS _sid, d.line_no AS _lno, {columns}
+                {TIMELINE_FROM.format(joins=joins)}
+                ORDER BY d.ts, d.source_id, d.line_no"""
+        )
         days = con.execute(
-            f"SELECT date_trunc('day', d.ts) AS day, count(*) {TIMELINE_FROM.format(joins='')} "
-            "GROUP BY day ORDER BY day"
+            "SELECT date_trunc('day', _ts) AS day, count(*) FROM _timeline GROUP BY day ORDER BY day"
         ).fetchall()
         slices: list[list[Any]] = []
         for day, n in days:
@@ -270,9 +277,8 @@ def write_timeline(
         with path.open("wb") as out:
             for lo, hi, _ in slices:
                 con.execute(
-                    f"""COPY (SELECT {columns} {TIMELINE_FROM.format(joins=joins)}
-                                AND d.ts >= ? AND d.ts < ? + INTERVAL 1 DAY
-                              ORDER BY d.ts, d.source_id, d.line_no)
+                    f"""COPY (SELECT * EXCLUDE (_ts, _sid, _lno) FROM _timeline
+                              WHERE _ts >= ? AND _ts < ? + INTERVAL 1 DAY ORDER BY _ts, _sid, _lno)
                         TO {sql_str(str(part))} (FORMAT json)""",
                     [lo, hi],
                 )
@@ -280,4 +286,5 @@ def write_timeline(
     finally:
         part.unlink(missing_ok=True)
         con.execute("DROP TABLE IF EXISTS _timeline_f")
+        con.execute("DROP TABLE IF EXISTS _timeline")
     return total

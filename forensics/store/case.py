@@ -89,6 +89,8 @@ def is_write_failure(exc: BaseException, path: Path | None = None) -> bool:
     text = str(exc)
     if isinstance(exc, duckdb.IOException) or is_disk_full(exc):
         return True
+    if isinstance(exc, duckdb.FatalException) and "Could not write" in text:
+        return True  # a checkpoint that could not write (DuckDB then refuses the connection)
     if not isinstance(exc, duckdb.TransactionException):
         return False
     if "Could not write" in text or "Failed to commit" in text:
