@@ -66,6 +66,11 @@ def event_values(row: Mapping[str, Any]) -> dict[str, Any]:
     return {c: row[c] for c in PARSED_COLUMNS if c != "line_no" and row[c] is not None}
 
 
+def present(fields: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The members of a struct column (e.g. an AWS format's typed fields) that are not NULL."""
+    return {k: v for k, v in (fields or {}).items() if v is not None}
+
+
 def utc(
     year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, micro: int = 0
 ) -> datetime:

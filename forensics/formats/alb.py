@@ -61,7 +61,7 @@ FIELDS = (
     AwsField("target_status_code_list", quoted="either"),
     AwsField("classification", quoted="either"),
     AwsField("classification_reason", quoted="either"),
-    AwsField("conn_trace_id", quoted="either"),
+    AwsField("conn_trace_id", quoted="either", usual="no"),
     AwsField("transformed_host", quoted="either"),
     AwsField("transformed_uri", quoted="either"),
     AwsField("request_transform_status", quoted="either"),

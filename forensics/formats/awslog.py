@@ -36,6 +36,7 @@ import duckdb
 from forensics.formats import times
 from forensics.formats.base import NOT_AN_ENTRY, ParseOptions, assemble_sql
 from forensics.formats.sqltext import json_members_sql, json_object_sql, sql_list, sql_str
+from forensics.store.schema import AWS_FIELDS, struct_type
 
 # kind -> regex for the field's text in the tolerant form (and the sniffer).
 KIND_RE = {
@@ -73,6 +74,7 @@ class AwsField:
     kind: str = "text"
     column: str = "extra"  # a PARSED_COLUMNS name or _request/_target; extra = only in extra
     keep: bool = False  # also keep the raw text in extra (fields summed into duration_ms)
+    usual: str = "yes"  # how AWS writes an "either" field today (the canonical path): yes | no
 
 
 @dataclass(frozen=True)
@@ -224,16 +226,97 @@ class AwsParser:
     def tokens_sql(self) -> str:
         return self._tokens_sql()
 
+    def canonical_sql(self) -> tuple[str, str, str]:
+        """The quickest way in, for lines written as AWS writes them today: every field quoted
+        or not as usual (``AwsField.usual``), ``n`` leading fields for any ``n`` from
+        ``required`` to all. Returns (column SQL over ``line``: ``_cq`` the line split at
+        quotes, ``_cw<k>`` the words of unquoted stretch k, ``_cn`` the field count the split
+        implies; the raw field texts as in ``fast_struct``; the condition that the line is
+        exactly those fields written that way, with valid anchors).
+
+        No list lambdas: each field is at a fixed (stretch, word) position, so its text is one
+        subscript. The line must equal its fields joined again (single spaces, quotes where
+        usual), which is what the general fast way checks with its token lists and EDGES_RE.
+        """
+        fmt = self.fmt
+        # per field: (stretch of the quote split, 1-based; word index in its words, 0 if quoted;
+        # a second word index for the two-word [time zone] field). The line is prefixed with a
+        # space, so every stretch's words start at index 2 (the first is '').
+        places: list[tuple[int, int, int]] = []
+        keys: dict[tuple[int, int], int] = {}  # (len of the quote split, words in its last stretch) -> n
+        stretch, word = 1, 1
+        for i, f in enumerate(fmt.fields):
+            if f.quoted == "yes" or (f.quoted == "either" and f.usual == "yes"):
+                places.append((stretch + 1, 0, 0))
+                stretch, word = stretch + 2, 1
+            elif f.kind == "clf_bracket":
+                places.append((stretch, word + 1, word + 2))
+                word += 2
+            else:
+                places.append((stretch, word + 1, 0))
+                word += 1
+            if i + 1 >= fmt.required:
+                if (stretch, word - 1) in keys:  # two field counts look alike: no canonical way
+                    return "", "", "false"
+                keys[(stretch, word - 1)] = i + 1
+        stretches = sorted({st for st, w, _ in places if w})
+        split = ["string_split(' ' || line, '\"') AS _cq"]
+        split += [f"string_split(_cq[{st}], ' ') AS _cw{st}" for st in stretches]
+        n_case = " ".join(f"WHEN len(_cq) = {st} AND _cl = {w} THEN {n}" for (st, w), n in keys.items())
+        split.append("len(string_split(_cq[-1], ' ')) - 1 AS _cl")
+        split.append(f"CASE {n_case} END AS _cn")
+        raws, written = [], []  # field texts (quoted ones without their quotes); as written
+        for i, (st, w, w2) in enumerate(places):
+            if not w:
+                text = f"_cq[{st}]"
+            elif w2:
+                text = f"_cw{st}[{w}] || ' ' || _cw{st}[{w2}]"
+            else:
+                text = f"_cw{st}[{w}]"
+            raws.append(text if i < fmt.required else f"CASE WHEN _cn > {i} THEN {text} END")
+            as_written = f"'\"' || {text} || '\"'" if not w else text
+            written.append(as_written if i < fmt.required else f"CASE WHEN _cn > {i} THEN {as_written} END")
+        # a quoted text holds no quote, so the parse's unquoting leaves these as they are
+        raw_struct = (
+            "struct_pack("
+            + ", ".join(f"{n} := {v}" for n, v in zip(self.names, [*raws, "NULL"], strict=True))
+            + ")"
+        )
+        # unquoted words are never empty (AWS writes -); the line is its fields joined again
+        checks = ["_cn IS NOT NULL"]
+        for i, (st, w, w2) in enumerate(places):
+            if w and not w2:
+                test = f"_cw{st}[{w}] <> ''"
+                checks.append(test if i < fmt.required else f"(_cn <= {i} OR {test})")
+        checks.append(f"line = concat_ws(' ', {', '.join(written)})")
+        for i, f in enumerate(fmt.fields):
+            if f.kind in ANCHOR_KINDS:
+                test = f"regexp_full_match({raws[i]}, {sql_str(KIND_RE[f.kind])})"
+                checks.append(test if i < fmt.required else f"coalesce({test}, true)")
+        return ", ".join(split), raw_struct, " AND ".join(checks)
+
     def select_sql(self, src: str) -> str:
         fmt = self.fmt
         names = self.names
         fast = self.fast_struct()
         tolerant = f"regexp_extract(line, {sql_str(fmt.regex)}, {sql_list(names)})"
         ts_i = next(i for i, f in enumerate(fmt.fields) if f.column == "ts")
+        general = f"CASE WHEN _fast THEN {fast} ELSE {tolerant} END"
+        split, canon, canon_ok = self.canonical_sql() if fmt.quoting else ("", "", "false")
+        if split:
+            # the general fast way's token lists only for the lines the canonical way does not
+            # take: for the others its input line is NULL (and so are its lists)
+            lines = f"""(SELECT line_no, _line AS line, _c, _cr, {self._tokens_sql()}
+      FROM (SELECT line_no, line AS _line, CASE WHEN NOT _c THEN line END AS line, _c,
+                   CASE WHEN _c THEN {canon} END AS _cr
+            FROM (SELECT line_no, line, {split}, coalesce({canon_ok}, false) AS _c FROM {src})))"""
+            general = f"CASE WHEN _c THEN _cr WHEN _fast THEN {fast} ELSE {tolerant} END"
+        else:
+            lines = f"(SELECT line_no, line, {self._tokens_sql()} FROM {src})"
         inner = f"""
 SELECT line_no, line, r, r['f{ts_i}'] <> '' AS _ok
-FROM (SELECT line_no, line, CASE WHEN _fast THEN {fast} ELSE {tolerant} END AS r
-      FROM (SELECT line_no, line, {self._tokens_sql()} FROM {src}))"""
+FROM (SELECT line_no, line, {general} AS r
+      FROM {lines})"""
         columns, extras, durations = {}, [], []
         for i, f in enumerate(fmt.fields):
             raw = f"r['f{i}']"
@@ -260,15 +343,35 @@ FROM (SELECT line_no, line, CASE WHEN _fast THEN {fast} ELSE {tolerant} END AS r
                 columns[f.column] = _typed(f, val)
         if durations:  # every part known, or no duration: a -1 part means "no value"
             columns["duration_ms"] = " + ".join(durations)
-        extras.append(("trailing", "r['tail']"))
-        members = json_members_sql([(sql_str(k), v) for k, v in extras])
-        columns["extra"] = json_object_sql([members])
+        columns[fmt.name] = _struct(fmt.name, extras)
+        columns["extra"] = json_object_sql([json_members_sql([("'trailing'", "r['tail']")])])
         why = (
             f"CASE WHEN starts_with(line, {sql_str(TEST_FILE_LINE)}) "
             f"THEN {sql_str(NOT_AN_ENTRY + 'the test line ELB writes when access logging is enabled')} "
             f"ELSE {sql_str('not a ' + fmt.name + ' line')} END"
         )
         return assemble_sql(inner, columns, "_ok", fmt.name, why)
+
+
+def _struct(name: str, extras: list[tuple[str, str]]) -> str:
+    """The format's typed struct column (schema.AWS_FIELDS) from its fields' texts: ``-`` and
+    empty texts are NULL, numbers and times typed (a text that is not one is NULL)."""
+    types = AWS_FIELDS[name]
+    given = {k.replace(":", "_"): v for k, v in extras}
+    unknown = set(given) - set(types)
+    if unknown:
+        raise ValueError(f"{name}: fields {sorted(unknown)} are not in schema.AWS_FIELDS")
+    vals = []
+    for field_name, typ in types.items():
+        text = f"nullif(nullif({given[field_name]}, '-'), '')" if field_name in given else "NULL"
+        if typ == "TIMESTAMPTZ":
+            value = f"{times.utc_iso_time(text)[0]}"
+        elif typ == "VARCHAR":
+            value = text
+        else:
+            value = f"TRY_CAST({text} AS {typ})"
+        vals.append(f"{field_name} := {value}")
+    return f"struct_pack({', '.join(vals)})::{struct_type(types)}"
 
 
 def _count(fmt: AwsFormat, n_fields: int) -> int:
