@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import random
 import re
 import shutil
@@ -341,7 +342,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20240312)
     ap.add_argument("--workdir", type=Path, default=HERE / "work" / "formats")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument(
+        "--pythonpath",
+        type=Path,
+        metavar="DIR",
+        help="measure the forensics package in DIR (e.g. `git archive <commit>` unpacked) instead",
+    )
     args = ap.parse_args(argv)
+    if args.pythonpath:
+        os.environ["PYTHONPATH"] = str(args.pythonpath.resolve())
     unknown = set(args.formats) - set(formats.REGISTRY)
     if unknown:
         ap.error(f"unknown formats {sorted(unknown)}; known: {', '.join(formats.REGISTRY)}")
