@@ -683,3 +683,18 @@ def test_canonical_split_agrees_with_the_general_split(name: str) -> None:
     got = con.execute(f"SELECT * FROM ({whole}) ORDER BY line_no", [lines]).fetchall()
     want = con.execute(f"SELECT * FROM ({general}) ORDER BY line_no", [lines]).fetchall()
     assert got == want
+
+
+def test_escaped_quote_in_a_quoted_field_is_strict_for_the_sniffer() -> None:
+    """A user agent holding \\" must not send every file with one to the full scoring."""
+    from forensics.formats import _scored
+
+    line = alb("http", rest='"Mozilla/5.0 zgrab/0.x \\"probe\\"" - -')
+    sample = [ALB_HTTPS, line, alb("h2")]
+    con = connect(":memory:")
+    assert formats.REGISTRY["alb"].matches(con, sample, strict_only=True) == [True, True, True]
+    assert formats.REGISTRY["elb"].matches(con, [ELB_ESCAPED_UA], strict_only=True) == [True]
+    fast = formats.sniff(con, sample)
+    full = _scored(con, sample, dict(formats.REGISTRY))
+    assert (fast.best, fast.score) == (full.best, full.score) == (formats.REGISTRY["alb"], 1.0)
+    assert parse_one("alb", line)["user_agent"] == 'Mozilla/5.0 zgrab/0.x \\"probe\\"'

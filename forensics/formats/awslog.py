@@ -59,7 +59,9 @@ ANCHOR_KINDS = {"word", "iso_time", "iso_utc", "clf_bracket", "addr_port", "stat
 # A line padded with a space at each end: unquoted stretches meet quoted fields at a space.
 EDGES_RE = r' (?:[^"]* )?(?:"[^"]*" (?:[^"]* )?)*'
 QUOTED_LAZY = r'".*?"'
-QUOTED_STRICT = r'"[^"]*"'
+# A quote inside a quoted field is written \" (classic ELB, S3; seen in ALB user agents): the
+# sniffer's strict form takes it, so such a line does not send its file to the full scoring.
+QUOTED_STRICT = r'"(?:[^"\\]|\\.)*"'
 PY_TOLERANT_MAX = 4096  # longer sample lines are matched by RE2 (linear time), not Python's re
 # The "test file" ELB writes when access logging is enabled (ELB user guides, "Enable access logs").
 TEST_FILE_LINE = "Enable AccessLog for ELB:"
