@@ -67,41 +67,48 @@ def test_alb_https_entry_every_field() -> None:
         "bytes_sent": 57,
         "user_agent": "curl/7.46.0",
         "request_id": "Root=1-58337281-1d84f3d73c47ec4e58577259",
-        "alb": {  # typed; absent ("-") fields are NULL
-            "type": "https",
-            "elb": "app/my-loadbalancer/50dc6c495c0c9188",
-            "client_port": 2817,
-            "target_port": "10.0.0.1:80",
-            "request_processing_time": 0.086,
-            "target_processing_time": 0.048,
-            "response_processing_time": 0.037,
-            "target_status_code": 200,
-            "ssl_cipher": "ECDHE-RSA-AES128-GCM-SHA256",
-            "ssl_protocol": "TLSv1.2",
-            "target_group_arn": ARN_TG,
-            "domain_name": "www.example.com",
-            "chosen_cert_arn": CERT,
-            "matched_rule_priority": "1",
-            "request_creation_time": utc(2018, 7, 2, 22, 22, 48, 364000),
-            "actions_executed": "authenticate,forward",
-            "redirect_url": None,
-            "error_reason": None,
-            "target_port_list": "10.0.0.1:80",
-            "target_status_code_list": "200",
-            "classification": None,
-            "classification_reason": None,
-            "conn_trace_id": "TID_1234abcd",
-            "transformed_host": None,
-            "transformed_uri": None,
-            "request_transform_status": None,
-        },
+        "alb": [  # typed, a list of one struct; absent ("-") fields are NULL
+            {
+                "type": "https",
+                "elb": "app/my-loadbalancer/50dc6c495c0c9188",
+                "client_port": 2817,
+                "target_port": "10.0.0.1:80",
+                "request_processing_time": 0.086,
+                "target_processing_time": 0.048,
+                "response_processing_time": 0.037,
+                "target_status_code": 200,
+                "ssl_cipher": "ECDHE-RSA-AES128-GCM-SHA256",
+                "ssl_protocol": "TLSv1.2",
+                "target_group_arn": ARN_TG,
+                "domain_name": "www.example.com",
+                "chosen_cert_arn": CERT,
+                "matched_rule_priority": "1",
+                "request_creation_time": utc(2018, 7, 2, 22, 22, 48, 364000),
+                "actions_executed": "authenticate,forward",
+                "redirect_url": None,
+                "error_reason": None,
+                "target_port_list": "10.0.0.1:80",
+                "target_status_code_list": "200",
+                "classification": None,
+                "classification_reason": None,
+                "conn_trace_id": "TID_1234abcd",
+                "transformed_host": None,
+                "transformed_uri": None,
+                "request_transform_status": None,
+            }
+        ],
     }
 
 
 @pytest.mark.parametrize("type_", ["http", "https", "h2", "grpcs", "ws", "wss"])
 def test_alb_request_types(type_: str) -> None:
     row = parse_one("alb", alb(type_, request="GET http://10.0.0.30:80/chat?room=7 HTTP/1.1"))
-    assert (row["alb"]["type"], row["path"], row["query"], row["status"]) == (type_, "/chat", "room=7", 200)
+    assert (row["alb"][0]["type"], row["path"], row["query"], row["status"]) == (
+        type_,
+        "/chat",
+        "room=7",
+        200,
+    )
 
 
 def test_alb_minus_one_times_give_no_duration_and_lambda_has_no_target() -> None:
@@ -115,7 +122,7 @@ def test_alb_minus_one_times_give_no_duration_and_lambda_has_no_target() -> None
         "target_status_code",
         "target_port",
     ):
-        assert row["alb"][k] is None
+        assert row["alb"][0][k] is None
 
 
 def test_alb_sums_processing_times_into_ms() -> None:
@@ -136,7 +143,7 @@ def test_alb_no_request_line_is_an_event_with_what_is_known() -> None:
 
 def test_alb_ipv6_client_written_without_brackets() -> None:
     row = parse_one("alb", alb("h2", client="2a02:a33c:4538:1:bcf4:5264:e01c:f215:50718"))
-    assert (row["client_ip"], row["alb"]["client_port"]) == (
+    assert (row["client_ip"], row["alb"][0]["client_port"]) == (
         "2a02:a33c:4538:1:bcf4:5264:e01c:f215",
         50718,
     )
@@ -148,7 +155,7 @@ def test_alb_older_lines_have_fewer_fields() -> None:
     rows = parse_lines("alb", [v2016, v2015ish])
     assert [r["reject_reason"] for r in rows] == [None, None]
     assert rows[0]["request_id"] == "Root=1-58337262-36d228ad5d99923122bbe354"
-    assert rows[1]["request_id"] is None and rows[1]["alb"]["target_group_arn"] is None
+    assert rows[1]["request_id"] is None and rows[1]["alb"][0]["target_group_arn"] is None
 
 
 def test_alb_newest_fields_and_unknown_trailing_fields_kept() -> None:
@@ -158,9 +165,9 @@ def test_alb_newest_fields_and_unknown_trailing_fields_kept() -> None:
     assert [r["reject_reason"] for r in rows] == [None, None]
     for r in rows:
         assert (
-            r["alb"]["transformed_host"],
-            r["alb"]["transformed_uri"],
-            r["alb"]["request_transform_status"],
+            r["alb"][0]["transformed_host"],
+            r["alb"][0]["transformed_uri"],
+            r["alb"][0]["request_transform_status"],
         ) == ("api.internal", "/v2/x?y=1", "TransformSuccess")
     assert rows[0]["extra"] is None  # only fields past the documented ones stay in extra
     assert rows[1]["extra"]["trailing"] == '"some-new-field" 42'
@@ -170,7 +177,7 @@ def test_alb_newest_fields_and_unknown_trailing_fields_kept() -> None:
 def test_alb_quote_in_user_agent_goes_to_the_tolerant_regex() -> None:
     row = parse_one("alb", alb("http", rest='"Mozilla/5.0 \\"probe\\" x" - -'))
     assert row["user_agent"] == 'Mozilla/5.0 \\"probe\\" x'
-    assert row["alb"]["actions_executed"] == "forward"
+    assert row["alb"][0]["actions_executed"] == "forward"
 
 
 def test_alb_malformed_lines_are_rejected_with_reasons() -> None:
@@ -232,7 +239,7 @@ def test_elb_http_tcp_ssl_and_escaped_user_agent() -> None:
         None,
     )
     assert (ssl["duration_ms"], ssl["bytes_received"], ssl["bytes_sent"]) == (None, None, None)
-    assert ssl["elb"]["ssl_protocol"] == "TLSv1.2" and ssl["elb"]["backend_port"] is None
+    assert ssl["elb"][0]["ssl_protocol"] == "TLSv1.2" and ssl["elb"][0]["backend_port"] is None
     assert esc["user_agent"] == '\\"nlpproject.info research\\"' and esc["status"] == 301
 
 
@@ -276,9 +283,9 @@ def test_nlb_connection_records() -> None:
     assert (
         alpn["client_ip"],
         alpn["duration_ms"],
-        alpn["nlb"]["alpn_client_preference_list"],
-        alpn["nlb"]["tls_connection_creation_time"],
-        alpn["nlb"]["tls_named_group"],
+        alpn["nlb"][0]["alpn_client_preference_list"],
+        alpn["nlb"][0]["tls_connection_creation_time"],
+        alpn["nlb"][0]["tls_named_group"],
     ) == (
         "2401:4900:1d0c:29b7:c9b2:7b5a:e7d0:2380",
         35040.0,
@@ -341,26 +348,26 @@ def test_s3_records() -> None:
         "host": "awsexamplebucket1.s3.us-west-1.amazonaws.com",
     }
     assert anon["principal"] is None  # "-" for unauthenticated requests
-    assert (anon["s3"]["operation"], anon["s3"]["key"], anon["s3"]["bucket"]) == (
+    assert (anon["s3"][0]["operation"], anon["s3"][0]["key"], anon["s3"][0]["bucket"]) == (
         "REST.GET.OBJECT",
         "referrals/51234.pdf",
         "patient-docs",
     )
     assert anon["user_agent"] == 'Mozilla/5.0 (iPad) Safari/604.1"'  # a bare quote, kept as logged
-    assert (anon["referer"], anon["query"], anon["bytes_sent"], anon["s3"]["source_region"]) == (
+    assert (anon["referer"], anon["query"], anon["bytes_sent"], anon["s3"][0]["source_region"]) == (
         "https://evil.example/",
         "x-id=GetObject",
         1832,
         "eu-west-2",
     )
-    assert (old["principal"], old["status"], old["ts"], old["ts_offset_min"], old["s3"]["error_code"]) == (
+    assert (old["principal"], old["status"], old["ts"], old["ts_offset_min"], old["s3"][0]["error_code"]) == (
         "arn:aws:iam::123456789012:user/svc",
         404,
         utc(2024, 3, 12, 10),
         60,
         "NoSuchKey",
     )
-    assert old["s3"]["host_id"] is None  # an older record that ends after version_id
+    assert old["s3"][0]["host_id"] is None  # an older record that ends after version_id
 
 
 def test_s3_copy_get_record_without_http_version() -> None:
@@ -506,7 +513,7 @@ def test_s3_ingest_forced_and_counts(tmp_path: Path) -> None:
     (res,) = ingest(case, [path]).results
     assert (res.format, res.events, res.rejects) == ("s3", 3, 1)
     got = case.con.execute(
-        "select s3.operation op, s3.key k, principal from events order by line_no"
+        "select s3[1].operation op, s3[1].key k, principal from events order by line_no"
     ).fetchall()
     assert [list(g) for g in got] == [
         ["REST.PUT.OBJECT", "s3-dg.pdf", OWNER],
@@ -563,13 +570,13 @@ def test_extra_is_json_text_and_the_typed_fields_a_struct_in_the_case(tmp_path: 
     case = Case.create(tmp_path / "case.duckdb")
     ingest(case, [path])
     rows = case.con.execute(
-        "select extra, alb.conn_trace_id, alb.client_port, alb.request_creation_time, "
-        "alb['target_status_code'] + 1, elb, nlb, s3 from events order by line_no"
+        "select extra, alb[1].conn_trace_id, alb[1].client_port, alb[1].request_creation_time, "
+        "alb[1]['target_status_code'] + 1, elb, nlb, s3, len(alb) from events order by line_no"
     ).fetchall()
     assert [r[0] for r in rows] == [None, '{"trailing":"\\"some-new-field\\" 42"}']
     assert json.loads(str(rows[1][0]))["trailing"] == '"some-new-field" 42'
     for r in rows:
-        assert r[1:] == ("TID_1234abcd", 2817, utc(2018, 7, 2, 22, 22, 48, 364000), 201, None, None, None)
+        assert r[1:] == ("TID_1234abcd", 2817, utc(2018, 7, 2, 22, 22, 48, 364000), 201, None, None, None, 1)
     case.close()
 
 

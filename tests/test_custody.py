@@ -184,7 +184,7 @@ def test_case_of_schema_3_gets_the_aws_struct_columns(tmp_path: Path) -> None:
     with Case.open(path) as case:
         assert case.sql("SELECT value FROM meta WHERE key = 'schema_version'")["value"][0] == "4"
         ingest(case, [log])
-        row = case.con.execute("SELECT alb.elb, alb.client_port, s3 FROM events").fetchone()
+        row = case.con.execute("SELECT alb[1].elb, alb[1].client_port, s3 FROM events").fetchone()
         assert row == ("app/prod-api/50dc6c495c0c9188", 48160, None)
         assert verify(case).ok
 

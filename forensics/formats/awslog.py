@@ -36,7 +36,7 @@ import duckdb
 from forensics.formats import times
 from forensics.formats.base import NOT_AN_ENTRY, ParseOptions, assemble_sql
 from forensics.formats.sqltext import json_members_sql, json_object_sql, sql_list, sql_str
-from forensics.store.schema import AWS_FIELDS, struct_type
+from forensics.store.schema import AWS_FIELDS, aws_type
 
 # kind -> regex for the field's text in the tolerant form (and the sniffer).
 KIND_RE = {
@@ -356,8 +356,8 @@ FROM (SELECT line_no, line, {general} AS r
 
 
 def _struct(name: str, extras: list[tuple[str, str]]) -> str:
-    """The format's typed struct column (schema.AWS_FIELDS) from its fields' texts: ``-`` and
-    empty texts are NULL, numbers and times typed (a text that is not one is NULL)."""
+    """The format's typed column (schema.AWS_FIELDS: a list of one struct) from its fields'
+    texts: ``-`` and empty texts are NULL, numbers and times typed (a text that is not one is NULL)."""
     types = AWS_FIELDS[name]
     given = {k.replace(":", "_"): v for k, v in extras}
     unknown = set(given) - set(types)
@@ -373,7 +373,7 @@ def _struct(name: str, extras: list[tuple[str, str]]) -> str:
         else:
             value = f"TRY_CAST({text} AS {typ})"
         vals.append(f"{field_name} := {value}")
-    return f"struct_pack({', '.join(vals)})::{struct_type(types)}"
+    return f"[struct_pack({', '.join(vals)})]::{aws_type(name)}"
 
 
 def _count(fmt: AwsFormat, n_fields: int) -> int:

@@ -9,7 +9,7 @@ The digest (``ALGORITHM``), per source and table:
 
 * each row is encoded as a JSON array of its columns cast to text, in the column order recorded
   in the entry (timestamps as epoch microseconds, so the session's time zone cannot change it;
-  a STRUCT column as the JSON array text of its members, encoded alike, or NULL).
+  a list-of-STRUCT column as the JSON text of its structs' member arrays, encoded alike, or NULL).
   JSON quoting makes the encoding injective: NULL is ``null``, an empty string is ``""``, and no
   value can imitate a column boundary;
 * each row's encoding is hashed with SHA-256;
@@ -54,7 +54,7 @@ def _text(expr: str, kind: str) -> str:
 
 
 def struct_members(kind: str) -> list[tuple[str, str]]:
-    """(name, type) of a flat ``STRUCT(name type, ...)`` type's members."""
+    """(name, type) of a flat ``STRUCT(name type, ...)`` (or ``STRUCT(...)[]``) type's members."""
     inner = kind[kind.index("(") + 1 : kind.rindex(")")]
     return [(m.split(" ", 1)[0], m.split(" ", 1)[1]) for m in inner.split(", ")]
 
@@ -62,15 +62,17 @@ def struct_members(kind: str) -> list[tuple[str, str]]:
 def row_json(columns: Sequence[str], types: dict[str, str]) -> str:
     """SQL encoding one row as a JSON array of its columns as text (the digest's row encoding).
 
-    A STRUCT column (events.alb, ...) is the JSON array text of its members as text, NULL when
-    the struct is NULL (casting the struct itself to text cost twice as much)."""
+    A list-of-STRUCT column (events.alb, ...) is the JSON text of the list of its structs, each
+    the array of its members as text, NULL when the list is NULL (casting it to text cost
+    twice as much)."""
     parts = []
     for col in columns:
         ident = '"' + col.replace('"', '""') + '"'
         kind = types.get(col, "")
-        if kind.startswith("STRUCT("):
-            members = ", ".join(_text(f"{ident}.{m}", t) for m, t in struct_members(kind))
-            parts.append(f"CASE WHEN {ident} IS NOT NULL THEN to_json([{members}]::VARCHAR[])::VARCHAR END")
+        if kind.startswith("STRUCT(") and kind.endswith("[]"):
+            members = ", ".join(_text(f"s.{m}", t) for m, t in struct_members(kind))
+            each = f"list_transform({ident}, lambda s: [{members}]::VARCHAR[])"
+            parts.append(f"CASE WHEN {ident} IS NOT NULL THEN to_json({each})::VARCHAR END")
         else:
             parts.append(_text(ident, kind))
     return "to_json([" + ", ".join(parts) + "]::VARCHAR[])"
