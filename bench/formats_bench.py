@@ -52,6 +52,8 @@ from loggen import PATHS, AlbGenerator, Generator
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+# ingest options a format needs (HAProxy writes local times without an offset: --tz is required)
+INGEST_ARGS: dict[str, list[str]] = {"haproxy": ["--tz", "UTC"]}
 AWS_MANY_FILES = {"alb": 2500, "elb": 2500, "nlb": 2500, "s3": 2500, "cloudfront": 10_000}
 START = 1710237600.0  # 2024-03-12 10:00:00 UTC
 
@@ -374,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         for p in (case, case.with_name(case.name + ".wal")):
             p.unlink(missing_ok=True)
         try:
-            ing = measure([FORENSICS, "ingest", str(case), str(root)], work / "logs" / f"{name}.ingest.log")
+            cmd = [FORENSICS, "ingest", *INGEST_ARGS.get(name, []), str(case), str(root)]
+            ing = measure(cmd, work / "logs" / f"{name}.ingest.log")
         except RuntimeError as exc:
             print(f"{name}: {exc}", flush=True)
             failed = True
