@@ -10,19 +10,24 @@ several generations, and lines written after this code may carry fields it does 
 The layout compiler (layout.py) wants one fixed field list per layout; here a format is the
 newest documented field list plus how many leading fields every generation has. Fields past
 the ones a line has are NULL; fields past the documented list are kept, as written, in
-``extra['trailing']``.
+``extra['trailing']``. The documented fields without a column of their own are typed into the
+format's own column (``alb``, ``elb``, ``nlb``, ``s3``: a list of one struct, schema.AWS_FIELDS).
 
-Two ways into the fields, both in DuckDB:
+Three ways into the fields, all in DuckDB (the first one that takes a line):
 
+* canonical: a line written as AWS writes them today (every field quoted or not as usual,
+  any field count from the required ones on) has each field at a fixed (quote stretch, word)
+  position: plain subscripts, no list lambdas, and the line must equal its fields joined again;
 * fast: split the line at double quotes, the unquoted parts at spaces, and check the
   resulting token shape (``U`` unquoted, ``Q`` quoted) against the format's; AWS writes no
   quotes inside quoted fields of its own (ALB writes a quote in a request as ``\\x22``), so
-  this takes nearly every line (measured 2.5x faster than the regex on ALB lines);
+  this takes the other lines of the format's shape (2.5x faster than the regex on ALB lines);
 * tolerant: one RE2 regex, quoted fields matched lazily up to a quote that the rest of the
   layout can follow (S3 and classic ELB user agents may hold bare or ``\\"`` quotes), newer
   fields optional, unknown trailing fields captured. Lines the fast way does not take go here.
 
-Both give the same raw field texts for a line the fast way takes; typing happens once after.
+All give the same raw field texts for a line they take (tests/test_aws.py compares them on
+fuzzed lines); typing happens once after.
 """
 
 from __future__ import annotations
@@ -69,13 +74,13 @@ TEST_FILE_LINE = "Enable AccessLog for ELB:"
 
 @dataclass(frozen=True)
 class AwsField:
-    """One documented field: its name in AWS's docs (the key in ``extra``) and where it goes."""
+    """One documented field: its name in AWS's docs and where it goes."""
 
     name: str
     quoted: str = "no"  # no | yes | either (documented quoted, but some examples are not)
     kind: str = "text"
-    column: str = "extra"  # a PARSED_COLUMNS name or _request/_target; extra = only in extra
-    keep: bool = False  # also keep the raw text in extra (fields summed into duration_ms)
+    column: str = "extra"  # a PARSED_COLUMNS name or _request/_target; extra = only in the typed column
+    keep: bool = False  # also keep the value in the typed column (fields summed into duration_ms)
     usual: str = "yes"  # how AWS writes an "either" field today (the canonical path): yes | no
 
 
