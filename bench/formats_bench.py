@@ -21,10 +21,11 @@ Then, as whole child processes (bench/ingest_bench.py's ``measure``: wall, CPU, 
 * ingest: ``forensics ingest`` into a fresh case.
 
 Printed per format: lines, ingest seconds, floor seconds, their ratio, the case's bytes per
-event (after ingest; the file DuckDB leaves, checkpointed on close), the gzip evidence's bytes
-per line, and the machine load (/proc/loadavg's 1-minute figure before the pair, and the CPUs
-other processes used during the ingest). Each ingest is checked: events + rejects = lines, and
-no rejects for these generated lines.
+event (after ingest; the file DuckDB leaves, checkpointed on close; in brackets its used blocks
+only, without free blocks the commits left), the gzip evidence's bytes per line, and the
+machine load (/proc/loadavg's 1-minute figure before the pair, and the CPUs other processes
+used during the ingest). Each ingest is checked: events + rejects = lines, and no rejects for
+these generated lines.
 """
 
 from __future__ import annotations
@@ -310,9 +311,13 @@ def generate(name: str, n: int, seed: int, work: Path) -> tuple[Path, int]:
 NO_IPV6: set[str] = set()
 
 
-def case_check(case: Path, lines: int) -> tuple[str, int, int]:
+def case_check(case: Path, lines: int) -> tuple[str, int, int, int]:
+    """(check, events, rejects, bytes of the case file's used blocks: free blocks left over from
+    the batches' commits vary between runs of the same ingest)."""
     con = duckdb.connect(str(case), read_only=True)
     try:
+        size = con.execute("SELECT block_size * used_blocks FROM pragma_database_size()").fetchone()
+        used = int(size[0]) if size else 0
         ev = int((con.execute("SELECT count(*) FROM events").fetchone() or (0,))[0])
         rows = con.execute(
             "SELECT reason, count(*) FROM rejects GROUP BY 1 ORDER BY 2 DESC LIMIT 3"
@@ -323,7 +328,7 @@ def case_check(case: Path, lines: int) -> tuple[str, int, int]:
     not_entries = sum(int(n) for reason, n in rows if str(reason).startswith("not an access-log entry"))
     ok = ev + rj == lines and rj == not_entries
     why = "" if ok else f" rejects: {rows}"
-    return ("ok" if ok else "FAIL") + why, ev, rj
+    return ("ok" if ok else "FAIL") + why, ev, rj, used
 
 
 def loadavg() -> float:
@@ -364,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"duckdb {duckdb.__version__}, {git_state()}, lines per format {args.lines:,}", flush=True)
     head = (
         "| format | lines | files | ingest s | floor s | ratio | ingest CPU s | peak RSS MB "
-        "| case B/event | gzip B/line | load 1m | other CPUs | check |"
+        "| case B/event (used) | gzip B/line | load 1m | other CPUs | check |"
     )
     rows, results, failed = [head, "|" + "---|" * 13], [], False
     for name in args.formats:
@@ -382,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {exc}", flush=True)
             failed = True
             continue
-        check, events, _ = case_check(case, lines)
+        check, events, _, used = case_check(case, lines)
         failed |= not check.startswith("ok")
         size = case.stat().st_size
         res = {
@@ -395,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             "ingest_cpu_s": ing["cpu"],
             "peak_rss_mb": ing["maxrss_kb"] / 1024,
             "case_bytes_per_event": size / max(events, 1),
+            "case_used_bytes_per_event": used / max(events, 1),
             "gzip_bytes_per_line": gz_bytes / lines,
             "load_1m": load,
             "other_cpus": ing["other_cpus"],
@@ -404,7 +410,8 @@ def main(argv: list[str] | None = None) -> int:
         row = (
             f"| {name} | {lines:,} | {len(files):,} | {ing['wall']:.2f} | {floor['wall']:.2f} | "
             f"{res['ratio']:.1f}x | {ing['cpu']:.1f} | {res['peak_rss_mb']:,.0f} | "
-            f"{res['case_bytes_per_event']:.0f} | {res['gzip_bytes_per_line']:.0f} | {load:.2f} | "
+            f"{res['case_bytes_per_event']:.0f} ({res['case_used_bytes_per_event']:.0f}) | "
+            f"{res['gzip_bytes_per_line']:.0f} | {load:.2f} | "
             f"{ing['other_cpus']:.2f} | {check} |"
         )
         rows.append(row)
