@@ -66,6 +66,12 @@ def event_values(row: Mapping[str, Any]) -> dict[str, Any]:
     return {c: row[c] for c in PARSED_COLUMNS if c != "line_no" and row[c] is not None}
 
 
+def present(fields: list[Mapping[str, Any]] | None) -> dict[str, Any]:
+    """The members of an AWS format's typed fields (a list of one struct) that are not NULL."""
+    (one,) = fields or [{}]
+    return {k: v for k, v in one.items() if v is not None}
+
+
 def utc(
     year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, micro: int = 0
 ) -> datetime:

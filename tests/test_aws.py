@@ -21,7 +21,7 @@ import pytest
 from forensics import Case, IngestOptions, formats, ingest
 from forensics.formats.base import NOT_AN_ENTRY
 from forensics.store.db import connect
-from tests.formathelpers import event_values, parse_lines, parse_one, utc
+from tests.formathelpers import event_values, parse_lines, parse_one, present, utc
 
 ARN_TG = "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067"
 CERT = "arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012"
@@ -67,34 +67,48 @@ def test_alb_https_entry_every_field() -> None:
         "bytes_sent": 57,
         "user_agent": "curl/7.46.0",
         "request_id": "Root=1-58337281-1d84f3d73c47ec4e58577259",
-        "extra": {
-            "type": "https",
-            "elb": "app/my-loadbalancer/50dc6c495c0c9188",
-            "client_port": "2817",
-            "target:port": "10.0.0.1:80",
-            "request_processing_time": "0.086",
-            "target_processing_time": "0.048",
-            "response_processing_time": "0.037",
-            "target_status_code": "200",
-            "ssl_cipher": "ECDHE-RSA-AES128-GCM-SHA256",
-            "ssl_protocol": "TLSv1.2",
-            "target_group_arn": ARN_TG,
-            "domain_name": "www.example.com",
-            "chosen_cert_arn": CERT,
-            "matched_rule_priority": "1",
-            "request_creation_time": "2018-07-02T22:22:48.364000Z",
-            "actions_executed": "authenticate,forward",
-            "target:port_list": "10.0.0.1:80",
-            "target_status_code_list": "200",
-            "conn_trace_id": "TID_1234abcd",
-        },
+        "alb": [  # typed, a list of one struct; absent ("-") fields are NULL
+            {
+                "type": "https",
+                "elb": "app/my-loadbalancer/50dc6c495c0c9188",
+                "client_port": 2817,
+                "target_port": "10.0.0.1:80",
+                "request_processing_time": 0.086,
+                "target_processing_time": 0.048,
+                "response_processing_time": 0.037,
+                "target_status_code": 200,
+                "ssl_cipher": "ECDHE-RSA-AES128-GCM-SHA256",
+                "ssl_protocol": "TLSv1.2",
+                "target_group_arn": ARN_TG,
+                "domain_name": "www.example.com",
+                "chosen_cert_arn": CERT,
+                "matched_rule_priority": "1",
+                "request_creation_time": utc(2018, 7, 2, 22, 22, 48, 364000),
+                "actions_executed": "authenticate,forward",
+                "redirect_url": None,
+                "error_reason": None,
+                "target_port_list": "10.0.0.1:80",
+                "target_status_code_list": "200",
+                "classification": None,
+                "classification_reason": None,
+                "conn_trace_id": "TID_1234abcd",
+                "transformed_host": None,
+                "transformed_uri": None,
+                "request_transform_status": None,
+            }
+        ],
     }
 
 
 @pytest.mark.parametrize("type_", ["http", "https", "h2", "grpcs", "ws", "wss"])
 def test_alb_request_types(type_: str) -> None:
     row = parse_one("alb", alb(type_, request="GET http://10.0.0.30:80/chat?room=7 HTTP/1.1"))
-    assert (row["extra"]["type"], row["path"], row["query"], row["status"]) == (type_, "/chat", "room=7", 200)
+    assert (row["alb"][0]["type"], row["path"], row["query"], row["status"]) == (
+        type_,
+        "/chat",
+        "room=7",
+        200,
+    )
 
 
 def test_alb_minus_one_times_give_no_duration_and_lambda_has_no_target() -> None:
@@ -106,9 +120,9 @@ def test_alb_minus_one_times_give_no_duration_and_lambda_has_no_target() -> None
         "target_processing_time",
         "response_processing_time",
         "target_status_code",
-        "target:port",
+        "target_port",
     ):
-        assert k not in row["extra"]
+        assert row["alb"][0][k] is None
 
 
 def test_alb_sums_processing_times_into_ms() -> None:
@@ -129,9 +143,9 @@ def test_alb_no_request_line_is_an_event_with_what_is_known() -> None:
 
 def test_alb_ipv6_client_written_without_brackets() -> None:
     row = parse_one("alb", alb("h2", client="2a02:a33c:4538:1:bcf4:5264:e01c:f215:50718"))
-    assert (row["client_ip"], row["extra"]["client_port"]) == (
+    assert (row["client_ip"], row["alb"][0]["client_port"]) == (
         "2a02:a33c:4538:1:bcf4:5264:e01c:f215",
-        "50718",
+        50718,
     )
 
 
@@ -141,7 +155,7 @@ def test_alb_older_lines_have_fewer_fields() -> None:
     rows = parse_lines("alb", [v2016, v2015ish])
     assert [r["reject_reason"] for r in rows] == [None, None]
     assert rows[0]["request_id"] == "Root=1-58337262-36d228ad5d99923122bbe354"
-    assert rows[1]["request_id"] is None and "target_group_arn" not in rows[1]["extra"]
+    assert rows[1]["request_id"] is None and rows[1]["alb"][0]["target_group_arn"] is None
 
 
 def test_alb_newest_fields_and_unknown_trailing_fields_kept() -> None:
@@ -151,11 +165,11 @@ def test_alb_newest_fields_and_unknown_trailing_fields_kept() -> None:
     assert [r["reject_reason"] for r in rows] == [None, None]
     for r in rows:
         assert (
-            r["extra"]["transformed_host"],
-            r["extra"]["transformed_uri"],
-            r["extra"]["request_transform_status"],
+            r["alb"][0]["transformed_host"],
+            r["alb"][0]["transformed_uri"],
+            r["alb"][0]["request_transform_status"],
         ) == ("api.internal", "/v2/x?y=1", "TransformSuccess")
-    assert "trailing" not in rows[0]["extra"]
+    assert rows[0]["extra"] is None  # only fields past the documented ones stay in extra
     assert rows[1]["extra"]["trailing"] == '"some-new-field" 42'
     assert rows[1]["path"] == "/" and rows[1]["request_id"] == rows[0]["request_id"]
 
@@ -163,7 +177,7 @@ def test_alb_newest_fields_and_unknown_trailing_fields_kept() -> None:
 def test_alb_quote_in_user_agent_goes_to_the_tolerant_regex() -> None:
     row = parse_one("alb", alb("http", rest='"Mozilla/5.0 \\"probe\\" x" - -'))
     assert row["user_agent"] == 'Mozilla/5.0 \\"probe\\" x'
-    assert row["extra"]["actions_executed"] == "forward"
+    assert row["alb"][0]["actions_executed"] == "forward"
 
 
 def test_alb_malformed_lines_are_rejected_with_reasons() -> None:
@@ -208,14 +222,15 @@ def test_elb_http_tcp_ssl_and_escaped_user_agent() -> None:
         http["path"],
     ) == (utc(2015, 5, 13, 23, 39, 43, 945958), "192.168.131.39", 200, 29, "www.example.com:80", "/")
     assert http["duration_ms"] == pytest.approx(1.178)
-    assert http["extra"] == {
+    assert http["extra"] is None
+    assert present(http["elb"]) == {
         "elb": "my-loadbalancer",
-        "client_port": "2817",
-        "backend:port": "10.0.0.1:80",
-        "request_processing_time": "0.000073",
-        "backend_processing_time": "0.001048",
-        "response_processing_time": "0.000057",
-        "backend_status_code": "200",
+        "client_port": 2817,
+        "backend_port": "10.0.0.1:80",
+        "request_processing_time": 0.000073,
+        "backend_processing_time": 0.001048,
+        "response_processing_time": 0.000057,
+        "backend_status_code": 200,
     }
     assert (tcp["status"], tcp["request_raw"], tcp["bytes_received"], tcp["user_agent"]) == (
         None,
@@ -224,7 +239,7 @@ def test_elb_http_tcp_ssl_and_escaped_user_agent() -> None:
         None,
     )
     assert (ssl["duration_ms"], ssl["bytes_received"], ssl["bytes_sent"]) == (None, None, None)
-    assert ssl["extra"]["ssl_protocol"] == "TLSv1.2" and "backend:port" not in ssl["extra"]
+    assert ssl["elb"][0]["ssl_protocol"] == "TLSv1.2" and ssl["elb"][0]["backend_port"] is None
     assert esc["user_agent"] == '\\"nlpproject.info research\\"' and esc["status"] == 301
 
 
@@ -244,38 +259,38 @@ NLB_ALPN = (
 
 def test_nlb_connection_records() -> None:
     v1, alpn = parse_lines("nlb", [NLB_V1, NLB_ALPN])
-    assert event_values(v1) == {
+    assert present(v1["nlb"]) == {
+        "type": "tls",
+        "version": "2.0",
+        "elb": "net/my-network-loadbalancer/c6e77e28c25b2234",
+        "listener": "g3d4b5e8bb8464cd",
+        "client_port": 51341,
+        "destination_port": "172.100.100.185:443",
+        "tls_handshake_time": 2.0,
+        "chosen_cert_arn": "arn:aws:acm:us-east-2:671290407336:certificate/2a108f19-aded-46b0-8493-c63eb1ef4a99",
+        "tls_cipher": "ECDHE-RSA-AES128-SHA",
+        "tls_protocol_version": "tlsv12",
+    }
+    assert {k: v for k, v in event_values(v1).items() if k != "nlb"} == {
         "ts": utc(2018, 12, 20, 2, 59, 40),
         "client_ip": "72.21.218.154",
         "host": "my-network-loadbalancer-c6e77e28c25b2234.elb.us-east-2.amazonaws.com",
         "duration_ms": 5.0,
         "bytes_received": 98,
         "bytes_sent": 246,
-        "extra": {
-            "type": "tls",
-            "version": "2.0",
-            "elb": "net/my-network-loadbalancer/c6e77e28c25b2234",
-            "listener": "g3d4b5e8bb8464cd",
-            "client_port": "51341",
-            "destination:port": "172.100.100.185:443",
-            "tls_handshake_time": "2",
-            "chosen_cert_arn": "arn:aws:acm:us-east-2:671290407336:certificate/2a108f19-aded-46b0-8493-c63eb1ef4a99",
-            "tls_cipher": "ECDHE-RSA-AES128-SHA",
-            "tls_protocol_version": "tlsv12",
-        },
     }
     assert v1["ts_offset_min"] is None  # UTC by the docs, but the line does not say so
     assert (
         alpn["client_ip"],
         alpn["duration_ms"],
-        alpn["extra"]["alpn_client_preference_list"],
-        alpn["extra"]["tls_connection_creation_time"],
-        alpn["extra"]["tls_named_group"],
+        alpn["nlb"][0]["alpn_client_preference_list"],
+        alpn["nlb"][0]["tls_connection_creation_time"],
+        alpn["nlb"][0]["tls_named_group"],
     ) == (
         "2401:4900:1d0c:29b7:c9b2:7b5a:e7d0:2380",
         35040.0,
         '"h2","http/1.1"',
-        "2020-04-01T08:51:20",
+        utc(2020, 4, 1, 8, 51, 20),
         "x25519",
     )
 
@@ -304,7 +319,20 @@ S3_IAM_OLD = (
 
 def test_s3_records() -> None:
     put, anon, old = parse_lines("s3", [S3_PUT, S3_GET_ANON, S3_IAM_OLD])
-    assert event_values(put) == {
+    assert present(put["s3"]) == {
+        "bucket_owner": OWNER,
+        "bucket": "awsexamplebucket1",
+        "operation": "REST.PUT.OBJECT",
+        "key": "s3-dg.pdf",
+        "object_size": 4406583,
+        "turn_around_time": 28.0,
+        "host_id": HOST_ID,
+        "signature_version": "SigV4",
+        "cipher_suite": "ECDHE-RSA-AES128-SHA",
+        "authentication_type": "AuthHeader",
+        "tls_version": "TLSV1.1",
+    }
+    assert {k: v for k, v in event_values(put).items() if k != "s3"} == {
         "ts": utc(2019, 2, 6, 0, 1, 57),
         "ts_offset_min": 0,
         "client_ip": "192.0.2.3",
@@ -318,41 +346,28 @@ def test_s3_records() -> None:
         "duration_ms": 41754.0,
         "user_agent": "S3Console/0.4",
         "host": "awsexamplebucket1.s3.us-west-1.amazonaws.com",
-        "extra": {
-            "bucket_owner": OWNER,
-            "bucket": "awsexamplebucket1",
-            "operation": "REST.PUT.OBJECT",
-            "key": "s3-dg.pdf",
-            "object_size": "4406583",
-            "turn_around_time": "28",
-            "host_id": HOST_ID,
-            "signature_version": "SigV4",
-            "cipher_suite": "ECDHE-RSA-AES128-SHA",
-            "authentication_type": "AuthHeader",
-            "tls_version": "TLSV1.1",
-        },
     }
     assert anon["principal"] is None  # "-" for unauthenticated requests
-    assert (anon["extra"]["operation"], anon["extra"]["key"], anon["extra"]["bucket"]) == (
+    assert (anon["s3"][0]["operation"], anon["s3"][0]["key"], anon["s3"][0]["bucket"]) == (
         "REST.GET.OBJECT",
         "referrals/51234.pdf",
         "patient-docs",
     )
     assert anon["user_agent"] == 'Mozilla/5.0 (iPad) Safari/604.1"'  # a bare quote, kept as logged
-    assert (anon["referer"], anon["query"], anon["bytes_sent"], anon["extra"]["source_region"]) == (
+    assert (anon["referer"], anon["query"], anon["bytes_sent"], anon["s3"][0]["source_region"]) == (
         "https://evil.example/",
         "x-id=GetObject",
         1832,
         "eu-west-2",
     )
-    assert (old["principal"], old["status"], old["ts"], old["ts_offset_min"], old["extra"]["error_code"]) == (
+    assert (old["principal"], old["status"], old["ts"], old["ts_offset_min"], old["s3"][0]["error_code"]) == (
         "arn:aws:iam::123456789012:user/svc",
         404,
         utc(2024, 3, 12, 10),
         60,
         "NoSuchKey",
     )
-    assert "host_id" not in old["extra"]  # an older record that ends after version_id
+    assert old["s3"][0]["host_id"] is None  # an older record that ends after version_id
 
 
 def test_s3_copy_get_record_without_http_version() -> None:
@@ -498,7 +513,7 @@ def test_s3_ingest_forced_and_counts(tmp_path: Path) -> None:
     (res,) = ingest(case, [path]).results
     assert (res.format, res.events, res.rejects) == ("s3", 3, 1)
     got = case.con.execute(
-        "select extra->>'operation' op, extra->>'key' k, principal from events order by line_no"
+        "select s3[1].operation op, s3[1].key k, principal from events order by line_no"
     ).fetchall()
     assert [list(g) for g in got] == [
         ["REST.PUT.OBJECT", "s3-dg.pdf", OWNER],
@@ -548,13 +563,20 @@ def test_awslogs_tree_as_delivered(tmp_path: Path) -> None:
     case.close()
 
 
-def test_extra_is_json_text_in_the_case(tmp_path: Path) -> None:
+def test_extra_is_json_text_and_the_typed_fields_a_struct_in_the_case(tmp_path: Path) -> None:
     path = tmp_path / "a.log"
-    path.write_text(ALB_HTTPS + "\n")
+    future = ALB_HTTPS + ' "api.internal" "/v2/x?y=1" "TransformSuccess" "some-new-field" 42'
+    path.write_text(ALB_HTTPS + "\n" + future + "\n")
     case = Case.create(tmp_path / "case.duckdb")
     ingest(case, [path])
-    (extra,) = case.con.execute("select extra from events").fetchone() or (None,)
-    assert json.loads(str(extra))["conn_trace_id"] == "TID_1234abcd"
+    rows = case.con.execute(
+        "select extra, alb[1].conn_trace_id, alb[1].client_port, alb[1].request_creation_time, "
+        "alb[1]['target_status_code'] + 1, elb, nlb, s3, len(alb) from events order by line_no"
+    ).fetchall()
+    assert [r[0] for r in rows] == [None, '{"trailing":"\\"some-new-field\\" 42"}']
+    assert json.loads(str(rows[1][0]))["trailing"] == '"some-new-field" 42'
+    for r in rows:
+        assert r[1:] == ("TID_1234abcd", 2817, utc(2018, 7, 2, 22, 22, 48, 364000), 201, None, None, None, 1)
     case.close()
 
 
@@ -611,3 +633,75 @@ def test_fast_split_agrees_with_strict_regex(name: str) -> None:
     assert len(taken) >= 5
     for line, s, r in taken:
         assert {k: v or "" for k, v in s.items()} == r, line
+
+
+@pytest.mark.parametrize("name", ["alb", "elb", "s3"])
+def test_canonical_split_agrees_with_the_general_split(name: str) -> None:
+    """Lines the canonical (fixed position) way takes give the fields the general split gives,
+    once unquoted as the parse unquotes them; lines it does not take go the general way."""
+    import random
+
+    from forensics.formats.awslog import AwsFormat
+
+    fmt = formats.REGISTRY[name]
+    assert isinstance(fmt, AwsFormat)
+    base = [ALB_HTTPS, alb("h2"), alb("http", tail=""), ALB_HTTPS + ' "a" "b" "c" "x" 4', fmt.example]
+    base += [ELB_HTTP, ELB_TCP, ELB_ESCAPED_UA, S3_PUT, S3_GET_ANON, S3_IAM_OLD]
+    base += [ALB_HTTPS.rsplit(" ", k)[0] for k in range(1, 18)]  # every older field count
+    base += [
+        ln
+        for p in sorted((Path(__file__).parent / "data/realdata/alb").iterdir())
+        for ln in p.read_text().splitlines()
+    ]
+    rng = random.Random(7)
+    lines = list(base)
+    for line in base:
+        for _ in range(8):
+            chars = list(line)
+            for _ in range(rng.randint(1, 2)):
+                chars.insert(rng.randrange(len(chars) + 1), rng.choice(NASTY))
+            lines.append("".join(chars))
+    parser = fmt.bind(lines, formats.ParseOptions())
+    split, canon, ok = parser.canonical_sql()
+    assert split
+    con = connect(":memory:")
+    rows = con.execute(
+        f"""
+        SELECT line, _c, CASE WHEN _c THEN {canon} END AS c, _fast, CASE WHEN _fast THEN {parser.fast_struct()} END
+        FROM (SELECT line, {split}, coalesce({ok}, false) AS _c, {parser.tokens_sql()}
+              FROM (SELECT unnest(?) AS line))""",
+        [lines],
+    ).fetchall()
+    taken = [(line, c, fast, s) for line, ok_, c, fast, s in rows if ok_]
+    assert len(taken) >= 5
+
+    def unquoted(v: str | None) -> str | None:
+        return v[1:-1] if v is not None and v.startswith('"') else v
+
+    for line, c, fast, s in taken:
+        assert fast, line  # the canonical way takes no line the general one would not
+        assert c == {k: unquoted(v) for k, v in s.items()}, line
+    # and the whole parse gives the same rows with and without it
+    whole = parser.select_sql("(SELECT row_number() OVER () AS line_no, unnest(?) AS line)")
+    general = parser.select_sql("(SELECT row_number() OVER () AS line_no, unnest(?) AS line)").replace(
+        ok, "false", 1
+    )
+    assert whole != general
+    got = con.execute(f"SELECT * FROM ({whole}) ORDER BY line_no", [lines]).fetchall()
+    want = con.execute(f"SELECT * FROM ({general}) ORDER BY line_no", [lines]).fetchall()
+    assert got == want
+
+
+def test_escaped_quote_in_a_quoted_field_is_strict_for_the_sniffer() -> None:
+    """A user agent holding \\" must not send every file with one to the full scoring."""
+    from forensics.formats import _scored
+
+    line = alb("http", rest='"Mozilla/5.0 zgrab/0.x \\"probe\\"" - -')
+    sample = [ALB_HTTPS, line, alb("h2")]
+    con = connect(":memory:")
+    assert formats.REGISTRY["alb"].matches(con, sample, strict_only=True) == [True, True, True]
+    assert formats.REGISTRY["elb"].matches(con, [ELB_ESCAPED_UA], strict_only=True) == [True]
+    fast = formats.sniff(con, sample)
+    full = _scored(con, sample, dict(formats.REGISTRY))
+    assert (fast.best, fast.score) == (full.best, full.score) == (formats.REGISTRY["alb"], 1.0)
+    assert parse_one("alb", line)["user_agent"] == 'Mozilla/5.0 zgrab/0.x \\"probe\\"'

@@ -15,11 +15,12 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from forensics import Case, ingest
+from forensics import Case, formats, ingest
 from forensics.cli import main
 from forensics.errors import CaseError
 from forensics.ingest.verify import verify
 from forensics.store.custody import GENESIS, check_chain
+from forensics.store.schema import AWS_FIELDS
 from tests.conftest import COMBINED, write_lines
 
 
@@ -149,8 +150,8 @@ def test_case_of_schema_1_is_upgraded_and_chained(tmp_path: Path) -> None:
         version = case.sql("SELECT value FROM meta WHERE key = 'schema_version'")["value"][0]
     assert check.problems == [] and check.entries == 2
     assert rows["command"].tolist() == ["ingest", "upgrade"]
-    assert json.loads(rows["parameters"][1]) == {"entries_chained": 1, "from_schema": 1, "to_schema": 3}
-    assert version == "3"
+    assert json.loads(rows["parameters"][1]) == {"entries_chained": 1, "from_schema": 1, "to_schema": 4}
+    assert version == "4"
 
 
 def test_case_of_schema_2_gets_entry_rejects(tmp_path: Path) -> None:
@@ -168,6 +169,24 @@ def test_case_of_schema_2_gets_entry_rejects(tmp_path: Path) -> None:
         got = case.sql("SELECT rejects, entry_rejects FROM sources")
         assert (got["rejects"][0], got["entry_rejects"][0]) == (2, 1)
         assert check_chain(case.con).problems == []
+
+
+def test_case_of_schema_3_gets_the_aws_struct_columns(tmp_path: Path) -> None:
+    """Schema 4 keeps the AWS formats' own fields in typed struct columns; an older case gets
+    the columns (its events keep those fields in extra) and takes new AWS evidence."""
+    path = tmp_path / "old.duckdb"
+    with Case.create(path) as case:
+        for col in AWS_FIELDS:
+            case.con.execute(f"ALTER TABLE events DROP COLUMN {col}")
+        case.con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    log = tmp_path / "alb.log"
+    log.write_text(formats.REGISTRY["alb"].example + "\n")
+    with Case.open(path) as case:
+        assert case.sql("SELECT value FROM meta WHERE key = 'schema_version'")["value"][0] == "4"
+        ingest(case, [log])
+        row = case.con.execute("SELECT alb[1].elb, alb[1].client_port, s3 FROM events").fetchone()
+        assert row == ("app/prod-api/50dc6c495c0c9188", 48160, None)
+        assert verify(case).ok
 
 
 def test_case_file_is_owner_only(tmp_path: Path) -> None:

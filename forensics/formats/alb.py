@@ -15,17 +15,18 @@ fields after the documented ones are kept in ``extra['trailing']``.
 * time: "when the load balancer generated a response to the client", ISO 8601 in UTC with
   ``Z``; ``ts_offset_min`` is 0.
 * client:port: IPv6 clients are written without brackets (``2a02:…:f215:50718``): the address
-  is everything before the last colon; the port goes to ``extra['client_port']``.
-* status = elb_status_code (``-`` when no response was sent); target_status_code in extra.
+  is everything before the last colon; the port goes to ``alb[1].client_port``.
+* status = elb_status_code (``-`` when no response was sent); target_status_code in ``alb[1]``.
 * duration_ms = request + target + response processing time, in ms, when none of them is
   ``-1`` ("set to -1 if the load balancer can't dispatch the request to a target"); else
-  NULL. The three are kept in extra as written (a ``-1`` is left out: no value).
+  NULL. The three are kept in ``alb[1]`` in seconds (a ``-1`` is NULL: no value).
 * request_id = trace_id (the X-Amzn-Trace-Id header); host, path, query, method and protocol
   come from the request line, which carries an absolute URL (``https://host:443/path``, so
   host keeps the port as logged). A request that never became one ("- - - ", failed TLS,
   WAF/auth errors) is still an event with what is known; its request text is in request_raw.
 * Everything else (type, elb, target:port, TLS, target group, certificate, rule, actions,
-  error reason, classification, conn_trace_id …) is in extra under the documented name.
+  error reason, classification, conn_trace_id …) is in the typed column ``alb`` (a list of one
+  struct, schema.AWS_FIELDS) under the documented name (``x:port`` as ``x_port``).
 """
 
 from forensics.formats.awslog import AwsField, AwsFormat
@@ -61,7 +62,7 @@ FIELDS = (
     AwsField("target_status_code_list", quoted="either"),
     AwsField("classification", quoted="either"),
     AwsField("classification_reason", quoted="either"),
-    AwsField("conn_trace_id", quoted="either"),
+    AwsField("conn_trace_id", quoted="either", usual="no"),
     AwsField("transformed_host", quoted="either"),
     AwsField("transformed_uri", quoted="either"),
     AwsField("request_transform_status", quoted="either"),

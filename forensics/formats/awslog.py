@@ -10,19 +10,24 @@ several generations, and lines written after this code may carry fields it does 
 The layout compiler (layout.py) wants one fixed field list per layout; here a format is the
 newest documented field list plus how many leading fields every generation has. Fields past
 the ones a line has are NULL; fields past the documented list are kept, as written, in
-``extra['trailing']``.
+``extra['trailing']``. The documented fields without a column of their own are typed into the
+format's own column (``alb``, ``elb``, ``nlb``, ``s3``: a list of one struct, schema.AWS_FIELDS).
 
-Two ways into the fields, both in DuckDB:
+Three ways into the fields, all in DuckDB (the first one that takes a line):
 
+* canonical: a line written as AWS writes them today (every field quoted or not as usual,
+  any field count from the required ones on) has each field at a fixed (quote stretch, word)
+  position: plain subscripts, no list lambdas, and the line must equal its fields joined again;
 * fast: split the line at double quotes, the unquoted parts at spaces, and check the
   resulting token shape (``U`` unquoted, ``Q`` quoted) against the format's; AWS writes no
   quotes inside quoted fields of its own (ALB writes a quote in a request as ``\\x22``), so
-  this takes nearly every line (measured 2.5x faster than the regex on ALB lines);
+  this takes the other lines of the format's shape (2.5x faster than the regex on ALB lines);
 * tolerant: one RE2 regex, quoted fields matched lazily up to a quote that the rest of the
   layout can follow (S3 and classic ELB user agents may hold bare or ``\\"`` quotes), newer
   fields optional, unknown trailing fields captured. Lines the fast way does not take go here.
 
-Both give the same raw field texts for a line the fast way takes; typing happens once after.
+All give the same raw field texts for a line they take (tests/test_aws.py compares them on
+fuzzed lines); typing happens once after.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import duckdb
 from forensics.formats import times
 from forensics.formats.base import NOT_AN_ENTRY, ParseOptions, assemble_sql
 from forensics.formats.sqltext import json_members_sql, json_object_sql, sql_list, sql_str
+from forensics.store.schema import AWS_FIELDS, aws_type
 
 # kind -> regex for the field's text in the tolerant form (and the sniffer).
 KIND_RE = {
@@ -58,7 +64,9 @@ ANCHOR_KINDS = {"word", "iso_time", "iso_utc", "clf_bracket", "addr_port", "stat
 # A line padded with a space at each end: unquoted stretches meet quoted fields at a space.
 EDGES_RE = r' (?:[^"]* )?(?:"[^"]*" (?:[^"]* )?)*'
 QUOTED_LAZY = r'".*?"'
-QUOTED_STRICT = r'"[^"]*"'
+# A quote inside a quoted field is written \" (classic ELB, S3; seen in ALB user agents): the
+# sniffer's strict form takes it, so such a line does not send its file to the full scoring.
+QUOTED_STRICT = r'"(?:[^"\\]|\\.)*"'
 PY_TOLERANT_MAX = 4096  # longer sample lines are matched by RE2 (linear time), not Python's re
 # The "test file" ELB writes when access logging is enabled (ELB user guides, "Enable access logs").
 TEST_FILE_LINE = "Enable AccessLog for ELB:"
@@ -66,13 +74,14 @@ TEST_FILE_LINE = "Enable AccessLog for ELB:"
 
 @dataclass(frozen=True)
 class AwsField:
-    """One documented field: its name in AWS's docs (the key in ``extra``) and where it goes."""
+    """One documented field: its name in AWS's docs and where it goes."""
 
     name: str
     quoted: str = "no"  # no | yes | either (documented quoted, but some examples are not)
     kind: str = "text"
-    column: str = "extra"  # a PARSED_COLUMNS name or _request/_target; extra = only in extra
-    keep: bool = False  # also keep the raw text in extra (fields summed into duration_ms)
+    column: str = "extra"  # a PARSED_COLUMNS name or _request/_target; extra = only in the typed column
+    keep: bool = False  # also keep the value in the typed column (fields summed into duration_ms)
+    usual: str = "yes"  # how AWS writes an "either" field today (the canonical path): yes | no
 
 
 @dataclass(frozen=True)
@@ -224,16 +233,97 @@ class AwsParser:
     def tokens_sql(self) -> str:
         return self._tokens_sql()
 
+    def canonical_sql(self) -> tuple[str, str, str]:
+        """The quickest way in, for lines written as AWS writes them today: every field quoted
+        or not as usual (``AwsField.usual``), ``n`` leading fields for any ``n`` from
+        ``required`` to all. Returns (column SQL over ``line``: ``_cq`` the line split at
+        quotes, ``_cw<k>`` the words of unquoted stretch k, ``_cn`` the field count the split
+        implies; the raw field texts as in ``fast_struct``; the condition that the line is
+        exactly those fields written that way, with valid anchors).
+
+        No list lambdas: each field is at a fixed (stretch, word) position, so its text is one
+        subscript. The line must equal its fields joined again (single spaces, quotes where
+        usual), which is what the general fast way checks with its token lists and EDGES_RE.
+        """
+        fmt = self.fmt
+        # per field: (stretch of the quote split, 1-based; word index in its words, 0 if quoted;
+        # a second word index for the two-word [time zone] field). The line is prefixed with a
+        # space, so every stretch's words start at index 2 (the first is '').
+        places: list[tuple[int, int, int]] = []
+        keys: dict[tuple[int, int], int] = {}  # (len of the quote split, words in its last stretch) -> n
+        stretch, word = 1, 1
+        for i, f in enumerate(fmt.fields):
+            if f.quoted == "yes" or (f.quoted == "either" and f.usual == "yes"):
+                places.append((stretch + 1, 0, 0))
+                stretch, word = stretch + 2, 1
+            elif f.kind == "clf_bracket":
+                places.append((stretch, word + 1, word + 2))
+                word += 2
+            else:
+                places.append((stretch, word + 1, 0))
+                word += 1
+            if i + 1 >= fmt.required:
+                if (stretch, word - 1) in keys:  # two field counts look alike: no canonical way
+                    return "", "", "false"
+                keys[(stretch, word - 1)] = i + 1
+        stretches = sorted({st for st, w, _ in places if w})
+        split = ["string_split(' ' || line, '\"') AS _cq"]
+        split += [f"string_split(_cq[{st}], ' ') AS _cw{st}" for st in stretches]
+        n_case = " ".join(f"WHEN len(_cq) = {st} AND _cl = {w} THEN {n}" for (st, w), n in keys.items())
+        split.append("len(string_split(_cq[-1], ' ')) - 1 AS _cl")
+        split.append(f"CASE {n_case} END AS _cn")
+        raws, written = [], []  # field texts (quoted ones without their quotes); as written
+        for i, (st, w, w2) in enumerate(places):
+            if not w:
+                text = f"_cq[{st}]"
+            elif w2:
+                text = f"_cw{st}[{w}] || ' ' || _cw{st}[{w2}]"
+            else:
+                text = f"_cw{st}[{w}]"
+            raws.append(text if i < fmt.required else f"CASE WHEN _cn > {i} THEN {text} END")
+            as_written = f"'\"' || {text} || '\"'" if not w else text
+            written.append(as_written if i < fmt.required else f"CASE WHEN _cn > {i} THEN {as_written} END")
+        # a quoted text holds no quote, so the parse's unquoting leaves these as they are
+        raw_struct = (
+            "struct_pack("
+            + ", ".join(f"{n} := {v}" for n, v in zip(self.names, [*raws, "NULL"], strict=True))
+            + ")"
+        )
+        # unquoted words are never empty (AWS writes -); the line is its fields joined again
+        checks = ["_cn IS NOT NULL"]
+        for i, (st, w, w2) in enumerate(places):
+            if w and not w2:
+                test = f"_cw{st}[{w}] <> ''"
+                checks.append(test if i < fmt.required else f"(_cn <= {i} OR {test})")
+        checks.append(f"line = concat_ws(' ', {', '.join(written)})")
+        for i, f in enumerate(fmt.fields):
+            if f.kind in ANCHOR_KINDS:
+                test = f"regexp_full_match({raws[i]}, {sql_str(KIND_RE[f.kind])})"
+                checks.append(test if i < fmt.required else f"coalesce({test}, true)")
+        return ", ".join(split), raw_struct, " AND ".join(checks)
+
     def select_sql(self, src: str) -> str:
         fmt = self.fmt
         names = self.names
         fast = self.fast_struct()
         tolerant = f"regexp_extract(line, {sql_str(fmt.regex)}, {sql_list(names)})"
         ts_i = next(i for i, f in enumerate(fmt.fields) if f.column == "ts")
+        general = f"CASE WHEN _fast THEN {fast} ELSE {tolerant} END"
+        split, canon, canon_ok = self.canonical_sql() if fmt.quoting else ("", "", "false")
+        if split:
+            # the general fast way's token lists only for the lines the canonical way does not
+            # take: for the others its input line is NULL (and so are its lists)
+            lines = f"""(SELECT line_no, _line AS line, _c, _cr, {self._tokens_sql()}
+      FROM (SELECT line_no, line AS _line, CASE WHEN NOT _c THEN line END AS line, _c,
+                   CASE WHEN _c THEN {canon} END AS _cr
+            FROM (SELECT line_no, line, {split}, coalesce({canon_ok}, false) AS _c FROM {src})))"""
+            general = f"CASE WHEN _c THEN _cr WHEN _fast THEN {fast} ELSE {tolerant} END"
+        else:
+            lines = f"(SELECT line_no, line, {self._tokens_sql()} FROM {src})"
         inner = f"""
 SELECT line_no, line, r, r['f{ts_i}'] <> '' AS _ok
-FROM (SELECT line_no, line, CASE WHEN _fast THEN {fast} ELSE {tolerant} END AS r
-      FROM (SELECT line_no, line, {self._tokens_sql()} FROM {src}))"""
+FROM (SELECT line_no, line, {general} AS r
+      FROM {lines})"""
         columns, extras, durations = {}, [], []
         for i, f in enumerate(fmt.fields):
             raw = f"r['f{i}']"
@@ -260,15 +350,35 @@ FROM (SELECT line_no, line, CASE WHEN _fast THEN {fast} ELSE {tolerant} END AS r
                 columns[f.column] = _typed(f, val)
         if durations:  # every part known, or no duration: a -1 part means "no value"
             columns["duration_ms"] = " + ".join(durations)
-        extras.append(("trailing", "r['tail']"))
-        members = json_members_sql([(sql_str(k), v) for k, v in extras])
-        columns["extra"] = json_object_sql([members])
+        columns[fmt.name] = _struct(fmt.name, extras)
+        columns["extra"] = json_object_sql([json_members_sql([("'trailing'", "r['tail']")])])
         why = (
             f"CASE WHEN starts_with(line, {sql_str(TEST_FILE_LINE)}) "
             f"THEN {sql_str(NOT_AN_ENTRY + 'the test line ELB writes when access logging is enabled')} "
             f"ELSE {sql_str('not a ' + fmt.name + ' line')} END"
         )
         return assemble_sql(inner, columns, "_ok", fmt.name, why)
+
+
+def _struct(name: str, extras: list[tuple[str, str]]) -> str:
+    """The format's typed column (schema.AWS_FIELDS: a list of one struct) from its fields'
+    texts: ``-`` and empty texts are NULL, numbers and times typed (a text that is not one is NULL)."""
+    types = AWS_FIELDS[name]
+    given = {k.replace(":", "_"): v for k, v in extras}
+    unknown = set(given) - set(types)
+    if unknown:
+        raise ValueError(f"{name}: fields {sorted(unknown)} are not in schema.AWS_FIELDS")
+    vals = []
+    for field_name, typ in types.items():
+        text = f"nullif(nullif({given[field_name]}, '-'), '')" if field_name in given else "NULL"
+        if typ == "TIMESTAMPTZ":
+            value = f"{times.utc_iso_time(text)[0]}"
+        elif typ == "VARCHAR":
+            value = text
+        else:
+            value = f"TRY_CAST({text} AS {typ})"
+        vals.append(f"{field_name} := {value}")
+    return f"[struct_pack({', '.join(vals)})]::{aws_type(name)}"
 
 
 def _count(fmt: AwsFormat, n_fields: int) -> int:

@@ -10,8 +10,8 @@ response_processing_time elb_status_code backend_status_code received_bytes sent
   with ``Z``.
 * TCP/SSL listeners log ``"- - - "`` as the request and ``-`` status codes: still events
   (request text in request_raw). received/sent bytes of ``-1`` mean no value (NULL).
-* duration_ms, client_ip, status and extra as for ``alb`` (see alb.py): processing times of
-  ``-1`` give no duration; backend:port, backend_status_code, ssl_* and elb are in extra.
+* duration_ms, client_ip, status and the typed fields as for ``alb`` (see alb.py): processing times of
+  ``-1`` give no duration; backend:port, backend_status_code, ssl_* and elb are in ``elb[1]``.
 * A user agent holding quotes is written with ``\\"`` (seen in real logs): such lines are read
   by the tolerant regex and the agent is kept as written.
 """

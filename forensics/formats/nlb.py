@@ -15,7 +15,7 @@ list holds quotes as data (``"h2","http/1.1"``).
   UTC (``20181220T2340Z`` "contains entries for requests made between 23:35 and 23:40"), and
   every ELB time is UTC. So no --tz; ``ts_offset_min`` is NULL (the line does not say).
 * duration_ms = connection_time (milliseconds); host = domain_name (the SNI server name,
-  URL-encoded as logged); bytes from received_bytes/sent_bytes. The rest is in extra.
+  URL-encoded as logged); bytes from received_bytes/sent_bytes. The rest is in ``nlb[1]``.
 """
 
 from forensics.formats.awslog import AwsField, AwsFormat

@@ -11,8 +11,8 @@ considerations for extensible server access log format": new fields are appended
 
 * time: ``[06/Feb/2019:00:00:38 +0000]``, "in Coordinated Universal Time (UTC)".
 * principal = requester (canonical user id or IAM ARN; ``-`` = unauthenticated → NULL).
-* bucket, operation (``REST.GET.OBJECT`` …) and key (URL-encoded) stay in extra under those
-  names: a record read is ``extra->>'operation' = 'REST.GET.OBJECT'`` on ``extra->>'key'``.
+* bucket, operation (``REST.GET.OBJECT`` …) and key (URL-encoded) are in ``s3[1]`` under those
+  names: a record read is ``s3[1].operation = 'REST.GET.OBJECT'`` on ``s3[1].key``.
 * request_id = request_id; host = host_header; duration_ms = total_time (ms); bytes_sent
   from bytes_sent, where ``-`` means zero ("or '-' if zero").
 * The request URI is a request line (``GET /bucket/key?x HTTP/1.1``); copy operations log one

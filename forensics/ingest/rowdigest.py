@@ -8,7 +8,8 @@ at any moment leaves either the rows and their digest, or neither.
 The digest (``ALGORITHM``), per source and table:
 
 * each row is encoded as a JSON array of its columns cast to text, in the column order recorded
-  in the entry (timestamps as epoch microseconds, so the session's time zone cannot change it).
+  in the entry (timestamps as epoch microseconds, so the session's time zone cannot change it;
+  a list-of-STRUCT column as the JSON text of its structs' member arrays, encoded alike, or NULL).
   JSON quoting makes the encoding injective: NULL is ``null``, an empty string is ``""``, and no
   value can imitate a column boundary;
 * each row's encoding is hashed with SHA-256;
@@ -47,13 +48,33 @@ class RowDigest:
     sha256: str
 
 
+def _text(expr: str, kind: str) -> str:
+    """SQL: one value as the digest encodes it (timestamps as epoch microseconds)."""
+    return f"epoch_us({expr})::VARCHAR" if kind.startswith("TIMESTAMP") else f"{expr}::VARCHAR"
+
+
+def struct_members(kind: str) -> list[tuple[str, str]]:
+    """(name, type) of a flat ``STRUCT(name type, ...)`` (or ``STRUCT(...)[]``) type's members."""
+    inner = kind[kind.index("(") + 1 : kind.rindex(")")]
+    return [(m.split(" ", 1)[0], m.split(" ", 1)[1]) for m in inner.split(", ")]
+
+
 def row_json(columns: Sequence[str], types: dict[str, str]) -> str:
-    """SQL encoding one row as a JSON array of its columns as text (the digest's row encoding)."""
+    """SQL encoding one row as a JSON array of its columns as text (the digest's row encoding).
+
+    A list-of-STRUCT column (events.alb, ...) is the JSON text of the list of its structs, each
+    the array of its members as text, NULL when the list is NULL (casting it to text cost
+    twice as much)."""
     parts = []
     for col in columns:
         ident = '"' + col.replace('"', '""') + '"'
         kind = types.get(col, "")
-        parts.append(f"epoch_us({ident})::VARCHAR" if kind.startswith("TIMESTAMP") else f"{ident}::VARCHAR")
+        if kind.startswith("STRUCT(") and kind.endswith("[]"):
+            members = ", ".join(_text(f"s.{m}", t) for m, t in struct_members(kind))
+            each = f"list_transform({ident}, lambda s: [{members}]::VARCHAR[])"
+            parts.append(f"CASE WHEN {ident} IS NOT NULL THEN to_json({each})::VARCHAR END")
+        else:
+            parts.append(_text(ident, kind))
     return "to_json([" + ", ".join(parts) + "]::VARCHAR[])"
 
 

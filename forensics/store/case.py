@@ -203,6 +203,8 @@ class Case:
                         AND r.reason <> 'empty line' AND NOT starts_with(r.reason, {sql_str(NOT_AN_ENTRY)})
                       GROUP BY ALL) r
                     WHERE sources.source_id = r.source_id AND sources.lines IS NOT NULL""")
+            # schema 4: the AWS formats' fields as typed structs; older events keep them in extra
+            self._add_columns("events")
             self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
             custody.append(
                 self.con,

@@ -12,8 +12,9 @@ that compute them; their descriptions are kept here too, in ``DERIVED_COMMENTS``
 
 from __future__ import annotations
 
-# 2: case_log is hash-chained (prev_hash, entry_hash); 3: sources.entry_rejects, format_lines
-SCHEMA_VERSION = 3
+# 2: case_log is hash-chained (prev_hash, entry_hash); 3: sources.entry_rejects, format_lines;
+# 4: events.alb/elb/nlb/s3, the AWS formats' own fields as typed structs (were in extra)
+SCHEMA_VERSION = 4
 
 # Reject reasons for lines that are not access-log entries at all (W3C ``#Fields:`` and other
 # directives, server start-up messages, non-request JSON log records) start with this: they are
@@ -23,6 +24,113 @@ NOT_AN_ENTRY = "not an access-log entry: "
 
 # column -> (DuckDB type, what the column holds)
 Columns = dict[str, tuple[str, str]]
+
+# The fields every line of an AWS format carries that have no column of their own, typed, one
+# column per format (NULL for other formats' events): format -> field -> type. A field named
+# ``x:port`` in AWS's docs is ``x_port`` here; ``client_port`` is the port of client:port.
+# Values AWS writes for "none" (``-``, a ``-1`` processing time) are NULL. Typed, the fields
+# cost a few bytes an event (a JSON object of them cost ~750 bytes an ALB event). The column is
+# a list holding the one struct of the event's fields (``alb[1].elb``, ``s3[1].operation``): a
+# NULL list costs nothing to store, while a NULL struct column cost every other format's
+# ingest ~1.5 CPU-s per 1M events (its members are stored for every row). Fields AWS adds
+# after these stay in extra->>'trailing'.
+_V, _SECONDS, _CODE, _TIME = "VARCHAR", "DOUBLE", "SMALLINT", "TIMESTAMPTZ"
+AWS_FIELDS: dict[str, dict[str, str]] = {
+    "alb": {
+        "type": _V,
+        "elb": _V,
+        "client_port": "INTEGER",
+        "target_port": _V,  # target:port as logged (address:port, or - )
+        "request_processing_time": _SECONDS,  # seconds, as logged
+        "target_processing_time": _SECONDS,
+        "response_processing_time": _SECONDS,
+        "target_status_code": _CODE,
+        "ssl_cipher": _V,
+        "ssl_protocol": _V,
+        "target_group_arn": _V,
+        "domain_name": _V,
+        "chosen_cert_arn": _V,
+        "matched_rule_priority": _V,
+        "request_creation_time": _TIME,
+        "actions_executed": _V,
+        "redirect_url": _V,
+        "error_reason": _V,
+        "target_port_list": _V,
+        "target_status_code_list": _V,
+        "classification": _V,
+        "classification_reason": _V,
+        "conn_trace_id": _V,
+        "transformed_host": _V,
+        "transformed_uri": _V,
+        "request_transform_status": _V,
+    },
+    "elb": {
+        "elb": _V,
+        "client_port": "INTEGER",
+        "backend_port": _V,
+        "request_processing_time": _SECONDS,
+        "backend_processing_time": _SECONDS,
+        "response_processing_time": _SECONDS,
+        "backend_status_code": _CODE,
+        "ssl_cipher": _V,
+        "ssl_protocol": _V,
+    },
+    "nlb": {
+        "type": _V,
+        "version": _V,
+        "elb": _V,
+        "listener": _V,
+        "client_port": "INTEGER",
+        "destination_port": _V,
+        "tls_handshake_time": "DOUBLE",  # milliseconds, as logged
+        "incoming_tls_alert": _V,
+        "chosen_cert_arn": _V,
+        "chosen_cert_serial": _V,
+        "tls_cipher": _V,
+        "tls_protocol_version": _V,
+        "tls_named_group": _V,
+        "alpn_fe_protocol": _V,
+        "alpn_be_protocol": _V,
+        "alpn_client_preference_list": _V,
+        "tls_connection_creation_time": _TIME,
+    },
+    "s3": {
+        "bucket_owner": _V,
+        "bucket": _V,
+        "operation": _V,
+        "key": _V,
+        "error_code": _V,
+        "object_size": "BIGINT",
+        "turn_around_time": "DOUBLE",  # milliseconds, as logged
+        "version_id": _V,
+        "host_id": _V,
+        "signature_version": _V,
+        "cipher_suite": _V,
+        "authentication_type": _V,
+        "tls_version": _V,
+        "access_point_arn": _V,
+        "acl_required": _V,
+        "source_region": _V,
+    },
+}
+
+
+def struct_type(fields: dict[str, str]) -> str:
+    """DuckDB ``STRUCT(name type, ...)`` of ``fields``."""
+    return "STRUCT(" + ", ".join(f"{n} {t}" for n, t in fields.items()) + ")"
+
+
+def aws_type(fmt: str) -> str:
+    """The events column type of an AWS format's fields: a list of (one) struct."""
+    return struct_type(AWS_FIELDS[fmt]) + "[]"
+
+
+_AWS_TEXT = {
+    "alb": "Application Load Balancer",
+    "elb": "Classic Load Balancer",
+    "nlb": "Network Load Balancer",
+    "s3": "S3 server access log",
+}
 
 _EVENTS: Columns = {
     "source_id": ("INTEGER NOT NULL", "evidence file the line came from (sources.source_id)"),
@@ -51,6 +159,15 @@ _EVENTS: Columns = {
     # fields without a column of their own, as a JSON object (a MAP column cost ~1 s per
     # 2M rows to store even when NULL); query with extra->>'name'
     "extra": ("JSON", "logged fields without a column of their own, as a JSON object (extra->>'name')"),
+    **{
+        name: (
+            aws_type(name),
+            f"AWS {_AWS_TEXT[name]} fields without a column of their own, typed, as AWS's docs name "
+            f"them (x:port as x_port; '-' is NULL): a list of one struct, e.g. {name}[1].{list(fields)[1]}; "
+            "NULL for other formats",
+        )
+        for name, fields in AWS_FIELDS.items()
+    },
 }
 
 _SOURCES: Columns = {
