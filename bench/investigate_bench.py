@@ -16,6 +16,7 @@ bench/ingest_bench.py's wrapper (wall, CPU, peak RSS):
 * the same investigate again on the same copy, to show whether re-running leaves residue (the
   case file's size after each run).
 
+``--no-profile`` measures an older tree (``PYTHONPATH=<its checkout>``), which has no --profile.
 It prints one row per run and, over the sizes given, the growth exponent of investigate's time
 (t ∝ N^k between the smallest and largest size) and the ratio to the floor.
 """
@@ -65,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", type=int, nargs="+", default=[1_000_000, 3_000_000])
     ap.add_argument("--work", type=Path, default=HERE / "work")
     ap.add_argument("--runs", type=int, default=2, help="investigate runs on the same copy (residue check)")
+    ap.add_argument(
+        "--no-profile",
+        action="store_true",
+        help="run without --profile (an older tree, put first on PYTHONPATH, has no such option)",
+    )
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     forensics = FORENSICS or "forensics"
@@ -90,7 +96,14 @@ def main(argv: list[str] | None = None) -> int:
             out = args.work / f"investigate-out-{run}"
             shutil.rmtree(out, ignore_errors=True)
             log = args.work / f"investigate-{n}-{run}.log"
-            cmd = [forensics, "--profile", *INVESTIGATE, str(case), "--out", str(out)]
+            cmd = [
+                forensics,
+                *([] if args.no_profile else ["--profile"]),
+                *INVESTIGATE,
+                str(case),
+                "--out",
+                str(out),
+            ]
             res = measure(cmd, log, ok=VERDICT_CODES)
             first = first or res["wall"]
             print(

@@ -586,7 +586,6 @@ NASTY = ['"', "\\", " ", "  ", "-", "[", "]", '\\"', "\t"]
 @pytest.mark.parametrize("name", ["alb", "elb", "nlb", "s3"])
 def test_fast_split_agrees_with_strict_regex(name: str) -> None:
     """Lines the quote/space split takes give exactly the fields the regex gives."""
-    import random
 
     from forensics.formats.awslog import AwsFormat
     from forensics.formats.sqltext import sql_list, sql_str
@@ -612,14 +611,7 @@ def test_fast_split_agrees_with_strict_regex(name: str) -> None:
         for p in sorted((Path(__file__).parent / "data/realdata/alb").iterdir())
         for ln in p.read_text().splitlines()
     ]
-    rng = random.Random(5)
-    lines = list(base)
-    for line in base:
-        for _ in range(6):
-            chars = list(line)
-            for _ in range(rng.randint(1, 2)):
-                chars.insert(rng.randrange(len(chars) + 1), rng.choice(NASTY))
-            lines.append("".join(chars))
+    lines = _fuzzed(base, seed=5, copies=6)
     parser = fmt.bind(lines, formats.ParseOptions())
     con = connect(":memory:")
     rows = con.execute(
@@ -635,11 +627,25 @@ def test_fast_split_agrees_with_strict_regex(name: str) -> None:
         assert {k: v or "" for k, v in s.items()} == r, line
 
 
+def _fuzzed(base: list[str], seed: int, copies: int) -> list[str]:
+    """``base``, then ``copies`` of each line with one or two NASTY characters inserted."""
+    import random
+
+    rng = random.Random(seed)
+    lines = list(base)
+    for line in base:
+        for _ in range(copies):
+            chars = list(line)
+            for _ in range(rng.randint(1, 2)):
+                chars.insert(rng.randrange(len(chars) + 1), rng.choice(NASTY))
+            lines.append("".join(chars))
+    return lines
+
+
 @pytest.mark.parametrize("name", ["alb", "elb", "s3"])
 def test_canonical_split_agrees_with_the_general_split(name: str) -> None:
     """Lines the canonical (fixed position) way takes give the fields the general split gives,
     once unquoted as the parse unquotes them; lines it does not take go the general way."""
-    import random
 
     from forensics.formats.awslog import AwsFormat
 
@@ -653,14 +659,7 @@ def test_canonical_split_agrees_with_the_general_split(name: str) -> None:
         for p in sorted((Path(__file__).parent / "data/realdata/alb").iterdir())
         for ln in p.read_text().splitlines()
     ]
-    rng = random.Random(7)
-    lines = list(base)
-    for line in base:
-        for _ in range(8):
-            chars = list(line)
-            for _ in range(rng.randint(1, 2)):
-                chars.insert(rng.randrange(len(chars) + 1), rng.choice(NASTY))
-            lines.append("".join(chars))
+    lines = _fuzzed(base, seed=7, copies=8)
     parser = fmt.bind(lines, formats.ParseOptions())
     split, canon, ok = parser.canonical_sql()
     assert split
