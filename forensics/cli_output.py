@@ -146,12 +146,12 @@ class StageDisplay:
         if elapsed < SHOW_AFTER_S:
             return
         text = f"{s.name}: {elapsed:.0f} s"
-        if s.progress >= 0:
+        if 0 < s.progress < 100:  # a query is running (between queries DuckDB reports 0 or -1)
             if self._base is None or s.progress < self._base[0]:
                 self._base = (s.progress, now)  # a new query began: count its rate afresh
             done, since = s.progress - self._base[0], now - self._base[1]
             eta = since / done * (100 - s.progress) if done > 0 and since > 0 else None
-            text += f", query {s.progress:.0f}%" + (f", ETA {eta:.0f} s" if eta is not None else "")
+            text += f", query {s.progress:.0f}%" + (f" (~{eta:.0f} s left)" if eta is not None else "")
         if s.spill_peak:
             text += f", spilled {_size(s.spill_peak)}"
         click.echo("\r\x1b[2K" + text, nl=False, err=True)

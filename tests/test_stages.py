@@ -76,9 +76,14 @@ def test_a_live_display_shows_the_running_query_its_progress_and_eta(monkeypatch
     display.end(s)
     out = err.getvalue()
     assert "derive: authentication: 10 s, query 20%" in out
-    assert re.search(r"query 40%, ETA \d+ s, spilled 2\.5 GB", out)
+    assert re.search(r"query 40% \(~\d+ s left\), spilled 2\.5 GB", out)
     assert out.rstrip().endswith("derive: authentication: 15.0 s, 3,000,000 rows")
     assert "derive: authentication" in display.table() and "3,000,000" in display.table()
+    idle = Stage("write: report.pdf", 0)  # Python work: DuckDB reports 0 between queries
+    idle.started -= 5
+    idle.progress = 0.0
+    display.tick(idle)
+    assert err.getvalue().endswith("write: report.pdf: 5 s")
 
 
 def test_a_piped_display_draws_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
