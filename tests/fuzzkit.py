@@ -13,6 +13,7 @@ hypothesis explore with fresh random seeds.
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,8 +49,24 @@ TZ = "Europe/London"  # formats that need --tz get one; offsets in lines still w
 FORMATS = sorted(formats.REGISTRY)
 EXAMPLE_LINES = [formats.REGISTRY[n].example for n in FORMATS]
 
+
 # What the line reader (lines.py) hands to a parser for hostile bytes: invalid UTF-8 becomes
 # backslash escapes; NUL and control characters pass through as characters.
+def with_insertions(
+    lines: list[str], rng: random.Random, copies: int, most: int, alphabet: list[str]
+) -> list[str]:
+    """``copies`` mutants of each line, each with 1 to ``most`` strings of ``alphabet`` inserted at
+    random positions (a seeded ``rng``: the same mutants every run)."""
+    out = []
+    for line in lines:
+        for _ in range(copies):
+            chars = list(line)
+            for _ in range(rng.randint(1, most)):
+                chars.insert(rng.randrange(len(chars) + 1), rng.choice(alphabet))
+            out.append("".join(chars))
+    return out
+
+
 NASTY = [
     '"',
     "\\",

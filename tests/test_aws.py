@@ -631,15 +631,9 @@ def _fuzzed(base: list[str], seed: int, copies: int) -> list[str]:
     """``base``, then ``copies`` of each line with one or two NASTY characters inserted."""
     import random
 
-    rng = random.Random(seed)
-    lines = list(base)
-    for line in base:
-        for _ in range(copies):
-            chars = list(line)
-            for _ in range(rng.randint(1, 2)):
-                chars.insert(rng.randrange(len(chars) + 1), rng.choice(NASTY))
-            lines.append("".join(chars))
-    return lines
+    from tests.fuzzkit import with_insertions
+
+    return base + with_insertions(base, random.Random(seed), copies, 2, NASTY)
 
 
 @pytest.mark.parametrize("name", ["alb", "elb", "s3"])

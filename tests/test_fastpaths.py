@@ -22,6 +22,7 @@ from forensics.formats.sqltext import sql_list, sql_str
 from forensics.store.db import connect
 from forensics.store.schema import PARSED_COLUMNS
 from tests.conftest import COMBINED
+from tests.fuzzkit import with_insertions
 
 DATA = Path(__file__).resolve().parent / "data" / "realdata"
 NASTY = ['"', "\\", " ", "\t", "]", "[", '\\"', "  ", "-", "\x1b", "é"]
@@ -52,15 +53,7 @@ def corpus(seed: int = 7, per_line: int = 3) -> list[str]:
     lines += [t.format(i=i, j=j) for t in CUSTOM_LINES for i in range(1, 8) for j in range(1, 4)]
     for path in sorted(DATA.glob("*/*.log")):
         lines += path.read_text(encoding="utf-8", errors="replace").splitlines()[:80]
-    rng = random.Random(seed)
-    mutated = []
-    for line in lines:
-        for _ in range(per_line):
-            chars = list(line)
-            for _ in range(rng.randint(1, 3)):
-                chars.insert(rng.randrange(len(chars) + 1), rng.choice(NASTY))
-            mutated.append("".join(chars))
-    return lines + mutated
+    return lines + with_insertions(lines, random.Random(seed), per_line, 3, NASTY)
 
 
 def layout_formats() -> list[LineFormat]:
