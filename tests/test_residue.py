@@ -50,9 +50,11 @@ def test_a_second_and_third_investigation_do_not_grow_the_case(tmp_path: Path) -
             result = assess(case, OPTIONS)
             assert result.doc["records"]["confirmed"] > 0  # the derivation did real work
         sizes.append(path.stat().st_size)  # closed: checkpointed
-    # DuckDB places blocks a little differently each time; before the derived tables were
-    # reclaimed, each re-run added most of another copy (the sample case: 9.2 -> 13.9 -> 15.0 MB)
-    assert max(sizes[1:]) <= sizes[0] * 1.1, sizes
+    # DuckDB places blocks differently each run (two threads; tables replaced within a run leave
+    # free blocks of varying sizes): measured 16.5-18.6 MB over five runs of this case, up and
+    # down. Before the derived tables were reclaimed, the second run alone added 79% (14.2 -> 25.4
+    # MB) and every run added more (the sample case: 9.2 -> 13.9 -> 15.0 -> 15.5 MB)
+    assert max(sizes[1:]) <= sizes[0] * 1.25, sizes
 
 
 def test_reclaim_refuses_evidence_tables(tmp_path: Path) -> None:

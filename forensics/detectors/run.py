@@ -51,6 +51,7 @@ RECOMPUTED = (
     "request_facts",
     "request_twins",
     "routes",
+    "ip_info",
 )
 
 
