@@ -16,6 +16,7 @@ bench/ingest_bench.py's wrapper (wall, CPU, peak RSS):
 * the same investigate again on the same copy, to show whether re-running leaves residue (the
   case file's size after each run).
 
+``--memory-limit 4GB`` gives investigate more of DuckDB's memory (less spill).
 ``--no-profile`` measures an older tree (``PYTHONPATH=<its checkout>``), which has no --profile.
 It prints one row per run and, over the sizes given, the growth exponent of investigate's time
 (t ∝ N^k between the smallest and largest size) and the ratio to the floor.
@@ -71,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run without --profile (an older tree, put first on PYTHONPATH, has no such option)",
     )
+    ap.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="forensics --memory-limit for the investigate runs (default: the tool's 1GB); the floor keeps 1GB",
+    )
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     forensics = FORENSICS or "forensics"
@@ -99,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [
                 forensics,
                 *([] if args.no_profile else ["--profile"]),
+                *(["--memory-limit", args.memory_limit] if args.memory_limit else []),
                 *INVESTIGATE,
                 str(case),
                 "--out",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import sys
@@ -57,6 +58,7 @@ from forensics.ingest.verify import Verification, log_verification, verify
 from forensics.publish.investigate import investigate
 from forensics.publish.pseudonymise import Pseudonymisation
 from forensics.store.case import Case, is_write_failure, write_failed
+from forensics.store.db import DEFAULT_MEMORY_LIMIT, MEMORY_LIMIT_ENV, check_memory_limit
 from forensics.store.entry import logged
 from forensics.store.printable import printable, printable_lines
 from forensics.store.schema import SCHEMA_VERSION
@@ -132,6 +134,15 @@ class _Main(VerbatimGroup):
     is_flag=True,
     help="After the command, print each stage's wall time, rows and peak spill on stderr.",
 )
+@click.option(
+    "--memory-limit",
+    metavar="SIZE",
+    envvar=MEMORY_LIMIT_ENV,
+    callback=lambda ctx, param, value: _memory_limit(value),
+    expose_value=False,
+    help=f"DuckDB's memory for this run (e.g. 4GB; default {DEFAULT_MEMORY_LIMIT}, or ${MEMORY_LIMIT_ENV}). "
+    "More memory spills less to disk (faster on large cases); the process peaks a little above it.",
+)
 @click.pass_context
 def main(ctx: click.Context, quiet: bool, verbose: bool, profile: bool) -> None:
     """Access-log breach forensics: was data actually taken during an exposure window?
@@ -149,6 +160,18 @@ def main(ctx: click.Context, quiet: bool, verbose: bool, profile: bool) -> None:
         forensics --quiet sources case.duckdb --json
     """
     set_verbosity(ctx, quiet, verbose)
+
+
+def _memory_limit(value: str | None) -> None:
+    """--memory-limit: checked as DuckDB reads it, then the setting of every connection this
+    process (and the processes it starts) opens."""
+    if value is None:
+        return
+    try:
+        check_memory_limit(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r}: {exc}", param_hint="--memory-limit") from exc
+    os.environ[MEMORY_LIMIT_ENV] = value
 
 
 def _parse_fields(values: tuple[str, ...]) -> dict[str, str]:

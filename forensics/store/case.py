@@ -13,7 +13,7 @@ import pandas as pd
 
 from forensics.errors import CaseError
 from forensics.store import custody
-from forensics.store.db import DEFAULT_MEMORY_LIMIT, connect, sql_str, transaction
+from forensics.store.db import connect, sql_str, transaction
 from forensics.store.printable import printable
 from forensics.store.reprs import html_table
 from forensics.store.schema import COMMENTS, NOT_AN_ENTRY, SCHEMA_VERSION, TABLES, create_table_sql
@@ -131,7 +131,7 @@ class Case:
         self.read_only = read_only  # opened read-only: library entry points leave no log entry
 
     @classmethod
-    def create(cls, path: str | Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Case:
+    def create(cls, path: str | Path, *, memory_limit: str | None = None) -> Case:
         """Open the case at ``path``, creating it (and its tables) when it does not exist."""
         p = Path(path)
         if p.exists() and p.is_dir():

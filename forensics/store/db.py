@@ -17,6 +17,9 @@ import pandas as pd
 from forensics.errors import CaseError
 
 DEFAULT_MEMORY_LIMIT = "1GB"
+# A larger limit for one process (``forensics --memory-limit``, or this variable for the library
+# and notebooks): DuckDB then sorts and joins in memory what it would otherwise spill to disk.
+MEMORY_LIMIT_ENV = "FORENSICS_MEMORY_LIMIT"
 
 # The storage format new case files are written in: the oldest DuckDB 2.0 writes that DuckDB 1.x
 # reads (storage version 64). DuckDB 2.0's own format (69+) is refused by every 1.x release,
@@ -26,11 +29,36 @@ DEFAULT_MEMORY_LIMIT = "1GB"
 STORAGE_VERSION = "v1.1.0"
 
 
+def memory_limit_setting() -> str:
+    """The memory limit a new connection gets: ``$FORENSICS_MEMORY_LIMIT``, else 1GB."""
+    return os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
+
+
+def check_memory_limit(value: str) -> str:
+    """``value`` as DuckDB reads a memory limit ('4GB', '4GiB', '500MB'); raises ValueError with
+    DuckDB's reason otherwise (a negative size, which DuckDB reads as no limit, too). Gives the
+    value as DuckDB shows it."""
+    if value.strip().startswith("-"):
+        raise ValueError("a negative size means no limit to DuckDB; give a size such as 4GB")
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"SET memory_limit = {sql_str(value)}")
+        row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    except duckdb.Error as exc:
+        raise ValueError(str(exc).splitlines()[0]) from exc
+    finally:
+        con.close()
+    return str(row[0]) if row else value
+
+
 def connect(
-    path: str | Path, *, read_only: bool = False, memory_limit: str = DEFAULT_MEMORY_LIMIT
+    path: str | Path, *, read_only: bool = False, memory_limit: str | None = None
 ) -> duckdb.DuckDBPyConnection:
     """The one place a DuckDB connection is configured: UTC, bounded memory, spill to disk, and
     new case files in a storage format DuckDB 1.x can read (``STORAGE_VERSION``).
+
+    ``memory_limit`` (default ``memory_limit_setting()``) bounds DuckDB's buffers; past it sorts,
+    joins and aggregates spill to ``<case>.tmp``. The process's peak stays somewhat above it.
 
     A case holds personal data, and so do the write-ahead log and spill files DuckDB creates
     beside it later: opening one makes this process create files owner-only (umask 077), and a
@@ -49,7 +77,7 @@ def connect(
     if is_new and Path(path).exists():
         os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
     con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET memory_limit = {sql_str(memory_limit or memory_limit_setting())}")
     con.execute("SET preserve_insertion_order = true")
     _track_progress(con)
     return con
