@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--memory-limit",
         metavar="SIZE",
-        help="forensics --memory-limit for the investigate runs (default: the tool's 1GB); the floor keeps 1GB",
+        help="forensics --memory-limit for the investigate runs (default: the tool's 1GB; the floor's: 1GB)",
     )
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)

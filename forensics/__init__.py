@@ -18,6 +18,7 @@ The notebook API::
 from forensics.assess.compute import InvestigateOptions, assess
 from forensics.assess.coverage import Coverage, CoverageOptions, compute_coverage, zero_event_bound
 from forensics.assess.window import Window, parse_window
+from forensics.assess.window_tables import affected_records
 from forensics.derive.routes import Endpoint, RouteOptions, derive_routes, route_summary
 from forensics.detectors.run import DetectOptions, findings, flagged_actors, run_detectors
 from forensics.ingest.forget import ForgetReport, forget
@@ -45,6 +46,7 @@ __all__ = [
     "Verification",
     "Window",
     "__version__",
+    "affected_records",
     "assess",
     "compute_coverage",
     "derive_routes",

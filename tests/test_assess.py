@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from forensics import Case
+from forensics import Case, affected_records
 from forensics.assess.compute import InvestigateOptions, assess
 from forensics.assess.window import Window
 from forensics.derive.actors import ActorOptions
@@ -103,7 +103,7 @@ def test_confirmed_records_are_distinct_ids_delivered_to_unauthorised_callers(ca
     assert doc["records"]["confirmed"] == 30  # one record read by two actors is one record
     assert doc["records"]["probable"] == 0 and doc["records"]["estimated_bulk"] == 0
     assert doc["requests"]["unauthorised"] == 35
-    rows = result.affected_records
+    rows = affected_records(case, result)
     assert sorted(rows["record_id"]) == sorted(str(500 + i) for i in range(30))
     assert set(rows["basis"]) == {"confirmed"}
     both = rows[rows["record_id"] == "500"].iloc[0]
@@ -213,3 +213,35 @@ def test_endpoints_matching_nothing_are_named_with_close_routes(case: Case) -> N
     doc = assess(case, InvestigateOptions(detect=DETECT, window=WINDOW)).document  # one of two matches
     assert list(doc["parameters"]["endpoints_unmatched"]) == ["GET /api/v2/referrals"]
     assert any("GET /api/v2/referrals matched no request" in x for x in doc["limitations"])
+
+
+def test_affected_records_are_written_in_bounded_batches(
+    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """affected_records.csv never sits whole in Python: the writer reads a batch (here one DuckDB
+    vector, 2,048 rows) at a time, and the file is the same list in the same order."""
+    from forensics.assess import window_tables
+
+    stolen = 5000
+    attack = [read("203.0.113.9", 2000 + i / 10, 10_000 + i, ua="curl/8") for i in range(stolen)]
+    result = run(case, monitor() + staff() + attack)
+    assert result.document["records"]["confirmed"] == stolen
+    seen: list[int] = []
+    real = window_tables.affected_batches
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        for batch in real(*args, **kw):
+            seen.append(len(batch))
+            yield batch
+
+    monkeypatch.setattr(window_tables, "AFFECTED_BATCH_VECTORS", 1)
+    monkeypatch.setattr(window_tables, "affected_batches", counted)
+    written = write_outputs(case, result, tmp_path / "r")
+    assert len(seen) == 3 and max(seen) == 2048 and sum(seen) == stolen
+    with written["affected_records.csv"].open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    # numeric order, once each
+    assert [r["record_id"] for r in rows] == [str(10_000 + i) for i in range(stolen)]
+    assert {r["basis"] for r in rows} == {"confirmed"} and {r["requests"] for r in rows} == {"1"}
+    whole = affected_records(case, result)
+    assert list(whole["record_id"]) == [r["record_id"] for r in rows]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from forensics import Case, ingest
+from forensics import Case, affected_records, ingest
 from forensics.assess.compute import InvestigateOptions, assess
 from forensics.assess.window import Window
 from forensics.derive.actors import ActorOptions
@@ -158,7 +158,7 @@ def test_office_nat_with_several_logins_is_not_one_person_and_confirms_nothing(
     # the verdict rests on the scraper alone: exactly its records are confirmed
     assert doc["verdict"] == "confirmed"
     scraped = {str(5000 + i) for i in range(300)}
-    assert set(result.affected_records["record_id"]) == scraped
+    assert set(affected_records(case, result)["record_id"]) == scraped
     assert doc["records"]["confirmed"] == 300
     assert any(
         "shared address" in x and "application logs with user ids" in x.lower() for x in doc["limitations"]

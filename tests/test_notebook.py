@@ -32,7 +32,7 @@ print(_json.dumps({{
     "top_reads": int(reads["records"].iloc[0]),
     "read_classes": sorted(set(reads["class"])),
     "verdict": doc["verdict"],
-    "affected": sorted(map(str, result.affected_records["record_id"])),
+    "affected": sorted(map(str, affected_records(case, result)["record_id"])),
     "gaps_hours": [int(h) for h in gaps["hours"]],
     "endpoints_plotted": sorted(set(result.endpoint_daily["route"])),
     "sizes_plotted": sorted(set(result.response_sizes["route"])),

@@ -105,8 +105,6 @@ class Assessment:
     response_sizes: pd.DataFrame = field(default_factory=pd.DataFrame)
     # finding id -> raw evidence lines [{path, line_no, line}] (untrusted text)
     excerpts: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    # the affected_records.csv rows: record_id, basis, first_seen, last_seen, actors, requests, bytes
-    affected_records: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def doc(self) -> FindingsDocument:

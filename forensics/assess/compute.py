@@ -139,7 +139,6 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
     with stage(con, "assess: the window's numbers"):
         make_window_tables(case, window.start, window.end)
         records = _records(case, opts.records_total)
-        affected = _affected(case)
     unknown = _scalar(
         case,
         f"""SELECT count(*) FROM detect_requests d WHERE d.record_route AND d.auth_state = 'unknown'
@@ -229,7 +228,6 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
         scatter=_scatter(case),
         response_sizes=_response_sizes(case),
         excerpts=_excerpts(case, doc["findings"]),
-        affected_records=affected,
     )
 
 
@@ -447,6 +445,15 @@ BULK_SQL = """
 # makes none of their unknown reads probable.
 SHARED_CLIENTS = """
         SELECT DISTINCT client_ip, coalesce(user_agent, '') AS ua FROM detect_requests WHERE auth_shared"""
+# affected_records.csv: one row per record id and basis over ``_delivered`` (window_tables.py reads
+# it in batches: the list is as long as the records taken, so it never sits whole in Python).
+AFFECTED_SQL = """
+        SELECT record_id, basis, min(ts) AS first_seen, max(ts) AS last_seen,
+          string_agg(DISTINCT actor_id::VARCHAR, ' ' ORDER BY actor_id::VARCHAR) AS actors,
+          count(*) AS requests, sum(bytes_sent)::BIGINT AS bytes
+        FROM _delivered
+        GROUP BY record_id, basis"""
+AFFECTED_ORDER = "basis, TRY_CAST(record_id AS BIGINT) NULLS LAST, record_id"
 # Every number below is computed once from these temp tables: ``_wf`` the findings overlapping
 # the window (the document's ``findings``), ``_wa`` per actor over them (an actor is unauthorised
 # when one of its findings in the window is), ``_confirmed``/``_probable`` the requests that
@@ -577,18 +584,6 @@ def _actor_counts(case: Case, listed: int) -> dict[str, int]:
                   (SELECT actor_id FROM _delivered WHERE basis = 'confirmed' AND actor_id IS NOT NULL)""",
         ),
     }
-
-
-def _affected(case: Case) -> pd.DataFrame:
-    return case.sql(
-        """
-        SELECT record_id, basis, min(ts) AS first_seen, max(ts) AS last_seen,
-          string_agg(DISTINCT actor_id::VARCHAR, ' ' ORDER BY actor_id::VARCHAR) AS actors,
-          count(*) AS requests, sum(bytes_sent)::BIGINT AS bytes
-        FROM _delivered
-        GROUP BY record_id, basis
-        ORDER BY basis, TRY_CAST(record_id AS BIGINT) NULLS LAST, record_id"""
-    )
 
 
 def _scalar(case: Case, sql: str) -> int:

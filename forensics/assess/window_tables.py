@@ -9,15 +9,33 @@ that read them would fail on a fresh connection, or write another assessment's r
 case's persistent tables (``findings``, ``detect_requests``) and the window the assessment's
 document records, so it gives the rows ``assess`` used as long as the case was not re-derived
 since.
+
+The affected records (affected_records.csv's rows) are as many as the records taken — millions in
+a large breach — so they are never part of the ``Assessment``: ``affected_batches`` reads them
+from ``_delivered`` a batch at a time (the writer), ``affected_records`` gathers them into one
+DataFrame for a notebook.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
+import pandas as pd
+
 from forensics.assess.assessment import Assessment
-from forensics.assess.compute import make_window_tables
+from forensics.assess.compute import AFFECTED_ORDER, AFFECTED_SQL, make_window_tables
 from forensics.store.case import Case
+
+AFFECTED_COLUMNS = ("record_id", "basis", "first_seen", "last_seen", "actors", "requests", "bytes")
+AFFECTED_BATCH_VECTORS = 32  # DuckDB vectors (2,048 rows) a batch: 65,536 rows
+# Pseudonymised: each record id is its pseudonym (pseudonymise.prepare's ``_pseudonyms``), in the
+# pseudonyms' order; an id without one stops the write rather than appear as logged.
+PSEUDONYMISED_AFFECTED = f"""
+    SELECT coalesce(pz.pseudonym, error('record id without a pseudonym: prepare() the pseudonyms first'))
+        AS record_id, a.* EXCLUDE (record_id)
+    FROM ({AFFECTED_SQL}) a LEFT JOIN _pseudonyms pz ON pz.kind = 'rec' AND pz.value = a.record_id
+    ORDER BY basis, record_id"""
 
 
 def window_of(assessment: Assessment) -> tuple[datetime, datetime]:
@@ -29,3 +47,30 @@ def window_of(assessment: Assessment) -> tuple[datetime, datetime]:
 def rebuild(case: Case, assessment: Assessment) -> None:
     """(Re)create the window tables ``assess`` made for ``assessment``, on ``case``'s connection."""
     make_window_tables(case, *window_of(assessment))
+
+
+def affected_batches(
+    case: Case, assessment: Assessment, *, pseudonymised: bool = False
+) -> Iterator[pd.DataFrame]:
+    """affected_records.csv's rows (``AFFECTED_COLUMNS``) in file order, a bounded batch at a time.
+
+    ``pseudonymised``: record ids replaced by their pseudonyms (needs pseudonymise.prepare's
+    tables on the same connection). Nothing else may run on ``case``'s connection until the
+    iteration ends (the result is read as it goes)."""
+    rebuild(case, assessment)
+    sql = PSEUDONYMISED_AFFECTED if pseudonymised else f"{AFFECTED_SQL} ORDER BY {AFFECTED_ORDER}"
+    result = case.con.execute(sql)
+    while True:
+        batch = result.fetch_df_chunk(AFFECTED_BATCH_VECTORS)
+        if batch.empty:
+            return
+        yield batch
+
+
+def affected_records(case: Case, assessment: Assessment) -> pd.DataFrame:
+    """Every row of affected_records.csv in one DataFrame (record_id, basis, first_seen,
+    last_seen, actors, requests, bytes) — for a look in a notebook; as large as the breach."""
+    batches = list(affected_batches(case, assessment))
+    if not batches:
+        return pd.DataFrame({c: [] for c in AFFECTED_COLUMNS})
+    return pd.concat(batches, ignore_index=True)

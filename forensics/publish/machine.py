@@ -41,7 +41,7 @@ from forensics.store.db import sql_str
 from forensics.store.printable import json_visible, printable
 
 FORMULA_START = re.compile(r"^[=+\-@\t\r]")
-CSV_COLUMNS = ("record_id", "basis", "first_seen", "last_seen", "actors", "requests", "bytes")
+CSV_COLUMNS = window_tables.AFFECTED_COLUMNS
 
 
 def findings_json(assessment: Assessment) -> str:
@@ -58,10 +58,19 @@ def neutralise(cell: Any) -> str:
     return "'" + text if FORMULA_START.match(text) else text
 
 
-def write_affected_csv(assessment: Assessment, path: Path) -> None:
-    df = assessment.affected_records
-    out = pd.DataFrame({c: [neutralise(v) for v in df[c]] if c in df else [] for c in CSV_COLUMNS})
-    out.to_csv(path, index=False, lineterminator="\n")
+def write_affected_csv(case: Case, assessment: Assessment, path: Path) -> int:
+    """affected_records.csv, written batch by batch (window_tables.affected_batches): bounded
+    memory whatever the number of records. Pseudonymised when the assessment is (its record ids
+    become the pseudonyms of pseudonymise.prepare's tables). The number of rows."""
+    pseudonymised = bool(assessment.doc.get("pseudonymisation"))
+    rows = 0
+    with path.open("w", encoding="utf-8", newline="") as out:
+        pd.DataFrame(columns=list(CSV_COLUMNS)).to_csv(out, index=False, lineterminator="\n")
+        for df in window_tables.affected_batches(case, assessment, pseudonymised=pseudonymised):
+            cells = pd.DataFrame({c: [neutralise(v) for v in df[c]] for c in CSV_COLUMNS})
+            cells.to_csv(out, index=False, header=False, lineterminator="\n")
+            rows += len(cells)
+    return rows
 
 
 def _write_rows(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:

@@ -220,10 +220,6 @@ def _transform(a: Assessment, pz: Pseudonymiser, text: Callable[[str], str]) -> 
         scatter["record_id"] = _per_value(scatter["record_id"], lambda v: pz("rec", v))
         scatter["label"] = _per_value(scatter["label"], text)
         scatter["y"] = scatter["y"].rank(method="dense").astype(float)  # order kept, ids not shown
-    affected = a.affected_records.copy()
-    if not affected.empty:
-        affected["record_id"] = _per_value(affected["record_id"], lambda v: pz("rec", v))
-        affected = affected.sort_values(["basis", "record_id"], kind="stable").reset_index(drop=True)
     return replace(
         a,
         document=cast(dict[str, Any], doc),
@@ -234,7 +230,6 @@ def _transform(a: Assessment, pz: Pseudonymiser, text: Callable[[str], str]) -> 
             k: [{**e, "line": text(str(e.get("line") or ""))} for e in lines]
             for k, lines in a.excerpts.items()
         },
-        affected_records=affected,
     )
 
 

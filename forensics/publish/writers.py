@@ -80,7 +80,7 @@ class Written:
 WRITERS: dict[str, Callable[[Case, Assessment, Path], object]] = {
     **{name: _rendered(writer) for name, writer in report.WRITERS.items()},  # report.html/.md/.pdf
     "findings.json": _text(findings_json),
-    "affected_records.csv": lambda case, a, path: write_affected_csv(a, path),
+    "affected_records.csv": write_affected_csv,
     "actors.csv": lambda case, a, path: write_actors_csv(a, path),
     "findings.csv": lambda case, a, path: write_findings_csv(a, path),
     "evidence.csv": lambda case, a, path: write_evidence_csv(a, path),
