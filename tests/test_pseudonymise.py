@@ -18,6 +18,7 @@ import struct
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pypdf
 import pytest
@@ -208,7 +209,8 @@ def test_pseudonyms_are_the_keyed_hmac_and_consistent_across_files(built: Case, 
     assert listed[expected("ip", ODD)]["principals"] == [expected("user", ODD_USER)]
     with written["affected_records.csv"].open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert sorted(r["record_id"] for r in rows) == sorted(expected("rec", r) for r in STOLEN)
+    # in the pseudonyms' order (the ids' order would say something about them)
+    assert [r["record_id"] for r in rows] == sorted(expected("rec", r) for r in STOLEN)
     timeline = [json.loads(t) for t in written["timeline.jsonl"].read_text().splitlines()]
     assert len(timeline) == 40
     assert {e["client_ip"] for e in timeline} == {attacker}
@@ -226,6 +228,33 @@ def test_pseudonyms_are_the_keyed_hmac_and_consistent_across_files(built: Case, 
     }
     assert doc["pseudonymisation"]["key_fingerprint"] == KEY.fingerprint
     assert KEY.secret.hex() not in written["report.html"].read_text()
+
+
+def test_pseudonyms_are_made_a_batch_of_values_at_a_time(
+    built: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prepare never holds every distinct value in Python: PSEUDONYM_BATCH values at a time, and
+    the table it builds is the same keyed HMAC of every value, once each."""
+    from forensics.publish import pseudonymise
+
+    sizes: list[int] = []
+    real = Pseudonymiser.many
+
+    def many(self: Pseudonymiser, kind: str, values: Any) -> list[str]:
+        values = list(values)
+        sizes.append(len(values))
+        return real(self, kind, values)
+
+    monkeypatch.setattr(pseudonymise, "PSEUDONYM_BATCH", 3)
+    monkeypatch.setattr(Pseudonymiser, "many", many)
+    assess(built, InvestigateOptions(detect=DETECT, window=WINDOW))  # routes, detect_requests
+    prepare(built, Pseudonymiser(KEY))
+    rows = built.con.execute("SELECT kind, value, pseudonym FROM _pseudonyms").fetchall()
+    values = {(k, v) for k, v, _ in rows}
+    assert len(values) == len(rows) > 3 * 4  # each value once, over several batches
+    assert all(p == expected(k, v) for k, v, p in rows)
+    assert max(sizes) <= 3 and sum(sizes) == len(rows)
+    assert {(k, v) for k, v in values if k == "ip"} >= {("ip", ATTACKER), ("ip", STAFF)}
 
 
 def test_the_report_says_it_is_pseudonymised(built: Case, tmp_path: Path) -> None:
@@ -255,10 +284,7 @@ def test_scatter_plots_ranks_and_labels_pseudonyms(built: Case) -> None:
     attacker = shared.scatter[shared.scatter["label"].str.contains(expected("ip", ATTACKER))]
     assert list(attacker["y"]) == [float(i) for i in range(1, 41)]  # ids read in order: a diagonal of ranks
     assert list(attacker["record_id"]) == [expected("rec", r) for r in STOLEN]
-    frames = " ".join(
-        f.to_csv()
-        for f in (shared.scatter, shared.endpoint_daily, shared.response_sizes)
-    )
+    frames = " ".join(f.to_csv() for f in (shared.scatter, shared.endpoint_daily, shared.response_sizes))
     assert not [v for v in RECORDS | IPS | USERS if v in frames]
     assert result.document["pseudonymisation"] is None  # the original is untouched
 

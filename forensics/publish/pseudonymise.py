@@ -5,9 +5,10 @@ report folder); ``outputs.write_outputs(..., pseudonymise=...)`` uses this modul
 
 1. ``prepare``: build, in the case's temporary tables, the pseudonym of every distinct known
    value — record ids (routes, id query parameters), client and forwarded-for addresses,
-   principals — once per distinct value (HMAC in Python: DuckDB has none; a Python UDF would
-   run once per event), and the scrubbed form of every distinct path, query, user agent and
-   route of ``detect_requests`` (the timeline's free text), tokenised and joined in SQL;
+   principals — once per distinct value, a batch of values at a time (HMAC in Python: DuckDB has
+   none; a Python UDF would run once per event), and the scrubbed form of every distinct path,
+   query, user agent and route of ``detect_requests`` (the timeline's free text), tokenised and
+   joined in SQL;
 2. ``pseudonymise_assessment``: a copy of the assessment with values replaced by kind in their
    fields, free log text scrubbed (pseudonym.scrub), the record-id scatter plotted by rank;
 3. ``TIMELINE_SHOWN``/``TIMELINE_JOINS``: the timeline's columns from those tables (DuckDB COPY);
@@ -90,9 +91,11 @@ def _check_outside(out_dir: Path, key_path: Path | None, mapping: Path) -> None:
 
 # --- the tables ---------------------------------------------------------------------------------
 
+PSEUDONYM_BATCH = 100_000  # distinct values hashed per batch (prepare)
+# Every distinct value to pseudonymise, numbered (``n``) so prepare can take them a batch at a time.
 VALUES_SQL = f"""
     CREATE OR REPLACE TEMP TABLE _pz_values AS
-    SELECT DISTINCT kind, value FROM (
+    SELECT kind, value, row_number() OVER (ORDER BY kind, value) AS n FROM (SELECT DISTINCT kind, value FROM (
       SELECT 'rec' AS kind, record_id AS value FROM routes
       UNION ALL SELECT 'rec', regexp_extract(q, {sql_str(QUERY_ID_RE)}, 2)
         FROM (SELECT DISTINCT query AS q FROM events WHERE query IS NOT NULL)
@@ -100,7 +103,8 @@ VALUES_SQL = f"""
       UNION ALL SELECT 'ip', trim(unnest(string_split(forwarded_for, ',')))
         FROM events WHERE forwarded_for IS NOT NULL
       UNION ALL SELECT 'user', principal FROM events)
-    WHERE value IS NOT NULL AND value NOT IN ({", ".join(sql_str(v) for v in NOT_VALUES)})"""
+    WHERE value IS NOT NULL AND value NOT IN ({", ".join(sql_str(v) for v in NOT_VALUES)}))
+    ORDER BY n"""
 # One pseudonym per value for free text: an address before a user name before a record id.
 LOOKUP_SQL = """
     CREATE OR REPLACE TEMP TABLE _pz_lookup AS
@@ -133,17 +137,19 @@ def prepare(case: Case, pz: Pseudonymiser) -> None:
     """Build ``_pseudonyms`` (kind, value, pseudonym), ``_pz_lookup`` and ``_pz_text``."""
     con = case.con
     con.execute(VALUES_SQL)
-    frames = []
-    for kind in KINDS:
-        rows = con.execute("SELECT value FROM _pz_values WHERE kind = ?", [kind]).fetchall()
-        values = [str(r[0]) for r in rows]
-        frames.append(pd.DataFrame({"kind": kind, "value": values, "pseudonym": pz.many(kind, values)}))
-    with registered(con, "_pz_frame", pd.concat(frames, ignore_index=True)):
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _pseudonyms AS "
-            "SELECT kind::VARCHAR AS kind, value::VARCHAR AS value, pseudonym::VARCHAR AS pseudonym "
-            "FROM _pz_frame"
-        )
+    con.execute("CREATE OR REPLACE TEMP TABLE _pseudonyms (kind VARCHAR, value VARCHAR, pseudonym VARCHAR)")
+    row = con.execute("SELECT count(*) FROM _pz_values").fetchone()
+    total = int(row[0]) if row else 0
+    for lo in range(1, total + 1, PSEUDONYM_BATCH):  # bounded: a batch of values in Python at a time
+        rows = con.execute(
+            "SELECT kind, value FROM _pz_values WHERE n >= ? AND n < ? ORDER BY n", [lo, lo + PSEUDONYM_BATCH]
+        ).fetchall()
+        frames = []
+        for kind in KINDS:
+            values = [str(v) for k, v in rows if k == kind]
+            frames.append(pd.DataFrame({"kind": kind, "value": values, "pseudonym": pz.many(kind, values)}))
+        with registered(con, "_pz_frame", pd.concat(frames, ignore_index=True)):
+            con.execute("INSERT INTO _pseudonyms SELECT kind, value, pseudonym FROM _pz_frame")
     con.execute(LOOKUP_SQL)
     con.execute(TEXTS_SQL)
     (token1, delims1), (token2, delims2) = LEVELS
