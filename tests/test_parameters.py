@@ -272,3 +272,32 @@ def test_actors_and_detect_warn_about_a_login_no_successful_request_matches(tmp_
             "warning: no successful request matches the login endpoint 'POST /api/v2/auth/logn'" in res.output
         )
         assert "likely login endpoints: POST /api/v2/auth/login (3 successful)" in res.output
+
+
+def test_unmatched_trusted_networks_by_the_range_test_that_trusts(case: Case) -> None:
+    """Overlapping ranges each hold the address (the first name wins in ip_info, yet the second
+    is not 'unmatched'); IPv6 ranges and IPv4-mapped IPv6 clients count; only the empty one is named."""
+    from forensics.derive.network import derive_ip_info, unmatched_trusted
+
+    add_events(
+        case,
+        [
+            read("51.140.12.34", 10, 1),
+            read("2001:db8:5::7", 11, 2),
+            read("::ffff:198.51.100.9", 12, 3),
+        ],
+    )
+    nets = tuple(
+        Trusted.parse(t)
+        for t in (
+            "wide=51.140.0.0/16",
+            "narrow=51.140.12.32/29",
+            "v6=2001:db8:5::/48",
+            "mapped=198.51.100.0/24",
+            "typo=51.141.12.32/29",
+            "v6typo=2001:db8:6::/48",
+        )
+    )
+    derive_ip_info(case, nets)
+    assert unmatched_trusted(case, nets) == ["typo=51.141.12.32/29", "v6typo=2001:db8:6::/48"]
+    assert unmatched_trusted(case, ()) == []

@@ -205,19 +205,18 @@ def add_network_owner(case: Case) -> None:
 
 def unmatched_trusted(case: Case, trusted: tuple[Trusted, ...]) -> list[str]:
     """The declared trusted networks that hold no client address of the case (``str(t)`` each):
-    a mistyped partner range trusts nobody, and that partner then looks like an attacker."""
+    a mistyped partner range trusts nobody, and that partner then looks like an attacker.
+
+    Read from ``ip_info`` (derive_ip_info: one row per distinct address, the same range test that
+    trusts them), in SQL: the addresses never come into Python."""
     if not trusted:
         return []
-    left = list(trusted)
-    rows = case.con.execute("SELECT DISTINCT client_ip FROM events WHERE client_ip IS NOT NULL").fetchall()
-    for (text,) in rows:
-        try:
-            ip = ipaddress.ip_address(str(text).strip("[]"))
-        except ValueError:
-            continue
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        left = [t for t in left if ip not in t.network]
-        if not left:
-            break
-    return [str(t) for t in left]
+    with registered(case.con, "_trusted", _trusted_ranges(trusted)):
+        rows = case.con.execute(
+            """
+            SELECT t.k::INT FROM _trusted t WHERE NOT EXISTS (
+              SELECT 1 FROM ip_info i WHERE i.ip_version = t.ip_version::TINYINT
+                AND i.ip_num BETWEEN t.lo::HUGEINT AND t.hi::HUGEINT)
+            ORDER BY t.k::INT"""
+        ).fetchall()
+    return [str(trusted[int(r[0])]) for r in rows]
