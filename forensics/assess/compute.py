@@ -73,7 +73,7 @@ from forensics.derive.routes import ensure_routes
 from forensics.detectors import REGISTRY
 from forensics.detectors.base import SEVERITIES
 from forensics.detectors.out_of_scope import BASIS_INFERRED, BASIS_MAP
-from forensics.detectors.run import DetectOptions, run_detectors
+from forensics.detectors.run import DetectOptions, finding_requests, run_detectors
 from forensics.errors import EmptyCaseError, EndpointError, ForensicsError, LoginEndpointError, WindowError
 from forensics.ingest.evidence import describe
 from forensics.ingest.excerpts import raw_lines
@@ -85,7 +85,8 @@ EXCERPT_LINES = 3  # raw lines shown per finding
 SIZE_SAMPLE = 20000  # response sizes per route for the histogram
 SUSPICIOUS = ("enumeration", "distinct_outlier")  # detectors whose records can be 'probable'
 # Route-level findings (no actor, e.g. distributed_walk) with one row per record id they name:
-# hash-joined to the reads (a list_contains over a million-id list per read would not finish).
+# hash-joined to the reads (a list_contains over a million-id list per read would not finish; the
+# actors' unauthorised_records are joined the same way in confirmed_reads).
 ROUTE_IDS = """
     SELECT f.route, f.unauthorised, f.severity, f.first_seen, f.last_seen, u.record_id
     FROM _wf f, unnest(f.record_ids) AS u(record_id)
@@ -474,10 +475,10 @@ NUMBER_SQL: dict[str, str] = {
         WHERE f.actor_id IS NOT NULL GROUP BY f.actor_id""",
     "confirmed_reads": f"""
         SELECT d.source_id, d.line_no, d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
-        JOIN _wa af ON af.actor_id = d.actor_id AND af.unauthorised
+        JOIN (SELECT af.actor_id, u.record_id FROM _wa af, unnest(af.unauthorised_records) AS u(record_id)
+              WHERE af.unauthorised) ur ON ur.actor_id = d.actor_id AND ur.record_id = d.record_id
         WHERE d.ok AND d.record_route AND {IN_WINDOW}
           AND d.auth_state IN ('unauthenticated', 'authenticated') AND NOT d.auth_ambiguous
-          AND list_contains(af.unauthorised_records, d.record_id)
         UNION  -- a route-level finding (no actor): its unauthenticated reads of the ids it names
         SELECT d.source_id, d.line_no, d.record_id, d.actor_id, d.ts, d.bytes_sent FROM detect_requests d
         JOIN ({ROUTE_IDS}) f ON f.unauthorised AND f.route = d.route AND f.record_id = d.record_id
@@ -914,11 +915,8 @@ def _finding_callers(case: Case) -> dict[int, list[tuple[str, str, int]]]:
     """Per finding in the window: its requests' authentication (state, reason, requests) — the
     reason a caller counts as unauthenticated (or cannot be judged) travels with the finding."""
     rows = case.con.execute(
-        """
-        SELECT f.finding_id, d.auth_state, d.auth_evidence, count(*) FROM _wf f
-        JOIN detect_requests d ON d.actor_id = f.actor_id AND d.ts BETWEEN f.first_seen AND f.last_seen
-          AND (f.route IS NULL OR d.route = f.route)
-          AND (len(f.record_ids) = 0 OR list_contains(f.record_ids, d.record_id))
+        f"""
+        SELECT finding_id, auth_state, auth_evidence, count(*) FROM ({finding_requests("_wf")})
         GROUP BY ALL ORDER BY 1, 4 DESC, 2, 3"""
     ).fetchall()
     out: dict[int, list[tuple[str, str, int]]] = {}
