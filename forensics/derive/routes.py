@@ -181,8 +181,10 @@ def _build(con: duckdb.DuckDBPyConnection, opts: RouteOptions) -> None:
           parts[id_pos] AS rid, kinds[id_pos] AS rkind
         FROM (
           SELECT m, path, parts, list_transform(parts, lambda s: {kind}) AS kinds
-          FROM (SELECT DISTINCT coalesce(method, '') AS m, path, string_split(path, '/') AS parts
-                FROM events WHERE path IS NOT NULL))"""
+          -- split after DISTINCT: with the list in the key, 17M distinct paths (of 100M events)
+          -- ran DuckDB out of memory instead of spilling
+          FROM (SELECT m, path, string_split(path, '/') AS parts
+                FROM (SELECT DISTINCT coalesce(method, '') AS m, path FROM events WHERE path IS NOT NULL)))"""
     )
     # A literal position of a typed template varies when, with that position masked, it takes
     # at least min_distinct values (compared on the distinct typed templates).
