@@ -49,17 +49,21 @@ def rebuild(case: Case, assessment: Assessment) -> None:
     make_window_tables(case, *window_of(assessment))
 
 
-def affected_batches(
-    case: Case, assessment: Assessment, *, pseudonymised: bool = False
-) -> Iterator[pd.DataFrame]:
-    """affected_records.csv's rows (``AFFECTED_COLUMNS``) in file order, a bounded batch at a time.
+def affected_sql(pseudonymised: bool = False) -> str:
+    """SQL: affected_records.csv's rows (``AFFECTED_COLUMNS``) in file order, over the window
+    tables. ``pseudonymised``: record ids replaced by their pseudonyms (needs
+    pseudonymise.prepare's tables on the same connection)."""
+    return PSEUDONYMISED_AFFECTED if pseudonymised else f"{AFFECTED_SQL} ORDER BY {AFFECTED_ORDER}"
 
-    ``pseudonymised``: record ids replaced by their pseudonyms (needs pseudonymise.prepare's
-    tables on the same connection). Nothing else may run on ``case``'s connection until the
-    iteration ends (the result is read as it goes)."""
+
+def affected_batches(
+    case: Case, assessment: Assessment, *, pseudonymised: bool = False, select: str = "*"
+) -> Iterator[pd.DataFrame]:
+    """affected_records.csv's rows (``AFFECTED_COLUMNS``) in file order, a bounded batch at a time
+    (``select``: other columns over them, e.g. the cells as text). Nothing else may run on
+    ``case``'s connection until the iteration ends (the result is read as it goes)."""
     rebuild(case, assessment)
-    sql = PSEUDONYMISED_AFFECTED if pseudonymised else f"{AFFECTED_SQL} ORDER BY {AFFECTED_ORDER}"
-    result = case.con.execute(sql)
+    result = case.con.execute(f"SELECT {select} FROM ({affected_sql(pseudonymised)})")
     while True:
         batch = result.fetch_df_chunk(AFFECTED_BATCH_VECTORS)
         if batch.empty:
