@@ -80,3 +80,29 @@ def test_the_re2_class_matches_the_same_set() -> None:
         for s in samples
     ]
     assert got == [printable(s) != s for s in samples]
+
+
+def test_json_visible_escapes_what_json_writers_leave_raw_and_nothing_else() -> None:
+    """Every character of the set but C0 (JSON writers escape C0 already), whatever surrounds it;
+    pure ASCII text comes back as it is (the timeline's fast path)."""
+    import random
+
+    from forensics.store.printable import INVISIBLE
+
+    rng = random.Random(7)
+    pool = [chr(c) for c in [*range(0x300), *range(0x2000, 0x2100), 0xFEFF, 0x110BD, 0xE0041, 0x1F600]]
+    for _ in range(5000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 12)))
+        want = "".join(ch if ord(ch) < 0x20 or not INVISIBLE.match(ch) else _u(ch) for ch in text)
+        assert json_visible(text) == want, repr(text)
+    ascii_text = "".join(chr(c) for c in range(0x20, 0x7F)) * 3
+    assert json_visible(ascii_text) is ascii_text
+    assert json_visible("a\x7fb") == "a\\u007fb"
+
+
+def _u(ch: str) -> str:
+    cp = ord(ch)
+    if cp < 0x10000:
+        return f"\\u{cp:04x}"
+    cp -= 0x10000
+    return f"\\u{0xD800 + (cp >> 10):04x}\\u{0xDC00 + (cp & 0x3FF):04x}"

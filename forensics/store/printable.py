@@ -79,7 +79,11 @@ def has_invisible(text: str) -> bool:
     return INVISIBLE.search(text) is not None
 
 
-_JSON_RAW = re.compile(f"(?![\x00-\x1f])[{_CLASS}]")  # C0 is always escaped by JSON writers
+# C0 is always escaped by JSON writers: the class without it (a lookahead per character made
+# the timeline's 180 MB take 4.4 s)
+_JSON_RAW = re.compile(
+    "[" + "".join(f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in _RANGES if a > 0x1F) + "]"
+)
 
 
 def _json_escape(ch: str) -> str:
@@ -95,6 +99,8 @@ def json_visible(json_text: str) -> str:
     JavaScript consumers; bidi overrides; C1 controls) written as ``\\uNNNN`` escapes: the same
     values to a JSON reader, nothing that acts in a terminal or an editor. C0 controls are
     always escaped by JSON writers, so the text's own line ends are kept."""
+    if json_text.isascii() and "\x7f" not in json_text:  # the usual case: nothing to escape
+        return json_text
     return _JSON_RAW.sub(lambda m: _json_escape(m.group()), json_text)
 
 
