@@ -101,8 +101,5 @@ def test_json_visible_escapes_what_json_writers_leave_raw_and_nothing_else() -> 
 
 
 def _u(ch: str) -> str:
-    cp = ord(ch)
-    if cp < 0x10000:
-        return f"\\u{cp:04x}"
-    cp -= 0x10000
-    return f"\\u{0xD800 + (cp >> 10):04x}\\u{0xDC00 + (cp & 0x3FF):04x}"
+    """The JSON escape of one character (Python's own ASCII-only JSON writer; DEL by hand)."""
+    return json.dumps(ch)[1:-1] if ord(ch) > 0x7F else f"\\u{ord(ch):04x}"
