@@ -37,8 +37,6 @@ def webserver_pipeline() -> ProcessingPipeline:
                 rule_conditions=[LogsourceCondition(category="webserver")],
                 rule_condition_negation=True,
             ),
-            ProcessingItem(
-                identifier="webserver_fields", transformation=FieldMappingTransformation(MAPPING)
-            ),
+            ProcessingItem(identifier="webserver_fields", transformation=FieldMappingTransformation(MAPPING)),
         ],
     )
