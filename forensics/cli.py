@@ -1032,6 +1032,14 @@ def detect_cmd(
     help="Pseudonym key (created, mode 0600, when missing; the same key gives the same pseudonyms). "
     "Default: CASE.pseudonym-key beside the case.",
 )
+@click.option(
+    "--sigma",
+    "sigma_rules",
+    multiple=True,
+    metavar="RULES",
+    help="Run these Sigma rules (file or folder; repeatable) first, as forensics sigma does: their "
+    "matches become findings of detector sigma (needs the extra: access-log-forensics[sigma]).",
+)
 @json_option("Print one JSON document on stdout: the verdict, exit code, window, coverage, record "
              "counts, the files written and the case log head (findings.json holds everything).")  # fmt: skip
 def investigate_cmd(
@@ -1050,6 +1058,7 @@ def investigate_cmd(
     out_dir: Path,
     pseudonymise: bool = False,
     key_file: Path | None = None,
+    sigma_rules: tuple[str, ...] = (),
     as_json: bool = False,
 ) -> None:
     """Was data taken in the exposure window? Writes the report and machine-readable findings.
@@ -1069,7 +1078,7 @@ def investigate_cmd(
     """
     answer = _investigate(
         case_path, endpoints, window, tz, logins, trusted, session_lifetime, session_gap, thresholds,
-        records_total, out_dir, pseudonymise, key_file, ownership, ownership_teams,
+        records_total, out_dir, pseudonymise, key_file, ownership, ownership_teams, sigma_rules,
     )  # fmt: skip
     _print_answer(answer, as_json)
     verdict = str(answer["verdict"])
@@ -1093,6 +1102,7 @@ def _investigate(
     key_file: Path | None = None,
     ownership: Path | None = None,
     ownership_teams: Path | None = None,
+    sigma_rules: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """investigate's work: check, assess, write, say what to note; returns the answer (--json's
     document: the verdict and its numbers, the files written, the case log head)."""
@@ -1113,6 +1123,14 @@ def _investigate(
             Pseudonymisation.for_case(case_path, out_dir, key_file) if pseudonymise else (None, False)
         )
         with Case.open(case_path) as case:
+            if sigma_rules:
+                note("running Sigma rules …")
+                ran = run_sigma(case, list(sigma_rules))
+                counts = ran.counts()
+                note(
+                    f"Sigma: {counts['loaded']:,} rules loaded, {counts['run']:,} run, "
+                    f"{counts['skipped']:,} skipped (forensics sigma lists the reasons; findings.json too)"
+                )
             note("running detectors and measuring coverage …")
             done = investigate(case, opts, out_dir, pz, logged={"window_text": window, "tz": tz})
     except (ForensicsError, duckdb.OutOfMemoryException) as exc:

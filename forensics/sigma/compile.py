@@ -20,7 +20,8 @@ from forensics.sigma.fields import FIELDS, RAW_LINE
 
 INSTALL_HINT = 'pip install "access-log-forensics[sigma]"'
 SUFFIXES = (".yml", ".yaml")
-LEVELS = {"critical": "high", "high": "high", "medium": "medium", "low": "low", "informational": "info"}
+# rule level -> finding severity (findings.json's severities are high, medium, low)
+LEVELS = {"critical": "high", "high": "high", "medium": "medium", "low": "low", "informational": "low"}
 DEFAULT_LEVEL = "medium"  # a rule without a level
 
 
