@@ -113,6 +113,8 @@ def compile_rules(paths: list[str]) -> RuleSet:
     from sigma.exceptions import SigmaError as PySigmaError
     from sigma.rule import SigmaRule
 
+    from yaml import YAMLError  # PyYAML: pySigma's YAML reader
+
     from forensics.sigma.backend import DuckDBBackend
     from forensics.sigma.pipeline import webserver_pipeline
 
@@ -126,7 +128,7 @@ def compile_rules(paths: list[str]) -> RuleSet:
         files.append(RuleFile(str(path), digest))
         try:
             collection = SigmaCollection.from_yaml(data.decode("utf-8"), collect_errors=True)
-        except (PySigmaError, UnicodeDecodeError, ValueError) as exc:
+        except (PySigmaError, YAMLError, UnicodeDecodeError, ValueError) as exc:
             skipped.append(SkippedRule(str(path), None, None, f"not a Sigma rule file: {exc}"))
             continue
         for n, rule in enumerate(collection.rules, 1):
