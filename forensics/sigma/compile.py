@@ -112,7 +112,6 @@ def compile_rules(paths: list[str]) -> RuleSet:
     from sigma.correlations import SigmaCorrelationRule
     from sigma.exceptions import SigmaError as PySigmaError
     from sigma.rule import SigmaRule
-
     from yaml import YAMLError  # PyYAML: pySigma's YAML reader
 
     from forensics.sigma.backend import DuckDBBackend

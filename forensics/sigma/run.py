@@ -1,17 +1,19 @@
 """Run compiled Sigma rules inside the case: ``sigma_rules``, ``sigma_matches``, custody.
 
-Field rules run as one ``INSERT … SELECT`` each over the view ``sigma_requests`` (fields.py):
-DuckDB scans the events and keeps only matches, so memory is bounded by the matches, not the
-case. A rule whose SQL DuckDB refuses is listed as skipped with DuckDB's message.
+Field rules run together over the view ``sigma_requests`` (fields.py): one scan of the events
+evaluates every rule per row and keeps only (event, rule) matches, so memory is bounded by the
+matches, not the case (one scan per rule cost ~0.2 s per rule on 1M events). Each rule's SQL is
+first bound alone (EXPLAIN): a rule DuckDB refuses is listed as skipped with DuckDB's message
+and the others still run.
 
 Keyword rules (values without a field: "``.git/`` anywhere in the line") need the raw line, which
 the case does not store. Every ingested evidence file is re-read (after re-checking its SHA-256),
 line-numbered exactly as ingest numbered it (the DuckDB line reader, or the Python one for the
 files ingest read in Python), into a temporary table joined to the events by (source_id,
-line_no); each keyword rule then runs over it. Every line is a candidate (a keyword may be
-anywhere in the line, so no stored column can pre-filter without missing some): the cost is one
-read of the evidence per run, whatever the number of keyword rules, measured in
-``KeywordScan``. Lines that were rejects (not events) are not requests and are not matched.
+line_no); the keyword rules then run over it together, in one scan. Every line is a candidate
+(a keyword may be anywhere in the line, so no stored column can pre-filter without missing
+some): the cost is one read of the evidence per run, whatever the number of keyword rules,
+measured in ``KeywordScan``. Lines that were rejects (not events) are not requests and are not matched.
 
 Custody: the rule files (path, SHA-256), the pySigma version and the counts are in the case log
 entry ``sigma`` and in meta ``sigma_run`` (which findings.json shows).
@@ -90,11 +92,17 @@ def _run(case: Case, result: SigmaResult) -> None:
     con = case.con
     con.execute(VIEW_SQL)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _sigma_matches ({SIGMA_MATCHES})")
-    field_rules = [r for r in result.ruleset.rules if not r.keyword]
-    keyword_rules = [r for r in result.ruleset.rules if r.keyword]
-    for rule in field_rules:
-        with stage(con, f"sigma: {rule.key}"):
-            _insert(con, result, rule, "sigma_requests")
+    field_rules = _checked(
+        con, result, [r for r in result.ruleset.rules if not r.keyword], "SELECT * FROM sigma_requests"
+    )
+    with stage(con, f"sigma: {len(field_rules)} field rules") as st:
+        st.rows = _insert(con, result, field_rules, "sigma_requests")
+    keyword_rules = _checked(
+        con,
+        result,
+        [r for r in result.ruleset.rules if r.keyword],
+        f"SELECT *, NULL::VARCHAR AS {RAW_LINE} FROM sigma_requests",
+    )
     if keyword_rules:
         _keyword_rules(case, result, keyword_rules)
     with transaction(con):
@@ -121,22 +129,46 @@ def _run(case: Case, result: SigmaResult) -> None:
     con.execute("DROP VIEW sigma_requests")
 
 
-def _insert(con: duckdb.DuckDBPyConnection, result: SigmaResult, rule: CompiledRule, rows: str) -> None:
-    """Run one rule over ``rows``; DuckDB's refusal makes it a skipped rule, with the message."""
-    try:
-        n = con.execute(
-            f"INSERT INTO _sigma_matches SELECT source_id, line_no, ? FROM {rows} WHERE {rule.sql}",
-            [rule.key],
-        ).fetchone()
-    except duckdb.Error as exc:
-        first = str(exc).splitlines()[0]
-        result.skipped.append(
-            SkippedRule(rule.path, rule.rule_id, rule.title, f"DuckDB cannot run it: {first}")
-        )
-        return
-    if rule not in result.run:
+def _checked(
+    con: duckdb.DuckDBPyConnection, result: SigmaResult, rules: list[CompiledRule], rows: str
+) -> list[CompiledRule]:
+    """The rules DuckDB accepts (bound, not run: EXPLAIN); the others are skipped with its message."""
+    ok = []
+    for rule in rules:
+        try:
+            con.execute(f"EXPLAIN SELECT 1 FROM ({rows}) WHERE {rule.sql}")
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            result.skipped.append(
+                SkippedRule(rule.path, rule.rule_id, rule.title, f"DuckDB cannot run it: {first}")
+            )
+            continue
+        ok.append(rule)
         result.run.append(rule)
-    result.matches[rule.key] = result.matches.get(rule.key, 0) + (int(n[0]) if n else 0)
+        result.matches[rule.key] = 0
+    return ok
+
+
+def _insert(con: duckdb.DuckDBPyConnection, result: SigmaResult, rules: list[CompiledRule], rows: str) -> int:
+    """Every rule over ``rows`` in one scan: per row, the keys of the rules it matches."""
+    if not rules:
+        return 0
+    cases = ", ".join(f"CASE WHEN {r.sql} THEN {i} END" for i, r in enumerate(rules))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _sigma_hits AS
+        SELECT source_id, line_no, unnest(list_filter([{cases}], lambda x: x IS NOT NULL)) AS k FROM {rows}"""
+    )
+    keys = [r.key for r in rules]
+    con.execute(
+        "INSERT INTO _sigma_matches SELECT source_id, line_no, (?::VARCHAR[])[k + 1] FROM _sigma_hits",
+        [keys],
+    )
+    total = 0
+    for k, n in con.execute("SELECT k, count(*) FROM _sigma_hits GROUP BY k").fetchall():
+        result.matches[keys[int(k)]] += int(n)
+        total += int(n)
+    con.execute("DROP TABLE _sigma_hits")
+    return total
 
 
 def _keyword_rules(case: Case, result: SigmaResult, rules: list[CompiledRule]) -> None:
@@ -148,7 +180,6 @@ def _keyword_rules(case: Case, result: SigmaResult, rules: list[CompiledRule]) -
         "SELECT source_id, path, compression, sha256, reader FROM sources "
         "WHERE status = 'ingested' AND events > 0 ORDER BY source_id"
     ).fetchall()
-    failed: set[str] = set()
     for source_id, path_text, compression, sha256, reader in sources:
         path = Path(path_text)
         if not path.is_file():
@@ -172,19 +203,10 @@ def _keyword_rules(case: Case, result: SigmaResult, rules: list[CompiledRule]) -
             SELECT r.*, l.line AS {RAW_LINE} FROM sigma_requests r
             JOIN _sigma_lines l ON r.source_id = {int(source_id)} AND r.line_no = l.line_no"""
         )
-        for rule in rules:
-            if rule.key in failed:
-                continue
-            before = len(result.skipped)
-            _insert(con, result, rule, "_sigma_keyword")
-            if len(result.skipped) > before:
-                failed.add(rule.key)
+        with stage(con, f"sigma: {len(rules)} keyword rules on {path.name}"):
+            _insert(con, result, rules, "_sigma_keyword")
         con.execute("DROP VIEW _sigma_keyword")
         con.execute("DROP TABLE _sigma_lines")
-    for rule in rules:  # no evidence to read: the rule ran on nothing
-        if rule.key not in failed and rule not in result.run:
-            result.run.append(rule)
-            result.matches.setdefault(rule.key, 0)
     result.keyword.seconds = time.perf_counter() - started
 
 
