@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from forensics.detectors.base import SAMPLE_SQL, Detector
+from forensics.detectors.base import SAMPLE_SQL, Detector, Threshold, num
 
 
 def sql(t: Mapping[str, float]) -> str:
@@ -38,7 +38,8 @@ def sql(t: Mapping[str, float]) -> str:
                'rule_sha256': any_value(s.sha256), 'record_hits': count_if(record_route AND ok),
                'ips': count(DISTINCT client_ip)}}) AS metrics
     FROM r JOIN sigma_rules s ON s.rule_key = r.rule_key AND s.status = 'run'
-    GROUP BY r.actor_id, r.route, r.rule_key"""
+    GROUP BY r.actor_id, r.route, r.rule_key
+    HAVING count(*) >= {num(t["min_requests"])}"""
 
 
 DETECTOR = Detector(
@@ -52,6 +53,6 @@ DETECTOR = Detector(
     ),
     references=("API8:2023 Security Misconfiguration", "OAT-014 Vulnerability Scanning"),
     false_positives="Each rule's own falsepositives notes (in the finding); an authorised test (--trusted).",
-    thresholds=(),
+    thresholds=(Threshold("min_requests", 1, "matched requests an actor needs on a route for a finding"),),
     sql=sql,
 )
