@@ -63,7 +63,7 @@ def rid(n: int) -> str:
 # line number (1-based) -> text; each escaping rule below names the lines it must match
 LINES = [
     line("10.0.0.1", "/a/100%25done"),  # 1: a literal % (as %25 in the target)
-    line("10.0.0.2", "/a/100Xdone"),  # 2: what a % wildcard would match too
+    line("10.0.0.2", "/a/100X25done"),  # 2: what a % wildcard would match too
     line("10.0.0.3", "/a/snake_case"),  # 3: a literal _
     line("10.0.0.4", "/a/snakeXcase"),  # 4: what a _ wildcard would match too
     line("10.0.0.5", "/a/it's"),  # 5: a quote
@@ -77,7 +77,7 @@ LINES = [
     line("10.0.0.13", "/a/casedword"),  # 13: |cased must not match
     line("10.0.0.14", "/a/x", ua="Mozilla/5.0 KEYWORD-in-ua"),  # 14: keyword anywhere in the line
     line("10.0.0.15", "/a/x", referer="https://example.test/%252f"),  # 15: %252f literally
-    line("10.0.0.16", "/a/x", referer="https://example.test/%2f"),  # 16: %252f as wildcard would match
+    line("10.0.0.16", "/a/x", referer="https://example.test/x252f"),  # 16: %252f as wildcard would match
 ]
 
 ESCAPING: dict[str, tuple[str, set[int]]] = {
