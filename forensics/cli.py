@@ -1345,7 +1345,9 @@ def sigma_cmd(case_path: Path, rules: tuple[str, ...], as_json: bool = False) ->
 
     Example:
 
-        forensics sigma case.duckdb sigma/rules/web sigma/rules-emerging-threats
+        forensics sigma case.duckdb sigma/rules/web
+
+        forensics sigma case.duckdb sigma/rules/web --json
     """
     try:
         with Case.open(case_path) as case:
