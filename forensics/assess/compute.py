@@ -926,9 +926,11 @@ def _finding_title(row: Mapping[Any, Any]) -> str:
 
 
 def _sigma_run(case: Case) -> dict[str, Any] | None:
-    """meta ``sigma_run`` (sigma/run.py) with the skipped rules and their reasons; None before any."""
+    """meta ``sigma_run`` (sigma/run.py) with the skipped rules and their reasons; None before any
+    run (or after forget dropped its tables)."""
     row = case.con.execute("SELECT value FROM meta WHERE key = 'sigma_run'").fetchone()
-    if row is None:
+    rules = case.con.execute("SELECT count(*) FROM sigma_rules").fetchone()
+    if row is None or not (rules and rules[0]):  # never run, or dropped by forensics forget
         return None
     doc: dict[str, Any] = json.loads(row[0])
     skipped = case.con.execute(
