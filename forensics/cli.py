@@ -57,6 +57,7 @@ from forensics.ingest.run import (
 from forensics.ingest.verify import Verification, log_verification, verify
 from forensics.publish.investigate import investigate
 from forensics.publish.pseudonymise import Pseudonymisation
+from forensics.sigma.run import run_sigma, sigma_matches_by_rule
 from forensics.store.case import Case, is_write_failure, write_failed
 from forensics.store.db import DEFAULT_MEMORY_LIMIT, MEMORY_LIMIT_ENV, check_memory_limit
 from forensics.store.entry import logged
@@ -1054,6 +1055,14 @@ def detect_cmd(
     help="Pseudonym key (created, mode 0600, when missing; the same key gives the same pseudonyms). "
     "Default: CASE.pseudonym-key beside the case.",
 )
+@click.option(
+    "--sigma",
+    "sigma_rules",
+    multiple=True,
+    metavar="RULES",
+    help="Run these Sigma rules (file or folder; repeatable) first, as forensics sigma does: their "
+    "matches become findings of detector sigma (needs the extra: access-log-forensics[sigma]).",
+)
 @json_option("Print one JSON document on stdout: the verdict, exit code, window, coverage, record "
              "counts, the files written and the case log head (findings.json holds everything).")  # fmt: skip
 def investigate_cmd(
@@ -1072,6 +1081,7 @@ def investigate_cmd(
     out_dir: Path,
     pseudonymise: bool = False,
     key_file: Path | None = None,
+    sigma_rules: tuple[str, ...] = (),
     as_json: bool = False,
 ) -> None:
     """Was data taken in the exposure window? Writes the report and machine-readable findings.
@@ -1091,7 +1101,7 @@ def investigate_cmd(
     """
     answer = _investigate(
         case_path, endpoints, window, tz, logins, trusted, session_lifetime, session_gap, thresholds,
-        records_total, out_dir, pseudonymise, key_file, ownership, ownership_teams,
+        records_total, out_dir, pseudonymise, key_file, ownership, ownership_teams, sigma_rules,
     )  # fmt: skip
     _print_answer(answer, as_json)
     verdict = str(answer["verdict"])
@@ -1115,6 +1125,7 @@ def _investigate(
     key_file: Path | None = None,
     ownership: Path | None = None,
     ownership_teams: Path | None = None,
+    sigma_rules: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """investigate's work: check, assess, write, say what to note; returns the answer (--json's
     document: the verdict and its numbers, the files written, the case log head)."""
@@ -1135,6 +1146,14 @@ def _investigate(
             Pseudonymisation.for_case(case_path, out_dir, key_file) if pseudonymise else (None, False)
         )
         with Case.open(case_path) as case:
+            if sigma_rules:
+                note("running Sigma rules …")
+                ran = run_sigma(case, list(sigma_rules))
+                counts = ran.counts()
+                note(
+                    f"Sigma: {counts['loaded']:,} rules loaded, {counts['run']:,} run, "
+                    f"{counts['skipped']:,} skipped (forensics sigma lists the reasons; findings.json too)"
+                )
             note("running detectors and measuring coverage …")
             done = investigate(case, opts, out_dir, pz, logged={"window_text": window, "tz": tz})
     except (ForensicsError, duckdb.OutOfMemoryException) as exc:
@@ -1333,6 +1352,69 @@ def _listed(values: object, width: int = 40) -> str:
     if len(items) > 1:
         text += f" +{len(items) - 1}"
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@main.command("sigma")
+@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("rules", metavar="RULES…", nargs=-1, required=True)
+@json_option("Print one JSON document: counts loaded/run/skipped, each skipped rule with its reason, "
+             "matches per rule, the rule files with SHA-256 and the pySigma version.")  # fmt: skip
+def sigma_cmd(case_path: Path, rules: tuple[str, ...], as_json: bool = False) -> None:
+    """Run Sigma webserver rules (files or folders of YAML) on CASE; every match is kept by file:line.
+
+    Needs the optional extra: pip install "access-log-forensics[sigma]". Matches become findings
+    (detector sigma) on the next forensics detect / investigate, or at once with
+    forensics investigate --sigma RULES.
+
+    Example:
+
+        forensics sigma case.duckdb sigma/rules/web
+
+        forensics sigma case.duckdb sigma/rules/web --json
+    """
+    try:
+        with Case.open(case_path) as case:
+            result = run_sigma(case, list(rules))
+            per_rule = sigma_matches_by_rule(case)
+            paths = case.source_paths()
+    except (ForensicsError, duckdb.OutOfMemoryException) as exc:
+        raise _fail(exc) from exc
+    counts = result.counts()
+    if as_json:
+        emit_json(
+            {
+                **counts,
+                "skipped_rules": [asdict(s) for s in result.skipped],
+                "matches": [
+                    {**m, "samples": [_sample_line(x, paths) for x in m["samples"]]} for m in per_rule
+                ],
+                "keyword_scan": asdict(result.keyword),
+                **result.custody(),
+            }
+        )
+        return
+    for s in result.skipped:
+        click.echo(safe(f"skipped {s.path}" + (f" ({s.title})" if s.title else "") + f": {s.reason}"))
+    for m in per_rule:
+        samples = ", ".join(_sample_line(x, paths) for x in m["samples"])
+        click.echo(safe(f"{m['level'] or '-'} {m['title']} ({m['rule_key']}): {m['matches']:,} requests "
+                        f"from {m['clients']:,} clients; e.g. {samples}"))  # fmt: skip
+    kw = result.keyword
+    if kw.sources:
+        note(
+            f"keyword rules: {kw.lines:,} lines read back from {kw.sources} evidence files "
+            f"in {kw.seconds:.1f} s"
+        )
+    click.echo(
+        f"{counts['loaded']:,} rules loaded, {counts['run']:,} run, {counts['skipped']:,} skipped; "
+        f"{sum(result.matches.values()):,} matches by {len(per_rule):,} rules "
+        f"(pySigma {safe(result.ruleset.versions.get('pysigma'))})"
+    )
+    note("the matches become findings (detector sigma) on the next forensics detect or investigate")
+
+
+def _sample_line(sample: Any, paths: dict[int, str]) -> str:
+    return f"{paths.get(int(sample['source_id']), '?')}:{int(sample['line_no'])}"
 
 
 @main.command("formats")

@@ -103,3 +103,11 @@ class PseudonymError(ForensicsError):
 
 class NetworkDbError(ForensicsError):
     """A network (IP to AS) database file that is missing, of an unknown format or unreadable."""
+
+
+class SigmaError(ForensicsError):
+    """Sigma rules that cannot be read: a path that is no file or folder, no rule files in it."""
+
+
+class SigmaUnavailableError(SigmaError):
+    """pySigma (the optional extra ``sigma``) is not installed."""

@@ -5,7 +5,8 @@ each command's examples run in the order printed, in a fresh folder holding
 - ``sample_logs/`` — a copy of the bundled sample (its evidence under ``sample_logs/evidence/``);
 - ``case.duckdb`` — that evidence ingested (``forensics ingest case.duckdb sample_logs/evidence/``),
   for every command but ``ingest``, whose examples make it;
-- ``GeoLite2-ASN.mmdb`` — a small network database (tests/data/asn-sample.mmdb).
+- ``GeoLite2-ASN.mmdb`` — a small network database (tests/data/asn-sample.mmdb);
+- ``sigma/rules/web/`` — a few Sigma rules written for the tests (tests/data/sigma).
 An example exits 0; an ``investigate`` example exits with its verdict's code (findings.json in its
 ``--out``, default ``report/``). An example with ``--json`` prints one JSON document on stdout.
 """
@@ -27,6 +28,7 @@ from tests.conftest import ROOT, SAMPLE_LOGS
 
 COMMANDS = sorted(main.commands)
 NETWORK_DB = ROOT / "tests" / "data" / "asn-sample.mmdb"
+SIGMA_RULES = ROOT / "tests" / "data" / "sigma"
 
 
 def help_text(command: str | None) -> str:
@@ -50,6 +52,7 @@ def workdir(tmp_path: Path, sample_case: Path) -> Iterator[Path]:
     shutil.copytree(sample_case / "sample_logs", tmp_path / "sample_logs")
     shutil.copy(sample_case / "case.duckdb", tmp_path / "case.duckdb")
     shutil.copy(NETWORK_DB, tmp_path / "GeoLite2-ASN.mmdb")
+    shutil.copytree(SIGMA_RULES, tmp_path / "sigma")  # small rules of ours (SigmaHQ's are not shipped)
     yield tmp_path
 
 

@@ -66,6 +66,10 @@ Document keys (all present; values may be null where noted):
   key_fingerprint, kinds {prefix: meaning}, scope}: record ids, IP addresses and principals
   are then pseudonyms ``rec_…``/``ip_…``/``user_…`` (strings, also ``records.id_range`` and
   the findings' ``min_id``/``max_id`` metrics), see pseudonymise.py
+* ``sigma`` null before ``forensics sigma`` ran on the case, else {loaded, run, skipped int,
+  rule_files [{path, sha256}], versions {distribution: version}, keyword_lines_read int,
+  skipped_rules [{path, rule_id|null, title|null, reason}]}: the rule files and pySigma version
+  that repeat the run; the findings of detector ``sigma`` carry their rule in ``metrics``
 """
 
 from __future__ import annotations

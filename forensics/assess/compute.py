@@ -43,6 +43,7 @@ depends on the wall clock: the same evidence and parameters give the same docume
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -221,6 +222,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
         ],
         "reproduce": {"command": opts.command, "tool_version": tool_version(), "sql": dict(NUMBER_SQL)},
         "pseudonymisation": None,  # set when written pseudonymised (pseudonymise.py)
+        "sigma": _sigma_run(case),
     }
     return Assessment(
         document=doc,
@@ -885,7 +887,7 @@ def _findings(case: Case) -> tuple[list[dict[str, Any]], int]:
         {
             "id": int(r["finding_id"]),
             "detector": r["detector"],
-            "title": REGISTRY[r["detector"]].title,
+            "title": _finding_title(r),
             "severity": r["severity"],
             "actor": None if pd.isna(r["actor_id"]) else int(r["actor_id"]),
             "route": None if pd.isna(r["route"]) else r["route"],
@@ -909,6 +911,29 @@ def _findings(case: Case) -> tuple[list[dict[str, Any]], int]:
         }
         for r in records
     ], total
+
+
+def _finding_title(row: Mapping[Any, Any]) -> str:
+    """The detector's title; a Sigma finding's names its rule (rule files are user input: shown
+    escaped like log text)."""
+    if row["detector"] == "sigma":
+        return f"Sigma rule: {json.loads(row['metrics']).get('title')}"
+    return REGISTRY[str(row["detector"])].title
+
+
+def _sigma_run(case: Case) -> dict[str, Any] | None:
+    """meta ``sigma_run`` (sigma/run.py) with the skipped rules and their reasons; None before any
+    run (or after forget dropped its tables)."""
+    row = case.con.execute("SELECT value FROM meta WHERE key = 'sigma_run'").fetchone()
+    rules = case.con.execute("SELECT count(*) FROM sigma_rules").fetchone()
+    if row is None or not (rules and rules[0]):  # never run, or dropped by forensics forget
+        return None
+    doc: dict[str, Any] = json.loads(row[0])
+    skipped = case.con.execute(
+        "SELECT path, rule_id, title, reason FROM sigma_rules WHERE status = 'skipped' ORDER BY path, rule_id"
+    ).fetchall()
+    keys = ("path", "rule_id", "title", "reason")
+    return {**doc, "skipped_rules": [dict(zip(keys, r, strict=True)) for r in skipped]}
 
 
 def _finding_callers(case: Case) -> dict[int, list[tuple[str, str, int]]]:

@@ -265,6 +265,31 @@ class PseudonymisationDoc(TypedDict):
     scope: str
 
 
+class SigmaRuleFile(TypedDict):
+    path: str
+    sha256: str
+
+
+class SigmaSkipped(TypedDict):
+    path: str
+    rule_id: str | None
+    title: str | None
+    reason: str
+
+
+class SigmaRun(TypedDict):
+    """The last ``forensics sigma`` run: what repeats it (rule files with SHA-256, pySigma's
+    version) and what did not run (each skipped rule with its reason)."""
+
+    loaded: int
+    run: int
+    skipped: int
+    rule_files: list[SigmaRuleFile]
+    versions: dict[str, str]
+    keyword_lines_read: int
+    skipped_rules: list[SigmaSkipped]
+
+
 class FindingsDocument(TypedDict):
     schema: Literal["forensics.findings/2"]
     tool: Tool
@@ -289,6 +314,7 @@ class FindingsDocument(TypedDict):
     limitations: list[str]
     reproduce: Reproduce
     pseudonymisation: PseudonymisationDoc | None
+    sigma: SigmaRun | None  # None: forensics sigma has not run on the case
 
 
 # --- the JSON Schema ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from datetime import timedelta
 from forensics.derive.auth import SCANNER_UA as SCANNER_UA  # the scanner detector reads it here
 from forensics.derive.auth import AuthOptions, AuthResult, derive_auth
 from forensics.derive.linking import link_reasons_sql, link_sessions
+from forensics.sigma.tables import ensure_tables as ensure_sigma_tables
 from forensics.store.case import Case, apply_comments
 from forensics.store.db import sql_str
 from forensics.store.entry import logs
@@ -65,6 +66,7 @@ CLASS_RULES: list[tuple[str, str, str]] = [
     ("monitor", "uptime/health-check user agent", "ua_monitor > 0"),
     ("crawler", "search-engine user agent (claimed by the user agent; unverified offline)", "ua_crawler > 0"),
     ("scanner", "scanner/attack-tool user agent", "ua_scanner > 0"),
+    ("scanner", "requests matching a Sigma webserver rule (forensics sigma)", "sigma_hits > 0"),
     (
         "scanner",
         "mostly 404s on probe paths (/.env, /wp-login.php, …)",
@@ -188,6 +190,7 @@ def _add_link_reasons(case: Case) -> None:
 
 def _classify(case: Case) -> dict[str, int]:
     con = case.con
+    ensure_sigma_tables(con)  # sigma_hits: requests a Sigma rule matched (forensics sigma)
     rules = " ".join(f"WHEN {cond} THEN {sql_str(cls)}" for cls, _, cond in CLASS_RULES)
     reasons = " ".join(f"WHEN {cond} THEN {sql_str(why)}" for _, why, cond in CLASS_RULES)
     con.execute(
@@ -221,10 +224,13 @@ def _classify(case: Case) -> dict[str, int]:
             avg(CASE WHEN p.probe THEN 1 ELSE 0 END) AS probe_share,
             count_if(u.monitor) AS ua_monitor,
             count_if(u.crawler) AS ua_crawler,
-            count_if(u.scanner) AS ua_scanner
+            count_if(u.scanner) AS ua_scanner,
+            count_if(sm.line_no IS NOT NULL AND e.auth_state <> 'trusted') AS sigma_hits
           FROM request_session rs JOIN request_facts e USING (source_id, line_no)
           JOIN sessions s USING (session_id)
           LEFT JOIN ua u USING (user_agent) LEFT JOIN probe p USING (path)
+          LEFT JOIN (SELECT DISTINCT source_id, line_no FROM sigma_matches) sm
+            ON sm.source_id = e.source_id AND sm.line_no = e.line_no
           GROUP BY s.actor_id)
         SELECT agg.*, CASE {rules} END AS class, CASE {reasons} END AS class_reason
         FROM agg ORDER BY actor_id"""

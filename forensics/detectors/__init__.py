@@ -9,6 +9,7 @@ from forensics.detectors import (
     enumeration,
     out_of_scope,
     scanner,
+    sigma,
     status_flip,
     unauth_read,
 )
@@ -24,6 +25,7 @@ REGISTRY: dict[str, Detector] = {
         distinct_outlier.DETECTOR,
         bulk.DETECTOR,
         scanner.DETECTOR,
+        sigma.DETECTOR,
         status_flip.DETECTOR,
     )
 }

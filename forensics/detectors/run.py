@@ -32,6 +32,7 @@ from forensics.derive.routes import RouteOptions, RoutesResult, derive_routes
 from forensics.detectors import REGISTRY
 from forensics.detectors.base import FINDING_COLUMNS, SEVERITIES
 from forensics.errors import DetectorError, ForensicsError, closest
+from forensics.sigma.tables import ensure_tables as ensure_sigma_tables
 from forensics.store.case import Case, apply_comments
 from forensics.store.db import sql_str, transaction
 from forensics.store.entry import logs
@@ -129,6 +130,7 @@ def run_detectors(case: Case, options: DetectOptions | None = None) -> DetectRes
         row = con.execute("SELECT count(*) FROM detect_requests").fetchone()
         s.rows = int(row[0]) if row else 0
     result.ownership = load_ownership(case, opts.ownership)
+    ensure_sigma_tables(con)  # the sigma detector reads them (empty until forensics sigma runs)
     cols = ", ".join(f"{c} {t}" for c, t in FINDING_COLUMNS.items())
     casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in FINDING_COLUMNS.items())
     with transaction(con):

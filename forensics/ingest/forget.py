@@ -61,6 +61,10 @@ DERIVED_TABLES = (
     "findings",
     "actor_findings",
     "coverage_hourly",
+    # forensics sigma's matches name lines of the evidence: forgetting a file drops them (run the
+    # rules again); findings.json then shows no Sigma run (compute._sigma_run)
+    "sigma_rules",
+    "sigma_matches",
 )
 # the row fields a forget changes, as custody.sources_digest reads them
 RESTORED = ("status", "events", "rejects")

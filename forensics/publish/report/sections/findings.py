@@ -167,7 +167,65 @@ def findings_section(doc: FindingsDocument, excerpts: dict[int, list[dict[str, A
             Heading("The other findings, one row per detector and severity"),
             _finding_summary(doc, rest),
         ]
+    if doc.get("sigma"):
+        blocks += _sigma_blocks(doc)
     return Section(9, "Findings per actor, with raw evidence", blocks)
+
+
+def _sigma_blocks(doc: FindingsDocument) -> list[Block]:
+    """The Sigma run (counts, what repeats it) and its findings grouped by rule."""
+    run = doc["sigma"]
+    if run is None:
+        return []
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(run["versions"].items()))
+    blocks: list[Block] = [
+        Heading("Sigma rules: findings per rule"),
+        Para(
+            f"forensics sigma loaded {count(run['loaded'], 'rule')} from "
+            f"{count(len(run['rule_files']), 'file')} ({versions}): {num(run['run'])} ran, "
+            f"{num(run['skipped'])} were skipped (each with its reason, and every rule file with its "
+            "SHA-256, in findings.json under sigma). A rule match counts records only when the matched "
+            "requests themselves got records back."
+        ),
+    ]
+    groups: dict[str, list[Finding]] = {}
+    for f in doc["findings"]:
+        if f["detector"] == "sigma":
+            groups.setdefault(str(f["evidence"]["metrics"].get("rule_key")), []).append(f)
+    rows: list[list[Cell]] = []
+    for key, fs in sorted(groups.items(), key=lambda kv: (-sum(int(f["count"] or 0) for f in kv[1]), kv[0])):
+        m = fs[0]["evidence"]["metrics"]
+        rows.append(
+            [
+                f"{m.get('title')} ({key})",
+                str(m.get("level") or "-"),
+                ", ".join(str(t) for t in m.get("tags") or []),
+                num(len(fs)),
+                num(len({f["actor"] for f in fs if f["actor"] is not None})),
+                num(sum(int(f["count"] or 0) for f in fs)),
+                num(sum(int(f["records"] or 0) for f in fs)),
+                "; ".join(str(t) for t in m.get("falsepositives") or []),
+            ]
+        )
+    blocks.append(
+        Table(
+            [
+                "Rule",
+                "Level",
+                "Tags",
+                "Findings",
+                "Actors",
+                "Requests",
+                "Records received",
+                "False positives",
+            ],
+            rows,
+            numeric=frozenset({3, 4, 5, 6}),
+            text=frozenset({0, 7}),
+            empty="no rule matched a request in the window",
+        )
+    )
+    return blocks
 
 
 def _finding_summary(doc: FindingsDocument, rest: list[Finding]) -> Table:
