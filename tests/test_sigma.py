@@ -360,3 +360,25 @@ def test_sigmahq_web_rules(tmp_path: Path) -> None:
     assert any("Source Code Enumeration" in t for t in got[304])
     assert result.skipped and all(s.reason for s in result.skipped)
     case.close()
+
+
+def test_the_summary_row_of_several_rules_names_the_detector_not_one_rule() -> None:
+    """'The other findings' sums one row per detector and severity: Sigma findings of two rules
+    must not be listed under the first rule's title; findings sharing a title keep it."""
+    from typing import Any, cast
+
+    from forensics.publish.report.sections.findings import _finding_summary
+
+    def finding(detector: str, title: str, actor: int) -> dict[str, Any]:
+        return {"detector": detector, "title": title, "severity": "medium", "actor": actor,
+                "unauthorised": False, "count": 2, "first_seen": "2024-03-01T00:00:00Z",
+                "last_seen": "2024-03-02T00:00:00Z"}  # fmt: skip
+
+    rest = [
+        finding("sigma", "Sigma rule: Recon tools", 1),
+        finding("sigma", "Sigma rule: Source code enumeration", 2),
+        finding("bulk", "Bulk and oversized responses", 3),
+    ]
+    doc = cast(Any, {"findings": rest, "listed": {"findings_total": 3}})
+    labels = sorted(str(r[0]) for r in _finding_summary(doc, cast(Any, rest)).rows)
+    assert labels == ["bulk: Bulk and oversized responses", "sigma: Sigma webserver rule matches"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from forensics.assess.document import Actor, Finding, FindingsDocument
+from forensics.detectors import REGISTRY
 from forensics.publish.report.blocks import (
     LINE_CHARS,
     Block,
@@ -228,6 +229,13 @@ def _sigma_blocks(doc: FindingsDocument) -> list[Block]:
     return blocks
 
 
+def _group_title(detector: str, fs: list[Finding]) -> str:
+    """The findings' title when they share one, else the detector's (a Sigma finding names its rule:
+    one rule's title must not stand for another's findings)."""
+    titles = {str(f["title"]) for f in fs}
+    return titles.pop() if len(titles) == 1 else REGISTRY[detector].title
+
+
 def _finding_summary(doc: FindingsDocument, rest: list[Finding]) -> Table:
     groups: dict[tuple[str, str], list[Finding]] = {}
     for f in rest:
@@ -237,7 +245,7 @@ def _finding_summary(doc: FindingsDocument, rest: list[Finding]) -> Table:
         callers = {f["actor"] for f in fs if f["actor"] is not None}
         rows.append(
             [
-                f"{det}: {fs[0]['title']}",
+                f"{det}: {_group_title(det, fs)}",
                 sev,
                 num(len(fs)),
                 num(len(callers)),
