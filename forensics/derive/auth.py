@@ -298,10 +298,11 @@ def _facts_sql(opts: AuthOptions) -> str:
         -- requests and the logins in time order (a login sorts before a request at the same instant)
         timeline AS (
           SELECT source_id, line_no, ts, cid, uid, iid, has_ua, 1 AS kind,
-            NULL::TIMESTAMPTZ AS login_ts, NULL::BOOLEAN AS login_shared
+            NULL::TIMESTAMPTZ AS login_ts, NULL::BOOLEAN AS login_shared, status, has_ip, is_login
           FROM base
           UNION ALL
-          SELECT NULL, NULL, login_ts, cid, uid, iid, has_ua, 0, login_ts, login_shared FROM logins),
+          SELECT NULL, NULL, login_ts, cid, uid, iid, has_ua, 0, login_ts, login_shared, NULL, NULL, NULL
+          FROM logins),
         own AS MATERIALIZED (  -- the client's own last login; the last login by the same user agent from
           SELECT source_id, line_no,   -- any address, and from the same address by any user agent
             last_value(CASE WHEN login_ts IS NOT NULL THEN {{'t': login_ts, 's': login_shared}} END
@@ -309,17 +310,18 @@ def _facts_sql(opts: AuthOptions) -> str:
             last_value(CASE WHEN has_ua THEN login_ts END IGNORE NULLS)
               OVER (PARTITION BY uid ORDER BY ts, kind) AS ua_login_ts,
             last_value(login_ts IGNORE NULLS) OVER (PARTITION BY iid ORDER BY ts, kind) AS ip_login_ts,
-            kind
+            kind, ts, cid, status, has_ip, is_login
           FROM timeline),
-        j AS (
-          SELECT b.*, o.own_login.t AS login_ts, o.own_login.s AS login_shared, o.ua_login_ts, o.ip_login_ts
-          FROM base b JOIN own o USING (source_id, line_no) WHERE o.kind = 1),
-        j4 AS (  -- the client's last refusal: 401/403 with no login in effect (a failed login is not one)
-          SELECT * EXCLUDE (refusal),
+        refused AS (  -- the client's last refusal: 401/403 with no login in effect (a failed login is
+          SELECT source_id, line_no, own_login, ua_login_ts, ip_login_ts,  -- not one), over narrow rows
             last_value(CASE WHEN refusal THEN ts END IGNORE NULLS)
               OVER (PARTITION BY cid ORDER BY ts) AS refused_ts
-          FROM (SELECT j.*, status IN (401, 403) AND has_ip AND NOT {within("login_ts")}
-                  AND NOT is_login AS refusal FROM j)),
+          FROM (SELECT *, status IN (401, 403) AND has_ip AND NOT {within("own_login.t")}
+                  AND NOT is_login AS refusal FROM own WHERE kind = 1)),
+        j4 AS (
+          SELECT b.*, o.own_login.t AS login_ts, o.own_login.s AS login_shared, o.ua_login_ts, o.ip_login_ts,
+            o.refused_ts
+          FROM base b JOIN refused o USING (source_id, line_no)),
         k AS (
           SELECT j4.*, cf.trusted, s.logs_principal, sh.uas, tw.twin_principal,
             coalesce(tw.is_copy, false) AS is_copy,
@@ -365,66 +367,74 @@ RESUMED_MIN_OWN = (
 
 
 def _resumed_sql() -> str:
-    """CTEs ``ua_logins``, ``seen``, ``resumed``, ``k1``, ``logged``, ``own_day``, ``own_hit``,
-    ``resumed_own`` and ``k1o``: ``k`` with RESUMED where either of its branches applies (see the
-    docstring; the second reads the first's result, so a token client chains across addresses)."""
-    return f"""ua_logins AS (SELECT DISTINCT uid FROM logins WHERE has_ua),
+    """CTEs ``kn``, ``ua_logins``, ``seen``, ``resumed``, ``logged``, ``own_day``, ``own_hit``,
+    ``resumed_own`` and ``resumed_all``: the client-days of ``k`` whose NO_LOGIN becomes RESUMED
+    by either branch (see the docstring; the second reads the first's result, so a token client
+    chains across addresses). Both read ``kn``, the records answered 2xx, narrow."""
+    no_login = _ev(NO_LOGIN)
+    return f"""kn AS MATERIALIZED (  -- the requests answered with a record: what both branches read
+          SELECT cid, uid, iid, ts, ts::DATE AS day, record_id, auth_evidence,
+            coalesce(login_shared, false) AS login_shared, has_ip
+          FROM k WHERE record_id IS NOT NULL AND status BETWEEN 200 AND 299),
+        ua_logins AS (SELECT DISTINCT uid FROM logins WHERE has_ua),
         seen AS (  -- per user agent and record: from how many addresses it was read
-          SELECT uid, record_id, count(DISTINCT iid) FILTER (WHERE has_ip) AS addresses FROM k
-          WHERE record_id IS NOT NULL AND status BETWEEN 200 AND 299 GROUP BY ALL),
+          SELECT uid, record_id, count(DISTINCT iid) FILTER (WHERE has_ip) AS addresses FROM kn
+          GROUP BY ALL),
         resumed AS (  -- client-days without a login whose records are mostly read from elsewhere too
-          SELECT k.cid, k.ts::DATE AS day
-          FROM k SEMI JOIN ua_logins USING (uid) JOIN seen s USING (uid, record_id)
-          WHERE k.auth_evidence = {_ev(NO_LOGIN)} AND k.status BETWEEN 200 AND 299
+          SELECT kn.cid, kn.day
+          FROM kn SEMI JOIN ua_logins USING (uid) JOIN seen s USING (uid, record_id)
+          WHERE kn.auth_evidence = {no_login}
           GROUP BY ALL
           HAVING count_if(s.addresses >= 2) * 2 >= count(*)
-            AND count(DISTINCT k.record_id) FILTER (WHERE s.addresses >= 2) >= {RESUMED_MIN_RECORDS}),
-        k1 AS (
-          SELECT k.* REPLACE (CASE WHEN k.auth_evidence = {_ev(NO_LOGIN)} AND r.cid IS NOT NULL
-              THEN {_ev(RESUMED)} ELSE k.auth_evidence END AS auth_evidence)
-          FROM k LEFT JOIN resumed r ON r.cid = k.cid AND r.day = k.ts::DATE),
+            AND count(DISTINCT kn.record_id) FILTER (WHERE s.addresses >= 2) >= {RESUMED_MIN_RECORDS}),
         logged AS (  -- records a user agent read at an address where its own login there is or was in
-          SELECT DISTINCT uid, iid, record_id FROM k1  -- effect (one client's: not a shared login),
-          WHERE (auth_evidence IN ({_ev("login")}, {_ev(EXPIRED)})                    -- or resumed there
-                 AND NOT coalesce(login_shared, false) OR auth_evidence = {_ev(RESUMED)})
-            AND record_id IS NOT NULL AND status BETWEEN 200 AND 299),
-        own_day AS (  -- client-days still without a login: their records
-          SELECT cid, ts::DATE AS day, count(DISTINCT record_id) AS n
-          FROM k1 SEMI JOIN ua_logins USING (uid)
-          WHERE auth_evidence = {_ev(NO_LOGIN)} AND status BETWEEN 200 AND 299 AND record_id IS NOT NULL
-          GROUP BY ALL),
+          SELECT DISTINCT uid, iid, record_id  -- effect (one client's: not a shared login), or resumed
+          FROM kn LEFT JOIN resumed r USING (cid, day)                                     -- there
+          WHERE auth_evidence IN ({_ev("login")}, {_ev(EXPIRED)}) AND NOT login_shared
+            OR auth_evidence = {no_login} AND r.cid IS NOT NULL),
+        still_no_login AS (  -- client-days' reads still without a login
+          SELECT * FROM kn ANTI JOIN resumed USING (cid, day) WHERE auth_evidence = {no_login}),
+        own_day AS (  -- ... their records
+          SELECT cid, day, count(DISTINCT record_id) AS n
+          FROM still_no_login SEMI JOIN ua_logins USING (uid) GROUP BY ALL),
         own_hit AS (  -- ... and per other address, how many of them the same user agent read there so
-          SELECT k1.cid, k1.ts::DATE AS day, g.iid AS there, count(DISTINCT k1.record_id) AS hit
-          FROM k1 JOIN logged g ON g.uid = k1.uid AND g.record_id = k1.record_id AND g.iid <> k1.iid
-          WHERE k1.auth_evidence = {_ev(NO_LOGIN)} AND k1.status BETWEEN 200 AND 299 GROUP BY ALL),
+          SELECT s.cid, s.day, g.iid AS there, count(DISTINCT s.record_id) AS hit
+          FROM still_no_login s
+          JOIN logged g ON g.uid = s.uid AND g.record_id = s.record_id AND g.iid <> s.iid
+          GROUP BY ALL),
         resumed_own AS (
           SELECT o.cid, o.day FROM own_day o JOIN own_hit h USING (cid, day)
           GROUP BY ALL HAVING max(h.hit) * 2 >= any_value(o.n) AND max(h.hit) >= {RESUMED_MIN_OWN}),
-        k1o AS (
-          SELECT k1.* REPLACE (CASE WHEN k1.auth_evidence = {_ev(NO_LOGIN)} AND r.cid IS NOT NULL
-              THEN {_ev(RESUMED)} ELSE k1.auth_evidence END AS auth_evidence)
-          FROM k1 LEFT JOIN resumed_own r ON r.cid = k1.cid AND r.day = k1.ts::DATE)"""
+        resumed_all AS (SELECT * FROM resumed UNION ALL SELECT * FROM resumed_own)"""
 
 
 def _still_answered_sql(opts: AuthOptions) -> str:
-    """CTEs ``still`` and ``k2``: ``k`` with STILL_ANSWERED where it applies (see the docstring)."""
+    """CTEs ``still`` and ``k2``: ``k`` with RESUMED (``resumed_all``) and STILL_ANSWERED where they
+    apply (see the docstring)."""
     overridden = ", ".join(_ev(r) for r in OVERRIDDEN_BY_STILL_ANSWERED)
+    no_login = _ev(NO_LOGIN)
+    resumed = f"""CASE WHEN k.auth_evidence = {no_login} AND ra.cid IS NOT NULL THEN {_ev(RESUMED)}
+                 ELSE k.auth_evidence END"""
     if opts.answered_after is None:
-        return "k2 AS (SELECT * FROM k1o)"
+        return f"""k2 AS (
+          SELECT k.* REPLACE ({resumed} AS auth_evidence)
+          FROM k LEFT JOIN resumed_all ra ON ra.cid = k.cid AND ra.day = k.ts::DATE)"""
     after = sql_str(opts.answered_after.isoformat())
     visible = ", ".join(_ev(ev) for ev, st in EVIDENCE_STATE.items() if st in ("authenticated", "trusted"))
     return f"""fixed AS (  -- the first refusal of a record to a caller without credentials after the window
-          SELECT min(ts) AS fixed_ts FROM k1o
+          SELECT min(ts) AS fixed_ts FROM k
           WHERE ts >= {after}::TIMESTAMPTZ AND record_id IS NOT NULL AND status IN (401, 403)
             AND auth_evidence NOT IN ({visible})),
-        still AS (  -- clients answered with a record after that, no visible authentication
-          SELECT DISTINCT cid FROM k1o, fixed
-          WHERE ts >= fixed.fixed_ts AND record_id IS NOT NULL AND status BETWEEN 200 AND 299
-            AND auth_evidence IN ({overridden}) AND has_ip),
+        still AS (  -- clients answered with a record after that, no visible authentication (RESUMED
+          SELECT DISTINCT kn.cid FROM kn LEFT JOIN resumed_all ra USING (cid, day), fixed  -- is not
+          WHERE kn.ts >= fixed.fixed_ts AND kn.has_ip                          -- overridden)
+            AND kn.auth_evidence IN ({overridden})
+            AND NOT (kn.auth_evidence = {no_login} AND ra.cid IS NOT NULL)),
         k2 AS (
-          SELECT k.* REPLACE (CASE WHEN k.auth_evidence IN ({overridden}) AND s.cid IS NOT NULL
-              THEN {_ev(STILL_ANSWERED)} ELSE k.auth_evidence END AS auth_evidence)
-          FROM k1o k LEFT JOIN still s USING (cid))"""
+          SELECT k.* REPLACE (CASE WHEN ({resumed}) IN ({overridden}) AND s.cid IS NOT NULL
+              THEN {_ev(STILL_ANSWERED)} ELSE {resumed} END AS auth_evidence)
+          FROM k LEFT JOIN resumed_all ra ON ra.cid = k.cid AND ra.day = k.ts::DATE
+          LEFT JOIN still s ON s.cid = k.cid)"""
 
 
 def propose_logins(case: Case) -> list[tuple[str, int]]:
