@@ -54,12 +54,11 @@ def sql(t: Mapping[str, float]) -> str:
     seg AS (
       SELECT *, sum(new_segment) OVER (PARTITION BY route ORDER BY rid) AS segment FROM steps),
     per_caller AS (SELECT route, segment, actor_id, count(*) AS n FROM seg GROUP BY ALL),
-    flagged AS (
+    top_caller AS (SELECT route, segment, max(n) AS n FROM per_caller GROUP BY ALL),
+    flagged AS (  -- (a join: the correlated form took 28 s over 2.3M first reads)
       SELECT route, segment, min(rid) AS lo, max(rid) AS hi, min(ts) AS t0, max(ts) AS t1,
-        count(*) AS ids, count(DISTINCT actor_id) AS callers,
-        (SELECT max(p.n) FROM per_caller p WHERE p.route = seg.route AND p.segment = seg.segment)
-          / count(*) AS max_caller_share
-      FROM seg GROUP BY route, segment
+        count(*) AS ids, count(DISTINCT actor_id) AS callers, any_value(tc.n) / count(*) AS max_caller_share
+      FROM seg JOIN top_caller tc USING (route, segment) GROUP BY route, segment
       HAVING count(*) >= {num(t["min_ids"])} AND count(DISTINCT actor_id) >= {num(t["min_callers"])}),
     hits AS (
       SELECT r.*, f.segment, f.lo, f.hi, f.callers, f.max_caller_share FROM r
