@@ -368,6 +368,10 @@ def test_flagged_actors_unions_records_and_orders_unauthorised_first(case: Case)
     fa = flagged_actors(case)
     assert list(fa["unauthorised"]) == [True, False]
     assert fa["unauthorised_records_n"][0] == 30 and set(fa["detectors"][0]) >= {"unauth_read", "enumeration"}
+    # findings counts findings (not findings times the records they name)
+    per_actor = case.sql("SELECT actor_id, count(*) AS n FROM findings GROUP BY actor_id")
+    n = dict(zip(per_actor["actor_id"], per_actor["n"], strict=True))
+    assert [int(x) for x in fa["findings"]] == [n[a] for a in fa["actor_id"]]
 
 
 @pytest.mark.parametrize(

@@ -184,20 +184,30 @@ def _store(case: Case, defaults: dict[str, str]) -> None:
     )
     con.execute("DROP TABLE _findings")
     _ambiguous(case)
+    # per actor: its findings, then its distinct records (each once, and whether an unauthorised
+    # finding named it) before the lists are built — `count(*)` next to the records unnested had
+    # counted (finding, record) pairs as findings, and two list(DISTINCT) over every pair took 11 s
+    # at 10M events
     con.execute(
         f"""
         CREATE OR REPLACE TABLE actor_findings AS
-        SELECT f.actor_id, bool_or(f.unauthorised) AS unauthorised,
-          min({rank}) AS severity_rank,
-          list(DISTINCT f.detector ORDER BY f.detector) AS detectors,
-          count(*) AS findings,
-          coalesce(list(DISTINCT r.record_id ORDER BY r.record_id)
-                   FILTER (WHERE f.unauthorised AND r.record_id IS NOT NULL), []) AS unauthorised_records,
-          coalesce(list(DISTINCT r.record_id ORDER BY r.record_id) FILTER (WHERE r.record_id IS NOT NULL), [])
-            AS records_in_findings
-        FROM findings f LEFT JOIN LATERAL unnest(f.record_ids) AS r(record_id) ON true
-        WHERE f.actor_id IS NOT NULL
-        GROUP BY f.actor_id ORDER BY f.actor_id"""
+        WITH per AS (
+          SELECT actor_id, bool_or(unauthorised) AS unauthorised, min({rank}) AS severity_rank,
+            list(DISTINCT detector ORDER BY detector) AS detectors, count(*) AS findings
+          FROM findings WHERE actor_id IS NOT NULL GROUP BY actor_id),
+        rec AS (
+          SELECT f.actor_id, r.record_id, bool_or(f.unauthorised) AS unauthorised
+          FROM findings f, unnest(f.record_ids) AS r(record_id)
+          WHERE f.actor_id IS NOT NULL AND r.record_id IS NOT NULL GROUP BY ALL),
+        lists AS (
+          SELECT actor_id,
+            list(record_id ORDER BY record_id) FILTER (WHERE unauthorised) AS unauthorised_records,
+            list(record_id ORDER BY record_id) AS records_in_findings
+          FROM rec GROUP BY actor_id)
+        SELECT p.actor_id, p.unauthorised, p.severity_rank, p.detectors, p.findings,
+          coalesce(l.unauthorised_records, []) AS unauthorised_records,
+          coalesce(l.records_in_findings, []) AS records_in_findings
+        FROM per p LEFT JOIN lists l USING (actor_id) ORDER BY p.actor_id"""
     )
 
 
