@@ -181,6 +181,20 @@ def test_distinct_outlier_fires_on_a_burst_far_above_the_routes_callers(case: Ca
     assert ids(f["record_ids"][0]) == ids(burst)
     m = json.loads(f["metrics"][0])
     assert m["max_distinct_per_bucket"] == 25 and m["distinct_per_request"] == 1.0
+    assert f["severity"][0] == "high"
+
+
+def test_distinct_outlier_of_an_authenticated_caller_is_medium(case: Case) -> None:
+    rng = random.Random(5)
+    rows = [
+        read(f"192.0.2.{n}", n * 30 + k, rng.randint(1, 99999), ua=f"App/{n}")
+        for n in range(40)
+        for k in range(3)
+    ]
+    burst = rng.sample(range(1, 99999), 25)
+    rows += [read("203.0.113.77", 5000 + i / 5, rid, principal="dr.who") for i, rid in enumerate(burst)]
+    f = of(run(case, rows), "distinct_outlier")
+    assert len(f) == 1 and f["severity"][0] == "medium"
 
 
 def test_distinct_outlier_silent_below_the_floor(case: Case) -> None:

@@ -41,8 +41,10 @@ from forensics.detectors.base import RECORD_IDS_SQL, SAMPLE_SQL, Detector, Thres
 def sql(t: Mapping[str, float]) -> str:
     gap_s = num(t["max_gap_minutes"] * 60)
     return f"""
-    WITH r AS (
-      SELECT * FROM detect_requests
+    WITH r AS (  -- the columns used below only (r is read twice, so DuckDB materialises it)
+      SELECT route, rid, ts, actor_id, auth_state, record_id, ok, bytes_sent, client_ip, user_agent,
+        source_id, line_no
+      FROM detect_requests
       WHERE record_route AND rid IS NOT NULL AND auth_state IN ('unauthenticated', 'unknown')),
     first_read AS (  -- each id's first read on the route: when and by whom
       SELECT route, rid, min(ts) AS ts, arg_min(actor_id, ts) AS actor_id FROM r GROUP BY route, rid),

@@ -21,8 +21,9 @@ from forensics.detectors.base import RECORD_IDS_SQL, SAMPLE_SQL, Detector, Thres
 def sql(t: Mapping[str, float]) -> str:
     step = num(t["max_step"])
     return f"""
-    WITH r AS (
-      SELECT *, time_bucket(INTERVAL '{num(t["bucket_hours"])} hours', ts) AS bucket
+    WITH r AS (  -- the columns used below only (r is read twice, so DuckDB materialises it)
+      SELECT actor_id, route, ts, source_id, line_no, rid, record_id, ok, status, client_ip, bytes_sent,
+        time_bucket(INTERVAL '{num(t["bucket_hours"])} hours', ts) AS bucket
       FROM detect_requests WHERE record_route AND rid IS NOT NULL AND auth_state <> 'trusted'),
     d AS (
       SELECT *, rid - lag(rid) OVER w AS delta,
