@@ -198,7 +198,7 @@ def _rules(t: Mapping[str, float]) -> str:
       FROM steady_flag GROUP BY who),
     inferred_hits AS (
       SELECT r.*, '{BASIS_INFERRED}' AS basis, l.rule_, l.reason
-      FROM r JOIN (SELECT who, record_id, any_value(reason) AS reason,
+      FROM r JOIN (SELECT who, record_id, min(reason) AS reason,  -- (deterministic: a record listed twice)
                      string_agg(DISTINCT rule_, ', ' ORDER BY rule_) AS rule_
                    FROM listed GROUP BY ALL) l USING (who, record_id))"""
 
@@ -217,7 +217,7 @@ def sql(t: Mapping[str, float]) -> str:
       FROM (SELECT who, route, reason, list(DISTINCT record_id ORDER BY record_id) AS ids
             FROM hits GROUP BY ALL)
       GROUP BY ALL)
-    SELECT any_value(h.actor_id) AS actor_id, h.route, NULL AS severity, true AS unauthorised,
+    SELECT min(h.actor_id) AS actor_id, h.route, NULL AS severity, true AS unauthorised,
       min(h.ts) AS first_seen, max(h.ts) AS last_seen, count(*) AS requests,
       count(DISTINCT h.record_id) AS records, sum(h.bytes_sent) AS bytes, NULL AS estimated_records,
       list(DISTINCT h.record_id ORDER BY h.record_id) AS record_ids, {SAMPLE_SQL} AS sample,
