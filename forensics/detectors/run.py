@@ -173,17 +173,18 @@ def _store(case: Case, defaults: dict[str, str]) -> None:
     # the sample's ts only ordered it; (source_id, line_no) leads to the raw line
     sample = "[{'source_id': s.source_id, 'line_no': s.line_no} FOR s IN sample] AS sample"
     names = ", ".join(sample if c == "sample" else c for c in FINDING_COLUMNS if c != "severity")
+    # numbered in a temporary table, the ambiguity caveat added while the table is written once
     con.execute(
         f"""
-        CREATE OR REPLACE TABLE findings AS
+        CREATE OR REPLACE TEMP TABLE _numbered AS
         SELECT row_number() OVER (
             ORDER BY det_order, actor_id NULLS LAST, route NULLS FIRST, first_seen)::INTEGER AS finding_id,
           detector, severity, {names}
-        FROM (SELECT * REPLACE (coalesce(severity, {default_sev}) AS severity) FROM _findings)
-        ORDER BY finding_id"""
+        FROM (SELECT * REPLACE (coalesce(severity, {default_sev}) AS severity) FROM _findings)"""
     )
     con.execute("DROP TABLE _findings")
-    _ambiguous(case)
+    _ambiguous(case, "_numbered")
+    con.execute("DROP TABLE _numbered")
     # per actor: its findings, then its distinct records (each once, and whether an unauthorised
     # finding named it) before the lists are built — `count(*)` next to the records unnested had
     # counted (finding, record) pairs as findings, and two list(DISTINCT) over every pair took 11 s
@@ -241,21 +242,22 @@ AMBIGUOUS_CAVEAT = (
 )
 
 
-def _ambiguous(case: Case) -> None:
-    """Findings with ambiguous requests (same actor, route, time span and records) are not
-    unauthorised: ``ambiguous_requests`` counts them, ``caveat`` says why."""
+def _ambiguous(case: Case, numbered: str) -> None:
+    """Table ``findings`` from the numbered findings: those with ambiguous requests (same actor,
+    route, time span and records) are not unauthorised: ``ambiguous_requests`` counts them,
+    ``caveat`` says why."""
     before, after = AMBIGUOUS_CAVEAT.format(n="\0", settles=SETTLES[0].upper() + SETTLES[1:]).split("\0")
     caveat = f"{sql_str(before)} || a.n || {sql_str(after)}"
     case.con.execute(
         f"""
         CREATE OR REPLACE TABLE findings AS
         WITH a AS (
-          SELECT finding_id, count(*) AS n FROM ({finding_requests("findings", "d.auth_ambiguous")})
+          SELECT finding_id, count(*) AS n FROM ({finding_requests(numbered, "d.auth_ambiguous")})
           GROUP BY finding_id)
         SELECT f.* REPLACE (f.unauthorised AND a.n IS NULL AS unauthorised),
           coalesce(a.n, 0) AS ambiguous_requests,
           CASE WHEN a.n IS NOT NULL THEN {caveat} END AS caveat
-        FROM findings f LEFT JOIN a USING (finding_id) ORDER BY finding_id"""
+        FROM {numbered} f LEFT JOIN a USING (finding_id) ORDER BY finding_id"""
     )
 
 
