@@ -80,6 +80,7 @@ from typing import Any
 from forensics import Case, ingest
 from forensics.assess.compute import InvestigateOptions, assess
 from forensics.assess.window import Window
+from forensics.assess.window_tables import affected_records
 from forensics.derive.actors import ActorOptions
 from forensics.derive.auth import AuthOptions
 from forensics.derive.network import Trusted
@@ -160,7 +161,7 @@ def evaluate_case(evidence: Path, work: Path) -> Result:
         res.verdict = doc["verdict"]
         res.coverage = (float(doc["coverage"]["ratio"]), float(truth["coverage"]["ratio"]))
         res.records["affected_records.csv"].add(
-            set(assessment.affected_records["record_id"]), set(truth["records"]["unauthorised"])
+            set(affected_records(case, assessment)["record_id"]), set(truth["records"]["unauthorised"])
         )
         # records each finding says were received, inside the window
         got = case.con.execute(
@@ -300,6 +301,7 @@ def run_scenario(sc: Scenario, sim: Path, truth: dict[str, Any], work: Path) -> 
         try:
             result = assess(case, InvestigateOptions(detect=detect, window=Window(start, end)))
             doc = result.document
+            rows = affected_records(case, result)
         except ForensicsError as exc:
             got = f"refused ({type(exc).__name__}): {exc}"
             if sc.refused is None:
@@ -317,7 +319,7 @@ def run_scenario(sc: Scenario, sim: Path, truth: dict[str, Any], work: Path) -> 
     if doc["verdict"] not in sc.expect.split("|"):
         return got, f"{sc.name}: verdict {doc['verdict']}, expected {sc.expect}"
     if sc.name == "no user names":  # logins from the addresses, no user names: who is who
-        return _no_user_names(result, truth, got)
+        return _no_user_names(result, rows, truth, got)
     if sc.login is None:
         if doc["records"]["confirmed"] or truth["login"] not in [
             p["route"] for p in doc["parameters"]["login_proposed"]
@@ -328,12 +330,11 @@ def run_scenario(sc: Scenario, sim: Path, truth: dict[str, Any], work: Path) -> 
     return got, None
 
 
-def _no_user_names(result: Any, truth: dict[str, Any], got: str) -> tuple[str, str | None]:
+def _no_user_names(result: Any, rows: Any, truth: dict[str, Any], got: str) -> tuple[str, str | None]:
     """Only the nginx logs, with --login: staff are known only by their logins. No benign actor's
     address may be shown unauthorised, and the confirmed records must match the truth's."""
     benign = {ip for a in truth["actors"] if a["class"] in BENIGN for ip in a["ips"]}
     accused = [a["id"] for a in result.document["actors"] if a["unauthorised"] and benign & set(a["ips"])]
-    rows = result.affected_records
     listed = set(rows[rows["basis"] == "confirmed"]["record_id"].astype(str))
     counts = Counts()
     counts.add(listed, set(truth["records"]["unauthorised"]))
@@ -451,7 +452,7 @@ def evaluate_topology(name: str, evidence: Path, work: Path, logs: str = "eviden
         res.seconds["investigate"] = time.monotonic() - t
         res.events = int(case.sql("SELECT count(*) AS n FROM events")["n"][0])
         res.verdict = assessment.document["verdict"]
-        aff = assessment.affected_records
+        aff = affected_records(case, assessment)
         res.records.add(set(aff["record_id"]), want)
         res.confirmed.add(set(aff[aff["basis"] == "confirmed"]["record_id"]), want)
         rows = case.con.execute(
@@ -475,7 +476,9 @@ def evaluate_topology(name: str, evidence: Path, work: Path, logs: str = "eviden
             else:
                 try:
                     again = assess(case, with_ownership(opts, evidence, truth["ownership"]))
-                    res.insider_map = insider_counts(case, again.affected_records, insider["name"], who, mine)
+                    res.insider_map = insider_counts(
+                        case, affected_records(case, again), insider["name"], who, mine
+                    )
                     res.ownership = "ownership: given"
                 except ForensicsError as exc:
                     res.ownership = f"ownership: refused: {exc}"
