@@ -1,8 +1,9 @@
-"""The case file itself: readable by DuckDB 1.x, every table and column described."""
+"""The case file itself: readable by DuckDB 1.3 and later, every table and column described."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,11 +40,56 @@ def _storage_tag(path: Path) -> str:
     return str(row[0])
 
 
-def test_new_case_is_written_in_a_storage_format_duckdb_1x_reads(tmp_path: Path) -> None:
+def test_new_case_is_written_in_duckdb_1_3s_storage_format(tmp_path: Path) -> None:
     Case.create(tmp_path / "c.duckdb").close()
-    # DuckDB 2.0's own format is tagged v2.0.0+; the 1.x-readable one (storage version 64) v1.0.0+
-    assert _storage_tag(tmp_path / "c.duckdb") == "v1.0.0+"
-    assert STORAGE_VERSION.startswith("v1.")
+    # DuckDB 2.0's own format is tagged v2.0.0+; DuckDB 1.3's (storage version 66, which DuckDB
+    # 1.3 and later read, 1.2 does not) v1.3.0+
+    assert _storage_tag(tmp_path / "c.duckdb") == "v1.3.0+"
+    assert STORAGE_VERSION == "v1.3.0"
+
+
+# A Python whose duckdb is 1.3.x (the oldest release the case format promises), e.g.
+# `python3 -m venv /tmp/duck13 && /tmp/duck13/bin/pip install duckdb==1.3.2 pytz`
+OLD_DUCKDB_PYTHON = "FORENSICS_DUCKDB13_PYTHON"
+_READ_EVERYTHING = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+print(duckdb.__version__)
+names = con.execute(
+    "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+    "UNION ALL SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
+    "AND NOT internal ORDER BY 1").fetchall()
+for (name,) in names:  # every row of every table and view, fetched as Python values
+    print(name, len(con.execute(f'SELECT * FROM "{name}"').fetchall()))
+"""
+
+
+def test_duckdb_1_3_python_reads_every_table_of_a_case_the_tool_wrote(investigated: Path) -> None:
+    python = os.environ.get(OLD_DUCKDB_PYTHON)
+    if not python:
+        pytest.skip(f"set {OLD_DUCKDB_PYTHON} to a Python with duckdb 1.3.x to run this")
+    res = subprocess.run(
+        [python, "-c", _READ_EVERYTHING, str(investigated)], capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr
+    version, *counts = res.stdout.splitlines()
+    assert version.startswith("1.3."), version
+    con = duckdb.connect(str(investigated), read_only=True)
+    try:
+        names = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "UNION ALL SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
+            "AND NOT internal ORDER BY 1"
+        ).fetchall()
+        expected = [f"{n} {_count(con, n)}" for (n,) in names]
+    finally:
+        con.close()
+    assert counts == expected and "events" in {c.split()[0] for c in counts}
+
+
+def _count(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    row = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()
+    return int(row[0]) if row else -1
 
 
 def test_a_case_written_in_duckdb_2_format_still_opens_and_keeps_its_format(tmp_path: Path) -> None:

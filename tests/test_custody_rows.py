@@ -12,11 +12,13 @@ from click.testing import CliRunner
 
 from forensics import Case, ingest
 from forensics.cli import main
+from forensics.ingest import rowdigest
 from forensics.ingest.forget import forget
 from forensics.ingest.rowdigest import BATCH_COMMAND, compute
 from forensics.ingest.verify import verify
 from forensics.store.case import ROW_DIGESTS_FROM
 from forensics.store.custody import rechain
+from forensics.store.schema import EVENT_COLUMNS, REJECT_COLUMNS
 from tests.conftest import COMBINED, write_lines
 
 REJECTED = "this is not a log line"
@@ -219,3 +221,43 @@ def test_probe_a_log_that_refuses_appends_is_reported_not_a_crash(
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), result.exception
     assert "its log cannot be appended to" in result.output and "Duplicate key" in result.output
+
+
+def test_a_large_source_is_digested_in_slices_with_the_same_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    many = COMBINED * (16_384 // len(COMBINED) + 1)
+    lines = [*many[:8_000], REJECTED, *many[:8_381], REJECTED, many[0]]  # 16,384: the last opens a slice
+    write_lines(tmp_path / "ev" / "big.log", lines)
+    write_lines(tmp_path / "ev" / "small.log", COMBINED[:2])
+    case_path = tmp_path / "case.duckdb"
+    monkeypatch.setattr(rowdigest, "SLICE_LINES", 1 << rowdigest.CHUNK_BITS)  # 4096: 5 slices
+    with Case.create(case_path) as case:
+        ingest(case, [tmp_path / "ev"])
+    with Case.open(case_path) as case:
+        assert verify(case).ok
+        con = case.con
+        sids = [int(r[0]) for r in con.execute("SELECT source_id FROM sources ORDER BY 1").fetchall()]
+
+        def whole(table: str) -> dict[int, tuple[int, str]]:  # one query, as small sources are digested
+            cols = rowdigest.TABLES[table]
+            types = {c: (EVENT_COLUMNS | REJECT_COLUMNS)[c] for c in cols}
+            sql = rowdigest.digest_sql(table, cols, types, "true")
+            return {int(s): (int(n), str(h)) for s, n, h in con.execute(sql).fetchall()}
+
+        def sliced() -> dict[str, dict[int, tuple[int, str]]]:
+            got = compute(con, sids)
+            return {
+                t: {s: (d[t].rows, d[t].sha256) for s, d in got.items() if d[t].rows}
+                for t in rowdigest.TABLES
+            }
+
+        big = con.execute("SELECT source_id FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()
+        assert big is not None and whole("events")[int(big[0])][0] > 3 * rowdigest.SLICE_LINES
+        assert sliced() == {t: whole(t) for t in rowdigest.TABLES}
+        # rows without a line number (a case whose NOT NULL was dropped) are their own chunk, last
+        for table in rowdigest.TABLES:
+            con.execute(f"ALTER TABLE {table} ALTER line_no DROP NOT NULL")
+        con.execute("INSERT INTO events SELECT * REPLACE (NULL AS line_no) FROM events LIMIT 3")
+        con.execute("INSERT INTO rejects SELECT * REPLACE (NULL AS line_no) FROM rejects LIMIT 1")
+        assert sliced() == {t: whole(t) for t in rowdigest.TABLES}
