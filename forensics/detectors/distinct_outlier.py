@@ -1,12 +1,12 @@
 """H3/H4: far more distinct records in a short time than callers of that route normally read.
 
-Per actor, route and time bucket (``bucket_minutes``), count distinct record ids received (2xx).
-A bucket is an outlier when it reaches the fixed floor ``min_distinct`` (published practice: ~15
+Per actor, route and time bucket (``bucket_minutes``), count distinct record ids received (2xx). A
+bucket is an outlier when it reaches the fixed floor ``min_distinct`` (published practice: ~15
 distinct ids in 10 minutes) and its robust z against all buckets of the route (median/MAD) is at
-least ``min_z``; when the MAD is 0 (most buckets read one record) or fewer than
-``min_population`` buckets exist, the floor alone decides. The distinct/requests ratio (H4:
-harvesters rarely re-read, real users do) is reported beside it. Trusted callers are left out. Severity high; medium when every read of the
-finding was authenticated (a logged-in user's burst: an insider question, not a breach).
+least ``min_z``; when the MAD is 0 (most buckets read one record) or fewer than ``min_population``
+buckets exist, the floor alone decides. The distinct/requests ratio (H4: harvesters rarely re-read,
+real users do) is reported beside it. Trusted callers are left out. Severity high; medium when every
+read of the finding was authenticated (a logged-in user's burst: an insider question, not a breach).
 """
 
 from __future__ import annotations
