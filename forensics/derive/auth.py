@@ -409,17 +409,19 @@ def _resumed_sql() -> str:
 
 
 def _still_answered_sql(opts: AuthOptions) -> str:
-    """CTEs ``still`` and ``k2``: ``k`` with RESUMED (``resumed_all``) and STILL_ANSWERED where they
-    apply (see the docstring)."""
+    """CTEs ``k1`` (``k`` with RESUMED from ``resumed_all``), ``still`` and ``k2`` (with
+    STILL_ANSWERED where it applies; see the docstring)."""
     overridden = ", ".join(_ev(r) for r in OVERRIDDEN_BY_STILL_ANSWERED)
     no_login = _ev(NO_LOGIN)
     # IN, not a LEFT JOIN: the optimizer built a join's hash table of the 10M wide rows (mark joins
     # build on the small side)
-    resumed = f"""CASE WHEN k.auth_evidence = {no_login}
+    k1 = f"""k1 AS (
+          SELECT k.* REPLACE (CASE WHEN k.auth_evidence = {no_login}
                    AND (k.cid, k.ts::DATE) IN (SELECT cid, day FROM resumed_all) THEN {_ev(RESUMED)}
-                 ELSE k.auth_evidence END"""
+                 ELSE k.auth_evidence END AS auth_evidence)
+          FROM k)"""
     if opts.answered_after is None:
-        return f"k2 AS (SELECT k.* REPLACE ({resumed} AS auth_evidence) FROM k)"
+        return f"{k1}, k2 AS (SELECT * FROM k1)"
     after = sql_str(opts.answered_after.isoformat())
     visible = ", ".join(_ev(ev) for ev, st in EVIDENCE_STATE.items() if st in ("authenticated", "trusted"))
     return f"""fixed AS (  -- the first refusal of a record to a caller without credentials after the window
@@ -431,10 +433,11 @@ def _still_answered_sql(opts: AuthOptions) -> str:
           WHERE kn.ts >= fixed.fixed_ts AND kn.has_ip AND kn.auth_evidence IN ({overridden})
             AND NOT (kn.auth_evidence = {no_login}
                      AND (kn.cid, kn.day) IN (SELECT cid, day FROM resumed_all))),
+        {k1},
         k2 AS (
-          SELECT k.* REPLACE (CASE WHEN ({resumed}) IN ({overridden}) AND k.cid IN (SELECT cid FROM still)
-              THEN {_ev(STILL_ANSWERED)} ELSE {resumed} END AS auth_evidence)
-          FROM k)"""
+          SELECT k1.* REPLACE (CASE WHEN auth_evidence IN ({overridden}) AND cid IN (SELECT cid FROM still)
+              THEN {_ev(STILL_ANSWERED)} ELSE auth_evidence END AS auth_evidence)
+          FROM k1)"""
 
 
 def propose_logins(case: Case) -> list[tuple[str, int]]:

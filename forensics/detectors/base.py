@@ -34,10 +34,8 @@ FINDING_COLUMNS: dict[str, str] = {
 SAMPLE_SIZE = 5
 # The first requests in time (the same list as ``min(struct, n)``, whose top-n state next to the
 # DISTINCT aggregates ran DuckDB out of memory at 140k groups of 10M requests; a sorted list spills)
-SAMPLE_SQL = (
-    "list({'ts': ts, 'source_id': source_id, 'line_no': line_no} ORDER BY ts, source_id, line_no)"
-    f"[1:{SAMPLE_SIZE}]"
-)
+SAMPLE_STRUCT = "{'ts': ts, 'source_id': source_id, 'line_no': line_no}"  # sorts as ts, source_id, line_no
+SAMPLE_SQL = f"list({SAMPLE_STRUCT} ORDER BY ts, source_id, line_no)[1:{SAMPLE_SIZE}]"
 RECORD_IDS_SQL = (
     "coalesce(list(DISTINCT record_id ORDER BY record_id) FILTER (WHERE ok AND record_id IS NOT NULL), [])"
 )

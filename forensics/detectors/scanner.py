@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from forensics.derive.actors import PROBE_PATH, SCANNER_UA
-from forensics.detectors.base import SAMPLE_SIZE, Detector, Threshold, num
+from forensics.detectors.base import SAMPLE_SIZE, SAMPLE_STRUCT, Detector, Threshold, num
 from forensics.store.db import sql_str
 
 PAYLOAD_RE = (
@@ -46,7 +46,7 @@ def sql(t: Mapping[str, float]) -> str:
       WHERE tool OR probe OR payload OR (record_route AND ok)),
     sampled AS (  -- the first requests (as SAMPLE_SQL), apart: min(x, n) next to the DISTINCT
       SELECT actor_id,  -- aggregates below ran out of memory at 10M events; a list of every hit, 12 s
-        min({{'ts': ts, 'source_id': source_id, 'line_no': line_no}}, {SAMPLE_SIZE}) AS sample
+        min({SAMPLE_STRUCT}, {SAMPLE_SIZE}) AS sample
       FROM hits GROUP BY actor_id)
     SELECT actor_id, NULL AS route,
       CASE WHEN count_if(record_route AND ok) > 0 THEN 'high' END AS severity, false AS unauthorised,
