@@ -59,7 +59,7 @@ from forensics.publish.investigate import investigate
 from forensics.publish.pseudonymise import Pseudonymisation
 from forensics.sigma.run import run_sigma, sigma_matches_by_rule
 from forensics.store.case import Case, is_write_failure, write_failed
-from forensics.store.db import DEFAULT_MEMORY_LIMIT, MEMORY_LIMIT_ENV, check_memory_limit
+from forensics.store.db import MEMORY_LIMIT_ENV, check_memory_limit
 from forensics.store.entry import logged
 from forensics.store.printable import printable, printable_lines
 from forensics.store.schema import SCHEMA_VERSION
@@ -141,8 +141,9 @@ class _Main(VerbatimGroup):
     envvar=MEMORY_LIMIT_ENV,
     callback=lambda ctx, param, value: _memory_limit(value),
     expose_value=False,
-    help=f"DuckDB's memory for this run (e.g. 4GB; default {DEFAULT_MEMORY_LIMIT}, or ${MEMORY_LIMIT_ENV}). "
-    "More memory spills less to disk (faster on large cases); the process peaks a little above it.",
+    help=f"DuckDB's memory for this run (e.g. 4GB; default ${MEMORY_LIMIT_ENV}, else a quarter of the "
+    "machine's memory, at least 1 GiB and at most 3 GiB). More memory spills less to disk (faster on "
+    "large cases); the process peaks a little above it.",
 )
 @click.pass_context
 def main(ctx: click.Context, quiet: bool, verbose: bool, profile: bool) -> None:

@@ -1,5 +1,6 @@
 """--memory-limit / $FORENSICS_MEMORY_LIMIT: DuckDB's memory for every connection of the run,
-checked as DuckDB reads it (a typo is refused before anything runs), 1GB when not given."""
+checked as DuckDB reads it (a typo is refused before anything runs); when not given, a quarter of
+the machine's (or container's) memory between 1 and 3 GiB."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from forensics.cli import main
+from forensics.store import db
 from forensics.store.case import Case
-from forensics.store.db import MEMORY_LIMIT_ENV
+from forensics.store.db import MEMORY_LIMIT_ENV, check_memory_limit, default_memory_limit
 
 
 def _limit(case: Case) -> str:
@@ -23,7 +25,7 @@ def _limit(case: Case) -> str:
 def test_default_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
     case = Case.create(tmp_path / "a.duckdb")
-    assert _limit(case) == "953.6 MiB"  # 1GB
+    assert _limit(case) == check_memory_limit(default_memory_limit())
     case.con.close()
     monkeypatch.setenv(MEMORY_LIMIT_ENV, "3GB")
     case = Case.open(tmp_path / "a.duckdb")
@@ -51,3 +53,35 @@ def test_a_limit_duckdb_cannot_read_is_refused(
     assert result.exit_code == 2
     assert "--memory-limit" in result.stderr and repr(bad) in result.stderr
     assert MEMORY_LIMIT_ENV not in os.environ
+
+
+GIB = 2**30
+
+
+@pytest.mark.parametrize(
+    ("total", "expected"),
+    [
+        (24 * GIB, "3.0 GiB"),  # this 24 GiB machine: the cap
+        (8 * GIB, "2.0 GiB"),  # a laptop: a quarter
+        (2 * GIB, "1.0 GiB"),  # a small container: the floor
+    ],
+)
+def test_default_is_a_quarter_of_the_memory_between_1_and_3_gib(total: int, expected: str) -> None:
+    assert check_memory_limit(default_memory_limit(total)) == expected
+
+
+def test_memory_unknown_gives_the_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db, "machine_memory", lambda: None)  # Windows: no sysconf, no cgroup
+    assert check_memory_limit(default_memory_limit()) == "1.0 GiB"
+
+
+def test_a_container_limit_below_the_machine_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    v2, v1 = tmp_path / "memory.max", tmp_path / "memory.limit_in_bytes"
+    v2.write_text("max\n")  # cgroup v2 without a limit
+    v1.write_text(f"{6 * GIB}\n")
+    monkeypatch.setattr(db, "_CGROUP_LIMITS", (str(v2), str(v1)))
+    total = db.machine_memory()
+    assert total is not None and total <= 6 * GIB
+    v2.write_text(f"{3 * GIB}\n")
+    assert db.machine_memory() == 3 * GIB
+    assert check_memory_limit(default_memory_limit()) == "1.0 GiB"  # a quarter is 768 MiB: the floor
