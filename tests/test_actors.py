@@ -131,7 +131,8 @@ def test_overlapping_logins_on_one_client_are_several_people(case: Case) -> None
     )
     derive_auth(case, AuthOptions(logins=(LOGIN,)))
     rows = case.con.execute(
-        "SELECT client_ip, bool_and(auth_shared), bool_and(auth_ambiguous) FROM request_facts GROUP BY 1 ORDER BY 1"
+        "SELECT client_ip, bool_and(auth_shared), bool_and(auth_ambiguous) FROM request_facts "
+        "JOIN clients USING (client_key) GROUP BY 1 ORDER BY 1"
     ).fetchall()
     assert rows == [(office, True, True), (home, False, False)]
 

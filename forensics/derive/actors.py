@@ -25,7 +25,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from forensics.derive.auth import SCANNER_UA as SCANNER_UA  # the scanner detector reads it here
+from forensics.derive.auth import PROBE_PATH as PROBE_PATH  # the scanner detector reads them here
+from forensics.derive.auth import SCANNER_UA as SCANNER_UA
 from forensics.derive.auth import AuthOptions, AuthResult, derive_auth
 from forensics.derive.linking import link_reasons_sql, link_sessions
 from forensics.sigma.tables import ensure_tables as ensure_sigma_tables
@@ -43,10 +44,6 @@ MONITOR_UA = (
 CRAWLER_UA = (
     r"(?i)(googlebot|bingbot|yandex(bot)?|baiduspider|duckduckbot|applebot|slurp|ahrefsbot|"
     r"semrushbot|mj12bot|petalbot|facebookexternalhit|gptbot|ccbot|bytespider|amazonbot)"
-)
-PROBE_PATH = (
-    r"(?i)(/\.env|/\.git|/\.aws|/\.ssh|wp-login|wp-admin|xmlrpc\.php|phpmyadmin|/cgi-bin/|"
-    r"/actuator|/server-status|/vendor/phpunit|/boaform|/HNAP1|\.php$|\.asp$|/config\.json)"
 )
 
 # (class, reason, SQL condition over the per-actor aggregates built in _classify)
@@ -101,47 +98,28 @@ def derive_actors(case: Case, options: ActorOptions | None = None) -> ActorsResu
     con = case.con
     gap = int(opts.session_gap.total_seconds())
     with stage(con, "derive: sessions") as s:
-        con.execute(
-            f"""
-            CREATE OR REPLACE TABLE request_session AS
-            SELECT source_id, line_no,
-              dense_rank() OVER (ORDER BY skey, sno) AS session_id
-            FROM (
-              SELECT *, sum(new) OVER (PARTITION BY skey ORDER BY ts, source_id, line_no) AS sno FROM (
-                SELECT source_id, line_no, ts, skey,
-                  CASE WHEN epoch(ts)
-                              - epoch(lag(ts) OVER (PARTITION BY skey ORDER BY ts, source_id, line_no))
-                            <= {gap} THEN 0 ELSE 1 END AS new
-                FROM (SELECT f.source_id, f.line_no, f.ts,
-                        CASE WHEN coalesce(f.principal, f.twin_principal) IS NOT NULL
-                             THEN 'p:' || coalesce(f.principal, f.twin_principal)
-                             WHEN o.copy_line_no IS NOT NULL  -- another log's copy: its original's caller
-                             THEN 'c:' || coalesce(o.client_ip, '?') || ' ' || coalesce(o.user_agent, '')
-                             ELSE 'c:' || coalesce(f.client_ip, '?') || ' ' || coalesce(f.user_agent, '')
-                        END AS skey
-                      FROM request_facts f LEFT JOIN (
-                        -- a copy (the app log's, without a user agent) is in its original's session: its
-                        -- address alone would put every caller behind one address into one session
-                        SELECT t.copy_source_id, t.copy_line_no, arg_min(r.client_ip, t.skew_ms) AS client_ip,
-                          arg_min(r.user_agent, t.skew_ms) AS user_agent
-                        FROM request_twins t JOIN request_facts r USING (source_id, line_no) GROUP BY ALL) o
-                      ON o.copy_source_id = f.source_id AND o.copy_line_no = f.line_no)))"""
-        )
+        con.execute(_request_session_sql(gap))
         con.execute(
             """
             CREATE OR REPLACE TABLE sessions AS
-            SELECT s.session_id,
-              min(coalesce(e.principal, e.twin_principal)) AS principal,
-              list(DISTINCT e.client_ip) FILTER (WHERE e.client_ip IS NOT NULL) AS ips,
-              list(DISTINCT e.user_agent) FILTER (WHERE e.user_agent IS NOT NULL) AS user_agents,
-              min(e.ts) AS first_seen, max(e.ts) AS last_seen, count(*) AS requests,
-              count_if(e.auth_state = 'authenticated')::BIGINT AS logged_in,
-              count_if(e.auth_shared)::BIGINT AS shared_requests,
-              count_if(e.auth_ambiguous)::BIGINT AS ambiguous_requests,
-              CASE WHEN min(coalesce(e.principal, e.twin_principal)) IS NULL
-                   THEN min(coalesce(e.client_ip, '?') || ' ' || coalesce(e.user_agent, '')) END AS client
-            FROM request_session s JOIN request_facts e USING (source_id, line_no)
-            GROUP BY s.session_id"""
+            WITH per_client AS (  -- a session's requests per client first: their strings once
+              SELECT s.session_id, e.client_key, min(coalesce(e.principal, e.twin_principal)) AS principal,
+                min(e.ts) AS first_seen, max(e.ts) AS last_seen, count(*) AS requests,
+                count_if(e.auth_state = 'authenticated') AS logged_in,
+                count_if(e.auth_shared) AS shared_requests, count_if(e.auth_ambiguous) AS ambiguous_requests
+              FROM request_session s JOIN request_facts e USING (source_id, line_no)
+              GROUP BY ALL)
+            SELECT p.session_id, min(p.principal) AS principal,
+              list(DISTINCT c.client_ip) FILTER (WHERE c.client_ip IS NOT NULL) AS ips,
+              list(DISTINCT c.user_agent) FILTER (WHERE c.user_agent IS NOT NULL) AS user_agents,
+              min(p.first_seen) AS first_seen, max(p.last_seen) AS last_seen,
+              sum(p.requests)::BIGINT AS requests,
+              sum(p.logged_in)::BIGINT AS logged_in, sum(p.shared_requests)::BIGINT AS shared_requests,
+              sum(p.ambiguous_requests)::BIGINT AS ambiguous_requests,
+              CASE WHEN min(p.principal) IS NULL
+                   THEN min(coalesce(c.client_ip, '?') || ' ' || coalesce(c.user_agent, '')) END AS client
+            FROM per_client p JOIN clients c USING (client_key)
+            GROUP BY p.session_id"""
         )
         s.rows = _count(case, "sessions")
     with stage(con, "derive: actors (linking)") as s:
@@ -157,6 +135,43 @@ def derive_actors(case: Case, options: ActorOptions | None = None) -> ActorsResu
     con.execute("INSERT OR REPLACE INTO meta VALUES ('actor_options', ?)", [json.dumps(opts.to_dict())])
     apply_comments(con)  # ip_info, request_twins, request_facts, sessions, actors: re-created
     return result
+
+
+def _request_session_sql(gap: int) -> str:
+    """``request_session``: a principal's requests, or one client's (a copy's: its original's
+    client), split where idle longer than ``gap`` seconds; sessions are numbered in the order of
+    their key ('p:' principal or 'c:' address and user agent) and start. The windows run over
+    integer client keys: clients whose key strings are equal (no user agent and an empty one) are
+    one."""
+    return f"""
+        CREATE OR REPLACE TABLE request_session AS
+        WITH ck AS (  -- the client's key string, and one number per distinct string
+          SELECT client_key, ckey, dense_rank() OVER (ORDER BY ckey) AS k FROM (
+            SELECT client_key, 'c:' || coalesce(client_ip, '?') || ' ' || coalesce(user_agent, '') AS ckey
+            FROM clients)),
+        copy_client AS (  -- a copy (the app log's, without a user agent) is in its original's session: its
+          SELECT t.copy_source_id AS source_id, t.copy_line_no AS line_no,  -- address alone would put
+            arg_min(r.client_key, t.skew_ms) AS client_key  -- every caller behind one address into one
+          FROM request_twins t JOIN request_facts r USING (source_id, line_no) GROUP BY ALL),
+        keyed AS (
+          SELECT f.source_id, f.line_no, f.ts, coalesce(f.principal, f.twin_principal) AS p,
+            CASE WHEN coalesce(f.principal, f.twin_principal) IS NULL THEN ck.k END AS k
+          FROM request_facts f LEFT JOIN copy_client o USING (source_id, line_no)
+          JOIN ck ON ck.client_key = coalesce(o.client_key, f.client_key)),
+        numbered AS (
+          SELECT *, sum(new) OVER (PARTITION BY p, k ORDER BY ts, source_id, line_no) AS sno FROM (
+            SELECT *, CASE WHEN epoch(ts)
+                                - epoch(lag(ts) OVER (PARTITION BY p, k ORDER BY ts, source_id, line_no))
+                              <= {gap} THEN 0 ELSE 1 END AS new
+            FROM keyed)),
+        ids AS (  -- sessions in the order of their key string and start
+          SELECT p, k, sno, row_number() OVER (ORDER BY skey, sno) AS session_id FROM (
+            SELECT p, k, sno, CASE WHEN p IS NOT NULL THEN 'p:' || p ELSE ck.ckey END AS skey
+            FROM (SELECT DISTINCT p, k, sno FROM numbered) d
+            LEFT JOIN (SELECT DISTINCT k, ckey FROM ck) ck USING (k)))
+        SELECT n.source_id, n.line_no, i.session_id
+        FROM numbered n JOIN ids i
+          ON i.p IS NOT DISTINCT FROM n.p AND i.k IS NOT DISTINCT FROM n.k AND i.sno = n.sno"""
 
 
 def _count(case: Case, table: str) -> int:
@@ -200,14 +215,12 @@ def _classify(case: Case) -> dict[str, int]:
           SELECT user_agent, regexp_matches(user_agent, {sql_str(MONITOR_UA)}) AS monitor,
             regexp_matches(user_agent, {sql_str(CRAWLER_UA)}) AS crawler,
             regexp_matches(user_agent, {sql_str(SCANNER_UA)}) AS scanner
-          FROM (SELECT DISTINCT user_agent FROM request_facts WHERE user_agent IS NOT NULL)),
-        probe AS (
-          SELECT path, regexp_matches(path, {sql_str(PROBE_PATH)}) AS probe
-          FROM (SELECT DISTINCT path FROM request_facts WHERE path IS NOT NULL)),
+          FROM (SELECT DISTINCT user_agent FROM clients WHERE user_agent IS NOT NULL)),
+        cl AS (SELECT c.*, u.monitor, u.crawler, u.scanner FROM clients c LEFT JOIN ua u USING (user_agent)),
         agg AS (
           SELECT s.actor_id,
-            list(DISTINCT e.client_ip ORDER BY e.client_ip) FILTER (WHERE e.client_ip IS NOT NULL) AS ips,
-            list(DISTINCT e.user_agent ORDER BY e.user_agent) FILTER (WHERE e.user_agent IS NOT NULL)
+            list(DISTINCT u.client_ip ORDER BY u.client_ip) FILTER (WHERE u.client_ip IS NOT NULL) AS ips,
+            list(DISTINCT u.user_agent ORDER BY u.user_agent) FILTER (WHERE u.user_agent IS NOT NULL)
               AS user_agents,
             coalesce(list(DISTINCT coalesce(e.principal, e.twin_principal)
                           ORDER BY coalesce(e.principal, e.twin_principal))
@@ -221,14 +234,14 @@ def _classify(case: Case) -> dict[str, int]:
             count_if(e.auth_ambiguous) AS ambiguous_requests,
             list(DISTINCT e.auth_evidence ORDER BY e.auth_evidence) AS auth_evidence,
             avg(CASE WHEN e.status = 404 THEN 1 ELSE 0 END) AS s404_share,
-            avg(CASE WHEN p.probe THEN 1 ELSE 0 END) AS probe_share,
+            avg(CASE WHEN e.probe THEN 1 ELSE 0 END) AS probe_share,
             count_if(u.monitor) AS ua_monitor,
             count_if(u.crawler) AS ua_crawler,
             count_if(u.scanner) AS ua_scanner,
             count_if(sm.line_no IS NOT NULL AND e.auth_state <> 'trusted') AS sigma_hits
           FROM request_session rs JOIN request_facts e USING (source_id, line_no)
           JOIN sessions s USING (session_id)
-          LEFT JOIN ua u USING (user_agent) LEFT JOIN probe p USING (path)
+          JOIN cl u USING (client_key)
           LEFT JOIN (SELECT DISTINCT source_id, line_no FROM sigma_matches) sm
             ON sm.source_id = e.source_id AND sm.line_no = e.line_no
           GROUP BY s.actor_id)

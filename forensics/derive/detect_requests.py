@@ -15,7 +15,8 @@ actor's class, plus
   in, not who made the request (auth.py): a finding with such requests never shows an
   unauthorised caller (detect.py).
 
-Built once per detection run from ``request_facts`` (auth.py) and the actor tables (actors.py).
+Built once per detection run from ``request_facts`` (auth.py), its ``clients`` and ``events`` (the
+strings request_facts leaves out) and the actor tables (actors.py).
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ def build_detect_requests(case: Case) -> None:
         f"""
         CREATE OR REPLACE TABLE detect_requests AS
         SELECT f.source_id, f.line_no, f.ts, s.actor_id, a.class AS actor_class,
-          f.client_ip, f.user_agent, coalesce(f.principal, f.twin_principal) AS principal,
-          f.method, f.path, f.query, f.status,
+          c.client_ip, c.user_agent, coalesce(f.principal, f.twin_principal) AS principal,
+          e.method, e.path, e.query, f.status,
           f.bytes_sent, f.route, f.record_id, TRY_CAST(f.record_id AS BIGINT) AS rid,
           f.auth_state, f.auth_evidence, f.auth_ambiguous, f.auth_shared,
           coalesce(f.record_id IS NOT NULL {restrict}, false) AS record_route,
           coalesce(f.status BETWEEN 200 AND 299 AND f.status NOT IN (204, 205), false) AS ok
         FROM request_facts f
+        JOIN clients c USING (client_key)
+        JOIN events e USING (source_id, line_no)
         JOIN request_session rs USING (source_id, line_no)
         JOIN sessions s USING (session_id)
         JOIN actors a USING (actor_id)

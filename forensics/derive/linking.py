@@ -106,13 +106,13 @@ RULES: dict[str, str] = {
 }
 
 # A read's tool fingerprint: traits a script keeps and that the logs hold (header order is not
-# logged). Over request_facts r joined to events e.
+# logged). Over events e.
 FINGERPRINT_SQL = (
-    "coalesce(r.user_agent, '') || ' | ' || coalesce(r.method, '?') || ' | query ' || "
-    "coalesce(array_to_string(list_sort(list_distinct(regexp_extract_all(coalesce(r.query, ''), "
+    "coalesce(e.user_agent, '') || ' | ' || coalesce(e.method, '?') || ' | query ' || "
+    "coalesce(array_to_string(list_sort(list_distinct(regexp_extract_all(coalesce(e.query, ''), "
     "'(?:^|&)([^&=]+)', 1))), ','), '') || ' | ' || "
     "CASE WHEN e.referer IS NULL OR e.referer IN ('', '-') THEN 'no referer' ELSE 'referer' END || ' | ' || "
-    "CASE WHEN r.path <> lower(r.path) THEN 'mixed-case path' ELSE 'lower-case path' END"
+    "CASE WHEN e.path <> lower(e.path) THEN 'mixed-case path' ELSE 'lower-case path' END"
 )
 
 
@@ -165,7 +165,7 @@ def _reads(case: Case) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE _link_reads AS
         SELECT rs.session_id, r.route, TRY_CAST(r.record_id AS BIGINT) AS rid, r.ts,
-          coalesce(r.user_agent, '') AS ua, {FINGERPRINT_SQL} AS fp,
+          coalesce(e.user_agent, '') AS ua, {FINGERPRINT_SQL} AS fp,
           r.auth_state = 'unauthenticated' AND r.status BETWEEN 200 AND 299 AND NOT r.auth_ambiguous
             AS unauth_read
         FROM request_facts r JOIN request_session rs USING (source_id, line_no)

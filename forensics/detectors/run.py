@@ -50,6 +50,7 @@ RECOMPUTED = (
     "sessions",
     "request_session",
     "request_facts",
+    "clients",
     "request_twins",
     "routes",
     "ip_info",

@@ -49,6 +49,7 @@ DERIVED_TABLES = (
     "ip_info",
     "_ip_parts",  # network.py's staging table (dropped at once; left only by a crash)
     "request_facts",
+    "clients",
     "request_twins",
     "request_session",
     "sessions",

@@ -51,6 +51,7 @@ def default_memory_limit(total: int | None = None) -> str:
     mib = MEMORY_FLOOR_MIB if total is None else total // MEMORY_SHARE // 2**20
     return f"{min(MEMORY_CAP_MIB, max(MEMORY_FLOOR_MIB, mib))}MiB"
 
+
 # The storage format new case files are written in: DuckDB 1.3's (storage version 66), the
 # oldest with dictionary+FSST string compression (a case of 1M combined events: 33 instead of
 # 41 bytes per event). DuckDB 1.3 and later read it, CLI and Python; measured: Python 1.3.2 and

@@ -309,14 +309,24 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "skew_ms": "difference between the two logged times, in milliseconds",
         },
     ),
-    "request_facts": (
-        "One row per event with its route, record id and authentication state (auth.py)",
+    "clients": (
+        "One row per client: an address and user agent as logged (auth.py); request_facts names it by key",
         {
-            **{c: _REQUEST[c] for c in ("source_id", "line_no", "client_ip", "user_agent", "principal")},
-            **{c: _REQUEST[c] for c in ("method", "path", "query", "status", "bytes_sent")},
+            "client_key": "number of the client (request_facts.client_key)",
+            "client_ip": _REQUEST["client_ip"],
+            "user_agent": _REQUEST["user_agent"],
+        },
+    ),
+    "request_facts": (
+        "One row per event with its client, route, record id and authentication state (auth.py); "
+        "the event's strings are in events (by source_id, line_no) and clients",
+        {
+            **{c: _REQUEST[c] for c in ("source_id", "line_no", "principal", "status", "bytes_sent")},
+            "client_key": "the client: address and user agent (clients.client_key)",
             "ts": _REQUEST["ts"],
             "route": _ROUTE,
             "record_id": _RECORD_ID,
+            "probe": "request to a well-known probe path (auth.PROBE_PATH: /.env, /wp-login.php, ...)",
             "auth_state": _AUTH_STATE,
             "auth_evidence": _AUTH_EVIDENCE,
             "auth_trusted": "name of the trusted network that made the request trusted",
