@@ -24,41 +24,52 @@ PAYLOAD_RE = (
 
 def sql(t: Mapping[str, float]) -> str:
     return f"""
-    WITH ua AS (
-      SELECT user_agent, regexp_matches(user_agent, {sql_str(SCANNER_UA)}) AS tool
-      FROM (SELECT DISTINCT user_agent FROM detect_requests WHERE user_agent IS NOT NULL)),
-    p AS (
-      SELECT path, query, regexp_matches(path, {sql_str(PROBE_PATH)}) AS probe,
-        regexp_matches(coalesce(path, '') || '?' || coalesce(query, ''), {sql_str(PAYLOAD_RE)}) AS payload
-      FROM (SELECT DISTINCT path, query FROM detect_requests)),
-    r AS (  -- the columns used below only: r is read twice, so DuckDB materialises it
-      SELECT d.actor_id, d.ts, d.source_id, d.line_no, d.client_ip, d.status, d.bytes_sent, d.record_id,
-        d.record_route, d.ok, coalesce(u.tool, false) AS tool, coalesce(p.probe, false) AS probe,
-        coalesce(p.payload, false) AS payload
-      FROM detect_requests d LEFT JOIN ua u USING (user_agent)
+    WITH ua AS (  -- the attack-tool user agents (the patterns once per distinct user agent)
+      SELECT user_agent FROM (SELECT DISTINCT user_agent FROM detect_requests WHERE user_agent IS NOT NULL)
+      WHERE regexp_matches(user_agent, {sql_str(SCANNER_UA)})),
+    p AS (  -- the probe paths and payloads (per distinct path and query); small, so the joins
+      SELECT * FROM (  -- below probe a small table instead of building one of every path
+        SELECT path, query, regexp_matches(path, {sql_str(PROBE_PATH)}) AS probe,
+          regexp_matches(coalesce(path, '') || '?' || coalesce(query, ''), {sql_str(PAYLOAD_RE)}) AS payload
+        FROM (SELECT DISTINCT path, query FROM detect_requests))
+      WHERE probe OR payload),
+    noisy AS (  -- the requests read once for the actors, once for their hits: no materialised table
+      SELECT d.actor_id FROM detect_requests d  -- of every request (it spilled tens of GB at 100M)
+      LEFT JOIN ua u ON u.user_agent = d.user_agent
       LEFT JOIN p ON p.path IS NOT DISTINCT FROM d.path AND p.query IS NOT DISTINCT FROM d.query
-      WHERE d.auth_state <> 'trusted'),
-    noisy AS (
-      SELECT actor_id FROM r GROUP BY actor_id
-      HAVING count_if(tool OR probe OR payload) >= {num(t["min_requests"])}),
+      WHERE d.auth_state <> 'trusted' AND (u.user_agent IS NOT NULL OR p.probe OR p.payload)
+      GROUP BY d.actor_id HAVING count(*) >= {num(t["min_requests"])}),
     hits AS (
-      SELECT r.* FROM r JOIN noisy USING (actor_id)
+      SELECT * FROM (
+        SELECT d.actor_id, d.ts, d.source_id, d.line_no, d.client_ip, d.status, d.bytes_sent, d.record_id,
+          d.record_route, d.ok, u.user_agent IS NOT NULL AS tool, coalesce(p.probe, false) AS probe,
+          coalesce(p.payload, false) AS payload
+        FROM detect_requests d
+        LEFT JOIN ua u ON u.user_agent = d.user_agent
+        LEFT JOIN p ON p.path IS NOT DISTINCT FROM d.path AND p.query IS NOT DISTINCT FROM d.query
+        WHERE d.auth_state <> 'trusted' AND d.actor_id IN (SELECT actor_id FROM noisy))
       WHERE tool OR probe OR payload OR (record_route AND ok)),
-    sampled AS (  -- the first requests (as SAMPLE_SQL), apart: min(x, n) next to the DISTINCT
-      SELECT actor_id,  -- aggregates below ran out of memory at 10M events; a list of every hit, 12 s
-        min({SAMPLE_STRUCT}, {SAMPLE_SIZE}) AS sample
+    recs AS (  -- the records and addresses made distinct apart, then counted per actor: DISTINCT and
+      SELECT actor_id, count(*) AS records, list_sort(list(record_id)) AS record_ids  -- ordered
+      FROM (SELECT DISTINCT actor_id, record_id FROM hits  -- aggregates keep every value per group
+            WHERE record_route AND ok AND record_id IS NOT NULL)
+      GROUP BY actor_id),
+    ips AS (
+      SELECT actor_id, count(*) AS ips
+      FROM (SELECT DISTINCT actor_id, client_ip FROM hits WHERE client_ip IS NOT NULL) GROUP BY actor_id),
+    agg AS (
+      SELECT actor_id, count_if(record_route AND ok) AS record_hits,
+        min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS requests, sum(bytes_sent) AS bytes,
+        count_if(tool) AS tool_user_agent, count_if(probe) AS probe_paths, count_if(payload) AS payloads,
+        count_if(status = 404) AS s404,
+        min({SAMPLE_STRUCT}, {SAMPLE_SIZE}) AS sample  -- the first requests (as SAMPLE_SQL)
       FROM hits GROUP BY actor_id)
-    SELECT actor_id, NULL AS route,
-      CASE WHEN count_if(record_route AND ok) > 0 THEN 'high' END AS severity, false AS unauthorised,
-      min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS requests,
-      count(DISTINCT record_id) FILTER (WHERE record_route AND ok) AS records, sum(bytes_sent) AS bytes,
-      NULL AS estimated_records,
-      coalesce(list(DISTINCT record_id ORDER BY record_id) FILTER (WHERE record_route AND ok), [])
-        AS record_ids, any_value(sampled.sample) AS sample,
-      to_json({{'tool_user_agent': count_if(tool), 'probe_paths': count_if(probe),
-               'payloads': count_if(payload), 'record_hits': count_if(record_route AND ok),
-               's404': count_if(status = 404), 'ips': count(DISTINCT client_ip)}}) AS metrics
-    FROM hits JOIN sampled USING (actor_id) GROUP BY actor_id"""
+    SELECT actor_id, NULL AS route, CASE WHEN record_hits > 0 THEN 'high' END AS severity,
+      false AS unauthorised, first_seen, last_seen, requests, coalesce(recs.records, 0) AS records,
+      bytes, NULL AS estimated_records, coalesce(recs.record_ids, []) AS record_ids, sample,
+      to_json({{'tool_user_agent': tool_user_agent, 'probe_paths': probe_paths, 'payloads': payloads,
+               'record_hits': record_hits, 's404': s404, 'ips': coalesce(ips.ips, 0)}}) AS metrics
+    FROM agg LEFT JOIN recs USING (actor_id) LEFT JOIN ips USING (actor_id)"""
 
 
 DETECTOR = Detector(
