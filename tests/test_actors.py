@@ -200,6 +200,36 @@ def test_sessions_split_on_inactivity_and_principal_wins(case: Case) -> None:
     assert jones["class"][0] == "authenticated"
 
 
+def test_sessions_are_numbered_by_their_key_and_no_user_agent_is_an_empty_one(case: Case) -> None:
+    """Sessions are keyed by client numbers (clients.client_key) but keep the order of their key
+    strings ('c:' address + user agent, 'p:' principal) and start; a request logged without a user
+    agent and one with an empty user agent from the same address are one client and one session."""
+    add_events(
+        case,
+        [
+            read("203.0.113.9", SAFARI, 0),
+            read("203.0.113.9", SAFARI, 90),  # the same client after a pause: its second session
+            read("198.51.100.7", "", 5),
+            read("198.51.100.7", None, 10),  # no user agent, five minutes later: the same session
+            read("198.51.100.7", CHROME, 6),
+            read("203.0.113.9", CHROME, 1, principal="zoe"),
+            read("192.0.2.1", CHROME, 2, principal="adam"),
+        ],
+    )
+    derive_actors(case, ActorOptions(session_gap=timedelta(minutes=30)))
+    per_event = case.con.execute("SELECT count(*), count(DISTINCT (source_id, line_no)) FROM request_facts")
+    assert per_event.fetchone() == (7, 7)  # one row per event (two rows of clients are one client)
+    rows = case.con.execute(
+        "SELECT s.session_id, list(e.line_no ORDER BY e.line_no) FROM request_session s "
+        "JOIN events e USING (source_id, line_no) GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    # 'c:198.51.100.7 ' < 'c:198.51.100.7 Mozilla…Chrome' < 'c:203.0.113.9 Mozilla…Safari' (two)
+    # < 'p:adam' < 'p:zoe'
+    assert rows == [(1, [3, 4]), (2, [5]), (3, [1]), (4, [2]), (5, [7]), (6, [6])]
+    clients = case.con.execute("SELECT count(*) FROM clients WHERE client_ip = '198.51.100.7'").fetchone()
+    assert clients == (3,)  # as logged: none, empty and Chrome are three rows of clients
+
+
 def test_distributed_enumerator_on_rotating_ips_is_one_actor(case: Case) -> None:
     ua = "Mozilla/5.0 (X11; Linux x86_64; rv:124.0) Gecko/20100101 Firefox/124.0"
     nets = ["185.220.101", "193.32.162", "45.134.26"]

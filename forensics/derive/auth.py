@@ -295,7 +295,8 @@ def _facts_sql(opts: AuthOptions) -> str:
         tool AS (SELECT ua, regexp_matches(ua, {sql_str(SCANNER_UA)}) AS tool_ua
                  FROM (SELECT DISTINCT ua FROM clients)),
         client_facts AS MATERIALIZED (  -- per client: trusted network, attack tool, network's logins
-          SELECT c.cid, i.trusted, coalesce(t.tool_ua, false) AS tool_ua,
+          SELECT DISTINCT c.cid, i.trusted, coalesce(t.tool_ua, false) AS tool_ua,  -- (one row per cid:
+            -- no user agent and an empty one are two rows of clients, one client)
             nl.login_uid IS NOT NULL AS net_login
           FROM clients c LEFT JOIN ip_info i ON i.client_ip = c.client_ip LEFT JOIN tool t USING (ua)
           LEFT JOIN net_logins nl ON nl.login_net = i.net AND nl.login_uid = c.uid),
