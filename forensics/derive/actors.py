@@ -219,8 +219,8 @@ def _classify(case: Case) -> dict[str, int]:
         cl AS (SELECT c.*, u.monitor, u.crawler, u.scanner FROM clients c LEFT JOIN ua u USING (user_agent)),
         agg AS (
           SELECT s.actor_id,
-            list(DISTINCT u.client_ip ORDER BY u.client_ip) FILTER (WHERE u.client_ip IS NOT NULL) AS ips,
-            list(DISTINCT u.user_agent ORDER BY u.user_agent) FILTER (WHERE u.user_agent IS NOT NULL)
+            list(DISTINCT c.client_ip ORDER BY c.client_ip) FILTER (WHERE c.client_ip IS NOT NULL) AS ips,
+            list(DISTINCT c.user_agent ORDER BY c.user_agent) FILTER (WHERE c.user_agent IS NOT NULL)
               AS user_agents,
             coalesce(list(DISTINCT coalesce(e.principal, e.twin_principal)
                           ORDER BY coalesce(e.principal, e.twin_principal))
@@ -235,13 +235,13 @@ def _classify(case: Case) -> dict[str, int]:
             list(DISTINCT e.auth_evidence ORDER BY e.auth_evidence) AS auth_evidence,
             avg(CASE WHEN e.status = 404 THEN 1 ELSE 0 END) AS s404_share,
             avg(CASE WHEN e.probe THEN 1 ELSE 0 END) AS probe_share,
-            count_if(u.monitor) AS ua_monitor,
-            count_if(u.crawler) AS ua_crawler,
-            count_if(u.scanner) AS ua_scanner,
+            count_if(c.monitor) AS ua_monitor,
+            count_if(c.crawler) AS ua_crawler,
+            count_if(c.scanner) AS ua_scanner,
             count_if(sm.line_no IS NOT NULL AND e.auth_state <> 'trusted') AS sigma_hits
           FROM request_session rs JOIN request_facts e USING (source_id, line_no)
           JOIN sessions s USING (session_id)
-          JOIN cl u USING (client_key)
+          JOIN cl c USING (client_key)
           LEFT JOIN (SELECT DISTINCT source_id, line_no FROM sigma_matches) sm
             ON sm.source_id = e.source_id AND sm.line_no = e.line_no
           GROUP BY s.actor_id)

@@ -22,6 +22,14 @@ PAYLOAD_RE = (
 )
 
 
+# A request's flags: its user agent among the tool ones (u), its path and query among the probes and
+# payloads (p); joined in both readings of the requests below.
+_FLAGS = (
+    "LEFT JOIN ua u ON u.user_agent = d.user_agent "
+    "LEFT JOIN p ON p.path IS NOT DISTINCT FROM d.path AND p.query IS NOT DISTINCT FROM d.query"
+)
+
+
 def sql(t: Mapping[str, float]) -> str:
     return f"""
     WITH ua AS (  -- the attack-tool user agents (the patterns once per distinct user agent)
@@ -35,8 +43,7 @@ def sql(t: Mapping[str, float]) -> str:
       WHERE probe OR payload),
     noisy AS (  -- the requests read once for the actors, once for their hits: no materialised table
       SELECT d.actor_id FROM detect_requests d  -- of every request (it spilled tens of GB at 100M)
-      LEFT JOIN ua u ON u.user_agent = d.user_agent
-      LEFT JOIN p ON p.path IS NOT DISTINCT FROM d.path AND p.query IS NOT DISTINCT FROM d.query
+      {_FLAGS}
       WHERE d.auth_state <> 'trusted' AND (u.user_agent IS NOT NULL OR p.probe OR p.payload)
       GROUP BY d.actor_id HAVING count(*) >= {num(t["min_requests"])}),
     hits AS (
@@ -45,8 +52,7 @@ def sql(t: Mapping[str, float]) -> str:
           d.record_route, d.ok, u.user_agent IS NOT NULL AS tool, coalesce(p.probe, false) AS probe,
           coalesce(p.payload, false) AS payload
         FROM detect_requests d
-        LEFT JOIN ua u ON u.user_agent = d.user_agent
-        LEFT JOIN p ON p.path IS NOT DISTINCT FROM d.path AND p.query IS NOT DISTINCT FROM d.query
+        {_FLAGS}
         WHERE d.auth_state <> 'trusted' AND d.actor_id IN (SELECT actor_id FROM noisy))
       WHERE tool OR probe OR payload OR (record_route AND ok)),
     recs AS (  -- the records and addresses made distinct apart, then counted per actor: DISTINCT and
