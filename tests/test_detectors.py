@@ -315,6 +315,19 @@ def test_scanner_noise_is_low_unless_it_also_got_records(case: Case) -> None:
     assert json.loads(f["metrics"][1])["payloads"] == 1
 
 
+def test_scanner_sample_is_its_first_five_requests_in_time(case: Case) -> None:
+    # eight probes logged out of time order: the sample is the five earliest, earliest first
+    minutes = [50, 10, 70, 30, 20, 80, 40, 60]
+    rows = [
+        {"path": f"/.env{k}", "client_ip": "45.155.205.9", "user_agent": "zgrab/0.x", "status": 404, "ts": at(m)}
+        for k, m in enumerate(minutes)
+    ]
+    f = of(run(case, rows), "scanner")
+    assert len(f) == 1 and f["requests"][0] == 8
+    line_of = {m: n for n, m in enumerate(minutes, 1)}  # line numbers follow the rows
+    assert [s["line_no"] for s in f["sample"][0]] == [line_of[m] for m in (10, 20, 30, 40, 50)]
+
+
 def test_scanner_silent_for_ordinary_browsing(case: Case) -> None:
     assert of(run(case, background(random.Random(10))), "scanner").empty
 
