@@ -319,7 +319,13 @@ def test_scanner_sample_is_its_first_five_requests_in_time(case: Case) -> None:
     # eight probes logged out of time order: the sample is the five earliest, earliest first
     minutes = [50, 10, 70, 30, 20, 80, 40, 60]
     rows = [
-        {"path": f"/.env{k}", "client_ip": "45.155.205.9", "user_agent": "zgrab/0.x", "status": 404, "ts": at(m)}
+        {
+            "path": f"/.env{k}",
+            "client_ip": "45.155.205.9",
+            "user_agent": "zgrab/0.x",
+            "status": 404,
+            "ts": at(m),
+        }
         for k, m in enumerate(minutes)
     ]
     f = of(run(case, rows), "scanner")
