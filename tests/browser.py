@@ -34,13 +34,17 @@ document.getElementById("f").addEventListener("load", function () {{
     else if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1)  // content spills out of (or scrolls in) its box
       bad.push(el.tagName + "." + el.className + " content " + el.scrollWidth + " > " + el.clientWidth);
   }});
+  var lines = [];  // how many lines each headline figure takes
+  d.querySelectorAll(".numbers .big").forEach(function (el) {{
+    lines.push(Math.round(el.getBoundingClientRect().height / parseFloat(getComputedStyle(el).lineHeight)));
+  }});
   function bottom(sel) {{ var e = d.querySelector(sel); return e ? e.getBoundingClientRect().bottom : null; }}
   var out = document.createElement("output");
   out.id = "probe";
   out.textContent = JSON.stringify({{
     viewport: vw, scroll_width: d.documentElement.scrollWidth, overflowing: bad.slice(0, 20),
     count: bad.length, verdict_bottom: bottom(".verdict-headline"), numbers_bottom: bottom(".numbers"),
-    title: d.title
+    title: d.title, figure_lines: lines
   }});
   document.body.appendChild(out);
 }});

@@ -56,6 +56,17 @@ def test_first_screen_holds_the_verdict_and_the_records(demo_page: str) -> None:
     assert got["verdict_bottom"] <= 800 and got["numbers_bottom"] <= 800, got
 
 
+@pytest.mark.parametrize("width", [1280, 390])
+def test_headline_figures_of_a_big_case_stay_on_one_line(width: int) -> None:
+    # 100M events put "2,000,000" records at risk: it broke over two lines in its card
+    doc = document()
+    doc["records"].update(
+        confirmed=557_544, probable=1_234_567, at_risk=2_000_000, estimated_bulk=1_234_567_890
+    )
+    got = browser.measure(render_html(Assessment(doc, excerpts=excerpts(), **frames())), width)
+    assert got["figure_lines"] == [1, 1, 1, 1] and got["overflowing"] == [], got
+
+
 def test_the_probe_sees_an_overflow() -> None:
     """The check can fail: a line that cannot wrap is reported."""
     page = '<!DOCTYPE html><html><body><p style="white-space:nowrap">' + "x" * 600 + "</p></body></html>"
