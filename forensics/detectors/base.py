@@ -33,7 +33,8 @@ FINDING_COLUMNS: dict[str, str] = {
 # Snippets detector SQL shares (over detect_requests columns).
 SAMPLE_SIZE = 5
 # The first requests in time (the same list as ``min(struct, n)``, whose top-n state next to the
-# DISTINCT aggregates ran DuckDB out of memory at 140k groups of 10M requests; a sorted list spills)
+# DISTINCT aggregates ran DuckDB out of memory at 140k groups of 10M requests; a sorted list spills,
+# but beside the scanner's other aggregates did not fit 3 GB at 10M: it takes them by a window)
 SAMPLE_STRUCT = "{'ts': ts, 'source_id': source_id, 'line_no': line_no}"  # sorts as ts, source_id, line_no
 SAMPLE_SQL = f"list({SAMPLE_STRUCT} ORDER BY ts, source_id, line_no)[1:{SAMPLE_SIZE}]"
 RECORD_IDS_SQL = (
