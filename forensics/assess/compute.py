@@ -515,7 +515,9 @@ def make_window_tables(case: Case, start: datetime, end: datetime) -> None:
     that makes them, for ``assess`` and for a writer rebuilding them on a fresh connection."""
     con = case.con
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _w AS SELECT ?::TIMESTAMPTZ AS ws, ?::TIMESTAMPTZ AS we", [start, end]
+        "CREATE OR REPLACE TEMP TABLE _w AS "
+        "SELECT CAST(? AS TIMESTAMPTZ) AS ws, CAST(? AS TIMESTAMPTZ) AS we",
+        [start, end],
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _wf AS {NUMBER_SQL['window_findings']}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _wa AS {NUMBER_SQL['window_actors']}")

@@ -170,13 +170,13 @@ def _build(con: duckdb.DuckDBPyConnection, opts: RouteOptions) -> None:
     kind = f"CASE WHEN s = '' OR {PLAIN_WORD} OR {keep_literal('s')} THEN NULL "
     kind += " ".join(f"WHEN {cond} THEN '{k}'" for k, cond in SEGMENT_KINDS) + " END"
     # a literal brace in a path is written %7B/%7D in its template: '{' marks placeholders only
-    literal = "replace(replace(p[1], '{', '%7B'), '}', '%7D')"
+    literal = "replace(replace(parts[i], '{', '%7B'), '}', '%7D')"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _route_p AS
         SELECT m, path,
-          array_to_string(list_transform(list_zip(parts, kinds),
-            lambda p: coalesce('{{' || p[2] || '}}', {literal})), '/') AS typed,
+          array_to_string(list_transform(range(1, array_length(parts) + 1),
+            lambda i: coalesce('{{' || kinds[i] || '}}', {literal})), '/') AS typed,
           list_position(list_transform(kinds, lambda k: k IS NOT NULL), true) AS id_pos,
           parts[id_pos] AS rid, kinds[id_pos] AS rkind
         FROM (
@@ -194,9 +194,9 @@ def _build(con: duckdb.DuckDBPyConnection, opts: RouteOptions) -> None:
         WITH t AS (SELECT DISTINCT m, typed, string_split(typed, '/') AS tl FROM _route_p),
         lit AS (
           SELECT m, typed, i, tl[i] AS s,
-            array_to_string(list_transform(list_zip(tl, range(1, len(tl) + 1)),
-              lambda x: CASE WHEN x[2] = i THEN '*' ELSE x[1] END), '/') AS masked
-          FROM (SELECT *, unnest(list_filter(range(1, len(tl) + 1), lambda j: tl[j] <> ''
+            array_to_string(list_transform(range(1, array_length(tl) + 1),
+              lambda j: CASE WHEN j = i THEN '*' ELSE tl[j] END), '/') AS masked
+          FROM (SELECT *, unnest(list_filter(range(1, array_length(tl) + 1), lambda j: tl[j] <> ''
                   AND NOT regexp_full_match(tl[j], '\\{{[a-z]+\\}}')
                   AND NOT {keep_literal("tl[j]")})) AS i
                 FROM t)),
@@ -207,17 +207,18 @@ def _build(con: duckdb.DuckDBPyConnection, opts: RouteOptions) -> None:
         GROUP BY l.m, l.typed"""
     )
     # Paths under a template with {str} positions: template and first placeholder redone.
-    is_ph = "regexp_full_match(x[1], '\\{[a-z]+\\}') OR list_contains(str_pos, x[2])"
-    first = f"list_filter(list_zip(tl, range(1, len(tl) + 1)), lambda x: {is_ph})[1]"
+    # (positions, not list_zip's structs: Spark names a zipped struct's members, DuckDB numbers them)
+    is_ph = "regexp_full_match(tl[j], '\\{[a-z]+\\}') OR list_contains(str_pos, j)"
+    first = f"list_filter(range(1, array_length(tl) + 1), lambda j: {is_ph})[1]"
     final_tpl = (
         "CASE WHEN str_pos IS NULL THEN typed ELSE array_to_string(list_transform("
-        "list_zip(tl, range(1, len(tl) + 1)), lambda x: CASE WHEN list_contains(str_pos, x[2]) "
-        "THEN '{str}' ELSE x[1] END), '/') END"
+        "range(1, array_length(tl) + 1), lambda j: CASE WHEN list_contains(str_pos, j) "
+        "THEN '{str}' ELSE tl[j] END), '/') END"
     )
-    final_rid = f"CASE WHEN str_pos IS NULL THEN rid ELSE string_split(path, '/')[{first}[2]] END"
+    final_rid = f"CASE WHEN str_pos IS NULL THEN rid ELSE string_split(path, '/')[{first}] END"
     final_kind = (
-        f"CASE WHEN str_pos IS NULL THEN rkind WHEN list_contains(str_pos, {first}[2]) THEN 'str' "
-        f"ELSE trim({first}[1], '{{}}') END"
+        f"CASE WHEN str_pos IS NULL THEN rkind WHEN list_contains(str_pos, {first}) THEN 'str' "
+        f"ELSE trim(tl[{first}], '{{}}') END"
     )
     declared_tpl, declared_id, declared_label = _declared_sql(opts.endpoints)
     con.execute(

@@ -1,0 +1,179 @@
+"""A SparkSession behind the part of DuckDB's connection interface the stages use.
+
+``SparkConnection.execute(sql, params)`` takes one DuckDB-dialect statement (as the stages write
+them) and runs it on Spark through ``dialect.to_spark``:
+
+* ``CREATE [OR REPLACE] [TEMP] TABLE t AS …`` — the query's result, materialised once
+  (``localCheckpoint``: computed now, lineage cut, held by the executors) and named ``t``;
+* ``CREATE [OR REPLACE] VIEW v AS …`` — a temporary view (computed where it is read, as in DuckDB);
+* ``DROP TABLE|VIEW [IF EXISTS] t`` — forgets the name;
+* ``INSERT [OR REPLACE] INTO t …`` — for the small key-value tables (``meta``): the rows are
+  added, replacing rows whose first column (the key) they repeat;
+* ``BEGIN``/``COMMIT``/``ROLLBACK``/``CHECKPOINT``/``SET``/``COMMENT ON`` — nothing: Spark's tables
+  here live as long as the session and have no transactions; what the custody log needs is kept by
+  the driver, not by these statements;
+* a query — its rows, fetched by ``fetchone``/``fetchall``/``df`` (the caller asks for aggregates
+  only: nothing here pages through events).
+
+Tables are named in the session's temporary catalog; ``load_parquet`` names the evidence tables of
+a Parquet export (``forensics export --parquet``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from sqlglot import exp
+
+from forensics.spark.dialect import SparkDialectError, parse, to_spark
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+NO_OPS = (exp.Transaction, exp.Commit, exp.Rollback, exp.Set, exp.Comment, exp.Pragma)
+NO_OP_COMMANDS = ("CHECKPOINT", "FORCE", "PRAGMA", "SET", "RESET", "ANALYZE", "VACUUM")
+
+
+def local_session(cores: int = 2, memory: str = "2g") -> SparkSession:
+    """A local-mode SparkSession set as the project needs it: UTC, ANSI SQL, few shuffle partitions."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName("forensics")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.ansi.enabled", "true")
+        .config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
+        .config("spark.driver.memory", memory)
+        # results come back as rows (aggregates): no Arrow (PyArrow is not a dependency)
+        .config("spark.sql.execution.arrow.pyspark.enabled", "false")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+class SparkResult:
+    """The rows of one statement (none for DDL)."""
+
+    def __init__(self, frame: DataFrame | None) -> None:
+        self._frame = frame
+        self._rows: list[tuple[Any, ...]] | None = None
+        self._next = 0
+
+    def _all(self) -> list[tuple[Any, ...]]:
+        if self._rows is None:
+            self._rows = [] if self._frame is None else [tuple(r) for r in self._frame.collect()]
+        return self._rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        rows = self._all()
+        if self._next >= len(rows):
+            return None
+        self._next += 1
+        return rows[self._next - 1]
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        rows = self._all()[self._next :]
+        self._next = len(self._all())
+        return rows
+
+    def df(self) -> pd.DataFrame:
+        if self._frame is None:
+            return pd.DataFrame()
+        return self._frame.toPandas()
+
+    fetchdf = df
+
+
+class SparkConnection:
+    """Runs the stages' DuckDB-dialect statements on ``session`` (see the module docstring)."""
+
+    def __init__(self, session: SparkSession) -> None:
+        self.session = session
+        self.statements: list[str] = []  # the Spark SQL run, in order (tests and the census read it)
+
+    def load_parquet(self, folder: str | Path, tables: Sequence[str]) -> None:
+        """Name each of ``tables`` after the Parquet at ``folder/<table>`` (a file or a hive folder)."""
+        for name in tables:
+            path = Path(folder) / name
+            reader = self.session.read
+            if path.is_dir():  # hive-partitioned (events/day=…/): the partition column is dropped
+                frame = reader.option("basePath", str(path)).parquet(str(path))
+                frame = frame.drop(
+                    *[c for c in frame.columns if f"{c}=" in "".join(p.name for p in path.iterdir())]
+                )
+            else:
+                frame = reader.parquet(str(path.with_suffix(".parquet")))
+            frame.createOrReplaceTempView(name)
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        self.session.createDataFrame(frame).createOrReplaceTempView(name)
+
+    def _run(self, sql: str) -> DataFrame:
+        self.statements.append(sql)
+        return self.session.sql(sql)
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> SparkResult:
+        head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+        if head in NO_OP_COMMANDS:
+            return SparkResult(None)
+        tree = parse(sql, list(params) if params is not None else None)
+        if isinstance(tree, NO_OPS):
+            return SparkResult(None)
+        if isinstance(tree, exp.Create):
+            return self._create(tree)
+        if isinstance(tree, exp.Drop):
+            for table in tree.args.get("tables") or [tree.this]:
+                name = table.name
+                if not self.session.catalog.tableExists(name) and not tree.args.get("exists"):
+                    raise SparkDialectError(f"DROP {name}: no such table or view")
+                self.session.catalog.dropTempView(name)
+            return SparkResult(None)
+        if isinstance(tree, exp.Insert):
+            return self._insert(tree)
+        if isinstance(tree, exp.Query):
+            return SparkResult(self._run(to_spark(tree)))
+        raise SparkDialectError(f"{type(tree).__name__} statements are not run on Spark: {sql[:80]!r}")
+
+    def _create(self, tree: exp.Create) -> SparkResult:
+        kind = tree.args.get("kind")
+        target = tree.this
+        name = target.this.name if isinstance(target, exp.Schema) else target.name
+        body = tree.expression
+        if body is None or kind not in ("TABLE", "VIEW"):
+            raise SparkDialectError(
+                f"CREATE {kind} {name}: only CREATE TABLE/VIEW … AS a query runs on Spark"
+            )
+        if not tree.args.get("replace") and self.session.catalog.tableExists(name):
+            if tree.args.get("exists"):
+                return SparkResult(None)
+            raise SparkDialectError(f"CREATE {kind} {name}: it exists")
+        query = to_spark(body)
+        if kind == "VIEW":
+            self._run(f"CREATE OR REPLACE TEMP VIEW `{name}` AS {query}")
+        else:
+            self._run(query).localCheckpoint(eager=True).createOrReplaceTempView(name)
+        return SparkResult(None)
+
+    def _insert(self, tree: exp.Insert) -> SparkResult:
+        name = tree.this.name
+        rows = tree.expression
+        if isinstance(rows, exp.Values):
+            query = to_spark(exp.select("*").from_(rows.as_("v")))
+        else:
+            query = to_spark(rows)
+        old = self.session.table(name)
+        new = self._run(query).toDF(*old.columns)
+        if tree.args.get("alternative") in ("REPLACE", "IGNORE"):
+            key = old.columns[0]
+            if tree.args.get("alternative") == "REPLACE":
+                old = old.join(new.select(key), on=key, how="left_anti")
+            else:
+                new = new.join(old.select(key), on=key, how="left_anti")
+        old.unionByName(new).localCheckpoint(eager=True).createOrReplaceTempView(name)
+        return SparkResult(None)

@@ -1,0 +1,249 @@
+"""The same SQL on Spark: every statement investigate runs is carried to Spark SQL, and what runs
+there answers as DuckDB does (forensics/spark/).
+
+The transpile test needs sqlglot only; the others start a local-mode SparkSession (PySpark, the
+``[spark]`` extra, and a Java runtime) and are skipped, saying which is missing, without them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
+
+from forensics import Case, IngestOptions, ingest
+from forensics.cli import DEMO_ENDPOINTS, main
+from forensics.derive import routes
+from forensics.spark.dialect import SparkDialectError, parse, to_spark
+from tests.conftest import SAMPLE_EVIDENCE, SAMPLE_LOGS, sample_truth, write_lines
+
+EVIDENCE_TABLES = ("events", "sources", "rejects", "meta", "case_log")
+
+
+def _spark_missing() -> str | None:
+    if importlib.util.find_spec("pyspark") is None:
+        return "PySpark is not installed (pip install -e '.[spark]')"
+    if shutil.which("java") is None:
+        return "no Java runtime on PATH (Spark needs Java 17 or 21)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    reason = _spark_missing()
+    if reason:
+        pytest.skip(reason)
+    from forensics.spark.session import local_session
+
+    session = local_session(cores=2, memory="1g")
+    yield session
+    session.stop()
+
+
+class _Capture:
+    """A DuckDB connection that notes every statement run on it (and on its cursors)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seen: list[tuple[str, Any]]) -> None:
+        object.__setattr__(self, "_con", con)
+        object.__setattr__(self, "_seen", seen)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def execute(self, query: str, parameters: Any = None) -> Any:
+        self._seen.append((query, parameters))
+        return self._con.execute(query, parameters)
+
+    def cursor(self) -> _Capture:
+        return _Capture(self._con.cursor(), self._seen)
+
+    def __enter__(self) -> _Capture:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.__exit__(*exc)
+
+
+def _investigate_statements(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """Every statement `forensics investigate` runs on the sample case (its ingest not included)."""
+    case_path = tmp / "case.duckdb"
+    with Case.create(case_path) as case:
+        ingest(case, [str(SAMPLE_EVIDENCE)], IngestOptions())
+    import forensics.store.case as case_module
+    import forensics.store.db as db
+
+    seen: list[tuple[str, Any]] = []
+    real = db.connect
+
+    def capturing(*args: Any, **kwargs: Any) -> Any:
+        return _Capture(real(*args, **kwargs), seen)
+
+    monkeypatch.setattr(db, "connect", capturing)
+    monkeypatch.setattr(case_module, "connect", capturing)
+    window = sample_truth()["window"]
+    args = ["-q", "investigate", str(case_path), "--window", f"{window['start']}/{window['end']}"]
+    for ep in DEMO_ENDPOINTS:
+        args += ["--endpoint", ep]
+    args += ["--login", "POST /api/v2/auth/login", "--trusted", "partner=51.140.12.32/29"]
+    args += ["--out", str(tmp / "out")]
+    with pytest.raises(SystemExit):
+        main(args)
+    return seen
+
+
+def test_every_statement_investigate_runs_is_carried_to_spark_sql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements = _investigate_statements(tmp_path, monkeypatch)
+    distinct = {q: p for q, p in statements}
+    assert len(distinct) > 100, "the capture saw too few statements to mean anything"
+    failed = {}
+    for query, params in distinct.items():
+        try:
+            to_spark(parse(query, params if isinstance(params, list | tuple) else None))
+        except SparkDialectError as exc:
+            failed[query[:120]] = str(exc)
+    assert failed == {}
+
+
+def test_a_construct_without_a_spark_form_is_refused_not_mistranslated() -> None:
+    with pytest.raises(SparkDialectError, match="list_zip"):
+        to_spark(parse("SELECT list_zip(a, b)[1] FROM t"))
+    with pytest.raises(SparkDialectError, match="literal bounds"):
+        to_spark(parse("SELECT x[1:n] FROM t"))
+
+
+# Each expression: DuckDB's answer must be Spark's answer for the rewritten text.
+SEMANTICS = [
+    "[10, 20, 30][1]",  # 1-based
+    "[10, 20, 30][3]",
+    "[10, 20, 30][4]",  # out of range: NULL, not an error
+    "list_position(['a', 'b'], 'c')",  # absent: NULL, not 0
+    "list_position(['a', 'b'], 'b')",
+    "regexp_full_match('abc', 'b')",  # a search would say true
+    "regexp_full_match('abc', 'a.c')",
+    "regexp_full_match('ab' || chr(10), 'ab')",  # Java's $ would match before the newline
+    "epoch(TIMESTAMPTZ '2024-03-01 10:00:00.250+00')",  # the microseconds kept
+    "[1, 2, 3, 4, 5, 6][2:4]",
+    "array_length(string_split('/a/b/', '/'))",  # empty strings kept at both ends
+]
+
+
+def test_rewritten_expressions_answer_as_duckdb_does(spark: Any) -> None:
+    con = duckdb.connect()
+    for expr in SEMANTICS:
+        want = con.execute(f"SELECT {expr}").fetchone()
+        got = spark.sql(to_spark(parse(f"SELECT {expr} AS v"))).collect()[0][0]
+        assert want is not None
+        expected = want[0]
+        if isinstance(expected, float):
+            assert math.isclose(float(got), expected, rel_tol=0, abs_tol=1e-9), expr
+        else:
+            assert (list(got) if isinstance(got, list | tuple) else got) == expected, expr
+
+
+def test_ordered_lists_keep_duckdbs_order_and_nulls(spark: Any) -> None:
+    rows = "VALUES (1, 'c', 3), (1, NULL, 1), (1, 'a', NULL), (1, 'b', 2), (2, 'z', 1)"
+    query = (
+        f"SELECT g, list(v ORDER BY k) AS up, list(v ORDER BY k DESC) AS down, "
+        f"list(DISTINCT v ORDER BY v) AS uniq, list(k ORDER BY k)[1:2] AS firsts "
+        f"FROM ({rows}) t(g, v, k) GROUP BY g ORDER BY g"
+    )
+    want = duckdb.connect().execute(query).fetchall()
+    got = [
+        tuple(list(x) if isinstance(x, list) else x for x in r)
+        for r in spark.sql(to_spark(parse(query))).collect()
+    ]
+    assert got == [tuple(list(x) if isinstance(x, list) else x for x in r) for r in want]
+
+
+def _export(case_path: Path, folder: Path) -> None:
+    """The evidence tables as Parquet (what `forensics export --parquet` writes, without custody)."""
+    folder.mkdir(parents=True)
+    con = duckdb.connect(str(case_path), read_only=True)
+    for table in EVIDENCE_TABLES:
+        con.execute(f"COPY {table} TO '{folder / table}.parquet' (FORMAT parquet)")
+    con.close()
+
+
+def _routes_on_both(spark: Any, case_path: Path, tmp: Path, opts: routes.RouteOptions) -> None:
+    from forensics.spark.session import SparkConnection
+
+    folder = tmp / "parquet"
+    _export(case_path, folder)
+    on_spark = SparkConnection(spark)
+    on_spark.load_parquet(folder, EVIDENCE_TABLES)
+    routes._build(on_spark, opts)  # type: ignore[arg-type]
+    got = on_spark.execute("SELECT * FROM routes").df()
+    con = duckdb.connect()
+    for table in EVIDENCE_TABLES:
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM '{folder / table}.parquet'")
+    routes._build(con, opts)
+    want = con.execute("SELECT * FROM routes").df()
+    assert len(want) > 0
+
+    def rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+        return sorted(
+            (tuple(None if pd.isna(v) else v for v in r) for r in frame.itertuples(index=False)),
+            key=repr,
+        )
+
+    assert list(got.columns) == list(want.columns)
+    assert rows(got) == rows(want)
+    per_route = "SELECT route, record_id, record_id_from, count(*) FROM requests GROUP BY ALL ORDER BY ALL"
+    assert sorted(on_spark.execute(per_route).fetchall(), key=repr) == sorted(
+        con.execute(per_route).fetchall(), key=repr
+    )
+
+
+def test_routes_on_spark_equal_duckdbs_on_the_sample(spark: Any, tmp_path: Path) -> None:
+    case_path = tmp_path / "case.duckdb"
+    with Case.create(case_path) as case:
+        ingest(case, [str(SAMPLE_EVIDENCE)], IngestOptions())
+    endpoints = tuple(routes.Endpoint.parse(e) for e in DEMO_ENDPOINTS)
+    assert (SAMPLE_LOGS / "truth.json").exists()
+    _routes_on_both(spark, case_path, tmp_path, routes.RouteOptions(endpoints=endpoints))
+
+
+def test_routes_on_spark_equal_duckdbs_for_every_segment_kind(spark: Any, tmp_path: Path) -> None:
+    """Ids of every kind, literal segments that vary enough to be {str}, braces, encoded e-mails,
+    query-string ids, a method-less line, and a declared endpoint with two placeholders."""
+    ids = [
+        "12345",
+        "3f2b8c9e-1d4a-4b7e-9c2d-5e6f7a8b9c0d",
+        "9434765919",
+        "deadbeef42",
+        "ann%40example.org",
+        "tok_9fK2mQ7xZp4LrT8w",
+        "%7Bx%7D",
+    ]
+    lines = []
+    for i in range(60):
+        for j, rid in enumerate(ids):
+            lines.append(
+                f"198.51.100.{i % 250} - - [12/Mar/2024:10:{i % 60:02d}:{j:02d} +0000] "
+                f'"GET /api/v1/users/user{i}/files/{rid} HTTP/1.1" 200 10 "-" "curl/8"'
+            )
+        lines.append(
+            f"198.51.100.{i % 250} - - [12/Mar/2024:11:{i % 60:02d}:00 +0000] "
+            f'"GET /search?id={i}&q=x HTTP/1.1" 200 10 "-" "curl/8"'
+        )
+        lines.append(
+            f"198.51.100.{i % 250} - - [12/Mar/2024:12:{i % 60:02d}:00 +0000] "
+            f'"GET /static/app.{i}.js HTTP/1.1" 200 10 "-" "Mozilla/5.0"'
+        )
+    lines.append('198.51.100.1 - - [12/Mar/2024:13:00:00 +0000] "-" 400 0 "-" "-"')
+    log = write_lines(tmp_path / "logs" / "access.log", lines)
+    case_path = tmp_path / "case.duckdb"
+    with Case.create(case_path) as case:
+        ingest(case, [str(log)], IngestOptions())
+    declared = (routes.Endpoint.parse("GET /api/v1/users/{user}/files/{id}"),)
+    _routes_on_both(spark, case_path, tmp_path, routes.RouteOptions())
+    _routes_on_both(spark, case_path, tmp_path / "declared", routes.RouteOptions(endpoints=declared))
