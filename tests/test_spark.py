@@ -247,3 +247,57 @@ def test_routes_on_spark_equal_duckdbs_for_every_segment_kind(spark: Any, tmp_pa
     declared = (routes.Endpoint.parse("GET /api/v1/users/{user}/files/{id}"),)
     _routes_on_both(spark, case_path, tmp_path, routes.RouteOptions())
     _routes_on_both(spark, case_path, tmp_path / "declared", routes.RouteOptions(endpoints=declared))
+
+
+def _evidence_on_both(spark: Any, case_path: Path, folder: Path) -> tuple[Any, duckdb.DuckDBPyConnection]:
+    """The case's evidence tables on a SparkConnection and on a fresh DuckDB, both from Parquet."""
+    from forensics.spark.session import SparkConnection
+
+    _export(case_path, folder)
+    on_spark = SparkConnection(spark)
+    on_spark.load_parquet(folder, EVIDENCE_TABLES)
+    con = duckdb.connect()
+    for table in EVIDENCE_TABLES:
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM '{folder / table}.parquet'")
+    return on_spark, con
+
+
+def test_ip_info_on_spark_equals_duckdbs(spark: Any, case: Case, tmp_path: Path) -> None:
+    """Addresses of every kind the networks step tells apart, two trusted networks of which one
+    holds the other (the first declared wins), and the Python classification of what is not IPv4."""
+    from types import SimpleNamespace
+
+    from forensics.derive.network import Trusted, derive_ip_info
+    from tests.eventrows import add_events
+
+    samples = [
+        "10.20.1.15",
+        "159.65.3.7",
+        "159.65.3.1",
+        "127.0.0.1",
+        "100.64.3.4",
+        "192.0.0.9",
+        "203.0.113.5",
+    ]
+    samples += ["224.0.0.1", "255.255.255.255", "0.1.2.3", "::ffff:8.8.8.8", "8.8.8.8", "2001:41d0:8:f69::1"]
+    samples += ["::1", "999.1.1.1", "www-c3.proxy.aol.com", "[2001:db8::1]", "1.2.3", "08.8.8.8"]
+    add_events(case, [{"path": "/", "client_ip": ip} for ip in samples])
+    case.close()
+    on_spark, con = _evidence_on_both(spark, Path(case.path), tmp_path / "parquet")
+    trusted = (
+        Trusted.parse("partner=159.65.3.0/29"),
+        Trusted.parse("wide=159.65.0.0/16"),
+        Trusted.parse("v6=2001:41d0::/32"),
+    )
+    assert derive_ip_info(SimpleNamespace(con=on_spark), trusted) == len(samples)  # type: ignore[arg-type]
+    assert derive_ip_info(SimpleNamespace(con=con), trusted) == len(samples)  # type: ignore[arg-type]
+    query = "SELECT client_ip, ip_version, scope, net, trusted, CAST(ip_num AS VARCHAR), asn, as_org, hosting, link_net FROM ip_info"
+    want = sorted(con.execute(query).fetchall(), key=repr)
+    assert sorted(on_spark.execute(query).fetchall(), key=repr) == want
+    assert want[[r[0] for r in want].index("159.65.3.1")][:5] == (
+        "159.65.3.1",
+        4,
+        "public",
+        "159.65.3.0/24",
+        "partner",
+    )

@@ -122,21 +122,23 @@ def _trusted_ranges(trusted: tuple[Trusted, ...]) -> pd.DataFrame:
 def derive_ip_info(case: Case, trusted: tuple[Trusted, ...] = ()) -> int:
     """(Re)build table ``ip_info``: one row per distinct client address. Returns the count."""
     con = case.con
+    # one group per call, not a struct of named groups: Spark has no such form
+    parts = ", ".join(f"regexp_extract(client_ip, '{IPV4_SQL}', {i}) AS {k}" for i, k in enumerate("abcd", 1))
     con.execute(
         f"""
         CREATE OR REPLACE TABLE _ip_parts AS  -- not TEMP: a cursor (its own connection) reads it
-        SELECT client_ip, regexp_extract(client_ip, '{IPV4_SQL}', ['a', 'b', 'c', 'd']) AS p
+        SELECT client_ip, {parts}
         FROM (SELECT DISTINCT client_ip FROM events WHERE client_ip IS NOT NULL)"""
     )
-    v4 = "coalesce(" + " AND ".join(f"TRY_CAST(p.{k} AS INT) <= 255" for k in "abcd") + ", false)"
+    v4 = "coalesce(" + " AND ".join(f"TRY_CAST({k} AS INT) <= 255" for k in "abcd") + ", false)"
     with registered(con, "_v4_scopes", _ipv4_scopes()):
         con.execute(
             f"""
             CREATE OR REPLACE TABLE ip_info AS
             WITH v AS (
               SELECT client_ip,  -- TRY_CAST: DuckDB 2.0.0 may cast before the filter
-                TRY_CAST(p.a AS INT) AS a, TRY_CAST(p.b AS INT) AS b, TRY_CAST(p.c AS INT) AS c,
-                TRY_CAST(p.d AS INT) AS d
+                TRY_CAST(a AS INT) AS a, TRY_CAST(b AS INT) AS b, TRY_CAST(c AS INT) AS c,
+                TRY_CAST(d AS INT) AS d
               FROM _ip_parts WHERE {v4}),
             n AS (SELECT *, a::BIGINT * 16777216 + b * 65536 + c * 256 + d AS num FROM v)
             SELECT n.client_ip::VARCHAR AS client_ip, 4::TINYINT AS ip_version, s.scope::VARCHAR AS scope,
@@ -158,14 +160,15 @@ def derive_ip_info(case: Case, trusted: tuple[Trusted, ...] = ()) -> int:
     con.execute("DROP TABLE _ip_parts")
     if trusted:
         with registered(con, "_trusted", _trusted_ranges(trusted)):
-            con.execute(
+            con.execute(  # the table again, not an UPDATE … FROM (Spark has none)
                 """
-                UPDATE ip_info SET trusted = t.name FROM (
+                CREATE OR REPLACE TABLE ip_info AS
+                SELECT i.client_ip, i.ip_version, i.scope, i.net, t.name AS trusted, i.ip_num
+                FROM ip_info i LEFT JOIN (
                   SELECT i.client_ip, arg_min(t.name, t.k::INT) AS name FROM ip_info i
                   JOIN _trusted t ON t.ip_version::TINYINT = i.ip_version
                    AND i.ip_num BETWEEN t.lo::HUGEINT AND t.hi::HUGEINT
-                  GROUP BY i.client_ip) t
-                WHERE ip_info.client_ip = t.client_ip"""
+                  GROUP BY i.client_ip) t ON t.client_ip = i.client_ip"""
             )
     add_network_owner(case)
     count = con.execute("SELECT count(*) FROM ip_info").fetchone()
@@ -187,15 +190,30 @@ def add_network_owner(case: Case) -> None:
     """Columns asn, as_org, hosting and link_net of ``ip_info`` from ``asn_ranges`` (if loaded)."""
     con = case.con
     con.execute(f"CREATE TABLE IF NOT EXISTS asn_ranges ({ASN_RANGES_COLUMNS})")  # empty: no database
-    owner = "ASOF LEFT JOIN asn_ranges r ON r.ip_version = i.ip_version AND i.ip_num >= r.lo"
+    # Each address's range is the one with the greatest start at or below it: a window over the
+    # addresses and the range starts in order (an ASOF join in DuckDB; Spark has no ASOF join)
     cols = "CASE WHEN i.ip_num <= r.hi THEN r.asn END AS asn, CASE WHEN i.ip_num <= r.hi THEN r.as_org END"
     hosting = "coalesce(i.ip_num <= r.hi AND r.hosting, false)"
     con.execute(
         f"""
         CREATE OR REPLACE TABLE ip_info AS
+        WITH u AS (
+          SELECT ip_version, ip_num AS pos, 1 AS kind, client_ip, NULL::HUGEINT AS lo FROM ip_info
+          WHERE ip_num IS NOT NULL
+          UNION ALL SELECT ip_version, lo, 0, NULL, lo FROM asn_ranges),
+        starts AS (
+          SELECT client_ip, last_value(lo IGNORE NULLS) OVER (
+              PARTITION BY ip_version ORDER BY pos, kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+            AS lo
+          FROM u),
+        r AS (  -- one range per start (ranges do not overlap; a database with two at one start keeps
+          SELECT ip_version, lo, arg_max(hi, hi) AS hi, arg_max(asn, hi) AS asn,  -- the wider)
+            arg_max(as_org, hi) AS as_org, arg_max(hosting, hi) AS hosting
+          FROM asn_ranges GROUP BY ip_version, lo)
         SELECT i.client_ip, i.ip_version, i.scope, i.net, i.trusted, i.ip_num,
           {cols} AS as_org, {hosting} AS hosting
-        FROM ip_info i {owner}"""
+        FROM ip_info i LEFT JOIN (SELECT * FROM starts WHERE client_ip IS NOT NULL) s USING (client_ip)
+          LEFT JOIN r ON r.ip_version = i.ip_version AND r.lo = s.lo"""
     )
     con.execute(
         "CREATE OR REPLACE TABLE ip_info AS SELECT *, CASE WHEN hosting THEN 'AS' || asn || ' (hosting)' "

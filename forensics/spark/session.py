@@ -77,6 +77,11 @@ class SparkResult:
         self._next += 1
         return rows[self._next - 1]
 
+    def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
+        rows = self._all()[self._next : self._next + size]
+        self._next += len(rows)
+        return rows
+
     def fetchall(self) -> list[tuple[Any, ...]]:
         rows = self._all()[self._next :]
         self._next = len(self._all())
@@ -93,9 +98,39 @@ class SparkResult:
 class SparkConnection:
     """Runs the stages' DuckDB-dialect statements on ``session`` (see the module docstring)."""
 
-    def __init__(self, session: SparkSession) -> None:
+    def __init__(self, session: SparkSession, statements: list[str] | None = None) -> None:
         self.session = session
-        self.statements: list[str] = []  # the Spark SQL run, in order (tests and the census read it)
+        # the Spark SQL run, in order (tests and the census read it; a cursor adds to its connection's)
+        self.statements: list[str] = [] if statements is None else statements
+        self._result = SparkResult(None)
+
+    # DuckDB's connection answers for its last statement's rows; so does this one
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._result.fetchone()
+
+    def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
+        return self._result.fetchmany(size)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._result.fetchall()
+
+    def df(self) -> pd.DataFrame:
+        return self._result.df()
+
+    fetchdf = df
+
+    def cursor(self) -> SparkConnection:
+        """Another handle on the same session, with rows of its own (as DuckDB's cursor)."""
+        return SparkConnection(self.session, self.statements)
+
+    def close(self) -> None:
+        self._result = SparkResult(None)
+
+    def abort(self) -> None:
+        self._result = SparkResult(None)
+
+    def unregister(self, name: str) -> None:
+        self.session.catalog.dropTempView(name)
 
     def load_parquet(self, folder: str | Path, tables: Sequence[str]) -> None:
         """Name each of ``tables`` after the Parquet at ``folder/<table>`` (a file or a hive folder)."""
@@ -112,13 +147,37 @@ class SparkConnection:
             frame.createOrReplaceTempView(name)
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
-        self.session.createDataFrame(frame).createOrReplaceTempView(name)
+        """``frame`` as a view: text columns (pandas ``object``) as strings, so a column of None
+        needs no type guess (the stages cast what they read from such frames)."""
+        from pyspark.sql import types as T
+
+        kinds: dict[str, T.DataType] = {
+            "b": T.BooleanType(),
+            "i": T.LongType(),
+            "u": T.LongType(),
+            "f": T.DoubleType(),
+        }
+        fields, columns = [], []
+        for col in frame.columns:
+            kind = kinds.get(frame[col].dtype.kind, T.StringType())
+            fields.append(T.StructField(str(col), kind, True))
+            values = frame[col].tolist()
+            if isinstance(kind, T.StringType):
+                values = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in values]
+            columns.append(values)
+        rows = list(zip(*columns, strict=True)) if columns else []
+        self.session.createDataFrame(rows, T.StructType(fields)).createOrReplaceTempView(name)
 
     def _run(self, sql: str) -> DataFrame:
         self.statements.append(sql)
         return self.session.sql(sql)
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> SparkResult:
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> SparkConnection:
+        """Run one statement; its rows (if any) are this connection's to fetch, as in DuckDB."""
+        self._result = self._statement(sql, params)
+        return self
+
+    def _statement(self, sql: str, params: Sequence[Any] | None) -> SparkResult:
         head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
         if head in NO_OP_COMMANDS:
             return SparkResult(None)
@@ -145,6 +204,12 @@ class SparkConnection:
         target = tree.this
         name = target.this.name if isinstance(target, exp.Schema) else target.name
         body = tree.expression
+        if body is None and kind == "TABLE" and isinstance(target, exp.Schema):
+            # CREATE TABLE t (col type, …): an empty table of those columns
+            columns = [c for c in target.expressions if isinstance(c, exp.ColumnDef)]
+            body = exp.select(
+                *[exp.alias_(exp.cast(exp.null(), c.args["kind"]), c.name) for c in columns]
+            ).where(exp.false())
         if body is None or kind not in ("TABLE", "VIEW"):
             raise SparkDialectError(
                 f"CREATE {kind} {name}: only CREATE TABLE/VIEW … AS a query runs on Spark"
