@@ -206,8 +206,7 @@ def _export(case: Case, out: Path, notes: list[str]) -> Export:
         check = verify_parquet(tmp, spill=_spill_folder(con))
         if not check.ok:
             raise ExportError(
-                "the export does not hold the case's rows as recorded, so it was removed "
-                f"(nothing at {out}): "
+                f"the export failed its check, so it was removed (nothing was written to {out}): "
                 + "; ".join(printable(p) for p in check.problems[:5])
                 + (f"; and {len(check.problems) - 5} more" if len(check.problems) > 5 else "")
                 + f". `forensics verify {case.path}` checks the case itself"
