@@ -77,7 +77,8 @@ from forensics.store.stages import stage
 COMMAND = "export"
 PARTIAL = ".partial"
 # one thread writes the files: DuckDB's partitioned write on several threads interleaves a
-# partition's rows differently each run; on one, the same case gives the same bytes
+# partition's rows differently each run; on one, the same case gives the same bytes. It costs
+# wall time, not CPU: 1M events took 2.6-2.9 s on one thread, 1.5 s on two (2.8 CPU-s either way)
 WRITE_THREADS = 1
 
 
@@ -129,20 +130,20 @@ def export_parquet(case: Case, out_dir: str | Path) -> Export:
     Raises ExportError (or EmptyCaseError) before anything is written when ``out_dir`` is not a
     new or empty folder, the case has no events or is damaged, and after when the files do not
     hold the case's rows; then nothing is left at ``out_dir``."""
-    out = Path(out_dir)
+    out = Path(os.path.abspath(out_dir))  # "." and ".." resolved: the folder has a name and a parent
     _refuse(case, out)
     notes = _remove_leftovers(out)
     failure: Exception | None = None
     done: Export | None = None
-    with logged(case, COMMAND, {"out": str(out.absolute()), "format": "parquet"}) as entry:
+    with logged(case, COMMAND, {"out": str(out), "format": "parquet"}) as entry:
         try:
             done = _export(case, out, notes)
         except Exception as exc:  # logged as failed (ingest's way), then raised
             failure = exc
-            entry.result = {"out": str(out.absolute()), "failed": _reason(exc)}
+            entry.result = {"out": str(out), "failed": _reason(exc)}
         else:
             entry.result = {
-                "out": str(out.absolute()),
+                "out": str(out),
                 "manifest_sha256": done.manifest_sha256,
                 "rows": done.tables,
                 "files": len(done.files),
@@ -159,7 +160,9 @@ def export_parquet(case: Case, out_dir: str | Path) -> Export:
 
 def _refuse(case: Case, out: Path) -> None:
     if out.exists() or out.is_symlink():
-        if not out.is_dir() or out.is_symlink():
+        if out.is_symlink():
+            raise ExportError(f"{out} is a symbolic link: give a new folder for the export")
+        if not out.is_dir():
             raise ExportError(f"{out} exists and is not a folder: give a new folder for the export")
         if any(out.iterdir()):
             raise ExportError(
@@ -192,8 +195,8 @@ def _refuse(case: Case, out: Path) -> None:
 
 def _export(case: Case, out: Path, notes: list[str]) -> Export:
     con = case.con
-    out.absolute().parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.absolute().parent / f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}{PARTIAL}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}{PARTIAL}"
     tmp.mkdir(mode=0o700)
     try:
         with transaction(con):  # one snapshot of the case for every file and the manifest
@@ -328,7 +331,7 @@ def _leftover_re(name: str) -> re.Pattern[str]:
 
 def _remove_leftovers(out: Path) -> list[str]:
     """Temporary folders that killed exports to the same folder left (their process is gone)."""
-    parent = out.absolute().parent
+    parent = out.parent
     pattern = _leftover_re(out.name)
     removed = []
     if parent.is_dir():

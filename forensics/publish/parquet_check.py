@@ -26,7 +26,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -131,9 +131,10 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 def verify_parquet(folder: str | Path, *, spill: str | Path | None = None) -> ParquetCheck:
     """Check the export in ``folder`` (see the module doc); ``.ok`` when everything matched.
 
-    ``spill``: where DuckDB may spill while digesting (default: a private temporary folder,
-    removed afterwards; the export passes its case's spill folder). Raises ExportError only
-    when the folder is not an export (no readable manifest)."""
+    ``spill``: the folder in which DuckDB gets a private temporary folder to spill to while
+    digesting (default: the system's temporary folder; the export passes its case's spill
+    folder); it is removed afterwards. Raises ExportError only when the folder is not an export
+    (no readable manifest)."""
     root = Path(folder)
     manifest = read_manifest(root)
     check = ParquetCheck(root)
@@ -157,15 +158,28 @@ def verify_parquet(folder: str | Path, *, spill: str | Path | None = None) -> Pa
 
 @contextmanager
 def _connection(spill: str | Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB (UTC, the usual memory limit) spilling to ``spill`` or to a private
-    temporary folder (an in-memory DuckDB would spill to ``.tmp`` in the working directory)."""
-    with tempfile.TemporaryDirectory(prefix="forensics-parquet-check-") as private:
-        con = connect(":memory:")
-        try:
-            con.execute(f"SET temp_directory = {sql_str(str(spill or private))}")
-            yield con
-        finally:
-            con.close()
+    """An in-memory DuckDB (UTC, the usual memory limit) spilling to a folder of its own inside
+    ``spill`` (an in-memory DuckDB would spill to ``.tmp`` in the working directory; a folder
+    shared with the case's connection could mix or remove its files)."""
+    made = []
+    if spill is not None:
+        folder = Path(spill)
+        while not folder.exists():
+            made.append(folder)
+            folder = folder.parent
+        Path(spill).mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="forensics-parquet-check-", dir=spill) as private:
+            con = connect(":memory:")
+            try:
+                con.execute(f"SET temp_directory = {sql_str(private)}")
+                yield con
+            finally:
+                con.close()
+    finally:
+        for folder in made:  # deepest first; a folder something else uses now is not empty
+            with suppress(OSError):
+                folder.rmdir()
 
 
 def _guarded(problems: list[str], what: str, check: Callable[[], T]) -> T | None:
