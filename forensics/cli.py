@@ -679,7 +679,7 @@ def export_cmd(case_path: Path, parquet_dir: Path, as_json: bool = False) -> Non
     try:
         with Case.open(case_path) as case:
             done = export_parquet(case, parquet_dir)
-    except ForensicsError as exc:
+    except (ForensicsError, duckdb.OutOfMemoryException, MemoryError) as exc:
         raise _fail(exc) from exc
     for n in done.notes:
         note(f"note: {safe(n)}")

@@ -3,6 +3,7 @@ log recorded, and logged (forensics/publish/parquet.py, parquet_check.py)."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import shutil
@@ -346,6 +347,25 @@ def test_rows_that_differ_from_the_log_fail_the_export_and_leave_nothing(
     assert (start, command) == ("export", "export finished")
     assert "failed" in result and "source 1" in str(result["failed"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case.duckdb"]  # no DIR, no temporary folder
+
+
+def test_a_full_disk_halfway_leaves_nothing_and_is_logged(
+    case_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tables are written, then the disk fills: no half-written DIR, no temporary folder left."""
+    from forensics.publish import parquet
+
+    def full(*args: object) -> object:
+        assert list((tmp_path).glob(".export.*.partial/events/day=*/*.parquet"))  # halfway indeed
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(parquet, "_describe", full)
+    with Case.open(case_path) as case:
+        with pytest.raises(ExportError, match="the disk is full"):
+            export_parquet(case, tmp_path / "export")
+        (_, command, result) = _log(case.con)[-1]
+    assert command == "export finished" and "No space left" in str(result["failed"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.duckdb"]
 
 
 def test_the_export_is_logged_and_the_case_still_verifies(case_path: Path, tmp_path: Path) -> None:

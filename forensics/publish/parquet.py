@@ -218,8 +218,9 @@ def _export(case: Case, out: Path, notes: list[str]) -> Export:
         try:
             os.rename(tmp, out)  # onto an empty folder too (POSIX)
         except OSError as exc:
+            why = "something else wrote into it during the export" if out.is_dir() else "it cannot be made"
             raise ExportError(
-                f"{out} was filled by something else during the export; nothing was written to it ({exc})"
+                f"cannot move the export into {out}: {why} ({exc}); nothing was written to it"
             ) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
