@@ -13,6 +13,7 @@ The notebook API::
     done = investigate(case, InvestigateOptions(...), Path("report"))  # logged in the case log
     verify(case).ok  # evidence re-hashed, case log chain, counts
     forget(case, [3])  # undo source 3's ingest (e.g. wrong format); logged, then ingest it again
+    export_parquet(case, "case-parquet")  # the evidence store as Parquet, checked; verify_parquet(dir)
 """
 
 from forensics.assess.compute import InvestigateOptions, assess
@@ -25,6 +26,8 @@ from forensics.ingest.forget import ForgetReport, forget
 from forensics.ingest.run import IngestOptions, IngestReport, ingest
 from forensics.ingest.verify import Verification, verify
 from forensics.publish.investigate import Investigation, investigate
+from forensics.publish.parquet import Export, export_parquet
+from forensics.publish.parquet_check import ParquetCheck, verify_parquet
 from forensics.publish.pseudonymise import Pseudonymisation
 from forensics.publish.writers import write_outputs
 from forensics.store.case import Case, tool_version
@@ -36,11 +39,13 @@ __all__ = [
     "CoverageOptions",
     "DetectOptions",
     "Endpoint",
+    "Export",
     "ForgetReport",
     "IngestOptions",
     "IngestReport",
     "InvestigateOptions",
     "Investigation",
+    "ParquetCheck",
     "Pseudonymisation",
     "RouteOptions",
     "Verification",
@@ -50,6 +55,7 @@ __all__ = [
     "assess",
     "compute_coverage",
     "derive_routes",
+    "export_parquet",
     "findings",
     "flagged_actors",
     "forget",
@@ -59,6 +65,7 @@ __all__ = [
     "route_summary",
     "run_detectors",
     "verify",
+    "verify_parquet",
     "write_outputs",
     "zero_event_bound",
 ]

@@ -111,3 +111,8 @@ class SigmaError(ForensicsError):
 
 class SigmaUnavailableError(SigmaError):
     """pySigma (the optional extra ``sigma``) is not installed."""
+
+
+class ExportError(ForensicsError):
+    """An export that cannot be made (a folder that is not empty, a damaged case), or whose files do
+    not hold the case's rows (``forensics export``); nothing is left at the folder asked for."""
