@@ -165,12 +165,25 @@ def test_ordered_lists_keep_duckdbs_order_and_nulls(spark: Any) -> None:
 
 
 def _export(case_path: Path, folder: Path) -> None:
-    """The evidence tables as Parquet (what `forensics export --parquet` writes, without custody)."""
-    folder.mkdir(parents=True)
-    con = duckdb.connect(str(case_path), read_only=True)
+    """The evidence tables as `forensics export --parquet` writes them (events by UTC day)."""
+    from forensics import export_parquet
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with Case.open(case_path) as case:
+        export_parquet(case, folder)
+
+
+def _duckdb_from(folder: Path) -> duckdb.DuckDBPyConnection:
+    """A fresh DuckDB holding the export's evidence tables."""
+    con = duckdb.connect()
     for table in EVIDENCE_TABLES:
-        con.execute(f"COPY {table} TO '{folder / table}.parquet' (FORMAT parquet)")
-    con.close()
+        source = (
+            f"read_parquet('{folder}/{table}/*/*.parquet', hive_partitioning = false)"
+            if (folder / table).is_dir()
+            else f"'{folder / table}.parquet'"
+        )
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM {source}")
+    return con
 
 
 def _routes_on_both(spark: Any, case_path: Path, tmp: Path, opts: routes.RouteOptions) -> None:
@@ -182,9 +195,7 @@ def _routes_on_both(spark: Any, case_path: Path, tmp: Path, opts: routes.RouteOp
     on_spark.load_parquet(folder, EVIDENCE_TABLES)
     routes._build(on_spark, opts)  # type: ignore[arg-type]
     got = on_spark.execute("SELECT * FROM routes").df()
-    con = duckdb.connect()
-    for table in EVIDENCE_TABLES:
-        con.execute(f"CREATE TABLE {table} AS SELECT * FROM '{folder / table}.parquet'")
+    con = _duckdb_from(folder)
     routes._build(con, opts)
     want = con.execute("SELECT * FROM routes").df()
     assert len(want) > 0
@@ -256,19 +267,15 @@ def _evidence_on_both(spark: Any, case_path: Path, folder: Path) -> tuple[Any, d
     _export(case_path, folder)
     on_spark = SparkConnection(spark)
     on_spark.load_parquet(folder, EVIDENCE_TABLES)
-    con = duckdb.connect()
-    for table in EVIDENCE_TABLES:
-        con.execute(f"CREATE TABLE {table} AS SELECT * FROM '{folder / table}.parquet'")
-    return on_spark, con
+    return on_spark, _duckdb_from(folder)
 
 
-def test_ip_info_on_spark_equals_duckdbs(spark: Any, case: Case, tmp_path: Path) -> None:
+def test_ip_info_on_spark_equals_duckdbs(spark: Any, tmp_path: Path) -> None:
     """Addresses of every kind the networks step tells apart, two trusted networks of which one
     holds the other (the first declared wins), and the Python classification of what is not IPv4."""
     from types import SimpleNamespace
 
     from forensics.derive.network import Trusted, derive_ip_info
-    from tests.eventrows import add_events
 
     samples = [
         "10.20.1.15",
@@ -280,24 +287,31 @@ def test_ip_info_on_spark_equals_duckdbs(spark: Any, case: Case, tmp_path: Path)
         "203.0.113.5",
     ]
     samples += ["224.0.0.1", "255.255.255.255", "0.1.2.3", "::ffff:8.8.8.8", "8.8.8.8", "2001:41d0:8:f69::1"]
-    samples += ["::1", "999.1.1.1", "www-c3.proxy.aol.com", "[2001:db8::1]", "1.2.3", "08.8.8.8"]
-    add_events(case, [{"path": "/", "client_ip": ip} for ip in samples])
-    case.close()
-    on_spark, con = _evidence_on_both(spark, Path(case.path), tmp_path / "parquet")
+    samples += ["::1", "999.1.1.1", "www-c3.proxy.aol.com", "1.2.3", "08.8.8.8"]
+    lines = [
+        f'{ip} - - [12/Mar/2024:10:00:{i:02d} +0000] "GET /a HTTP/1.1" 200 1 "-" "curl/8"'
+        for i, ip in enumerate(samples)
+    ]
+    log = write_lines(tmp_path / "logs" / "access.log", lines)
+    case_path = tmp_path / "case.duckdb"
+    with Case.create(case_path) as case:
+        ingest(case, [str(log)], IngestOptions())
+        addresses = case.con.execute("SELECT count(DISTINCT client_ip) FROM events").fetchone()
+    assert addresses is not None and addresses[0] >= len(samples) - 2  # the format may refuse junk
+    on_spark, con = _evidence_on_both(spark, case_path, tmp_path / "parquet")
     trusted = (
         Trusted.parse("partner=159.65.3.0/29"),
         Trusted.parse("wide=159.65.0.0/16"),
         Trusted.parse("v6=2001:41d0::/32"),
     )
-    assert derive_ip_info(SimpleNamespace(con=on_spark), trusted) == len(samples)  # type: ignore[arg-type]
-    assert derive_ip_info(SimpleNamespace(con=con), trusted) == len(samples)  # type: ignore[arg-type]
-    query = "SELECT client_ip, ip_version, scope, net, trusted, CAST(ip_num AS VARCHAR), asn, as_org, hosting, link_net FROM ip_info"
+    n = derive_ip_info(SimpleNamespace(con=on_spark), trusted)  # type: ignore[arg-type]
+    assert n == derive_ip_info(SimpleNamespace(con=con), trusted) == addresses[0]  # type: ignore[arg-type]
+    query = (
+        "SELECT client_ip, ip_version, scope, net, trusted, CAST(ip_num AS VARCHAR), asn, as_org, hosting, "
+        "link_net FROM ip_info"
+    )
     want = sorted(con.execute(query).fetchall(), key=repr)
     assert sorted(on_spark.execute(query).fetchall(), key=repr) == want
-    assert want[[r[0] for r in want].index("159.65.3.1")][:5] == (
-        "159.65.3.1",
-        4,
-        "public",
-        "159.65.3.0/24",
-        "partner",
-    )
+    by_ip = {r[0]: r for r in want}
+    assert by_ip["159.65.3.1"][:5] == ("159.65.3.1", 4, "public", "159.65.3.0/24", "partner")
+    assert by_ip["159.65.3.7"][4] == "partner" and by_ip["2001:41d0:8:f69::1"][4] == "v6"
