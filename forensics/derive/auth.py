@@ -369,12 +369,12 @@ def _facts_sql(opts: AuthOptions) -> str:
         {_resumed_sql()},
         {_still_answered_sql(opts)}
         SELECT source_id, line_no, ts, client_key, principal, status, bytes_sent, route, record_id, probe,
-          CASE auth_evidence {state} ELSE 'unknown' END AS auth_state,
-          {EVIDENCE_TEXTS}[auth_evidence] AS auth_evidence,
+          CASE ev2 {state} ELSE 'unknown' END AS auth_state,
+          {EVIDENCE_TEXTS}[ev2] AS auth_evidence,
           trusted AS auth_trusted,
-          CASE WHEN auth_evidence = {_ev("login")} THEN login_ts END AS auth_login_ts,
-          (auth_evidence = {_ev("login")} AND login_shared) AS auth_shared,
-          (auth_evidence = {_ev("login")}
+          CASE WHEN ev2 = {_ev("login")} THEN login_ts END AS auth_login_ts,
+          (ev2 = {_ev("login")} AND login_shared) AS auth_shared,
+          (ev2 = {_ev("login")}
            AND (login_shared OR (iid, ts::DATE) IN (SELECT iid, day FROM multi_ua))) AS auth_ambiguous,
           twin_principal, is_copy
         FROM k2"""
@@ -435,13 +435,14 @@ def _still_answered_sql(opts: AuthOptions) -> str:
     no_login = _ev(NO_LOGIN)
     # IN, not a LEFT JOIN: the optimizer built a join's hash table of the 10M wide rows (mark joins
     # build on the small side)
+    # the evidence after each step is a column of its own (ev1, ev2), not `* REPLACE`: Spark has none
     k1 = f"""k1 AS (
-          SELECT k.* REPLACE (CASE WHEN k.auth_evidence = {no_login}
+          SELECT k.*, CASE WHEN k.auth_evidence = {no_login}
                    AND (k.cid, k.ts::DATE) IN (SELECT cid, day FROM resumed_all) THEN {_ev(RESUMED)}
-                 ELSE k.auth_evidence END AS auth_evidence)
+                 ELSE k.auth_evidence END AS ev1
           FROM k)"""
     if opts.answered_after is None:
-        return f"{k1}, k2 AS (SELECT * FROM k1)"
+        return f"{k1}, k2 AS (SELECT *, ev1 AS ev2 FROM k1)"
     after = sql_str(opts.answered_after.isoformat())
     visible = ", ".join(_ev(ev) for ev, st in EVIDENCE_STATE.items() if st in ("authenticated", "trusted"))
     return f"""fixed AS (  -- the first refusal of a record to a caller without credentials after the window
@@ -455,8 +456,8 @@ def _still_answered_sql(opts: AuthOptions) -> str:
                      AND (kn.cid, kn.day) IN (SELECT cid, day FROM resumed_all))),
         {k1},
         k2 AS (
-          SELECT k1.* REPLACE (CASE WHEN auth_evidence IN ({overridden}) AND cid IN (SELECT cid FROM still)
-              THEN {_ev(STILL_ANSWERED)} ELSE auth_evidence END AS auth_evidence)
+          SELECT k1.*, CASE WHEN ev1 IN ({overridden}) AND cid IN (SELECT cid FROM still)
+              THEN {_ev(STILL_ANSWERED)} ELSE ev1 END AS ev2
           FROM k1)"""
 
 

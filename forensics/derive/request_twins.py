@@ -3,8 +3,8 @@
 Two events are twins when they come from sources of different formats, have the same client
 address, method, path and status, and lie within ``TWIN_MAX_SKEW`` of each other (servers stamp
 the start or the end of a request, with or without fractions of a second). Each event pairs with
-the nearest such event of the other format (two ASOF joins, one per direction: bounded memory,
-no pairwise blow-up on busy keys such as a monitor's health checks).
+the nearest such event of the other format (windows over both formats' events in time order, one
+per direction: bounded memory, no pairwise blow-up on busy keys such as a monitor's health checks).
 
 What twins are for:
 
@@ -59,18 +59,35 @@ def _side(fmt: str) -> str:
 
 
 def _pair_sql(first: str, second: str, skew_us: int) -> str:
-    key = "a.ip = b.ip AND a.m = b.m AND a.p = b.p AND a.st = b.st"
+    """Each event of ``first`` with the nearest event of ``second`` at or before it and at or after
+    it (same key): two windows over both sides in time order — the last ``second`` event up to
+    the row, the first from it on (the equal-time ties to the smallest (source_id, line_no), as
+    the choice between the two below) — then the nearer within the skew. A window, not an ASOF
+    join: both engines run it (Spark has no ASOF join), and ties no longer fall to chance."""
+    order = "PARTITION BY ip, m, p, st ORDER BY t"
+    other = "CASE WHEN kind = 0 THEN {'t': t, 's': bs, 'l': bl} END"
     return f"""
     INSERT INTO request_twins
     WITH a AS ({_side(first)}), b AS ({_side(second)}),
-    near AS (
-      SELECT a.source_id, a.line_no, b.source_id AS copy_source_id, b.line_no AS copy_line_no,
-        a.t - b.t AS d
-      FROM a ASOF JOIN b ON {key} AND a.t >= b.t
+    u AS (
+      SELECT ip, m, p, st, t, 1 AS kind, source_id, line_no, NULL::INTEGER AS bs, NULL::BIGINT AS bl FROM a
       UNION ALL
-      SELECT a.source_id, a.line_no, b.source_id, b.line_no, b.t - a.t
-      FROM a ASOF JOIN b ON {key} AND a.nt >= b.nt)
-    SELECT source_id, line_no, arg_min(copy_source_id, (d, copy_source_id, copy_line_no)),
-      arg_min(copy_line_no, (d, copy_source_id, copy_line_no)), min(d) / 1000.0
+      SELECT ip, m, p, st, t, 0, NULL, NULL, source_id, line_no FROM b),
+    w AS (
+      SELECT source_id, line_no, t, kind,
+        last_value({other} IGNORE NULLS) OVER ({order}, kind, bs DESC, bl DESC
+          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS before,
+        first_value({other} IGNORE NULLS) OVER ({order}, kind DESC, bs, bl
+          ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS after
+      FROM u),
+    near AS (
+      SELECT source_id, line_no, before.s AS copy_source_id, before.l AS copy_line_no, t - before.t AS d
+      FROM w WHERE kind = 1 AND before IS NOT NULL
+      UNION ALL
+      SELECT source_id, line_no, after.s, after.l, after.t - t
+      FROM w WHERE kind = 1 AND after IS NOT NULL)
+    SELECT source_id, line_no,
+      arg_min(copy_source_id, {{'d': d, 's': copy_source_id, 'l': copy_line_no}}),
+      arg_min(copy_line_no, {{'d': d, 's': copy_source_id, 'l': copy_line_no}}), min(d) / 1000.0
     FROM near WHERE d <= {skew_us}
     GROUP BY source_id, line_no"""

@@ -14,7 +14,9 @@ same text (each has a test in tests/test_spark_dialect.py that runs both engines
   sorted by the ORDER BY keys, NULL keys last as DuckDB sorts them;
 * ``epoch(ts)`` — DuckDB's seconds keep the microseconds (a DOUBLE); Spark's ``unix_timestamp``
   truncates them: ``unix_micros(ts) / 1e6``;
-* ``INT128``/``HUGEINT`` — ``DECIMAL(38, 0)``.
+* ``INT128``/``HUGEINT`` — ``DECIMAL(38, 0)``;
+* ``len(list)`` — ``size``: the project writes ``len`` for lists and ``length`` for strings;
+* ``[f(x) FOR x IN list IF p(x)]`` — ``transform(filter(…))``; ``AS MATERIALIZED`` is dropped.
 
 What cannot be carried (a construct with no Spark form) raises ``SparkDialectError`` naming it,
 never a statement that runs and answers differently.
@@ -22,6 +24,9 @@ never a statement that runs and answers differently.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
 import sqlglot
@@ -29,6 +34,8 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from forensics.errors import ForensicsError
+
+LIST_LEN = re.compile(r"\blen\s*\(", re.IGNORECASE)
 
 
 class SparkDialectError(ForensicsError):
@@ -147,7 +154,32 @@ def _wrap(node: exp.Expression) -> exp.Expr:
     return node
 
 
-def _rewrite(node: exp.Expression) -> exp.Expr:
+def _comprehension(node: exp.Array) -> exp.Expr:
+    """``[f(x) FOR x IN list IF p(x)]`` as ``transform(filter(list, x -> p(x)), x -> f(x))``."""
+    inner = node.expressions[0]
+    var = inner.expression
+    source = inner.args["iterator"].transform(_rewrite)
+    condition = inner.args.get("condition")
+    if condition is not None:
+        source = exp.ArrayFilter(
+            this=source, expression=exp.Lambda(this=condition.transform(_rewrite), expressions=[var.copy()])
+        )
+    return exp.Transform(
+        this=source, expression=exp.Lambda(this=inner.this.transform(_rewrite), expressions=[var.copy()])
+    )
+
+
+def _rewrite(node: exp.Expr) -> exp.Expr:
+    if (
+        isinstance(node, exp.Array)
+        and len(node.expressions) == 1
+        and isinstance(node.expressions[0], exp.Comprehension)
+    ):
+        return _comprehension(node)
+    if isinstance(node, exp.CTE) and node.args.get("materialized"):
+        node = node.copy()
+        node.set("materialized", None)  # a hint to DuckDB's planner; Spark has no such clause
+        return node
     if isinstance(node, exp.Bracket):
         return _element_at(node)
     if isinstance(node, exp.TimeToUnix):
@@ -157,6 +189,8 @@ def _rewrite(node: exp.Expression) -> exp.Expr:
         )
     if isinstance(node, exp.Anonymous):
         name = node.name.upper()
+        if name == "EPOCH_US":
+            return exp.Anonymous(this="UNIX_MICROS", expressions=list(node.expressions))
         if name == "LIST_POSITION":
             found = exp.Anonymous(this="ARRAY_POSITION", expressions=list(node.expressions))
             return exp.Nullif(this=found, expression=exp.Literal.number(0))
@@ -174,20 +208,34 @@ def _literal(value: Any) -> exp.Expr:
         return exp.Boolean(this=value)
     if isinstance(value, int | float):
         return exp.Literal.number(value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return exp.cast(exp.Literal.string(value.isoformat()), "TIMESTAMP")  # an instant (UTC session)
+    if isinstance(value, date | datetime):
+        return exp.Literal.string(value.isoformat())
     return exp.Literal.string(str(value))
 
 
-def parse(sql: str, params: list[Any] | tuple[Any, ...] | None = None) -> exp.Expr:
-    """One DuckDB statement as a sqlglot tree, its ``?`` placeholders bound to ``params``."""
+def parse(sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> exp.Expr:
+    """One DuckDB statement as a sqlglot tree, its ``?`` (or ``$name``) placeholders bound to
+    ``params`` (a sequence, or a mapping by name)."""
+    # The project's SQL writes len() for a list's length and length() for a string's (sqlglot reads
+    # both as one LENGTH, which Spark takes for strings only)
+    sql = LIST_LEN.sub("array_length(", sql)
     try:
         tree = sqlglot.parse_one(sql, read="duckdb", error_level=ErrorLevel.RAISE)
     except sqlglot.errors.ParseError as exc:
         raise SparkDialectError(f"cannot parse as DuckDB SQL: {exc}") from exc
     if params:
-        values = iter(params)
+        positional = iter(params) if not isinstance(params, Mapping) else iter(())
 
         def bind(node: exp.Expr) -> exp.Expr:
-            return _literal(next(values)) if isinstance(node, exp.Placeholder) else node
+            if not isinstance(node, exp.Placeholder):
+                return node
+            if isinstance(params, Mapping):
+                if node.name not in params:
+                    raise SparkDialectError(f"no value for the parameter ${node.name}")
+                return _literal(params[node.name])
+            return _literal(next(positional))
 
         tree = tree.transform(bind)
     return tree

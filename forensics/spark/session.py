@@ -21,7 +21,8 @@ a Parquet export (``forensics export --parquet``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,19 @@ def local_session(cores: int = 2, memory: str = "2g") -> SparkSession:
     return session
 
 
+def _instant(value: Any) -> Any:
+    """PySpark hands a TIMESTAMP over as a naive datetime in the driver's local time; DuckDB hands
+    a TIMESTAMPTZ over as an aware one. Aware it is (the same instant)."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.astimezone(UTC)
+    return value
+
+
+def _temporary(tree: exp.Create) -> bool:
+    props = tree.args.get("properties")
+    return bool(props and any(isinstance(p, exp.TemporaryProperty) for p in props.expressions))
+
+
 class SparkResult:
     """The rows of one statement (none for DDL)."""
 
@@ -67,7 +81,9 @@ class SparkResult:
 
     def _all(self) -> list[tuple[Any, ...]]:
         if self._rows is None:
-            self._rows = [] if self._frame is None else [tuple(r) for r in self._frame.collect()]
+            self._rows = (
+                [] if self._frame is None else [tuple(map(_instant, r)) for r in self._frame.collect()]
+            )
         return self._rows
 
     def fetchone(self) -> tuple[Any, ...] | None:
@@ -98,11 +114,19 @@ class SparkResult:
 class SparkConnection:
     """Runs the stages' DuckDB-dialect statements on ``session`` (see the module docstring)."""
 
-    def __init__(self, session: SparkSession, statements: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        session: SparkSession,
+        statements: list[str] | None = None,
+        catalog: dict[str, tuple[str, bool]] | None = None,
+    ) -> None:
         self.session = session
         # the Spark SQL run, in order (tests and the census read it; a cursor adds to its connection's)
         self.statements: list[str] = [] if statements is None else statements
         self._result = SparkResult(None)
+        # what DuckDB's catalog would list (duckdb_tables(), duckdb_views()): name -> (kind,
+        # temporary); every name is a temporary view to Spark, the stages ask which it would be
+        self.catalog: dict[str, tuple[str, bool]] = {} if catalog is None else catalog
 
     # DuckDB's connection answers for its last statement's rows; so does this one
     def fetchone(self) -> tuple[Any, ...] | None:
@@ -121,7 +145,7 @@ class SparkConnection:
 
     def cursor(self) -> SparkConnection:
         """Another handle on the same session, with rows of its own (as DuckDB's cursor)."""
-        return SparkConnection(self.session, self.statements)
+        return SparkConnection(self.session, self.statements, self.catalog)
 
     def close(self) -> None:
         self._result = SparkResult(None)
@@ -131,6 +155,7 @@ class SparkConnection:
 
     def unregister(self, name: str) -> None:
         self.session.catalog.dropTempView(name)
+        self.catalog.pop(name, None)
 
     def load_parquet(self, folder: str | Path, tables: Sequence[str]) -> None:
         """Name each of ``tables`` after the Parquet at ``folder/<table>`` (a file or a hive folder)."""
@@ -145,6 +170,7 @@ class SparkConnection:
             else:
                 frame = reader.parquet(str(path.with_suffix(".parquet")))
             frame.createOrReplaceTempView(name)
+            self.catalog[name] = ("table", False)
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
         """``frame`` as a view: text columns (pandas ``object``) as strings, so a column of None
@@ -167,21 +193,22 @@ class SparkConnection:
             columns.append(values)
         rows = list(zip(*columns, strict=True)) if columns else []
         self.session.createDataFrame(rows, T.StructType(fields)).createOrReplaceTempView(name)
+        self.catalog[name] = ("view", True)
 
     def _run(self, sql: str) -> DataFrame:
         self.statements.append(sql)
         return self.session.sql(sql)
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> SparkConnection:
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> SparkConnection:
         """Run one statement; its rows (if any) are this connection's to fetch, as in DuckDB."""
         self._result = self._statement(sql, params)
         return self
 
-    def _statement(self, sql: str, params: Sequence[Any] | None) -> SparkResult:
+    def _statement(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> SparkResult:
         head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
         if head in NO_OP_COMMANDS:
             return SparkResult(None)
-        tree = parse(sql, list(params) if params is not None else None)
+        tree = parse(sql, params)
         if isinstance(tree, NO_OPS):
             return SparkResult(None)
         if isinstance(tree, exp.Create):
@@ -192,11 +219,12 @@ class SparkConnection:
                 if not self.session.catalog.tableExists(name) and not tree.args.get("exists"):
                     raise SparkDialectError(f"DROP {name}: no such table or view")
                 self.session.catalog.dropTempView(name)
+                self.catalog.pop(name, None)
             return SparkResult(None)
         if isinstance(tree, exp.Insert):
             return self._insert(tree)
         if isinstance(tree, exp.Query):
-            return SparkResult(self._run(to_spark(tree)))
+            return SparkResult(self._run(to_spark(self._with_catalog(tree))))
         raise SparkDialectError(f"{type(tree).__name__} statements are not run on Spark: {sql[:80]!r}")
 
     def _create(self, tree: exp.Create) -> SparkResult:
@@ -218,12 +246,38 @@ class SparkConnection:
             if tree.args.get("exists"):
                 return SparkResult(None)
             raise SparkDialectError(f"CREATE {kind} {name}: it exists")
-        query = to_spark(body)
+        query = to_spark(self._with_catalog(body))
         if kind == "VIEW":
             self._run(f"CREATE OR REPLACE TEMP VIEW `{name}` AS {query}")
         else:
             self._run(query).localCheckpoint(eager=True).createOrReplaceTempView(name)
+        self.catalog[name] = (kind.lower(), bool(tree.args.get("temporary")) or _temporary(tree))
         return SparkResult(None)
+
+    def _with_catalog(self, tree: exp.Expr) -> exp.Expr:
+        """``duckdb_tables()``/``duckdb_views()`` read as views of ``self.catalog`` (made now)."""
+        wanted = {
+            t.this.name.lower()
+            for t in tree.find_all(exp.Table)
+            if isinstance(t.this, exp.Anonymous) and t.this.name.lower() in ("duckdb_tables", "duckdb_views")
+        }
+        for function in wanted:
+            kind = "table" if function == "duckdb_tables" else "view"
+            names = [(n, temp) for n, (k, temp) in sorted(self.catalog.items()) if k == kind]
+            schema = (
+                f"{kind}_name STRING, temporary BOOLEAN, schema_name STRING, internal BOOLEAN, comment STRING"
+            )
+            rows = [(n, temp, "main", False, None) for n, temp in names]
+            self.session.createDataFrame(rows, schema).createOrReplaceTempView(f"__{function}")
+
+        def swap(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous):
+                function = node.this.name.lower()
+                if function in wanted:
+                    return exp.to_table(f"__{function}")
+            return node
+
+        return tree.transform(swap) if wanted else tree
 
     def _insert(self, tree: exp.Insert) -> SparkResult:
         name = tree.this.name

@@ -99,7 +99,7 @@ def _tick(
 def _temp_dir(con: duckdb.DuckDBPyConnection) -> Path | None:
     try:
         row = con.execute("SELECT current_setting('temp_directory')").fetchone()
-    except duckdb.Error:
+    except Exception:  # a closed connection, or another engine (Spark) with no such setting
         return None
     return Path(row[0]) if row and row[0] else None
 
