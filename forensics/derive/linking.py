@@ -199,12 +199,28 @@ def _crowd_walks(case: Case) -> None:
     )
 
     def nearest(direction: str) -> str:
-        sign, cmp, pick = ("-", "<=", "arg_max") if direction == "pred" else ("+", ">=", "arg_min")
+        """Per read and id step, the latest read of the id below (earliest of the id above) at or
+        before (after) it: a window over the reads and the wanted ids in time order, the reads
+        of an instant first (last) — not an ASOF join, which Spark has not; ties to the lowest
+        node (an ASOF join left them to chance)."""
+        sign, pick = ("-", "arg_max") if direction == "pred" else ("+", "arg_min")
+        hit = "CASE WHEN kind = 0 THEN {'n': node, 't': ts} END"
+        if direction == "pred":
+            window = (
+                f"last_value({hit} IGNORE NULLS) OVER (PARTITION BY route, id ORDER BY ts, kind, node DESC "
+            )
+            window += "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        else:
+            window = (
+                f"first_value({hit} IGNORE NULLS) OVER (PARTITION BY route, id ORDER BY ts, kind DESC, node "
+            )
+            window += "ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)"
         parts = " UNION ALL ".join(
-            f"""SELECT y.node, x.node AS other, x.ts AS other_ts FROM
-                  (SELECT *, rid {sign} {d} AS want FROM _cr) y
-                ASOF JOIN _cr x ON x.route = y.route AND x.rid = y.want AND x.ts {cmp} y.ts
-                WHERE abs(epoch(x.ts) - epoch(y.ts)) <= {gap}"""
+            f"""SELECT node, hit.n AS other, hit.t AS other_ts FROM (
+                  SELECT kind, node, ts, {window} AS hit FROM (
+                    SELECT route, rid AS id, ts, 0 AS kind, node FROM _cr
+                    UNION ALL SELECT route, rid {sign} {d}, ts, 1, node FROM _cr))
+                WHERE kind = 1 AND hit IS NOT NULL AND abs(epoch(hit.t) - epoch(ts)) <= {gap}"""
             for d in range(1, ENUM_MAX_ID_STEP + 1)
         )
         return f"SELECT node, {pick}(other, other_ts) AS other FROM ({parts}) GROUP BY node"
@@ -259,15 +275,17 @@ def _base_links_sql() -> str:
           SELECT session_id, principal, min(session_id) OVER (PARTITION BY principal) AS root
           FROM s WHERE principal IS NOT NULL),
         net_ua AS (
-          SELECT DISTINCT s.session_id, i.link_net AS net, ua, s.first_seen, s.last_seen
-          FROM s, unnest(s.user_agents) AS u(ua), unnest(s.ips) AS p(ip)
+          SELECT DISTINCT s.session_id, i.link_net AS net, s.ua, s.first_seen, s.last_seen
+          FROM (SELECT *, unnest(user_agents) AS ua FROM s) s  -- (lists unnested in a select list:
+          JOIN (SELECT session_id, unnest(ips) AS ip FROM s) p USING (session_id)  -- both engines)
           JOIN ip_info i ON i.client_ip = p.ip
           WHERE s.principal IS NULL AND s.logged_in = 0
             AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.client = s.client)),  -- a login fingerprint
         net_chain AS (  -- one network + user agent, active without a long pause
           SELECT session_id, net, ua, lag(session_id) OVER w AS prev_session,
-            epoch(first_seen) - epoch(max(last_seen) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING
-                                                           AND 1 PRECEDING)) AS pause
+            epoch(first_seen) - epoch(max(last_seen) OVER (  -- (the window written out: Spark
+              PARTITION BY net, ua ORDER BY first_seen, session_id  -- extends no named window)
+              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) AS pause
           FROM net_ua WINDOW w AS (PARTITION BY net, ua ORDER BY first_seen, session_id)),
         own AS (  -- a session's own reads walk the ids: mostly small steps, in time order
           SELECT session_id, count(*) AS n,
@@ -311,12 +329,14 @@ def _base_links_sql() -> str:
             -- the copies' session is one person only when its copies' originals are one session:
             -- an app log's copies carry no user agent, so a copy session of an address where
             -- several people (and a monitor) call from would tie them all together
-            count(DISTINCT a.session_id) OVER (PARTITION BY b.session_id) AS originals
+            -- (one original: the least and the greatest are one; Spark has no DISTINCT window)
+            min(a.session_id) OVER (PARTITION BY b.session_id)
+              = max(a.session_id) OVER (PARTITION BY b.session_id) AS one_original
           FROM request_twins t  -- one request, two logs
           JOIN request_session a ON a.source_id = t.source_id AND a.line_no = t.line_no
           JOIN request_session b ON b.source_id = t.copy_source_id AND b.line_no = t.copy_line_no
           WHERE a.session_id <> b.session_id)
-        WHERE originals = 1
+        WHERE one_original
         UNION
         SELECT session_id, prev_session, 'client',
           'client ' || client || ' (it logged in, never two logins at once) back after '

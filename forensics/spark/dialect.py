@@ -61,7 +61,7 @@ def _element_at(node: exp.Bracket) -> exp.Expr:
     return exp.Anonymous(this="TRY_ELEMENT_AT", expressions=[node.this, exp.cast(index, "INT")])
 
 
-def _slice(target: exp.Expression, bounds: exp.Slice) -> exp.Expr:
+def _slice(target: exp.Expr, bounds: exp.Slice) -> exp.Expr:
     """``list[a:b]`` (1-based, both ends in) as ``slice(list, a, b - a + 1)``: literal bounds only."""
     start, end = bounds.this, bounds.expression
     if (
@@ -88,7 +88,8 @@ def _full_match(node: exp.RegexpFullMatch) -> exp.Expr:
     return exp.RegexpLike(this=node.this, expression=anchored)
 
 
-def _ordered_list(node: exp.ArrayAgg) -> exp.Expr:
+def _ordered_list(node: exp.ArrayAgg, where: exp.Expr | None = None) -> exp.Expr:
+    """(``where``: the aggregate's FILTER clause, which stays on the collecting aggregate.)"""
     inner = node.this
     if not isinstance(inner, exp.Order):
         value = inner
@@ -114,7 +115,10 @@ def _ordered_list(node: exp.ArrayAgg) -> exp.Expr:
         )
         collected = exp.Anonymous(
             this="SORT_ARRAY",
-            expressions=[exp.Anonymous(this="COLLECT_SET", expressions=[member]), exp.true()],
+            expressions=[
+                _filtered(exp.Anonymous(this="COLLECT_SET", expressions=[member]), where),
+                exp.true(),
+            ],
         )
         return exp.Transform(
             this=collected,
@@ -132,7 +136,9 @@ def _ordered_list(node: exp.ArrayAgg) -> exp.Expr:
         fields.append(exp.alias_(exp.not_(flag) if k.args.get("desc") else flag, f"n{i}"))
         fields.append(exp.alias_(k.this, f"k{i}"))
     fields.append(exp.alias_(value, "v"))
-    ordered: exp.Expr = exp.Anonymous(this="COLLECT_LIST", expressions=[exp.Struct(expressions=fields)])
+    ordered: exp.Expr = _filtered(
+        exp.Anonymous(this="COLLECT_LIST", expressions=[exp.Struct(expressions=fields)]), where
+    )
     if keys:
         ascending = exp.true() if not keys[0].args.get("desc") else exp.false()
         ordered = exp.Anonymous(this="SORT_ARRAY", expressions=[ordered, ascending])
@@ -145,8 +151,14 @@ def _ordered_list(node: exp.ArrayAgg) -> exp.Expr:
     )
 
 
-def _wrap(node: exp.Expression) -> exp.Expr:
+def _filtered(aggregate: exp.Expr, where: exp.Expr | None) -> exp.Expr:
+    return aggregate if where is None else exp.Filter(this=aggregate, expression=where)
+
+
+def _wrap(node: exp.Expr) -> exp.Expr:
     """The rewrites that wrap an expression (second pass: what they wrap is rewritten already)."""
+    if isinstance(node, exp.Filter) and isinstance(node.this, exp.ArrayAgg):
+        return _ordered_list(node.this, node.expression)
     if isinstance(node, exp.RegexpFullMatch):
         return _full_match(node)
     if isinstance(node, exp.ArrayAgg):
