@@ -133,9 +133,7 @@ def _gatherer(
             fmt.matches(con, lines)
             seen.add(bind_any(fmt, lines), lines, cuts)
         except Exception as exc:  # a crash: counted, the lines kept for the report
-            tally.problem(
-                "crash", f"{fmt.name} sniff/bind {type(exc).__name__}: {exc} on {lines[:3]!r}"
-            )
+            tally.problem("crash", f"{fmt.name} sniff/bind {type(exc).__name__}: {exc} on {lines[:3]!r}")
 
     return gather
 
@@ -145,9 +143,7 @@ def real_files() -> list[Path]:
     for d in REAL_DIRS:
         if d.is_dir():
             out += [
-                p
-                for p in sorted(d.rglob("*"))
-                if p.is_file() and p.suffix not in (".md", ".json", ".txt")
+                p for p in sorted(d.rglob("*")) if p.is_file() and p.suffix not in (".md", ".json", ".txt")
             ]
     return [p for p in out if "licenses" not in p.parts and p.stat().st_size < 20 << 20]
 
@@ -205,17 +201,13 @@ def files_phase(deadline: float, max_runs: int, seed: int, tally: Tally) -> None
                     elif how.endswith("corrupt"):
                         for _ in range(rng.randint(1, 5)):
                             packed[rng.randrange(10, max(11, len(packed)))] = rng.randrange(256)
-                    name.with_suffix(name.suffix + "." + how.split("-")[0]).write_bytes(
-                        bytes(packed)
-                    )
+                    name.with_suffix(name.suffix + "." + how.split("-")[0]).write_bytes(bytes(packed))
                 tally.n["files"] += 1
             case = Path(tmp) / "case.duckdb"
             args = [CLI, "ingest", str(case), str(ev), "--tz", TZ]
             if rng.random() < 0.2:
                 args += ["--format", rng.choice(sorted(formats.REGISTRY))]
-            proc = subprocess.run(
-                args, capture_output=True, text=True, timeout=600, cwd=ROOT, check=False
-            )
+            proc = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT, check=False)
             tally.n["ingest runs"] += 1
             if proc.returncode not in (0, 1) or "Traceback" in proc.stderr:
                 tally.problem("crash", f"exit {proc.returncode}: {proc.stderr[-1200:]}")
@@ -268,16 +260,10 @@ def check_case(case: Path, plain: dict[str, bytes], tally: Tally) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument(
-        "--examples", type=int, default=2000, help="hypothesis examples per format (phase 1)"
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--examples", type=int, default=2000, help="hypothesis examples per format (phase 1)")
     ap.add_argument("--minutes", type=float, default=10.0, help="total time budget")
-    ap.add_argument(
-        "--file-runs", type=int, default=10_000, help="at most this many ingest subprocesses"
-    )
+    ap.add_argument("--file-runs", type=int, default=10_000, help="at most this many ingest subprocesses")
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--skip-lines", action="store_true")
     ap.add_argument("--skip-files", action="store_true")

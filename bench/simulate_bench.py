@@ -1,6 +1,6 @@
 """Generation time of `forensics simulate` for a year at scale 1 and 10.
 
-    python bench/simulate_bench.py [--scales 1 10]
+python bench/simulate_bench.py [--scales 1 10]
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ def main() -> None:
             lines = truth["evidence"]["lines"]
             size = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
             n = lines["nginx"] + lines["app"]
-            print(f"--days {args.days} --scale {scale:g}: {n:,} lines ({lines['nginx']:,} nginx + "
-                  f"{lines['app']:,} app), {size / 1e6:.0f} MB, {took:.1f}s ({n / took:,.0f} lines/s)")
+            print(
+                f"--days {args.days} --scale {scale:g}: {n:,} lines ({lines['nginx']:,} nginx + "
+                f"{lines['app']:,} app), {size / 1e6:.0f} MB, {took:.1f}s ({n / took:,.0f} lines/s)"
+            )
 
 
 if __name__ == "__main__":

@@ -35,24 +35,6 @@ sys.path.insert(0, str(ROOT))
 EVIDENCE_TABLES = ("events", "sources", "rejects", "meta", "case_log")
 
 
-def _duckdb_from(folder: Path) -> Any:
-    import duckdb
-
-    con = duckdb.connect()
-    for table in EVIDENCE_TABLES:
-        source = (
-            f"read_parquet('{folder}/{table}/*/*.parquet', hive_partitioning = false)"
-            if (folder / table).is_dir()
-            else f"'{folder / table}.parquet'"
-        )
-        con.execute(f"CREATE TABLE {table} AS SELECT * FROM {source}")
-    con.execute("CREATE TABLE _meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    con.execute("INSERT INTO _meta SELECT * FROM meta")
-    con.execute("DROP TABLE meta")
-    con.execute("ALTER TABLE _meta RENAME TO meta")
-    return con
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--evidence", type=Path, default=ROOT / "sample_logs" / "evidence")
@@ -63,6 +45,7 @@ def main() -> int:
     from forensics.derive import actors, auth, routes
     from forensics.derive.network import Trusted
     from forensics.spark.session import SparkConnection, local_session
+    from tests.test_spark import duckdb_from  # the export read into DuckDB, as the tests read it
 
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
@@ -76,7 +59,7 @@ def main() -> int:
         if truth.exists()
         else None
     )
-    duck = _duckdb_from(args.work / "parquet")
+    duck = duckdb_from(args.work / "parquet")
     started = time.monotonic()
     spark = SparkConnection(local_session())
     spark.load_parquet(args.work / "parquet", EVIDENCE_TABLES)
@@ -110,7 +93,7 @@ def main() -> int:
             run(spark)
         except Exception as exc:  # the point of the census: where Spark stops, and why
             message = re.sub(r"\s+", " ", str(exc)).split("JVM stacktrace")[0][:300]
-            print(f"{name:<16} {t1 - t0:>9.1f} {'—':>9}  failed: {message}")
+            print(f"{name:<16} {t1 - t0:>9.1f} {'—':>9}  failed: {message}", flush=True)
             return 1
         t2 = time.monotonic()
         verdicts = []
@@ -119,7 +102,7 @@ def main() -> int:
             want = sorted(duck.execute(f"SELECT {cols} FROM {table}").fetchall(), key=repr)
             got = sorted(spark.execute(f"SELECT {cols} FROM {table}").fetchall(), key=repr)
             verdicts.append(f"{table} {len(want):,} rows " + ("identical" if got == want else "DIFFER"))
-        print(f"{name:<16} {t1 - t0:>9.1f} {t2 - t1:>9.1f}  {'; '.join(verdicts)}")
+        print(f"{name:<16} {t1 - t0:>9.1f} {t2 - t1:>9.1f}  {'; '.join(verdicts)}", flush=True)
         if any(v.endswith("DIFFER") for v in verdicts):
             return 1
     return 0

@@ -173,7 +173,7 @@ def _export(case_path: Path, folder: Path) -> None:
         export_parquet(case, folder)
 
 
-def _duckdb_from(folder: Path) -> duckdb.DuckDBPyConnection:
+def duckdb_from(folder: Path) -> duckdb.DuckDBPyConnection:
     """A fresh DuckDB holding the export's evidence tables."""
     con = duckdb.connect()
     for table in EVIDENCE_TABLES:
@@ -200,7 +200,7 @@ def _routes_on_both(spark: Any, case_path: Path, tmp: Path, opts: routes.RouteOp
     on_spark.load_parquet(folder, EVIDENCE_TABLES)
     routes._build(on_spark, opts)  # type: ignore[arg-type]
     got = on_spark.execute("SELECT * FROM routes").df()
-    con = _duckdb_from(folder)
+    con = duckdb_from(folder)
     routes._build(con, opts)
     want = con.execute("SELECT * FROM routes").df()
     assert len(want) > 0
@@ -272,7 +272,7 @@ def _evidence_on_both(spark: Any, case_path: Path, folder: Path) -> tuple[Any, d
     _export(case_path, folder)
     on_spark = SparkConnection(spark)
     on_spark.load_parquet(folder, EVIDENCE_TABLES)
-    return on_spark, _duckdb_from(folder)
+    return on_spark, duckdb_from(folder)
 
 
 def test_ip_info_on_spark_equals_duckdbs(spark: Any, tmp_path: Path) -> None:

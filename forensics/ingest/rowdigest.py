@@ -114,6 +114,20 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> object:
     return row[0] if row else None
 
 
+def compute_recorded(
+    con: duckdb.DuckDBPyConnection, columns_by_source: dict[int, dict[str, tuple[str, ...]]]
+) -> dict[int, dict[str, RowDigest]]:
+    """``compute`` for sources whose recorded column lists differ (one pass per distinct list):
+    what verify and verify_parquet recompute against the case log."""
+    by_columns: dict[tuple[tuple[str, tuple[str, ...]], ...], list[int]] = {}
+    for sid, columns in columns_by_source.items():
+        by_columns.setdefault(tuple(sorted(columns.items())), []).append(sid)
+    out: dict[int, dict[str, RowDigest]] = {}
+    for columns_key, sids in by_columns.items():
+        out.update(compute(con, sids, dict(columns_key)))
+    return out
+
+
 def compute(
     con: duckdb.DuckDBPyConnection,
     source_ids: Iterable[int],

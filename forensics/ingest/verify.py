@@ -122,16 +122,16 @@ def verify(
     a damaged case is left as found either way."""
     structure = _structure(case)
     broken: list[str] = []
-    chain = _guarded(broken, "the case log", lambda: custody.check_chain(case.con))
+    chain = guarded(broken, "the case log", lambda: custody.check_chain(case.con))
     result = Verification(
         chain=chain or custody.ChainCheck(0, custody.GENESIS, [], []),
-        evidence=_guarded(broken, "the evidence files", lambda: _evidence(case, progress)) or [],
-        digests=_guarded(broken, "the sources digests", lambda: _digests(case)) or [],
-        accounting=_guarded(broken, "the accounting", lambda: _accounting(case)) or [],
-        head=_guarded(broken, "the head", lambda: check_head(case, expected_head)) if expected_head else None,
+        evidence=guarded(broken, "the evidence files", lambda: _evidence(case, progress)) or [],
+        digests=guarded(broken, "the sources digests", lambda: _digests(case)) or [],
+        accounting=guarded(broken, "the accounting", lambda: _accounting(case)) or [],
+        head=guarded(broken, "the head", lambda: check_head(case, expected_head)) if expected_head else None,
     )
     notes: list[str] = []
-    result.rows = _guarded(broken, "the row digests", lambda: _rows(case, notes)) or []
+    result.rows = guarded(broken, "the row digests", lambda: _rows(case, notes)) or []
     result.notes = notes
     result.structure = structure + broken
     if expected_head is not None and result.head is None:
@@ -156,7 +156,7 @@ def log_verification(case: Case, expected_head: str | None, result: Verification
     return case.log_head()
 
 
-def _guarded(problems: list[str], what: str, check: Callable[[], T]) -> T | None:
+def guarded(problems: list[str], what: str, check: Callable[[], T]) -> T | None:
     """Run one check; an error (a table missing, a damaged file) becomes a named problem."""
     try:
         return check()
@@ -282,17 +282,15 @@ def _rows(case: Case, notes: list[str]) -> list[str]:
                 f"source {sid}: its rows were recorded (case log entry {rec.seq}) but the source is gone"
             )
     checked = {sid: rec for sid, rec in recorded.items() if sources.get(sid, ("", ""))[1] == "ingested"}
-    by_columns: dict[tuple[tuple[str, tuple[str, ...]], ...], list[int]] = {}
+    columns: dict[int, dict[str, tuple[str, ...]]] = {}
     for sid, rec in sorted(checked.items()):
         if rec.algorithm != rowdigest.ALGORITHM:
             out.append(
                 f"source {sid}: unknown row digest algorithm {rec.algorithm!r} (case log entry {rec.seq})"
             )
             continue
-        by_columns.setdefault(tuple(sorted(rec.columns.items())), []).append(sid)
-    now: dict[int, dict[str, rowdigest.RowDigest]] = {}
-    for columns, sids in by_columns.items():  # one pass over the tables per column list
-        now.update(rowdigest.compute(con, sids, dict(columns)))
+        columns[sid] = rec.columns
+    now = rowdigest.compute_recorded(con, columns)
     for sid in sorted(now):
         rec = checked[sid]
         for table, was in rec.digests.items():

@@ -50,6 +50,7 @@ import duckdb
 
 from forensics.errors import EmptyCaseError, ExportError
 from forensics.ingest import rowdigest
+from forensics.ingest.evidence import sha256_file
 from forensics.publish.parquet_check import (
     DAY,
     EVENTS,
@@ -62,9 +63,9 @@ from forensics.publish.parquet_check import (
     ParquetCheck,
     column_types,
     data_files,
-    sha256_file,
     verify_parquet,
 )
+from forensics.publish.writers import pid_alive
 from forensics.store import custody
 from forensics.store.case import ROW_DIGESTS_FROM, Case, is_disk_full, tool_version
 from forensics.store.db import sql_str, transaction
@@ -338,24 +339,12 @@ def _remove_leftovers(out: Path) -> list[str]:
     if parent.is_dir():
         for path in parent.iterdir():
             m = pattern.match(path.name)
-            if m and path.is_dir() and not path.is_symlink() and not _alive(int(m["pid"])):
+            if m and path.is_dir() and not path.is_symlink() and not pid_alive(int(m["pid"])):
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path.name)
     return (
         [f"removed {len(removed)} temporary folder(s) a killed export left beside {out}"] if removed else []
     )
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _reason(exc: BaseException) -> str:

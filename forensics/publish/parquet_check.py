@@ -22,10 +22,9 @@ A table, file or check that cannot be read is a named problem, never a crash.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,9 @@ import duckdb
 
 from forensics.errors import ExportError
 from forensics.ingest import rowdigest
+from forensics.ingest.evidence import sha256_file
 from forensics.ingest.forget import forgotten_rows
+from forensics.ingest.verify import guarded
 from forensics.store import custody
 from forensics.store.case import ROW_DIGESTS_FROM
 from forensics.store.db import connect, sql_list, sql_str
@@ -142,17 +143,15 @@ def verify_parquet(folder: str | Path, *, spill: str | Path | None = None) -> Pa
     with _connection(spill) as con:
         tables = _views(con, root, manifest, listed, check)
         if EVENTS in tables:
-            _guarded(
-                check.tables, "the event partitions", lambda: _check_partitions(con, root, listed, check)
-            )
+            guarded(check.tables, "the event partitions", lambda: _check_partitions(con, root, listed, check))
         if {"case_log", "sources", "meta"} <= tables:
-            _guarded(check.tables, "the case log", lambda: _check_chain(con, manifest, check))
+            guarded(check.tables, "the case log", lambda: _check_chain(con, manifest, check))
             if {EVENTS, "rejects"} <= tables:
                 with stage(con, "export: check row digests") as s:
-                    _guarded(check.tables, "the row digests", lambda: _check_rows(con, manifest, check))
+                    guarded(check.tables, "the row digests", lambda: _check_rows(con, manifest, check))
                     s.rows = check.rows_checked
-                _guarded(check.tables, "the accounting", lambda: _check_counts(con, check))
-            _guarded(check.tables, "the sources digests", lambda: _check_sources(con, check))
+                guarded(check.tables, "the accounting", lambda: _check_counts(con, check))
+            guarded(check.tables, "the sources digests", lambda: _check_sources(con, check))
     return check
 
 
@@ -180,24 +179,6 @@ def _connection(spill: str | Path | None) -> Iterator[duckdb.DuckDBPyConnection]
         for folder in made:  # deepest first; a folder something else uses now is not empty
             with suppress(OSError):
                 folder.rmdir()
-
-
-def _guarded(problems: list[str], what: str, check: Callable[[], T]) -> T | None:
-    """Run one check; an error (a file that is not Parquet, a column missing) is a named problem."""
-    try:
-        return check()
-    except (duckdb.Error, ValueError, TypeError, KeyError, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        problems.append(f"{what} could not be checked: {first}")
-        return None
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def data_files(root: Path) -> list[str]:
@@ -333,15 +314,13 @@ def _check_rows(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any], check:
         for sid in sorted(int(s) for s in listed)
         if sid not in checked
     )
-    by_columns: dict[tuple[tuple[str, tuple[str, ...]], ...], list[int]] = {}
+    columns: dict[int, dict[str, tuple[str, ...]]] = {}
     for sid, rec in checked.items():
         if rec.algorithm != rowdigest.ALGORITHM:
             check.tables.append(f"source {sid}: unknown row digest algorithm {rec.algorithm!r}")
             continue
-        by_columns.setdefault(tuple(sorted(rec.columns.items())), []).append(sid)
-    now: dict[int, dict[str, rowdigest.RowDigest]] = {}
-    for columns, sids in by_columns.items():  # one pass over the tables per column list
-        now.update(rowdigest.compute(con, sids, dict(columns)))
+        columns[sid] = rec.columns
+    now = rowdigest.compute_recorded(con, columns)
     for sid in sorted(now):
         rec = checked[sid]
         for table, was in rec.digests.items():

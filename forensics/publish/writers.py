@@ -16,7 +16,6 @@ A folder that others may read (group/other permission bits) is tightened to 0700
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import re
 import secrets
@@ -30,6 +29,7 @@ import duckdb
 
 from forensics.assess.assessment import Assessment
 from forensics.errors import ForensicsError
+from forensics.ingest.evidence import sha256_file
 from forensics.publish import report
 from forensics.publish.machine import (
     findings_json,
@@ -218,7 +218,7 @@ def _remove_leftovers(out_dir: Path, notes: list[str]) -> None:
     removed = 0
     for path in out_dir.glob(".*.partial*"):
         m = PARTIAL_RE.match(path.name)
-        if m is None or (m["pid"] is not None and _alive(int(m["pid"]))):
+        if m is None or (m["pid"] is not None and pid_alive(int(m["pid"]))):
             continue
         path.unlink(missing_ok=True)
         removed += 1
@@ -226,7 +226,8 @@ def _remove_leftovers(out_dir: Path, notes: list[str]) -> None:
         notes.append(f"removed {removed} temporary file(s) a killed run left in {out_dir}")
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """A process with this id runs (one of ours, or another user's: not ours to remove)."""
     if pid == os.getpid():
         return True
     try:
@@ -254,7 +255,7 @@ def _write_all(case: Case, assessment: Assessment, out_dir: Path) -> dict[str, W
             with stage(case.con, f"write: {name}"):
                 write(case, assessment, tmp)
             os.chmod(tmp, 0o600)
-            hashes[name] = _sha256(tmp)
+            hashes[name] = sha256_file(tmp)
     except (OSError, duckdb.IOException) as exc:
         for tmp, _ in staged.values():
             tmp.unlink(missing_ok=True)
@@ -263,14 +264,6 @@ def _write_all(case: Case, assessment: Assessment, out_dir: Path) -> dict[str, W
     for tmp, final in staged.values():
         os.replace(tmp, final)
     return {name: Written(final, hashes[name]) for name, (_, final) in staged.items()}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _cannot_write(where: str, exc: BaseException) -> str:
