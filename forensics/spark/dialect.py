@@ -120,13 +120,7 @@ def _ordered_list(node: exp.ArrayAgg, where: exp.Expr | None = None) -> exp.Expr
                 exp.true(),
             ],
         )
-        return exp.Transform(
-            this=collected,
-            expression=exp.Lambda(
-                this=exp.Dot(this=exp.column("s"), expression=exp.to_identifier("v")),
-                expressions=[exp.to_identifier("s")],
-            ),
-        )
+        return _values(collected)
     if any(k.args.get("desc") for k in keys) and any(not k.args.get("desc") for k in keys):
         raise SparkDialectError(f"{node.sql('duckdb')!r}: mixed ASC/DESC in an ordered list")
     # DuckDB puts NULL keys last either way; sort_array puts them first ascending: a flag sorts them
@@ -142,12 +136,14 @@ def _ordered_list(node: exp.ArrayAgg, where: exp.Expr | None = None) -> exp.Expr
     if keys:
         ascending = exp.true() if not keys[0].args.get("desc") else exp.false()
         ordered = exp.Anonymous(this="SORT_ARRAY", expressions=[ordered, ascending])
+    return _values(ordered)
+
+
+def _values(structs: exp.Expr) -> exp.Expr:
+    """The ``v`` member of each struct of a list (the values an ordered list carried in structs)."""
+    member = exp.Dot(this=exp.column("s"), expression=exp.to_identifier("v"))
     return exp.Transform(
-        this=ordered,
-        expression=exp.Lambda(
-            this=exp.Dot(this=exp.column("s"), expression=exp.to_identifier("v")),
-            expressions=[exp.to_identifier("s")],
-        ),
+        this=structs, expression=exp.Lambda(this=member, expressions=[exp.to_identifier("s")])
     )
 
 
@@ -206,7 +202,7 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         if name == "LIST_POSITION":
             found = exp.Anonymous(this="ARRAY_POSITION", expressions=list(node.expressions))
             return exp.Nullif(this=found, expression=exp.Literal.number(0))
-        if name in ("LIST_ZIP",):
+        if name == "LIST_ZIP":
             raise SparkDialectError(f"{name.lower()}: positional struct members are not carried to Spark")
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.INT128:
         return exp.DataType.build("DECIMAL(38, 0)")
