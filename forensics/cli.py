@@ -8,6 +8,8 @@ import re
 import shlex
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -774,6 +776,20 @@ def _isna(v: object) -> bool:
     return bool(pd.api.types.is_scalar(v) and pd.isna(v))  # type: ignore[call-overload]
 
 
+ENGINE_OPTION = click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Where the SQL runs: DuckDB in this process, or Apache Spark (needs the [spark] extra and "
+    "Java; CASE may then also be a Parquet case folder). The same SQL gives the same findings.",
+)
+SPARK_MASTER_OPTION = click.option(
+    "--spark-master",
+    metavar="URL",
+    help="With --engine spark: the Spark master (e.g. local[4], spark://host:7077, yarn). Default: the "
+    "session spark-submit made, else local mode on every core.",
+)
 ENDPOINT_OPTION = click.option(
     "--endpoint",
     "endpoints",
@@ -1084,7 +1100,7 @@ def detect_cmd(
 
 
 @main.command("investigate")
-@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
 @ENDPOINT_OPTION
 @click.option(
     "--window",
@@ -1128,6 +1144,8 @@ def detect_cmd(
     help="Run these Sigma rules (file or folder; repeatable) first, as forensics sigma does: their "
     "matches become findings of detector sigma (needs the extra: access-log-forensics[sigma]).",
 )
+@ENGINE_OPTION
+@SPARK_MASTER_OPTION
 @json_option("Print one JSON document on stdout: the verdict, exit code, window, coverage, record "
              "counts, the files written and the case log head (findings.json holds everything).")  # fmt: skip
 def investigate_cmd(
@@ -1147,6 +1165,8 @@ def investigate_cmd(
     pseudonymise: bool = False,
     key_file: Path | None = None,
     sigma_rules: tuple[str, ...] = (),
+    engine: str = "duckdb",
+    spark_master: str | None = None,
     as_json: bool = False,
 ) -> None:
     """Was data taken in the exposure window? Writes the report and machine-readable findings.
@@ -1167,6 +1187,7 @@ def investigate_cmd(
     answer = _investigate(
         case_path, endpoints, window, tz, logins, trusted, session_lifetime, session_gap, thresholds,
         records_total, out_dir, pseudonymise, key_file, ownership, ownership_teams, sigma_rules,
+        engine, spark_master,
     )  # fmt: skip
     _print_answer(answer, as_json)
     verdict = str(answer["verdict"])
@@ -1191,11 +1212,14 @@ def _investigate(
     ownership: Path | None = None,
     ownership_teams: Path | None = None,
     sigma_rules: tuple[str, ...] = (),
+    engine: str = "duckdb",
+    spark_master: str | None = None,
 ) -> dict[str, Any]:
     """investigate's work: check, assess, write, say what to note; returns the answer (--json's
     document: the verdict and its numbers, the files written, the case log head)."""
     if key_file is not None and not pseudonymise:
         raise click.UsageError("--key-file is used with --pseudonymise")
+    _check_engine(case_path, engine, spark_master, sigma_rules)
     try:
         zone = _zone(tz) if tz else None
         opts = InvestigateOptions(
@@ -1210,7 +1234,7 @@ def _investigate(
         pz, key_created = (
             Pseudonymisation.for_case(case_path, out_dir, key_file) if pseudonymise else (None, False)
         )
-        with Case.open(case_path) as case:
+        with _open_case(case_path, engine, spark_master) as case:
             if sigma_rules:
                 note("running Sigma rules …")
                 ran = run_sigma(case, list(sigma_rules))
@@ -1219,7 +1243,8 @@ def _investigate(
                     f"Sigma: {counts['loaded']:,} rules loaded, {counts['run']:,} run, "
                     f"{counts['skipped']:,} skipped (forensics sigma lists the reasons; findings.json too)"
                 )
-            note("running detectors and measuring coverage …")
+            on = " on Spark" if engine == "spark" else ""
+            note(f"running detectors and measuring coverage{on} …")
             done = investigate(case, opts, out_dir, pz, logged={"window_text": window, "tz": tz})
     except (ForensicsError, duckdb.OutOfMemoryException) as exc:
         raise _fail(exc) from exc
@@ -1271,6 +1296,45 @@ def _investigate(
         },
         "log_head": head,
     }
+
+
+def _check_engine(
+    case_path: Path, engine: str, spark_master: str | None, sigma_rules: tuple[str, ...]
+) -> None:
+    """--engine and what goes with it, refused before anything runs."""
+    if engine == "duckdb":
+        if spark_master is not None:
+            raise click.UsageError("--spark-master is used with --engine spark")
+        if case_path.is_dir():
+            raise click.UsageError(
+                f"{case_path} is a folder: a Parquet case folder (forensics export --parquet, "
+                "ingest --engine spark) is investigated with --engine spark; a case file otherwise"
+            )
+        return
+    if sigma_rules:
+        raise click.UsageError("--sigma runs on the duckdb engine only: run it without --engine spark")
+
+
+@contextmanager
+def _open_case(case_path: Path, engine: str, spark_master: str | None) -> Iterator[Case]:
+    """The case to investigate: the case file on DuckDB, or on Spark (a case file's evidence
+    exported beside it for Spark, or a Parquet case folder read where it is)."""
+    if engine == "duckdb":
+        with Case.open(case_path) as case:
+            yield case
+        return
+    from forensics.spark.case import on_spark, open_parquet_case
+    from forensics.spark.session import spark_session
+
+    session = spark_session(spark_master)
+    if case_path.is_dir():
+        with open_parquet_case(case_path, session) as spark_case:
+            yield spark_case
+        return
+    with Case.open(case_path) as case:
+        note("handing the case's evidence to Spark (an export to Parquet beside the case, checked) …")
+        with on_spark(case, session) as spark_case:
+            yield spark_case
 
 
 def _print_answer(answer: dict[str, Any], as_json: bool) -> None:

@@ -77,7 +77,6 @@ from forensics.detectors.out_of_scope import BASIS_INFERRED, BASIS_MAP
 from forensics.detectors.run import DetectOptions, finding_requests, run_detectors
 from forensics.errors import EmptyCaseError, EndpointError, ForensicsError, LoginEndpointError, WindowError
 from forensics.ingest.evidence import describe
-from forensics.ingest.excerpts import raw_lines
 from forensics.store.case import Case, apply_comments, tool_version
 from forensics.store.stages import stage
 
@@ -159,7 +158,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "tool": {"name": "access-log-forensics", "version": tool_version()},
-        "case": {"path": str(case.path)},
+        "case": {"path": str(case.path), "engine": case.engine},
         "parameters": {
             "endpoints": endpoints,
             "endpoints_source": "given" if opts.detect.routes.endpoints else "proposed",
@@ -1154,7 +1153,7 @@ def _excerpts(case: Case, findings: list[dict[str, Any]]) -> dict[int, list[dict
     text: dict[tuple[int, int], str] = {}
     for source_id, line_nos in sorted(wanted.items()):
         try:
-            got = raw_lines(case.con, source_id, sorted(line_nos), verify=False)
+            got = case.raw_lines(source_id, sorted(line_nos), verify=False)
         except ForensicsError as exc:  # a file gone or unreadable is reported, not fatal
             got = {n: f"<line not readable: {exc}>" for n in line_nos}
         text.update({(source_id, n): line for n, line in got.items()})

@@ -37,7 +37,8 @@ class Tool(TypedDict):
 
 
 class CaseRef(TypedDict):
-    path: str
+    path: str  # the case file, or the Parquet case folder
+    engine: str  # where the SQL ran: "duckdb" or "spark" (the same findings either way)
 
 
 class LoginProposal(TypedDict):

@@ -7,6 +7,7 @@ numbered the same way ingest numbered them (see lines.py), and checks the file i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -16,13 +17,19 @@ from forensics.ingest.linereader import LineReader, duckdb_lines_sql
 
 
 def raw_lines(
-    con: duckdb.DuckDBPyConnection, source_id: int, line_nos: list[int], verify: bool = True
+    con: duckdb.DuckDBPyConnection,
+    source_id: int,
+    line_nos: list[int],
+    verify: bool = True,
+    source: tuple[Any, ...] | None = None,
 ) -> dict[int, str]:
     """``{line_no: raw line}`` for lines of an ingested source.
 
     With ``verify`` the file is re-hashed first and an EvidenceError raised if it changed.
+    ``source``: the source's ``(path, compression, sha256, reader)`` when ``con`` is not the case's
+    (another engine holds the case: ``con`` only reads the file).
     """
-    row = con.execute(
+    row = source or con.execute(
         "SELECT path, compression, sha256, reader FROM sources WHERE source_id = ?", [source_id]
     ).fetchone()
     if row is None:

@@ -3,8 +3,14 @@
 ``SparkConnection.execute(sql, params)`` takes one DuckDB-dialect statement (as the stages write
 them) and runs it on Spark through ``dialect.to_spark``:
 
-* ``CREATE [OR REPLACE] [TEMP] TABLE t AS …`` — the query's result, materialised once
-  (``localCheckpoint``: computed now, lineage cut, held by the executors) and named ``t``;
+* ``CREATE [OR REPLACE] [TEMP] TABLE t AS …`` — the query's result, materialised once as Parquet
+  in the connection's work folder (``work``) and named ``t``: computed now, its lineage cut, its
+  size known to the planner from the files. (``localCheckpoint`` cut the lineage too, but its
+  table carries the planner's *estimate* of the query's size, and a join's estimate is the
+  product of its inputs': iterating a self-join — linking's connected components — squared the
+  estimate every round until the planner spent minutes multiplying numbers of millions of
+  digits on a table of 248 rows. Files also free the memory a replaced table held, and on a
+  cluster ``work`` is a folder every executor reads, e.g. ``hdfs://`` or ``s3a://``.)
 * ``CREATE [OR REPLACE] VIEW v AS …`` — a temporary view (computed where it is read, as in DuckDB);
 * ``DROP TABLE|VIEW [IF EXISTS] t`` — forgets the name;
 * ``INSERT [OR REPLACE] INTO t …`` — for the small key-value tables (``meta``): the rows are
@@ -21,14 +27,21 @@ a Parquet export (``forensics export --parquet``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import importlib.util
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import count, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlglot import exp
 
+from forensics.errors import EngineUnavailableError
 from forensics.spark.dialect import SparkDialectError, parse, to_spark
 
 if TYPE_CHECKING:
@@ -38,23 +51,48 @@ NO_OPS = (exp.Transaction, exp.Commit, exp.Rollback, exp.Set, exp.Comment, exp.P
 NO_OP_COMMANDS = ("CHECKPOINT", "FORCE", "PRAGMA", "SET", "RESET", "ANALYZE", "VACUUM")
 
 
+def spark_missing() -> str | None:
+    """Why Spark cannot run here (the extra or Java missing), or None."""
+    if importlib.util.find_spec("pyspark") is None:
+        return "PySpark is not installed: pip install 'access-log-forensics[spark]'"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "Spark needs a Java runtime (17 or 21) and there is none on PATH (nor JAVA_HOME)"
+    return None
+
+
 def local_session(cores: int = 2, memory: str = "2g") -> SparkSession:
-    """A local-mode SparkSession set as the project needs it: UTC, ANSI SQL, few shuffle partitions."""
+    """A local-mode SparkSession set as the project needs it (``spark_session``)."""
+    return spark_session(f"local[{cores}]", memory)
+
+
+def spark_session(master: str | None = None, memory: str = "2g") -> SparkSession:
+    """The SparkSession to run on: the one ``spark-submit``/``pyspark`` made when there is one,
+    else a new one on ``master`` (default ``local[<cores>]``). Set as the project needs it: UTC,
+    ANSI SQL, few shuffle partitions. Raises EngineUnavailableError when Spark cannot run here."""
+    reason = spark_missing()
+    if reason:
+        raise EngineUnavailableError(reason)
     from pyspark.sql import SparkSession
 
-    session = (
-        SparkSession.builder.master(f"local[{cores}]")
-        .appName("forensics")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.ansi.enabled", "true")
-        .config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
-        .config("spark.driver.memory", memory)
-        # results come back as rows (aggregates): no Arrow (PyArrow is not a dependency)
-        .config("spark.sql.execution.arrow.pyspark.enabled", "false")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None:
+        session = active
+    else:
+        cores = os.cpu_count() or 1
+        session = (
+            SparkSession.builder.master(master or f"local[{cores}]")
+            .appName("forensics")
+            .config("spark.ui.enabled", "false")
+            .config("spark.driver.memory", memory)
+            .config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
+            # results come back as rows (aggregates, pages): no Arrow (PyArrow is not a dependency)
+            .config("spark.sql.execution.arrow.pyspark.enabled", "false")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+    # what the SQL's meaning depends on, whoever made the session
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    session.conf.set("spark.sql.ansi.enabled", "true")
     return session
 
 
@@ -72,36 +110,28 @@ def _temporary(tree: exp.Create) -> bool:
 
 
 class SparkResult:
-    """The rows of one statement (none for DDL)."""
+    """The rows of one statement (none for DDL), streamed to the driver as they are fetched
+    (``toLocalIterator``: one partition at a time), so paging through a large result (the
+    timeline, the affected records) never holds all of it."""
 
     def __init__(self, frame: DataFrame | None) -> None:
         self._frame = frame
-        self._rows: list[tuple[Any, ...]] | None = None
-        self._next = 0
+        self._rows: Iterator[tuple[Any, ...]] | None = None
 
-    def _all(self) -> list[tuple[Any, ...]]:
+    def _iter(self) -> Iterator[tuple[Any, ...]]:
         if self._rows is None:
-            self._rows = (
-                [] if self._frame is None else [tuple(map(_instant, r)) for r in self._frame.collect()]
-            )
+            rows = iter(()) if self._frame is None else self._frame.toLocalIterator()
+            self._rows = (tuple(map(_instant, r)) for r in rows)
         return self._rows
 
     def fetchone(self) -> tuple[Any, ...] | None:
-        rows = self._all()
-        if self._next >= len(rows):
-            return None
-        self._next += 1
-        return rows[self._next - 1]
+        return next(self._iter(), None)
 
     def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
-        rows = self._all()[self._next : self._next + size]
-        self._next += len(rows)
-        return rows
+        return list(islice(self._iter(), size))
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        rows = self._all()[self._next :]
-        self._next = len(self._all())
-        return rows
+        return list(self._iter())
 
     def df(self) -> pd.DataFrame:
         if self._frame is None:
@@ -111,22 +141,37 @@ class SparkResult:
     fetchdf = df
 
 
+class _State:
+    """What a connection and its cursors share."""
+
+    def __init__(self, work: str | Path | None) -> None:
+        self.statements: list[str] = []
+        self.catalog: dict[str, tuple[str, bool]] = {}
+        self.files: dict[str, str] = {}  # table -> the folder of its Parquet files
+        self.work = str(work) if work is not None else tempfile.mkdtemp(prefix="forensics-spark-")
+        self.removable = work is None
+        self.seq = count(1)
+
+
 class SparkConnection:
     """Runs the stages' DuckDB-dialect statements on ``session`` (see the module docstring)."""
 
     def __init__(
-        self,
-        session: SparkSession,
-        statements: list[str] | None = None,
-        catalog: dict[str, tuple[str, bool]] | None = None,
+        self, session: SparkSession, work: str | Path | None = None, *, _of: SparkConnection | None = None
     ) -> None:
+        """``work``: the folder the tables are written to (default: a new temporary folder, removed
+        by ``close``; on a cluster, a folder every executor can read)."""
         self.session = session
-        # the Spark SQL run, in order (tests and the census read it; a cursor adds to its connection's)
-        self.statements: list[str] = [] if statements is None else statements
         self._result = SparkResult(None)
+        # a cursor (``_of``) shares its connection's names, tables and log of statements
+        self._state: _State = _of._state if _of is not None else _State(work)
+        self._owned = _of is None
+        # the Spark SQL run, in order (tests and the census read it; a cursor adds to its connection's)
+        self.statements = self._state.statements
         # what DuckDB's catalog would list (duckdb_tables(), duckdb_views()): name -> (kind,
         # temporary); every name is a temporary view to Spark, the stages ask which it would be
-        self.catalog: dict[str, tuple[str, bool]] = {} if catalog is None else catalog
+        self.catalog = self._state.catalog
+        self.work = self._state.work
 
     # DuckDB's connection answers for its last statement's rows; so does this one
     def fetchone(self) -> tuple[Any, ...] | None:
@@ -145,10 +190,18 @@ class SparkConnection:
 
     def cursor(self) -> SparkConnection:
         """Another handle on the same session, with rows of its own (as DuckDB's cursor)."""
-        return SparkConnection(self.session, self.statements, self.catalog)
+        return SparkConnection(self.session, _of=self)
 
     def close(self) -> None:
+        """Forget the last result; the connection that made the work folder removes it (its tables)."""
         self._result = SparkResult(None)
+        if self._owned:
+            for name in list(self._state.files):
+                self.session.catalog.dropTempView(name)
+                self.catalog.pop(name, None)
+                self._forget_files(name)
+            if self._state.removable:
+                shutil.rmtree(self.work, ignore_errors=True)
 
     def abort(self) -> None:
         self._result = SparkResult(None)
@@ -220,6 +273,7 @@ class SparkConnection:
                     raise SparkDialectError(f"DROP {name}: no such table or view")
                 self.session.catalog.dropTempView(name)
                 self.catalog.pop(name, None)
+                self._forget_files(name)
             return SparkResult(None)
         if isinstance(tree, exp.Insert):
             return self._insert(tree)
@@ -250,9 +304,33 @@ class SparkConnection:
         if kind == "VIEW":
             self._run(f"CREATE OR REPLACE TEMP VIEW `{name}` AS {query}")
         else:
-            self._run(query).localCheckpoint(eager=True).createOrReplaceTempView(name)
+            self._materialise(name, self._run(query))
         self.catalog[name] = (kind.lower(), bool(tree.args.get("temporary")) or _temporary(tree))
         return SparkResult(None)
+
+    def _materialise(self, name: str, frame: DataFrame) -> None:
+        """``frame`` written as Parquet into a folder of its own under ``work`` and named ``name``;
+        the files of the table it replaces are removed once it is written (the query may read them)."""
+        from pyspark.sql import functions as F
+        from pyspark.sql import types as T
+
+        # an untyped NULL column: Parquet has no such type; DuckDB's table would hold INTEGER
+        typed = [
+            F.col(f"`{f.name}`").cast(T.IntegerType()).alias(f.name)
+            if isinstance(f.dataType, T.NullType)
+            else F.col(f"`{f.name}`")
+            for f in frame.schema.fields
+        ]
+        folder = f"{self.work.rstrip('/')}/{next(self._state.seq):06d}-{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
+        frame.select(*typed).write.parquet(folder)
+        self.session.read.parquet(folder).createOrReplaceTempView(name)
+        self._forget_files(name)
+        self._state.files[name] = folder
+
+    def _forget_files(self, name: str) -> None:
+        folder = self._state.files.pop(name, None)
+        if folder is not None and "://" not in folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _with_catalog(self, tree: exp.Expr) -> exp.Expr:
         """``duckdb_tables()``/``duckdb_views()`` read as views of ``self.catalog`` (made now)."""
@@ -294,5 +372,5 @@ class SparkConnection:
                 old = old.join(new.select(key), on=key, how="left_anti")
             else:
                 new = new.join(old.select(key), on=key, how="left_anti")
-        old.unionByName(new).localCheckpoint(eager=True).createOrReplaceTempView(name)
+        self._materialise(name, old.unionByName(new))
         return SparkResult(None)

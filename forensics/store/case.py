@@ -37,7 +37,10 @@ def _utc(ts: Any) -> str:
 def apply_comments(con: duckdb.DuckDBPyConnection) -> int:
     """Give the case's tables and columns the descriptions in ``schema.COMMENTS`` where they lack
     them (or differ). Derived tables lose their comments when re-created, so the modules creating
-    them call this afterwards. Returns the number of comments set."""
+    them call this afterwards. Returns the number of comments set. Another engine's connection
+    (spark.session.SparkConnection) keeps no comments: nothing to set."""
+    if not isinstance(con, duckdb.DuckDBPyConnection):
+        return 0
     where = "database_name = current_database() AND schema_name = 'main'"
     tables = dict(con.execute(f"SELECT table_name, comment FROM duckdb_tables() WHERE {where}").fetchall())
     columns = {
@@ -124,6 +127,8 @@ class Case:
         case = Case.open("case.duckdb")
         case.sql("select status, count(*) from events group by all")
     """
+
+    engine = "duckdb"  # where the SQL runs (spark.case.SparkCase: "spark")
 
     def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, *, read_only: bool = False) -> None:
         self.path = path

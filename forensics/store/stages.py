@@ -97,6 +97,8 @@ def _tick(
 
 
 def _temp_dir(con: duckdb.DuckDBPyConnection) -> Path | None:
+    if not isinstance(con, duckdb.DuckDBPyConnection):  # another engine (Spark): no such setting
+        return None
     try:
         row = con.execute("SELECT current_setting('temp_directory')").fetchone()
     except Exception:  # a closed connection, or another engine (Spark) with no such setting
