@@ -116,3 +116,7 @@ class SigmaUnavailableError(SigmaError):
 class ExportError(ForensicsError):
     """An export that cannot be made (a folder that is not empty, a damaged case), or whose files do
     not hold the case's rows (``forensics export``); nothing is left at the folder asked for."""
+
+
+class SparkUnavailableError(ForensicsError):
+    """``--engine spark`` without PySpark (the ``[spark]`` extra) or without a Java 17+ runtime."""

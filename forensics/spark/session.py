@@ -21,6 +21,8 @@ a Parquet export (``forensics export --parquet``).
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +44,9 @@ def local_session(cores: int = 2, memory: str = "2g") -> SparkSession:
     """A local-mode SparkSession set as the project needs it: UTC, ANSI SQL, few shuffle partitions."""
     from pyspark.sql import SparkSession
 
+    # Python tasks (Spark ingest) run this interpreter, which has the project's packages, not the
+    # first python3 on PATH; read when the session's context is made
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         SparkSession.builder.master(f"local[{cores}]")
         .appName("forensics")
