@@ -138,10 +138,16 @@ def spark_missing() -> str | None:
     try:
         import pyspark  # noqa: F401
     except ImportError:
-        return "--engine spark needs PySpark: install the [spark] extra (pip install 'access-log-forensics[spark]')"
+        return (
+            "--engine spark needs PySpark: install the [spark] extra "
+            "(pip install 'access-log-forensics[spark]')"
+        )
     java = _java()
     if java is None:
-        return f"Spark needs Java {JAVA_MIN}+: no java on PATH or in JAVA_HOME; install a Java {JAVA_MIN} or 21 runtime"
+        return (
+            f"Spark needs Java {JAVA_MIN}+: no java on PATH or in JAVA_HOME; "
+            f"install a Java {JAVA_MIN} or 21 runtime"
+        )
     version = _java_major(java)
     if version is not None and version < JAVA_MIN:
         return (
@@ -346,7 +352,8 @@ def ingest_task(job: _Job) -> _Outcome:
             f"TO {sql_str(str(own / EVENTS))} (FORMAT parquet, PARTITION_BY (day))"
         )
         con.execute(
-            f"COPY (SELECT * FROM rejects ORDER BY line_no) TO {sql_str(str(own / 'rejects.parquet'))} (FORMAT parquet)"
+            f"COPY (SELECT * FROM rejects ORDER BY line_no) "
+            f"TO {sql_str(str(own / 'rejects.parquet'))} (FORMAT parquet)"
         )
         base = job.staging.parent
         events = tuple(sorted(p.relative_to(base).as_posix() for p in (own / EVENTS).rglob("*.parquet")))
