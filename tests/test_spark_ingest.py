@@ -266,3 +266,19 @@ def test_cli_writes_the_folder_and_prints_the_summary(spark: Any, tmp_path: Path
     # the default engine keeps refusing a folder as CASE
     result = CliRunner().invoke(main, ["ingest", str(tmp_path / "ev"), str(tmp_path / "ev")])
     assert result.exit_code == 2 and "is a folder" in result.stderr
+
+
+def test_without_spark_the_cli_says_what_to_install_and_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Runs without Spark: the check is what is replaced."""
+    from forensics.spark import ingest as spark_ingest
+
+    write_lines(tmp_path / "ev" / "access.log", COMBINED)
+    for why in ("--engine spark needs PySpark: install the [spark] extra", "Spark needs Java 17+: no java"):
+        monkeypatch.setattr(spark_ingest, "spark_missing", lambda why=why: why)
+        result = CliRunner().invoke(
+            main, ["ingest", str(tmp_path / "out"), str(tmp_path / "ev"), "--engine", "spark"]
+        )
+        assert result.exit_code == 2 and why in result.stderr, result.output
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["ev"]
