@@ -42,7 +42,7 @@ from forensics.derive.ownership import OwnershipCheck, OwnershipMap
 from forensics.detectors import REGISTRY as DETECTORS
 from forensics.detectors.run import DetectOptions, findings, flagged_actors, parse_threshold, run_detectors
 from forensics.detectors.run import summary as detect_summary
-from forensics.errors import ForensicsError
+from forensics.errors import ForensicsError, SparkUnavailableError
 from forensics.ingest.evidence import DEFAULT_MAX_EXPANSION
 from forensics.ingest.forget import forget
 from forensics.ingest.reparse import Reparse, reparse
@@ -61,6 +61,7 @@ from forensics.publish.investigate import investigate
 from forensics.publish.parquet import Export, export_parquet
 from forensics.publish.pseudonymise import Pseudonymisation
 from forensics.sigma.run import run_sigma, sigma_matches_by_rule
+from forensics.spark.ingest import ingest_spark
 from forensics.store.case import Case, is_write_failure, write_failed
 from forensics.store.db import MEMORY_LIMIT_ENV, check_memory_limit
 from forensics.store.entry import logged
@@ -215,7 +216,7 @@ class _ProgressLine:
 
 
 @main.command("ingest")
-@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
 @click.argument("evidence", nargs=-1, required=True)
 @click.option("--format", "fmt", help="Force a format for every file (see `forensics formats`).")
 @click.option(
@@ -250,6 +251,19 @@ class _ProgressLine:
     is_flag=True,
     help="Exit 0 even when a file's rejected entry lines exceed 1% (they are still kept and listed).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="spark: Spark tasks read the files, and CASE is a new Parquet case folder laid out as "
+    "`forensics export --parquet` writes it (needs the [spark] extra and Java 17+).",
+)
+@click.option(
+    "--spark-master",
+    metavar="URL",
+    help="With --engine spark: the Spark master (default local[N], N = this machine's cores).",
+)
 @json_option("Print one JSON document on stdout: every file's status, counts and warnings, the totals "
              "and the case log head (messages go to stderr).")  # fmt: skip
 def ingest_cmd(
@@ -262,19 +276,32 @@ def ingest_cmd(
     max_expansion: float = DEFAULT_MAX_EXPANSION,
     follow_links: bool = False,
     accept_rejects: bool = False,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
     as_json: bool = False,
 ) -> None:
     """Read EVIDENCE (files, folders, globs; any mix) into the case file CASE.
 
     Every file is hashed; files already ingested are skipped; lines that do not parse are
-    kept in the rejects table.
+    kept in the rejects table. With --engine spark, CASE is a new (or empty) folder that gets
+    the case as Parquet (events by UTC day, rejects, sources, case_log, meta, manifest.json).
 
     Example:
 
         forensics ingest case.duckdb sample_logs/evidence/edge/nginx --format combined
 
         forensics ingest case.duckdb sample_logs/evidence/ --json
+
+        forensics ingest case-parquet sample_logs/evidence/ --engine spark
     """
+    if engine == "duckdb" and spark_master:
+        raise click.UsageError("--spark-master goes with --engine spark")
+    if engine == "duckdb" and case_path.is_dir():
+        raise click.BadParameter(
+            f"{safe(str(case_path))} is a folder: give a case file name such as case.duckdb "
+            "(or --engine spark to write a Parquet case folder)",
+            param_hint="CASE",
+        )
     opts = IngestOptions(
         format=fmt,
         log_format=log_format,
@@ -283,12 +310,45 @@ def ingest_cmd(
         max_expansion=max_expansion or None,
         follow_links=follow_links,
     )
+    if engine == "spark":
+        _ingest_spark_cmd(case_path, evidence, opts, spark_master, accept_rejects, as_json)
+        return
     report, head = _run_ingest(case_path, evidence, opts)
     _print_report(report, as_json)
     if as_json:
         emit_json(_ingest_doc(case_path, report, head))
     _print_head(head)
     _ingest_exit(report, accept_rejects)
+
+
+def _ingest_spark_cmd(
+    out_dir: Path,
+    evidence: tuple[str, ...],
+    opts: IngestOptions,
+    master: str | None,
+    accept_rejects: bool,
+    as_json: bool,
+) -> None:
+    """ingest --engine spark: the Parquet case folder written, then the embedded ingest's summary."""
+    try:
+        done = ingest_spark(evidence, out_dir, opts, master=master)
+    except SparkUnavailableError as exc:
+        raise click.UsageError(safe_lines(exc)) from exc
+    except (ForensicsError, duckdb.OutOfMemoryException, MemoryError) as exc:
+        raise _fail(exc) from exc
+    _print_report(done.report, as_json)
+    if as_json:
+        emit_json({**_ingest_doc(done.out, done.report, done.log_head), "parquet": done.to_dict()})
+    else:
+        for text in done.notes:
+            note(text)
+        rows = ", ".join(f"{t} {n:,}" for t, n in done.tables.items())
+        click.echo(
+            f"Parquet case: {safe(str(done.out))} (rows: {rows}; row digests of "
+            f"{done.check.sources_checked} sources checked); engine spark on {done.master}"
+        )
+    _print_head(done.log_head)
+    _ingest_exit(done.report, accept_rejects)
 
 
 def _run_ingest(case_path: Path, evidence: tuple[str, ...], opts: IngestOptions) -> tuple[IngestReport, str]:
@@ -1246,6 +1306,8 @@ def _investigate(
             on = " on Spark" if engine == "spark" else ""
             note(f"running detectors and measuring coverage{on} …")
             done = investigate(case, opts, out_dir, pz, logged={"window_text": window, "tz": tz})
+    except SparkUnavailableError as exc:
+        raise click.UsageError(safe_lines(exc)) from exc
     except (ForensicsError, duckdb.OutOfMemoryException) as exc:
         raise _fail(exc) from exc
     doc, written, head = done.assessment.doc, done.written, done.log_head

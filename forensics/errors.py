@@ -118,5 +118,5 @@ class ExportError(ForensicsError):
     not hold the case's rows (``forensics export``); nothing is left at the folder asked for."""
 
 
-class EngineUnavailableError(ForensicsError):
-    """The engine asked for cannot run here (Spark without PySpark or Java)."""
+class SparkUnavailableError(ForensicsError):
+    """``--engine spark`` without PySpark (the ``[spark]`` extra) or without a Java 17+ runtime."""

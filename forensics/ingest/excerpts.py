@@ -29,9 +29,12 @@ def raw_lines(
     ``source``: the source's ``(path, compression, sha256, reader)`` when ``con`` is not the case's
     (another engine holds the case: ``con`` only reads the file).
     """
-    row = source or con.execute(
-        "SELECT path, compression, sha256, reader FROM sources WHERE source_id = ?", [source_id]
-    ).fetchone()
+    row = (
+        source
+        or con.execute(
+            "SELECT path, compression, sha256, reader FROM sources WHERE source_id = ?", [source_id]
+        ).fetchone()
+    )
     if row is None:
         raise EvidenceError(f"no source {source_id} in this case")
     path, compression, sha256, reader = Path(row[0]), row[1], row[2], row[3]

@@ -124,9 +124,27 @@ def ingest(
 ) -> IngestReport:
     """Ingest evidence files/folders/globs into ``case``. Safe to re-run: nothing is added twice."""
     opts = options or IngestOptions()
-    forced = _forced_format(opts)
+    _forced_format(opts)  # an unknown format or zone is refused before the evidence is walked
     inputs = list(inputs)
     paths = [p for p in find_files(inputs, opts.follow_links) if not _is_case_file(p, case.path)]
+    return ingest_paths(case, paths, Boundary.of(inputs, opts.follow_links), opts, progress)
+
+
+def ingest_paths(
+    case: Case,
+    paths: list[Path],
+    boundary: Boundary,
+    options: IngestOptions | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    *,
+    first_source_id: int | None = None,
+) -> IngestReport:
+    """``ingest`` of files ``find_files`` already found, read within ``boundary`` (the evidence
+    folders given). ``first_source_id`` numbers the first new source (default: after the case's
+    last), so that a file ingested alone in a case of its own (Spark ingest: one per task) gets
+    the id it has in the whole run."""
+    opts = options or IngestOptions()
+    forced = _forced_format(opts)
     started = case.log_command(
         "ingest",
         {
@@ -141,7 +159,9 @@ def ingest(
     )
     run = _Run(case.con, opts, forced, paths, progress)
     run.path, run.started = case.path, started
-    run.boundary = Boundary.of(inputs, opts.follow_links)
+    run.boundary = boundary
+    if first_source_id is not None:
+        run.next_sid = max(run.next_sid, first_source_id)
     try:
         for path in paths:
             run.add(path)

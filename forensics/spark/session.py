@@ -27,10 +27,10 @@ a Parquet export (``forensics export --parquet``).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -41,23 +41,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlglot import exp
 
-from forensics.errors import EngineUnavailableError
+from forensics.errors import SparkUnavailableError
 from forensics.spark.dialect import SparkDialectError, parse, to_spark
+from forensics.spark.runtime import spark_missing
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 NO_OPS = (exp.Transaction, exp.Commit, exp.Rollback, exp.Set, exp.Comment, exp.Pragma)
 NO_OP_COMMANDS = ("CHECKPOINT", "FORCE", "PRAGMA", "SET", "RESET", "ANALYZE", "VACUUM")
-
-
-def spark_missing() -> str | None:
-    """Why Spark cannot run here (the extra or Java missing), or None."""
-    if importlib.util.find_spec("pyspark") is None:
-        return "PySpark is not installed: pip install 'access-log-forensics[spark]'"
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        return "Spark needs a Java runtime (17 or 21) and there is none on PATH (nor JAVA_HOME)"
-    return None
 
 
 def local_session(cores: int = 2, memory: str = "2g") -> SparkSession:
@@ -68,10 +60,10 @@ def local_session(cores: int = 2, memory: str = "2g") -> SparkSession:
 def spark_session(master: str | None = None, memory: str = "2g") -> SparkSession:
     """The SparkSession to run on: the one ``spark-submit``/``pyspark`` made when there is one,
     else a new one on ``master`` (default ``local[<cores>]``). Set as the project needs it: UTC,
-    ANSI SQL, few shuffle partitions. Raises EngineUnavailableError when Spark cannot run here."""
+    ANSI SQL, few shuffle partitions. Raises SparkUnavailableError when Spark cannot run here."""
     reason = spark_missing()
     if reason:
-        raise EngineUnavailableError(reason)
+        raise SparkUnavailableError(reason)
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -79,6 +71,10 @@ def spark_session(master: str | None = None, memory: str = "2g") -> SparkSession
         session = active
     else:
         cores = os.cpu_count() or 1
+        if (master or "local").startswith("local"):
+            # Python tasks (Spark ingest) run this interpreter, which has the project's packages,
+            # not the first python3 on PATH; read when the session's context is made
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         session = (
             SparkSession.builder.master(master or f"local[{cores}]")
             .appName("forensics")
