@@ -194,7 +194,7 @@ def _add_link_reasons(case: Case) -> None:
         WITH h AS (
           SELECT s.actor_id, list(DISTINCT 'AS' || i.asn || ' ' || coalesce(i.as_org, '')
                                   ORDER BY 'AS' || i.asn || ' ' || coalesce(i.as_org, '')) AS hosting
-          FROM sessions s, unnest(s.ips) AS p(ip) JOIN ip_info i ON i.client_ip = p.ip
+          FROM (SELECT actor_id, unnest(ips) AS ip FROM sessions) s JOIN ip_info i ON i.client_ip = s.ip
           WHERE i.hosting GROUP BY s.actor_id)
         SELECT a.*, coalesce(l.link_reasons, []::VARCHAR[]) AS link_reasons,
           coalesce(h.hosting, []::VARCHAR[]) AS hosting

@@ -7,6 +7,9 @@ Spark. What is not Spark's stays where it was:
 * the custody log: entries go to the case the evidence came from — the case file's log
   (``on_spark``) or a Parquet case folder's ``case_log.parquet`` (``open_parquet_case``,
   ``ParquetCaseLog``), written by the driver;
+* the derived tables Spark writes (``SparkConnection``'s work folder) go to a temporary folder
+  beside the case, removed afterwards: on a cluster the case is on a file system every executor
+  reads, and so are they;
 * raw evidence lines (the findings' excerpts) are read from the evidence files by a small local
   DuckDB connection (``local``), as the embedded engine reads them, the file re-hashed first.
 
@@ -92,7 +95,7 @@ def on_spark(case: Case, session: SparkSession) -> Iterator[SparkCase]:
     with tempfile.TemporaryDirectory(prefix=f".{case.path.name}.spark-", dir=case.path.parent) as tmp:
         folder = Path(tmp) / "parquet"
         export_parquet(case, folder)
-        spark = SparkConnection(session)
+        spark = SparkConnection(session, Path(tmp) / "tables")
         spark.load_parquet(folder, TABLES)
         spark_case = SparkCase(case.path, spark, case)
         try:
@@ -113,10 +116,11 @@ def open_parquet_case(folder: str | Path, session: SparkSession) -> Iterator[Spa
             + "; ".join(check.problems[:3])
             + (f"; and {len(check.problems) - 3} more" if len(check.problems) > 3 else "")
         )
-    spark = SparkConnection(session)
-    spark.load_parquet(root, TABLES)
-    spark_case = SparkCase(root, spark, ParquetCaseLog(root))
-    try:
-        yield spark_case
-    finally:
-        spark_case.close()
+    with tempfile.TemporaryDirectory(prefix=f".{root.name}.spark-", dir=root.absolute().parent) as tmp:
+        spark = SparkConnection(session, Path(tmp) / "tables")
+        spark.load_parquet(root, TABLES)
+        spark_case = SparkCase(root, spark, ParquetCaseLog(root))
+        try:
+            yield spark_case
+        finally:
+            spark_case.close()

@@ -32,6 +32,7 @@ import re
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import count, islice
@@ -48,6 +49,7 @@ from forensics.spark.runtime import spark_missing
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+LOG4J = Path(__file__).with_name("log4j2.properties")
 NO_OPS = (exp.Transaction, exp.Commit, exp.Rollback, exp.Set, exp.Comment, exp.Pragma)
 NO_OP_COMMANDS = ("CHECKPOINT", "FORCE", "PRAGMA", "SET", "RESET", "ANALYZE", "VACUUM")
 
@@ -64,7 +66,9 @@ def spark_session(master: str | None = None, memory: str = "2g") -> SparkSession
     reason = spark_missing()
     if reason:
         raise SparkUnavailableError(reason)
-    from pyspark.sql import SparkSession
+    with warnings.catch_warnings():  # results reach the driver as rows, not through PySpark's pandas
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+        from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
@@ -79,6 +83,10 @@ def spark_session(master: str | None = None, memory: str = "2g") -> SparkSession
             SparkSession.builder.master(master or f"local[{cores}]")
             .appName("forensics")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")  # the stages show progress themselves
+            # no tables are saved (temporary views only): nothing left in the working folder
+            .config("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / "forensics-spark-warehouse"))
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG4J}")
             .config("spark.driver.memory", memory)
             .config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
             # results come back as rows (aggregates, pages): no Arrow (PyArrow is not a dependency)
@@ -132,7 +140,8 @@ class SparkResult:
     def df(self) -> pd.DataFrame:
         if self._frame is None:
             return pd.DataFrame()
-        return self._frame.toPandas()
+        rows = [tuple(map(_instant, r)) for r in self._frame.toLocalIterator()]
+        return pd.DataFrame.from_records(rows, columns=self._frame.columns)
 
     fetchdf = df
 
