@@ -207,7 +207,7 @@ BUCKET_UNITS_US = {
     "WEEK": 604_800_000_000,
 }
 # strftime specifiers carried to Java's DateTimeFormatter (the rest are refused)
-STRFTIME = {"Y": "yyyy", "m": "MM", "d": "dd", "H": "HH", "M": "mm", "S": "ss"}
+STRFTIME = {"Y": "yyyy", "m": "MM", "d": "dd", "H": "HH", "M": "mm", "S": "ss", "f": "SSSSSS"}
 
 
 def _bucket(node: exp.DateBin) -> exp.Expr:
