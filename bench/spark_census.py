@@ -12,6 +12,11 @@ links, classes) — with the demo's endpoints, login, trusted networks and windo
 prints the wall time on each engine and whether every table the stage makes holds the same rows
 (or where Spark stopped). The first stage that fails or differs is the next to carry over; the
 stages after it are not tried.
+
+``--handover`` runs the detectors and the assessment instead, from the same derived tables on
+both engines (the case investigated in DuckDB, its authentication and actor tables handed to
+Spark as Parquet: tests/test_spark.py's ``derived_on_both``), and prints each detector's wall time
+on each engine and whether every table and number is the same.
 """
 
 from __future__ import annotations
@@ -39,7 +44,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--evidence", type=Path, default=ROOT / "sample_logs" / "evidence")
     ap.add_argument("--work", type=Path, default=Path("/tmp/spark-census"))
+    ap.add_argument("--handover", action="store_true", help="the detectors and the assessment (see above)")
     args = ap.parse_args()
+    if args.handover:
+        return handover(args.evidence, args.work)
     from forensics import Case, IngestOptions, export_parquet, ingest
     from forensics.cli import DEMO_ENDPOINTS, DEMO_LOGIN, DEMO_TRUSTED
     from forensics.derive import actors, auth, routes
@@ -106,6 +114,83 @@ def main() -> int:
         if any(v.endswith("DIFFER") for v in verdicts):
             return 1
     return 0
+
+
+def handover(evidence: Path, work: Path) -> int:
+    from forensics import Case, IngestOptions, ingest
+    from forensics.assess import compute
+    from forensics.assess.compute import InvestigateOptions, assess
+    from forensics.assess.coverage import CoverageOptions, compute_coverage
+    from forensics.assess.window import parse_window
+    from forensics.assess.window_tables import affected_sql
+    from forensics.cli import DEMO_ENDPOINTS, DEMO_LOGIN, DEMO_TRUSTED
+    from forensics.derive import auth, routes
+    from forensics.derive.actors import ActorOptions
+    from forensics.derive.network import Trusted
+    from forensics.detectors import REGISTRY
+    from forensics.detectors.run import DetectOptions, detect
+    from forensics.spark.session import local_session
+    from tests.test_spark import canonical, derived_on_both, table_rows
+
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    case_path = work / "case.duckdb"
+    window = parse_window(
+        "{start}/{end}".format(**json.loads((evidence.parent / "truth.json").read_text())["window"])
+    )
+    logins = tuple(routes.Endpoint.parse(e) for e in DEMO_LOGIN)
+    options = InvestigateOptions(
+        detect=DetectOptions(
+            routes=routes.RouteOptions(endpoints=tuple(routes.Endpoint.parse(e) for e in DEMO_ENDPOINTS)),
+            actors=ActorOptions(
+                auth=auth.AuthOptions(logins=logins, trusted=tuple(Trusted.parse(t) for t in DEMO_TRUSTED))
+            ),
+        ),
+        window=window,
+    )
+    with Case.create(case_path) as case:
+        ingest(case, [str(evidence)], IngestOptions())
+        assess(case, options)  # every derived table, in DuckDB
+    started = time.monotonic()
+    on_spark, duck = derived_on_both(local_session(), case_path, work / "parquet")
+    print(f"handover, routes and detect_requests on both: {time.monotonic() - started:.1f} s")
+    engines = [
+        SimpleNamespace(con=c, sql=lambda q, p=None, c=c: c.execute(q, p).df(), path=case_path)
+        for c in (duck, on_spark)
+    ]
+    settings = {d: REGISTRY[d].settings() for d in REGISTRY}
+    runs = [detect(e, settings) for e in engines]  # type: ignore[arg-type]
+    print(f"{'detector':<18} {'findings':>8} {'DuckDB s':>9} {'Spark s':>9}")
+    for d in settings:
+        print(f"{d:<18} {runs[0][0][d]:>8} {runs[0][1][d]:>9.2f} {runs[1][1][d]:>9.1f}")
+    same = True
+    for table in ("detect_requests", "findings", "actor_findings", "detector_runs"):
+        columns = ", ".join(r[0] for r in duck.execute(f"DESCRIBE {table}").fetchall())
+        ok = table_rows(duck, table, columns) == table_rows(on_spark, table, columns)
+        same &= ok
+        print(f"{table}: {'identical' if ok else 'DIFFER'}")
+    cov_opts = CoverageOptions(logins=logins)
+    pieces: list[tuple[str, Callable[[Any], object]]] = [
+        ("coverage", lambda e: compute_coverage(e, window, cov_opts).to_dict()),
+        ("window tables", lambda e: compute.make_window_tables(e, window.start, window.end)),
+        ("affected records", lambda e: table_rows(e.con, f"({affected_sql()})")),
+        ("records", lambda e: compute._records(e, None)),
+        ("actors", lambda e: canonical(compute._actors(e))),
+        ("findings", lambda e: canonical(compute._findings(e))),
+        ("event counts", lambda e: compute._event_counts(e)),
+        ("scatter", lambda e: canonical(list(compute._scatter(e).itertuples(index=False)))),
+    ]
+    print(f"{'assessment':<18} {'DuckDB s':>9} {'Spark s':>9}  result")
+    for name, run in pieces:
+        answers, seconds = [], []
+        for e in engines:
+            t0 = time.monotonic()
+            answers.append(run(e))
+            seconds.append(time.monotonic() - t0)
+        same &= answers[0] == answers[1]
+        verdict = "identical" if answers[0] == answers[1] else "DIFFER"
+        print(f"{name:<18} {seconds[0]:>9.2f} {seconds[1]:>9.1f}  {verdict}", flush=True)
+    return 0 if same else 1
 
 
 if __name__ == "__main__":

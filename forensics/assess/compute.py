@@ -1130,12 +1130,20 @@ def _scatter(case: Case) -> pd.DataFrame:
     )
 
 
+# The response-size sample's order: a multiplicative hash of the request's (source_id, line_no) in
+# BIGINT arithmetic that cannot overflow, which both engines compute alike (hash() is each engine's
+# own function: the sample of a route with more than SIZE_SAMPLE requests would differ)
+SAMPLE_ORDER = (
+    "(((source_id::BIGINT * 1000003 + line_no) % 2147483648) * 2654435761) % 4294967296, source_id, line_no"
+)
+
+
 def _response_sizes(case: Case) -> pd.DataFrame:
     return case.sql(
         f"""SELECT route, bytes_sent AS bytes,
               CASE WHEN status BETWEEN 200 AND 299 THEN '2xx' WHEN status IN (401, 403) THEN '401/403'
                    WHEN status = 404 THEN '404' ELSE 'other' END AS status_class
-            FROM (SELECT *, row_number() OVER (PARTITION BY route ORDER BY hash(source_id, line_no)) AS k
+            FROM (SELECT *, row_number() OVER (PARTITION BY route ORDER BY {SAMPLE_ORDER}) AS k
                   FROM detect_requests d WHERE {RECORD_BEARING} AND bytes_sent IS NOT NULL)
             WHERE k <= {SIZE_SAMPLE} ORDER BY route, status_class, bytes"""
     )

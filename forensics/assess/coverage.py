@@ -271,10 +271,12 @@ def _gaps(con: duckdb.DuckDBPyConnection, window: Window, opts: CoverageOptions)
 
 
 # Runs of entry rejects (blank lines and NOT_AN_ENTRY directives are not entries), each bracketed
-# by the events just before and after it in its source (by line_no; ASOF joins, no per-row
-# Python), joined to the gaps they overlap. Brackets become [a, b] intervals: two-sided, the two
-# events' times; before the first event, the minute ending at it ([minute start, event]); after
-# the last, the minute starting at it. A gap [s, e] takes a run when s < b and e > a.
+# by the events just before and after it in its source (by line_no: two windows over the rejects
+# and the events in line order — not ASOF joins, which Spark has not; a line is an event or a
+# reject, never both, so there are no ties), joined to the gaps they overlap. Brackets become
+# [a, b] intervals: two-sided, the two events' times; before the first event, the minute ending at
+# it ([minute start, event]); after the last, the minute starting at it. A gap [s, e] takes a run
+# when s < b and e > a.
 UNPARSED_SQL = f"""
 WITH rj AS (
   SELECT source_id, line_no FROM rejects
@@ -283,12 +285,21 @@ WITH rj AS (
 ev AS (
   SELECT source_id, line_no, epoch_us(ts) AS t FROM events
   WHERE source_id IN (SELECT DISTINCT source_id FROM rj)),
-p AS (
-  SELECT rj.source_id, rj.line_no, e.line_no AS p_line, e.t AS p_t
-  FROM rj ASOF LEFT JOIN ev e ON rj.source_id = e.source_id AND rj.line_no > e.line_no),
+u AS (
+  SELECT source_id, line_no, 1 AS kind, NULL::BIGINT AS t FROM rj
+  UNION ALL SELECT source_id, line_no, 0, t FROM ev),
+w AS (  -- the last event before each line and the first after it (a reject before an event of the
+  SELECT source_id, line_no, kind,  -- same line_no in the first, after it in the second: strictly)
+    last_value(CASE WHEN kind = 0 THEN {{'l': line_no, 't': t}} END IGNORE NULLS) OVER (
+      PARTITION BY source_id ORDER BY line_no, kind DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+      AS before,
+    first_value(CASE WHEN kind = 0 THEN {{'l': line_no, 't': t}} END IGNORE NULLS) OVER (
+      PARTITION BY source_id ORDER BY line_no, kind ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
+      AS after
+  FROM u),
 b AS (
-  SELECT p.*, e.line_no AS n_line, e.t AS n_t
-  FROM p ASOF LEFT JOIN ev e ON p.source_id = e.source_id AND p.line_no < e.line_no),
+  SELECT source_id, line_no, before.l AS p_line, before.t AS p_t, after.l AS n_line, after.t AS n_t
+  FROM w WHERE kind = 1),
 runs AS (
   SELECT source_id, p_line, n_line, any_value(p_t) AS p_t, any_value(n_t) AS n_t, count(*) AS lines
   FROM b WHERE p_t IS NOT NULL OR n_t IS NOT NULL GROUP BY ALL),

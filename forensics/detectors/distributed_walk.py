@@ -46,8 +46,10 @@ def sql(t: Mapping[str, float]) -> str:
         source_id, line_no
       FROM detect_requests
       WHERE record_route AND rid IS NOT NULL AND auth_state IN ('unauthenticated', 'unknown')),
-    first_read AS (  -- each id's first read on the route: when and by whom
-      SELECT route, rid, min(ts) AS ts, arg_min(actor_id, ts) AS actor_id FROM r GROUP BY route, rid),
+    first_read AS (  -- each id's first read on the route: when and by whom (two actors at one
+      SELECT route, rid, min(ts) AS ts,  -- instant: the lower id, not chance, on either engine)
+        arg_min(actor_id, {{'ts': ts, 'actor_id': actor_id}}) AS actor_id
+      FROM r GROUP BY route, rid),
     steps AS (
       SELECT *, CASE WHEN rid - lag(rid) OVER w <= {num(t["max_step"])}
                       AND epoch(ts) - epoch(lag(ts) OVER w) BETWEEN 0 AND {gap_s}

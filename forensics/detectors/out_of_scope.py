@@ -206,6 +206,9 @@ def _rules(t: Mapping[str, float]) -> str:
 def sql(t: Mapping[str, float]) -> str:
     return f"""
     WITH {_reads()}, {_map_hits()}, {_one_offs()}, {_rules(t)},
+    bursts AS (  -- per caller: its burst days' largest count and z (joined, not a subquery per finding:
+      SELECT who, max(strangers) AS strangers, round(max(z), 2) AS z  -- Spark takes no correlated
+      FROM burst GROUP BY who),  -- subquery beside the aggregates)
     hits AS (
       SELECT who, actor_id, route, ts, source_id, line_no, record_id, bytes_sent, basis, rule_, reason
       FROM map_hits
@@ -226,11 +229,12 @@ def sql(t: Mapping[str, float]) -> str:
                'days': count(DISTINCT date_trunc('day', h.ts)),
                'steady_excess': any_value(ex.kinds),
                'expected_own_among_listed': round(any_value(ow.expected), 1),
-               'max_one_off_records_per_day': (SELECT max(b.strangers) FROM burst b WHERE b.who = h.who),
+               'max_one_off_records_per_day': any_value(bz.strangers),
                'typical_one_off_records_per_day': (SELECT any_value(med) FROM dmed),
-               'max_z': (SELECT round(max(b.z), 2) FROM burst b WHERE b.who = h.who),
+               'max_z': any_value(bz.z),
                'records_by_reason': any_value(w.by_reason)}}) AS metrics
     FROM hits h JOIN why w USING (who, route) LEFT JOIN excess ex USING (who) LEFT JOIN own ow USING (who)
+      LEFT JOIN bursts bz USING (who)
     GROUP BY h.who, h.route"""
 
 

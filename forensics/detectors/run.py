@@ -132,39 +132,44 @@ def run_detectors(case: Case, options: DetectOptions | None = None) -> DetectRes
         s.rows = int(row[0]) if row else 0
     result.ownership = load_ownership(case, opts.ownership)
     ensure_sigma_tables(con)  # the sigma detector reads them (empty until forensics sigma runs)
-    cols = ", ".join(f"{c} {t}" for c, t in FINDING_COLUMNS.items())
-    casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in FINDING_COLUMNS.items())
     with transaction(con):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _findings (det_order INTEGER, detector VARCHAR, {cols})")
-        con.execute(
-            "CREATE OR REPLACE TABLE detector_runs (detector VARCHAR, title VARCHAR, severity VARCHAR, "
-            "signals VARCHAR[], thresholds JSON, sql VARCHAR, findings BIGINT)"
-        )
-        for order, (det_id, values) in enumerate(settings.items()):
-            det = REGISTRY[det_id]
-            query = det.sql(values)
-            with stage(con, f"detect: {det_id}") as s:
-                con.execute(f"INSERT INTO _findings SELECT {order}, '{det_id}', {casts} FROM ({query})")
-                row = con.execute("SELECT count(*) FROM _findings WHERE detector = ?", [det_id]).fetchone()
-                s.rows = result.findings[det_id] = int(row[0]) if row else 0
-            result.seconds[det_id] = s.wall_s
-            con.execute(
-                "INSERT INTO detector_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    det_id,
-                    det.title,
-                    det.severity,
-                    list(det.signals),
-                    json.dumps(values),
-                    query,
-                    result.findings[det_id],
-                ],
-            )
-        with stage(con, "detect: store findings"):
-            _store(case, {d: REGISTRY[d].severity for d in settings})
+        result.findings, result.seconds = detect(case, settings)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('detect_options', ?)", [json.dumps(opts.to_dict())])
         apply_comments(con)
     return result
+
+
+def detect(case: Case, settings: dict[str, dict[str, float]]) -> tuple[dict[str, int], dict[str, float]]:
+    """The detectors' SQL (``settings``: detector id -> threshold values, in run order) over
+    ``detect_requests`` and the ownership and Sigma tables: tables ``findings``,
+    ``actor_findings`` and ``detector_runs``. Returns each detector's findings and run time.
+    (run_detectors derives what it reads first; the Spark tests hand it over.)"""
+    con = case.con
+    found: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    cols = ", ".join(f"{c} {t}" for c, t in FINDING_COLUMNS.items())
+    # (metrics is to_json's text already: a JSON column takes it as it is — Spark has no JSON type)
+    casts = ", ".join(c if t == "JSON" else f"CAST({c} AS {t}) AS {c}" for c, t in FINDING_COLUMNS.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _findings (det_order INTEGER, detector VARCHAR, {cols})")
+    con.execute(
+        "CREATE OR REPLACE TABLE detector_runs (detector VARCHAR, title VARCHAR, severity VARCHAR, "
+        "signals VARCHAR[], thresholds JSON, sql VARCHAR, findings BIGINT)"
+    )
+    for order, (det_id, values) in enumerate(settings.items()):
+        det = REGISTRY[det_id]
+        query = det.sql(values)
+        with stage(con, f"detect: {det_id}") as s:
+            con.execute(f"INSERT INTO _findings SELECT {order}, '{det_id}', {casts} FROM ({query})")
+            row = con.execute("SELECT count(*) FROM _findings WHERE detector = ?", [det_id]).fetchone()
+            s.rows = found[det_id] = int(row[0]) if row else 0
+        seconds[det_id] = s.wall_s
+        con.execute(
+            "INSERT INTO detector_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [det_id, det.title, det.severity, list(det.signals), json.dumps(values), query, found[det_id]],
+        )
+    with stage(con, "detect: store findings"):
+        _store(case, {d: REGISTRY[d].severity for d in settings})
+    return found, seconds
 
 
 def _store(case: Case, defaults: dict[str, str]) -> None:
@@ -174,14 +179,17 @@ def _store(case: Case, defaults: dict[str, str]) -> None:
     # the sample's ts only ordered it; (source_id, line_no) leads to the raw line
     sample = "[{'source_id': s.source_id, 'line_no': s.line_no} FOR s IN sample] AS sample"
     names = ", ".join(sample if c == "sample" else c for c in FINDING_COLUMNS if c != "severity")
+    others = ", ".join(c for c in FINDING_COLUMNS if c != "severity")
     # numbered in a temporary table, the ambiguity caveat added while the table is written once
+    # (columns named, not `* REPLACE`: Spark has none)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _numbered AS
         SELECT row_number() OVER (
             ORDER BY det_order, actor_id NULLS LAST, route NULLS FIRST, first_seen)::INTEGER AS finding_id,
           detector, severity, {names}
-        FROM (SELECT * REPLACE (coalesce(severity, {default_sev}) AS severity) FROM _findings)"""
+        FROM (SELECT det_order, detector, coalesce(severity, {default_sev}) AS severity, {others}
+              FROM _findings)"""
     )
     con.execute("DROP TABLE _findings")
     _ambiguous(case, "_numbered")
@@ -249,13 +257,18 @@ def _ambiguous(case: Case, numbered: str) -> None:
     ``caveat`` says why."""
     before, after = AMBIGUOUS_CAVEAT.format(n="\0", settles=SETTLES[0].upper() + SETTLES[1:]).split("\0")
     caveat = f"{sql_str(before)} || a.n || {sql_str(after)}"
+    # _numbered's columns (see _store), unauthorised replaced — named, not `* REPLACE`: Spark has none
+    columns = ", ".join(
+        "f.unauthorised AND a.n IS NULL AS unauthorised" if c == "unauthorised" else f"f.{c}"
+        for c in ("finding_id", "detector", "severity", *(c for c in FINDING_COLUMNS if c != "severity"))
+    )
     case.con.execute(
         f"""
         CREATE OR REPLACE TABLE findings AS
         WITH a AS (
           SELECT finding_id, count(*) AS n FROM ({finding_requests(numbered, "d.auth_ambiguous")})
           GROUP BY finding_id)
-        SELECT f.* REPLACE (f.unauthorised AND a.n IS NULL AS unauthorised),
+        SELECT {columns},
           coalesce(a.n, 0) AS ambiguous_requests,
           CASE WHEN a.n IS NOT NULL THEN {caveat} END AS caveat
         FROM {numbered} f LEFT JOIN a USING (finding_id) ORDER BY finding_id"""

@@ -15,8 +15,26 @@ same text (each has a test in tests/test_spark_dialect.py that runs both engines
 * ``epoch(ts)`` — DuckDB's seconds keep the microseconds (a DOUBLE); Spark's ``unix_timestamp``
   truncates them: ``unix_micros(ts) / 1e6``;
 * ``INT128``/``HUGEINT`` — ``DECIMAL(38, 0)``;
+* ``LEFT JOIN LATERAL unnest(list) AS r(x) ON true`` — ``LATERAL VIEW OUTER explode`` (sqlglot's
+  ``LATERAL VIEW explode`` drops the rows whose list is empty);
+* ``avg(x)`` — ``avg(CAST(x AS DOUBLE))``: DuckDB's average is a DOUBLE, Spark's of a DECIMAL a
+  DECIMAL (``avg(CASE … THEN 1.0 ELSE 0.0 END)`` rounded to 3 places: ``1.0`` against ``1.000``);
+* ``ASOF`` joins are refused (Spark has none, and reads the word as a table alias: an inequality
+  join with every earlier row, not the nearest);
 * ``len(list)`` — ``size``: the project writes ``len`` for lists and ``length`` for strings;
-* ``[f(x) FOR x IN list IF p(x)]`` — ``transform(filter(…))``; ``AS MATERIALIZED`` is dropped.
+* ``[f(x) FOR x IN list IF p(x)]`` — ``transform(filter(…))``; ``AS MATERIALIZED`` is dropped;
+* ``to_json(x)`` — Spark's leaves out NULL members, DuckDB's writes them (``"k":null``): the
+  option ``ignoreNullFields`` is false. (Numbers are spelled as each engine spells them: a
+  DOUBLE of 1e7 or more, or below 1e-3, is ``1.0E7`` in Spark's text, ``10000000.0`` in DuckDB's —
+  the same number to a JSON reader);
+* ``CAST(x AS JSON)`` — Spark has no JSON type (sqlglot writes ``to_json(x)``, which fails on a
+  string): a NULL or a string literal is a STRING, a ``to_json(…)`` stays as it is; any other value
+  is refused (its type, a string already JSON or a value to serialise, is not known here);
+* ``strftime(ts, fmt)`` — ``date_format`` with the format's letters quoted (sqlglot leaves the
+  ``T`` and ``Z`` of ``%Y-%m-%dT%H:%M:%SZ`` unquoted: an error and a zone offset in Spark);
+* ``time_bucket(INTERVAL n unit, ts)`` (fixed units: microseconds to weeks) — buckets counted from
+  DuckDB's origin, 2000-01-03 00:00:00 UTC, on the microseconds (Spark has no ``time_bucket``;
+  sqlglot's ``date_bin`` is not a Spark function). Months and years are refused.
 
 What cannot be carried (a construct with no Spark form) raises ``SparkDialectError`` naming it,
 never a statement that runs and answers differently.
@@ -177,7 +195,152 @@ def _comprehension(node: exp.Array) -> exp.Expr:
     )
 
 
+# DuckDB's time_bucket origin for buckets without months or years: Monday 2000-01-03 00:00:00 UTC
+BUCKET_ORIGIN_US = 946_857_600 * 1_000_000
+BUCKET_UNITS_US = {
+    "MICROSECOND": 1,
+    "MILLISECOND": 1_000,
+    "SECOND": 1_000_000,
+    "MINUTE": 60_000_000,
+    "HOUR": 3_600_000_000,
+    "DAY": 86_400_000_000,
+    "WEEK": 604_800_000_000,
+}
+# strftime specifiers carried to Java's DateTimeFormatter (the rest are refused)
+STRFTIME = {"Y": "yyyy", "m": "MM", "d": "dd", "H": "HH", "M": "mm", "S": "ss", "f": "SSSSSS"}
+
+
+def _bucket(node: exp.DateBin) -> exp.Expr:
+    """``time_bucket(INTERVAL n unit, ts)``: ``ts`` less its distance past the last bucket start."""
+    width = node.this
+    unit = width.args.get("unit") if isinstance(width, exp.Interval) else None
+    amount = width.this if isinstance(width, exp.Interval) else None
+    name = unit.name.upper().rstrip("S") if unit is not None else ""
+    if (
+        node.args.get("zone") is not None
+        or len(node.expressions if hasattr(node, "expressions") else []) > 0
+        or not isinstance(amount, exp.Literal)
+        or name not in BUCKET_UNITS_US
+    ):
+        raise SparkDialectError(
+            f"{node.sql('duckdb')!r}: time_bucket is carried to Spark with a fixed literal width and "
+            "DuckDB's default origin only"
+        )
+    try:
+        width_us = int(float(amount.this) * BUCKET_UNITS_US[name])
+    except ValueError:
+        raise SparkDialectError(f"{node.sql('duckdb')!r}: the bucket width is not a number") from None
+    micros = exp.Anonymous(this="UNIX_MICROS", expressions=[node.expression.transform(_rewrite)])
+    past = exp.Anonymous(
+        this="PMOD",
+        expressions=[
+            exp.Sub(this=micros, expression=exp.Literal.number(BUCKET_ORIGIN_US)),
+            exp.Literal.number(width_us),
+        ],
+    )
+    return exp.Anonymous(this="TIMESTAMP_MICROS", expressions=[exp.Sub(this=micros.copy(), expression=past)])
+
+
+def _strftime(node: exp.TimeToStr) -> exp.Expr:
+    fmt = node.args.get("format")
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string) or node.args.get("zone") is not None:
+        raise SparkDialectError(f"{node.sql('duckdb')!r}: strftime with a literal format only")
+    out, text, i = [], fmt.this, 0
+    while i < len(text):
+        if text[i] == "%":
+            spec = text[i + 1 : i + 2]
+            if spec not in STRFTIME:
+                raise SparkDialectError(f"strftime %{spec}: not carried to Spark")
+            out.append(STRFTIME[spec])
+            i += 2
+            continue
+        j = i
+        while j < len(text) and text[j] != "%":
+            j += 1
+        literal = text[i:j]
+        # Java's pattern letters are A-Z and a-z; the rest stands for itself
+        out.append("'" + literal.replace("'", "''") + "'" if any(c.isalpha() for c in literal) else literal)
+        i = j
+    value = node.this.transform(_rewrite)
+    return exp.Anonymous(this="DATE_FORMAT", expressions=[value, exp.Literal.string("".join(out))])
+
+
+def _json_cast(value: exp.Expr, node: exp.Cast) -> exp.Expr:
+    """``CAST(value AS JSON)`` (``node``; ``value`` rewritten already)."""
+    if isinstance(value, exp.Null) or (isinstance(value, exp.Literal) and value.is_string):
+        return exp.cast(value, "STRING")
+    if isinstance(value, exp.Anonymous) and value.name.upper() == "TO_JSON":
+        return value
+    raise SparkDialectError(
+        f"{node.sql('duckdb')!r}: CAST AS JSON of a value whose type is not known here (Spark has no "
+        "JSON type: a string already JSON and a value to serialise need different forms)"
+    )
+
+
+def _outer_unnests(node: exp.Select) -> exp.Select:
+    """``LEFT JOIN [LATERAL] unnest(list) AS r(x) ON true`` as ``LATERAL VIEW OUTER explode``: a row
+    whose list is empty or NULL stays, with x NULL (sqlglot writes every unnest join as an inner
+    ``LATERAL VIEW explode``, which drops it)."""
+    for join in list(node.args.get("joins") or []):
+        lateral = join.this
+        unnest = lateral.this if isinstance(lateral, exp.Lateral) else lateral
+        if not isinstance(unnest, exp.Unnest) or not join.side:
+            continue
+        alias = lateral.args.get("alias") if isinstance(lateral, exp.Lateral) else unnest.args.get("alias")
+        on = join.args.get("on")
+        if (
+            join.side.upper() != "LEFT"
+            or (on is not None and not (isinstance(on, exp.Boolean) and on.this))
+            or len(unnest.expressions) != 1
+            or unnest.args.get("offset")
+            or alias is None
+            or len(alias.columns) != 1
+        ):
+            raise SparkDialectError(
+                f"{join.sql('duckdb')!r}: only LEFT JOIN unnest(one list) AS t(x) ON true is carried to Spark"
+            )
+        join.pop()
+        node.append(
+            "laterals",
+            exp.Lateral(
+                this=exp.Explode(this=unnest.expressions[0]),
+                view=True,
+                outer=True,
+                alias=exp.TableAlias(this=alias.this, columns=list(alias.columns)),
+            ),
+        )
+    return node
+
+
 def _rewrite(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.Select) and any(
+        j.side and isinstance(j.this.this if isinstance(j.this, exp.Lateral) else j.this, exp.Unnest)
+        for j in node.args.get("joins") or []
+    ):
+        return _outer_unnests(node)
+    if isinstance(node, exp.Join) and str(node.args.get("method") or "").upper() == "ASOF":
+        # Spark has no ASOF join, and would read the word as an alias: a plain inequality join
+        raise SparkDialectError(
+            "ASOF joins are not carried to Spark (write the nearest row by a window: see request_twins.py)"
+        )
+    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.JSON:
+        return _json_cast(node.this.transform(_rewrite), node)
+    if isinstance(node, exp.Avg):
+        # DuckDB's avg is a DOUBLE whatever it averages; Spark's of a DECIMAL (a literal such as
+        # 1.0 is one) is a DECIMAL, which rounds and prints otherwise (1.000 against 1.0)
+        value = node.this
+        if isinstance(value, exp.Distinct):  # the distinct values (not their doubles) averaged
+            if len(value.expressions) != 1:
+                raise SparkDialectError(f"{node.sql('duckdb')!r}: avg of several values")
+            distinct = exp.Distinct(
+                expressions=[exp.cast(value.expressions[0].transform(_rewrite), "DOUBLE")]
+            )
+            return exp.Avg(this=distinct)
+        return exp.Avg(this=exp.cast(value.transform(_rewrite), "DOUBLE"))
+    if isinstance(node, exp.DateBin):
+        return _bucket(node)
+    if isinstance(node, exp.TimeToStr):
+        return _strftime(node)
     if (
         isinstance(node, exp.Array)
         and len(node.expressions) == 1
@@ -202,6 +365,13 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         if name == "LIST_POSITION":
             found = exp.Anonymous(this="ARRAY_POSITION", expressions=list(node.expressions))
             return exp.Nullif(this=found, expression=exp.Literal.number(0))
+        if name == "TO_JSON" and len(node.expressions) == 1:
+            options = exp.Anonymous(
+                this="MAP", expressions=[exp.Literal.string("ignoreNullFields"), exp.Literal.string("false")]
+            )
+            return exp.Anonymous(
+                this="TO_JSON", expressions=[node.expressions[0].transform(_rewrite), options]
+            )
         if name == "LIST_ZIP":
             raise SparkDialectError(f"{name.lower()}: positional struct members are not carried to Spark")
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.INT128:
@@ -216,6 +386,8 @@ def _literal(value: Any) -> exp.Expr:
         return exp.Boolean(this=value)
     if isinstance(value, int | float):
         return exp.Literal.number(value)
+    if isinstance(value, list | tuple):
+        return exp.Array(expressions=[_literal(v) for v in value])
     if isinstance(value, datetime) and value.tzinfo is not None:
         return exp.cast(exp.Literal.string(value.isoformat()), "TIMESTAMP")  # an instant (UTC session)
     if isinstance(value, date | datetime):

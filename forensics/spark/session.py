@@ -101,10 +101,19 @@ def spark_session(master: str | None = None, memory: str = "2g") -> SparkSession
 
 
 def _instant(value: Any) -> Any:
-    """PySpark hands a TIMESTAMP over as a naive datetime in the driver's local time; DuckDB hands
-    a TIMESTAMPTZ over as an aware one. Aware it is (the same instant)."""
+    """A value as DuckDB hands it over. PySpark hands a TIMESTAMP over as a naive datetime in the
+    driver's local time, DuckDB a TIMESTAMPTZ as an aware one: aware it is (the same instant).
+    PySpark hands a STRUCT over as a ``Row``, DuckDB as a dict: a dict it is (in lists too)."""
+    from pyspark.sql import Row
+
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.astimezone(UTC)
+    if isinstance(value, Row):
+        return {k: _instant(v) for k, v in value.asDict(recursive=False).items()}
+    if isinstance(value, list):
+        return [_instant(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _instant(v) for k, v in value.items()}
     return value
 
 
@@ -138,10 +147,17 @@ class SparkResult:
         return list(self._iter())
 
     def df(self) -> pd.DataFrame:
+        """The rows as DuckDB's ``df()`` gives them: instants aware (UTC), dates as (naive)
+        timestamps, structs as dicts."""
+        from pyspark.sql.types import DateType
+
         if self._frame is None:
             return pd.DataFrame()
-        rows = [tuple(map(_instant, r)) for r in self._frame.toLocalIterator()]
-        return pd.DataFrame.from_records(rows, columns=self._frame.columns)
+        frame = pd.DataFrame(list(self._iter()), columns=list(self._frame.columns))
+        for field in self._frame.schema.fields:
+            if isinstance(field.dataType, DateType):
+                frame[field.name] = pd.to_datetime(frame[field.name])
+        return frame
 
     fetchdf = df
 
