@@ -60,7 +60,8 @@ def _investigate(
     }
     with custody_entry(case, "investigate", parameters) as entry:  # what runs inside logs nothing more
         result = assess(case, options)
-        written = write_outputs_hashed(case, result, out_dir, pseudonymise=pseudonymise)
+        with case.writing() as source:  # on Spark: a DuckDB over the tables Spark wrote
+            written = write_outputs_hashed(source, result, out_dir, pseudonymise=pseudonymise)
         doc = result.doc
         entry.result = {
             "verdict": doc["verdict"],

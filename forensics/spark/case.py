@@ -21,6 +21,7 @@ it: a folder whose rows do not match its log's digests is refused, never investi
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ from forensics.publish.parquet_check import TABLES, verify_parquet
 from forensics.publish.parquet_log import ParquetCaseLog
 from forensics.spark.session import SparkConnection
 from forensics.store.case import Case
+from forensics.store.db import connect
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -83,6 +85,24 @@ class SparkCase(Case):
             "SELECT path, compression, sha256, reader FROM sources WHERE source_id = ?", [source_id]
         ).fetchone()
         return raw_lines(self.local, source_id, line_nos, verify=verify, source=row)
+
+    @contextmanager
+    def writing(self) -> Iterator[Case]:
+        """The case as the report's writers read it: a DuckDB (a file in the work folder, so it can
+        spill) naming what Spark made — its tables copied from the Parquet files Spark wrote, the
+        evidence as views of its Parquet (``SparkConnection.to_duckdb``). The files are written by
+        one process whichever engine computed them; the same writer code writes the same bytes."""
+        folder = Path(tempfile.mkdtemp(prefix="writing-", dir=self._work_parent()))
+        con = connect(folder / "tables.duckdb")
+        try:
+            self.spark.to_duckdb(con)
+            yield Case(self.path, con)
+        finally:
+            con.close()
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _work_parent(self) -> Path:
+        return Path(self.spark.work).parent
 
     def close(self) -> None:
         self.local.close()

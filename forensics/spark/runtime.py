@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 JAVA_MIN = 17
@@ -17,7 +18,9 @@ JAVA_MIN = 17
 def spark_missing() -> str | None:
     """Why Spark cannot run here (no PySpark, no Java 17+), or None."""
     try:
-        import pyspark  # noqa: F401
+        with warnings.catch_warnings():  # results reach the driver as rows, not through its pandas
+            warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+            import pyspark.sql  # noqa: F401
     except ImportError:
         return (
             "--engine spark needs PySpark: install the [spark] extra "

@@ -39,12 +39,14 @@ from itertools import count, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import pandas as pd
 from sqlglot import exp
 
 from forensics.errors import SparkUnavailableError
 from forensics.spark.dialect import SparkDialectError, parse, to_spark
 from forensics.spark.runtime import spark_missing
+from forensics.store.db import sql_str
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -66,9 +68,7 @@ def spark_session(master: str | None = None, memory: str = "2g") -> SparkSession
     reason = spark_missing()
     if reason:
         raise SparkUnavailableError(reason)
-    with warnings.catch_warnings():  # results reach the driver as rows, not through PySpark's pandas
-        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
-        from pyspark.sql import SparkSession
+    from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
@@ -79,7 +79,7 @@ def spark_session(master: str | None = None, memory: str = "2g") -> SparkSession
             # Python tasks (Spark ingest) run this interpreter, which has the project's packages,
             # not the first python3 on PATH; read when the session's context is made
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        session = (
+        builder = (
             SparkSession.builder.master(master or f"local[{cores}]")
             .appName("forensics")
             .config("spark.ui.enabled", "false")
@@ -91,12 +91,16 @@ def spark_session(master: str | None = None, memory: str = "2g") -> SparkSession
             .config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
             # results come back as rows (aggregates, pages): no Arrow (PyArrow is not a dependency)
             .config("spark.sql.execution.arrow.pyspark.enabled", "false")
-            .getOrCreate()
         )
+        with warnings.catch_warnings():  # results reach the driver as rows, not through its pandas
+            warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+            session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
     # what the SQL's meaning depends on, whoever made the session
     session.conf.set("spark.sql.session.timeZone", "UTC")
     session.conf.set("spark.sql.ansi.enabled", "true")
+    # the tables' files: instants as Parquet's UTC microseconds (DuckDB reads them as TIMESTAMPTZ)
+    session.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     return session
 
 
@@ -169,6 +173,8 @@ class _State:
         self.statements: list[str] = []
         self.catalog: dict[str, tuple[str, bool]] = {}
         self.files: dict[str, str] = {}  # table -> the folder of its Parquet files
+        self.loaded: dict[str, Path] = {}  # evidence table -> its Parquet (load_parquet)
+        self.views: dict[str, tuple[str, Any]] = {}  # view -> its DuckDB statement and parameters
         self.work = str(work) if work is not None else tempfile.mkdtemp(prefix="forensics-spark-")
         self.removable = work is None
         self.seq = count(1)
@@ -245,6 +251,7 @@ class SparkConnection:
                 frame = reader.parquet(str(path.with_suffix(".parquet")))
             frame.createOrReplaceTempView(name)
             self.catalog[name] = ("table", False)
+            self._state.loaded[name] = path
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
         """``frame`` as a view: text columns (pandas ``object``) as strings, so a column of None
@@ -286,7 +293,12 @@ class SparkConnection:
         if isinstance(tree, NO_OPS):
             return SparkResult(None)
         if isinstance(tree, exp.Create):
-            return self._create(tree)
+            made = self._create(tree)
+            name = self._created_name(tree)
+            self._state.views.pop(name, None)
+            if tree.args.get("kind") == "VIEW":
+                self._state.views[name] = (sql, params)
+            return made
         if isinstance(tree, exp.Drop):
             for table in tree.args.get("tables") or [tree.this]:
                 name = table.name
@@ -295,12 +307,39 @@ class SparkConnection:
                 self.session.catalog.dropTempView(name)
                 self.catalog.pop(name, None)
                 self._forget_files(name)
+                self._state.views.pop(name, None)
             return SparkResult(None)
         if isinstance(tree, exp.Insert):
             return self._insert(tree)
         if isinstance(tree, exp.Query):
             return SparkResult(self._run(to_spark(self._with_catalog(tree))))
         raise SparkDialectError(f"{type(tree).__name__} statements are not run on Spark: {sql[:80]!r}")
+
+    @staticmethod
+    def _created_name(tree: exp.Create) -> str:
+        target = tree.this
+        return str(target.this.name if isinstance(target, exp.Schema) else target.name)
+
+    def to_duckdb(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Name in DuckDB ``con`` what this connection names: the evidence tables as views of their
+        Parquet, every table as a copy of the Parquet files Spark wrote, every view by its own DuckDB
+        statement. The report's writers read them there (spark/case.py)."""
+        for name, path in self._state.loaded.items():
+            if name in self._state.files:  # rewritten since (meta's INSERT): its table is below
+                continue
+            files = f"{path}/*/*.parquet" if path.is_dir() else str(path.with_suffix(".parquet"))
+            con.execute(
+                f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({sql_str(files)}, "
+                "hive_partitioning = false)"
+            )
+        for name, folder in self._state.files.items():
+            con.execute(
+                f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM "
+                f"read_parquet({sql_str(folder.rstrip('/') + '/*.parquet')})"
+            )
+        for name, (sql, params) in self._state.views.items():
+            if name in self.catalog:
+                con.execute(sql, params)
 
     def _create(self, tree: exp.Create) -> SparkResult:
         kind = tree.args.get("kind")

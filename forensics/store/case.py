@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -305,6 +307,12 @@ class Case:
                 raise ValueError(f"{name} is evidence, not derived state")
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
         self.con.execute("CHECKPOINT")
+
+    @contextmanager
+    def writing(self) -> Iterator[Case]:
+        """The case the report's writers read (this one; spark.case.SparkCase: a DuckDB copy of
+        what Spark made)."""
+        yield self
 
     def sources(self) -> pd.DataFrame:
         """What was read: one row per evidence file, including duplicates and unrecognised files."""
