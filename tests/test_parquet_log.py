@@ -44,9 +44,7 @@ def _entries(folder: Path) -> list[tuple[int, str, str]]:
 def test_entries_are_appended_with_the_chain_and_the_manifest_kept(exported: Path, tmp_path: Path) -> None:
     folder = _copy(exported, tmp_path)
     before = _entries(folder)
-    evidence = {
-        p.relative_to(folder): p.read_bytes() for p in folder.rglob("*.parquet") if p.name != LOG
-    }
+    evidence = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*.parquet") if p.name != LOG}
     log = ParquetCaseLog(folder)
     started = log.log_command("investigate", {"engine": "spark", "out": "report"})
     done = log.log_result(started, "investigate", {"verdict": "confirmed"})

@@ -143,6 +143,9 @@ SEMANTICS = [
     "regexp_full_match('abc', 'a.c')",
     "regexp_full_match('ab' || chr(10), 'ab')",  # Java's $ would match before the newline
     "epoch(TIMESTAMPTZ '2024-03-01 10:00:00.250+00')",  # the microseconds kept
+    # a DOUBLE, as DuckDB's: '49.0 min' (a DECIMAL division read '49 min')
+    "round((epoch(TIMESTAMPTZ '2024-03-01 10:49:00+00') - epoch(TIMESTAMPTZ '2024-03-01 10:00:00+00')) / 60)"
+    " || ' min'",
     "[1, 2, 3, 4, 5, 6][2:4]",
     "array_length(string_split('/a/b/', '/'))",  # empty strings kept at both ends
     "to_json({'a': 1, 'b': NULL::INTEGER, 'c': ['x', NULL]})",  # Spark would leave b out

@@ -89,9 +89,7 @@ def test_the_case_log_records_the_spark_run_and_its_export(runs: Path) -> None:
 
 def test_a_parquet_case_folder_from_a_spark_ingest(runs: Path) -> None:
     folder = runs / "parquet-case"
-    result = CliRunner().invoke(
-        main, ["ingest", str(folder), *[str(f) for f in FILES], "--engine", "spark"]
-    )
+    result = CliRunner().invoke(main, ["ingest", str(folder), *[str(f) for f in FILES], "--engine", "spark"])
     assert result.exit_code == 0, result.output
     _investigate(folder, runs / "from-folder", "--engine", "spark")
     duck = json.loads((runs / "duckdb" / "findings.json").read_text())
@@ -109,7 +107,8 @@ def test_a_parquet_case_folder_from_a_spark_ingest(runs: Path) -> None:
     import duckdb
 
     commands = [
-        r[0] for r in duckdb.sql(f"SELECT command FROM read_parquet('{folder / LOG}') ORDER BY seq").fetchall()
+        r[0]
+        for r in duckdb.sql(f"SELECT command FROM read_parquet('{folder / LOG}') ORDER BY seq").fetchall()
     ]
     assert commands[-2:] == ["investigate", "investigate finished"]
 
@@ -119,7 +118,8 @@ def test_the_default_engine_refuses_a_folder_and_spark_options(runs: Path) -> No
     assert result.exit_code == 2
     assert "--engine spark" in result.output
     result = CliRunner().invoke(
-        main, ["investigate", str(runs / "case.duckdb"), "--spark-master", "local[1]", "--out", str(runs / "x")]
+        main,
+        ["investigate", str(runs / "case.duckdb"), "--spark-master", "local[1]", "--out", str(runs / "x")],
     )
     assert result.exit_code == 2
     assert re.search(r"--spark-master .*--engine spark", result.output)

@@ -13,7 +13,8 @@ same text (each has a test in tests/test_spark_dialect.py that runs both engines
   ``collect_set`` have no ORDER BY and drop NULLs: the values travel in structs (kept when NULL)
   sorted by the ORDER BY keys, NULL keys last as DuckDB sorts them;
 * ``epoch(ts)`` — DuckDB's seconds keep the microseconds (a DOUBLE); Spark's ``unix_timestamp``
-  truncates them: ``unix_micros(ts) / 1e6``;
+  truncates them: ``CAST(unix_micros(ts) AS DOUBLE) / 1000000`` (a DOUBLE, as DuckDB's: with
+  ``1000000.0``, a DECIMAL in Spark, ``round(minutes) || ' min'`` read ``49 min``, not ``49.0 min``);
 * ``INT128``/``HUGEINT`` — ``DECIMAL(38, 0)``;
 * ``LEFT JOIN LATERAL unnest(list) AS r(x) ON true`` — ``LATERAL VIEW OUTER explode`` (sqlglot's
   ``LATERAL VIEW explode`` drops the rows whose list is empty);
@@ -354,9 +355,9 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Bracket):
         return _element_at(node)
     if isinstance(node, exp.TimeToUnix):
-        return exp.Div(
-            this=exp.Anonymous(this="UNIX_MICROS", expressions=[node.this]),
-            expression=exp.Literal.number("1000000.0"),
+        return exp.Div(  # a DOUBLE, as DuckDB's (Spark's 1000000.0 is a DECIMAL: round(x) || '' is '49')
+            this=exp.cast(exp.Anonymous(this="UNIX_MICROS", expressions=[node.this]), "DOUBLE"),
+            expression=exp.Literal.number(1000000),
         )
     if isinstance(node, exp.Anonymous):
         name = node.name.upper()
