@@ -34,6 +34,7 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import count, islice
 from pathlib import Path
@@ -75,20 +76,26 @@ def spark_session(master: str | None = None, memory: str = "2g") -> SparkSession
         session = active
     else:
         cores = os.cpu_count() or 1
-        if (master or "local").startswith("local"):
+        builder = SparkSession.builder
+        # spark-submit (or the pyspark shell) started this process: its --master stands
+        submitted = master is None and "PYSPARK_GATEWAY_PORT" in os.environ
+        local = not submitted and (master or "local").startswith("local")
+        if local:
             # Python tasks (Spark ingest) run this interpreter, which has the project's packages,
             # not the first python3 on PATH; read when the session's context is made
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            # few shuffle partitions for a machine's cores (a cluster keeps its own setting)
+            builder = builder.config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
+        if not submitted:
+            builder = builder.master(master or f"local[{cores}]")
         builder = (
-            SparkSession.builder.master(master or f"local[{cores}]")
-            .appName("forensics")
+            builder.appName("forensics")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")  # the stages show progress themselves
             # no tables are saved (temporary views only): nothing left in the working folder
             .config("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / "forensics-spark-warehouse"))
             .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG4J}")
             .config("spark.driver.memory", memory)
-            .config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
             # results come back as rows (aggregates, pages): no Arrow (PyArrow is not a dependency)
             .config("spark.sql.execution.arrow.pyspark.enabled", "false")
         )
@@ -311,7 +318,7 @@ class SparkConnection:
             return SparkResult(None)
         if isinstance(tree, exp.Insert):
             return self._insert(tree)
-        if isinstance(tree, exp.Query):
+        if isinstance(tree, exp.Query):  # read as it is fetched: its CTEs stay CTEs
             return SparkResult(self._run(to_spark(self._with_catalog(tree))))
         raise SparkDialectError(f"{type(tree).__name__} statements are not run on Spark: {sql[:80]!r}")
 
@@ -360,13 +367,83 @@ class SparkConnection:
             if tree.args.get("exists"):
                 return SparkResult(None)
             raise SparkDialectError(f"CREATE {kind} {name}: it exists")
-        query = to_spark(self._with_catalog(body))
-        if kind == "VIEW":
-            self._run(f"CREATE OR REPLACE TEMP VIEW `{name}` AS {query}")
+        if kind == "VIEW":  # computed where it is read: its CTEs stay CTEs
+            self._run(f"CREATE OR REPLACE TEMP VIEW `{name}` AS {to_spark(self._with_catalog(body))}")
         else:
-            self._materialise(name, self._run(query))
+            with self._shared_ctes(self._with_catalog(body)) as query:
+                self._materialise(name, self._run(to_spark(query)))
         self.catalog[name] = (kind.lower(), bool(tree.args.get("temporary")) or _temporary(tree))
         return SparkResult(None)
+
+    @contextmanager
+    def _shared_ctes(self, tree: exp.Expr) -> Iterator[exp.Expr]:
+        """``tree`` with each CTE that is read more than once written as a table first (and
+        forgotten after): DuckDB computes such a CTE once; Spark inlines a CTE wherever it is read,
+        so a chain of CTEs each read twice (out_of_scope's) is planned and computed again and again
+        — a minute for the sample's 25,288 events. A CTE read once stays a CTE; so does one whose
+        query cannot stand alone (it reads a CTE of an enclosing query)."""
+        tree = tree.copy()
+        made: list[str] = []
+        try:
+            nested = [
+                q
+                for q in tree.find_all(exp.Query)
+                if isinstance(q.args.get("with_"), exp.With) and not q.args["with_"].args.get("recursive")
+            ]
+            for query in reversed(nested):  # the innermost first
+                lifted = self._lift_ctes(query, made)
+                if query is tree:
+                    tree = lifted
+                else:
+                    query.replace(lifted)
+            yield tree
+        finally:
+            for table in made:
+                self.session.catalog.dropTempView(table)
+                self._forget_files(table)
+
+    def _lift_ctes(self, query: exp.Expr, made: list[str]) -> exp.Expr:
+        """``query`` with its CTEs read more than once written as tables (named in ``made``)."""
+        from pyspark.errors import AnalysisException
+
+        kept: list[exp.CTE] = []
+        todo = list(query.args["with_"].expressions)
+        main = query.copy()
+        main.set("with_", None)
+        for i, cte in enumerate(todo):
+            alias = cte.alias_or_name
+            readers = [c.this for c in todo[i + 1 :]] + [main]
+            reads = sum(
+                1 for r in readers for t in r.find_all(exp.Table) if t.name == alias and not t.args.get("db")
+            )
+            named_columns = bool(cte.args["alias"].columns)  # WITH x(a, b) AS …: left as it is
+            if reads < 2 or named_columns or not isinstance(cte.this, exp.Query):
+                kept.append(cte)
+                continue
+            body = cte.this.copy()
+            inner = body.args.get("with_")
+            outer = [k.copy() for k in kept] + (list(inner.expressions) if inner else [])
+            if outer:
+                body.set("with_", exp.With(expressions=outer))
+            table = f"__cte_{next(self._state.seq):06d}_{re.sub(r'[^A-Za-z0-9_]', '_', alias)}"
+            try:
+                frame = self._run(to_spark(body))
+            except AnalysisException:  # it reads what only an enclosing query names
+                kept.append(cte)
+                continue
+            self._materialise(table, frame)
+            made.append(table)
+
+            def swap(node: exp.Expr, alias: str = alias, table: str = table) -> exp.Expr:
+                if isinstance(node, exp.Table) and node.name == alias and not node.args.get("db"):
+                    return exp.to_table(table).as_(node.alias_or_name)
+                return node
+
+            for later in todo[i + 1 :]:
+                later.set("this", later.this.transform(swap))
+            main = main.transform(swap)
+        main.set("with_", exp.With(expressions=kept) if kept else None)
+        return main
 
     def _materialise(self, name: str, frame: DataFrame) -> None:
         """``frame`` written as Parquet into a folder of its own under ``work`` and named ``name``;
@@ -421,16 +498,15 @@ class SparkConnection:
         name = tree.this.name
         rows = tree.expression
         if isinstance(rows, exp.Values):
-            query = to_spark(exp.select("*").from_(rows.as_("v")))
-        else:
-            query = to_spark(rows)
-        old = self.session.table(name)
-        new = self._run(query).toDF(*old.columns)
-        if tree.args.get("alternative") in ("REPLACE", "IGNORE"):
-            key = old.columns[0]
-            if tree.args.get("alternative") == "REPLACE":
-                old = old.join(new.select(key), on=key, how="left_anti")
-            else:
-                new = new.join(old.select(key), on=key, how="left_anti")
-        self._materialise(name, old.unionByName(new))
+            rows = exp.select("*").from_(rows.as_("v"))
+        with self._shared_ctes(self._with_catalog(rows)) as query:
+            old = self.session.table(name)
+            new = self._run(to_spark(query)).toDF(*old.columns)
+            if tree.args.get("alternative") in ("REPLACE", "IGNORE"):
+                key = old.columns[0]
+                if tree.args.get("alternative") == "REPLACE":
+                    old = old.join(new.select(key), on=key, how="left_anti")
+                else:
+                    new = new.join(old.select(key), on=key, how="left_anti")
+            self._materialise(name, old.unionByName(new))
         return SparkResult(None)
