@@ -2,11 +2,14 @@
 
 Run on demand (it is not a test; it needs the ``[spark]`` extra and Java)::
 
-    python bench/spark_bench.py --sample --events 100000 1000000 --masters 'local[1]' 'local[2]'
+    python bench/spark_bench.py --sample --simulate 0.125 1 --masters 'local[2]' 'local[1]'
 
 For the sample case (``--sample``: sample_logs/ ingested, the demo's endpoints, login, trusted
-networks and window) and for each ``--events`` size (bench/derive_bench.py's synthetic case,
-cached in the work dir, with investigate_bench's parameters) it runs, each as a whole child
+networks and window), for each ``--simulate`` scale (a year of ``forensics simulate`` at that
+scale, ingested, the same parameters with its own window; scale 1 is about 750,000 events) and for
+each ``--events`` size (bench/derive_bench.py's synthetic case with investigate_bench's
+parameters — refused on Spark: it records no row digests, and the export handed to Spark checks
+them) it runs, each as a whole child
 process under bench/ingest_bench.py's wrapper: ``forensics investigate`` on DuckDB, then
 ``forensics investigate --engine spark --spark-master M`` for each master, into fresh report
 folders, and prints each run's wall time and whether its outputs equal DuckDB's: findings.json
@@ -38,10 +41,10 @@ from investigate_bench import INVESTIGATE, VERDICT_CODES  # noqa: E402
 SAME_BYTES = ("affected_records.csv", "actors.csv", "findings.csv", "evidence.csv", "timeline.jsonl")
 
 
-def _sample_args() -> list[str]:
+def _sample_args(truth: Path = ROOT / "sample_logs" / "truth.json") -> list[str]:
     from forensics.cli import DEMO_ENDPOINTS, DEMO_LOGIN, DEMO_TRUSTED
 
-    window = json.loads((ROOT / "sample_logs" / "truth.json").read_text())["window"]
+    window = json.loads(truth.read_text())["window"]
     args = ["investigate"]
     for flag, values in (
         ("--endpoint", DEMO_ENDPOINTS),
@@ -90,6 +93,16 @@ def main(argv: list[str] | None = None) -> int:
         "--sample", action="store_true", help="the sample case (sample_logs/, the demo's parameters)"
     )
     ap.add_argument("--events", type=int, nargs="*", default=[], help="synthetic cases of these sizes")
+    ap.add_argument(
+        "--simulate",
+        type=float,
+        nargs="*",
+        default=[],
+        metavar="SCALE",
+        help="simulated cases (forensics simulate --days 365 --scale SCALE, ingested; the demo's parameters "
+        "with the simulation's window): derive_bench's cases record no row digests, which the export "
+        "handed to Spark checks, so only ingested cases go to Spark",
+    )
     ap.add_argument("--masters", nargs="+", default=["local[1]", "local[2]"])
     ap.add_argument("--work", type=Path, default=HERE / "work")
     args = ap.parse_args(argv)
@@ -105,6 +118,29 @@ def main(argv: list[str] | None = None) -> int:
                 stdout=subprocess.DEVNULL,
             )
         run_case("sample", case, _sample_args(), args.masters, args.work)
+    forensics = FORENSICS or "forensics"
+    for scale in args.simulate:
+        folder = args.work / f"sim-{scale}"
+        case = args.work / f"sim-{scale}.duckdb"
+        if not case.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            subprocess.run(
+                [forensics, "simulate", str(folder), "--days", "365", "--scale", str(scale)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            subprocess.run(
+                [forensics, "-q", "ingest", str(case), str(folder / "evidence")],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        import duckdb
+
+        with duckdb.connect(str(case), read_only=True) as con:
+            row = con.execute("SELECT count(*) FROM events").fetchone()
+        events = int(row[0]) if row else 0
+        run_case(f"{events:,} sim", case, _sample_args(folder / "truth.json"), args.masters, args.work)
     for n in args.events:
         cached = args.work / f"derive-{n}.duckdb"
         if not cached.exists():

@@ -8,7 +8,7 @@ import re
 import shlex
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 import duckdb
 import pandas as pd
+from click.decorators import FC
 
 from forensics.assess.compute import InvestigateOptions
 from forensics.assess.window import parse_window, unknown_zone_message
@@ -90,6 +91,17 @@ def _table(show: pd.DataFrame) -> str:
     """A table for the terminal: every cell escaped as one line, then the table's own lines."""
     cells = show.astype(object).map(lambda v: printable(v) if isinstance(v, str) else v)
     return safe_lines(cells.to_string(index=False))
+
+
+def engine_option(help_text: str) -> Callable[[FC], FC]:
+    """``--engine duckdb|spark`` (ingest and investigate say what it means for them)."""
+    return click.option(
+        "--engine",
+        type=click.Choice(["duckdb", "spark"]),
+        default="duckdb",
+        show_default=True,
+        help=help_text,
+    )
 
 
 def _fail(exc: ForensicsError | duckdb.OutOfMemoryException | MemoryError) -> click.ClickException:
@@ -251,13 +263,9 @@ class _ProgressLine:
     is_flag=True,
     help="Exit 0 even when a file's rejected entry lines exceed 1% (they are still kept and listed).",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["duckdb", "spark"]),
-    default="duckdb",
-    show_default=True,
-    help="spark: Spark tasks read the files, and CASE is a new Parquet case folder laid out as "
-    "`forensics export --parquet` writes it (needs the [spark] extra and Java 17+).",
+@engine_option(
+    "spark: Spark tasks read the files, and CASE is a new Parquet case folder laid out as "
+    "`forensics export --parquet` writes it (needs the [spark] extra and Java 17+)."
 )
 @click.option(
     "--spark-master",
@@ -836,13 +844,9 @@ def _isna(v: object) -> bool:
     return bool(pd.api.types.is_scalar(v) and pd.isna(v))  # type: ignore[call-overload]
 
 
-ENGINE_OPTION = click.option(
-    "--engine",
-    type=click.Choice(["duckdb", "spark"]),
-    default="duckdb",
-    show_default=True,
-    help="Where the SQL runs: DuckDB in this process, or Apache Spark (needs the [spark] extra and "
-    "Java; CASE may then also be a Parquet case folder). The same SQL gives the same findings.",
+ENGINE_OPTION = engine_option(
+    "Where the SQL runs: DuckDB in this process, or Apache Spark (needs the [spark] extra and Java; "
+    "CASE may then also be a Parquet case folder). The same SQL gives the same findings."
 )
 SPARK_MASTER_OPTION = click.option(
     "--spark-master",

@@ -145,18 +145,7 @@ def ingest_paths(
     the id it has in the whole run."""
     opts = options or IngestOptions()
     forced = _forced_format(opts)
-    started = case.log_command(
-        "ingest",
-        {
-            "inputs": [display_path(p) for p in paths],
-            "format": opts.format,
-            "log_format": opts.log_format,
-            "tz": opts.tz,
-            "fields": dict(opts.fields),
-            "max_expansion": opts.max_expansion,
-            "follow_links": opts.follow_links,
-        },
-    )
+    started = case.log_command("ingest", ingest_parameters(paths, opts))
     run = _Run(case.con, opts, forced, paths, progress)
     run.path, run.started = case.path, started
     run.boundary = boundary
@@ -175,6 +164,19 @@ def ingest_paths(
     report = IngestReport([run.results[p] for p in paths])
     case.log_result(started, "ingest", _summary(case, report))
     return report
+
+
+def ingest_parameters(paths: list[Path], opts: IngestOptions) -> dict[str, Any]:
+    """What the case log's ``ingest`` entry records of a run (the Spark ingest adds its engine)."""
+    return {
+        "inputs": [display_path(p) for p in paths],
+        "format": opts.format,
+        "log_format": opts.log_format,
+        "tz": opts.tz,
+        "fields": dict(opts.fields),
+        "max_expansion": opts.max_expansion,
+        "follow_links": opts.follow_links,
+    }
 
 
 def known_formats() -> list[dict[str, str]]:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import duckdb
 
-from forensics.errors import ExportError
+from forensics.errors import EvidenceError, ExportError
 from forensics.publish.parquet import export_parquet
 from forensics.publish.parquet_check import TABLES, verify_parquet
 from forensics.publish.parquet_log import ParquetCaseLog
@@ -84,6 +84,8 @@ class SparkCase(Case):
         row = self.spark.execute(
             "SELECT path, compression, sha256, reader FROM sources WHERE source_id = ?", [source_id]
         ).fetchone()
+        if row is None:
+            raise EvidenceError(f"no source {source_id} in this case")
         return raw_lines(self.local, source_id, line_nos, verify=verify, source=row)
 
     @contextmanager

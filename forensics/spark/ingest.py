@@ -54,6 +54,7 @@ from forensics.ingest.run import (
     IngestReport,
     _summary,
     check_inputs,
+    ingest_parameters,
     ingest_paths,
 )
 from forensics.publish.parquet import PARTIAL, ExportedFile, _describe, _json, _manifest, _remove_leftovers
@@ -318,18 +319,7 @@ def _gather(
     """The driver's part: duplicates, the kept files moved into place, rejects merged, and the case
     log and source rows written in the driver's case (as the embedded ingest writes them)."""
     started = case.log_command(
-        "ingest",
-        {
-            "inputs": [display_path(p) for p in paths],
-            "format": opts.format,
-            "log_format": opts.log_format,
-            "tz": opts.tz,
-            "fields": dict(opts.fields),
-            "max_expansion": opts.max_expansion,
-            "follow_links": opts.follow_links,
-            "engine": ENGINE,
-            "spark_master": master,
-        },
+        "ingest", {**ingest_parameters(paths, opts), "engine": ENGINE, "spark_master": master}
     )
     originals: dict[str, int] = {}  # sha256 -> the first ingested file's source id
     rows: list[list[Any]] = []
