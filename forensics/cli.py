@@ -60,6 +60,7 @@ from forensics.ingest.run import (
 from forensics.ingest.verify import Verification, log_verification, verify
 from forensics.publish.investigate import investigate
 from forensics.publish.parquet import Export, export_parquet
+from forensics.publish.parquet_case import open_parquet
 from forensics.publish.pseudonymise import Pseudonymisation
 from forensics.sigma.run import run_sigma, sigma_matches_by_rule
 from forensics.spark.ingest import ingest_spark
@@ -1247,6 +1248,9 @@ def investigate_cmd(
 
         forensics investigate case.duckdb --endpoint "GET /api/v2/referrals/{id}" \\
             --login "POST /api/v2/auth/login" --pseudonymise --out shareable/ --json
+
+    CASE is a case file, or a Parquet case folder (forensics export --parquet, ingest --engine
+    spark), which is checked against its manifest and read in place.
     """
     answer = _investigate(
         case_path, endpoints, window, tz, logins, trusted, session_lifetime, session_gap, thresholds,
@@ -1284,6 +1288,11 @@ def _investigate(
     if key_file is not None and not pseudonymise:
         raise click.UsageError("--key-file is used with --pseudonymise")
     _check_engine(case_path, engine, spark_master, sigma_rules)
+    if case_path.is_dir() and out_dir.resolve().is_relative_to(case_path.resolve()):
+        raise click.UsageError(
+            f"--out {out_dir} is inside the Parquet case folder {case_path}: the folder holds the "
+            "evidence and nothing else (its check refuses files its manifest does not list)"
+        )
     try:
         zone = _zone(tz) if tz else None
         opts = InvestigateOptions(
@@ -1371,11 +1380,6 @@ def _check_engine(
     if engine == "duckdb":
         if spark_master is not None:
             raise click.UsageError("--spark-master is used with --engine spark")
-        if case_path.is_dir():
-            raise click.UsageError(
-                f"{case_path} is a folder: a Parquet case folder (forensics export --parquet, "
-                "ingest --engine spark) is investigated with --engine spark; a case file otherwise"
-            )
         return
     if sigma_rules:
         raise click.UsageError("--sigma runs on the duckdb engine only: run it without --engine spark")
@@ -1383,8 +1387,13 @@ def _check_engine(
 
 @contextmanager
 def _open_case(case_path: Path, engine: str, spark_master: str | None) -> Iterator[Case]:
-    """The case to investigate: the case file on DuckDB, or on Spark (a case file's evidence
-    exported beside it for Spark, or a Parquet case folder read where it is)."""
+    """The case to investigate: a case file or a Parquet case folder (read in place), on DuckDB or
+    on Spark (a case file's evidence exported beside it for Spark)."""
+    if engine == "duckdb" and case_path.is_dir():
+        note("checking the Parquet case folder against its manifest and case log …")
+        with open_parquet(case_path) as parquet_case:
+            yield parquet_case
+        return
     if engine == "duckdb":
         with Case.open(case_path) as case:
             yield case

@@ -113,10 +113,7 @@ def test_a_parquet_case_folder_from_a_spark_ingest(runs: Path) -> None:
     assert commands[-2:] == ["investigate", "investigate finished"]
 
 
-def test_the_default_engine_refuses_a_folder_and_spark_options(runs: Path) -> None:
-    result = CliRunner().invoke(main, ["investigate", str(runs), *ARGS, "--out", str(runs / "x")])
-    assert result.exit_code == 2
-    assert "--engine spark" in result.output
+def test_spark_options_need_the_spark_engine(runs: Path) -> None:
     result = CliRunner().invoke(
         main,
         ["investigate", str(runs / "case.duckdb"), "--spark-master", "local[1]", "--out", str(runs / "x")],

@@ -1,0 +1,149 @@
+"""A Parquet case folder investigated in place by DuckDB (forensics/publish/parquet_case.py).
+
+The folder a case file's export writes is investigated without an import: the report's files
+carry the numbers the case file gives, byte for byte (findings.json apart from the case's path and
+the command line), the folder's evidence files are left as they were, its log records the run, and
+a folder that fails its check is refused before anything is judged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from click.testing import CliRunner, Result
+
+from forensics import Case, export_parquet, ingest, verify_parquet
+from forensics.cli import main
+from forensics.publish.parquet_case import open_parquet
+from forensics.publish.parquet_check import MANIFEST
+from forensics.publish.parquet_log import LOG
+from tests.conftest import SAMPLE_EVIDENCE
+
+# record reads, logins and staff, and a truncated archive with a rejected line
+FILES = (
+    SAMPLE_EVIDENCE / "edge" / "nginx" / "access.log.2.gz",
+    SAMPLE_EVIDENCE / "edge" / "nginx" / "access.log.14.gz",
+    SAMPLE_EVIDENCE / "app" / "api.jsonl.4.gz",
+)
+ARGS = (
+    "--endpoint",
+    "GET /api/v2/referrals/{id}",
+    "--login",
+    "POST /api/v2/auth/login",
+    "--trusted",
+    "partner=51.140.12.32/29",
+)
+SAME_BYTES = ("affected_records.csv", "actors.csv", "findings.csv", "evidence.csv", "timeline.jsonl")
+
+
+def _investigate(case: Path, out: Path, *extra: str) -> Result:
+    return CliRunner().invoke(main, ["investigate", str(case), *ARGS, "--out", str(out), *extra])
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _without_place(doc: dict[str, Any]) -> dict[str, Any]:
+    doc = json.loads(json.dumps(doc))
+    doc["case"].pop("path")
+    doc["parameters"].pop("command", None)
+    doc["reproduce"].pop("command", None)
+    return doc
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("parquet-case")
+    with Case.create(root / "case.duckdb") as case:
+        ingest(case, [str(f) for f in FILES])
+        export_parquet(case, root / "folder")
+    before = _digests(root / "folder")
+    file_run = _investigate(root / "case.duckdb", root / "from-file")
+    folder_run = _investigate(root / "folder", root / "from-folder")
+    return {"root": root, "before": before, "file": file_run, "folder": folder_run}
+
+
+def test_the_folder_gives_the_verdict_and_numbers_the_case_file_gives(runs: dict[str, Any]) -> None:
+    root = runs["root"]
+    assert runs["folder"].exit_code == runs["file"].exit_code, runs["folder"].output
+    assert runs["file"].exit_code in (3, 4, 5, 6), runs["file"].output  # a verdict was reached
+    from_file = json.loads((root / "from-file" / "findings.json").read_text())
+    from_folder = json.loads((root / "from-folder" / "findings.json").read_text())
+    assert from_folder["case"]["path"] == str(root / "folder")
+    assert from_folder["case"]["engine"] == "duckdb"
+    assert from_file["records"]["confirmed"] > 0
+    assert _without_place(from_folder) == _without_place(from_file)
+
+
+@pytest.mark.parametrize("name", SAME_BYTES)
+def test_every_listing_is_the_same_bytes(runs: dict[str, Any], name: str) -> None:
+    root = runs["root"]
+    assert (root / "from-folder" / name).read_bytes() == (root / "from-file" / name).read_bytes()
+
+
+def test_the_evidence_files_are_untouched_and_the_log_records_the_run(runs: dict[str, Any]) -> None:
+    folder = runs["root"] / "folder"
+    after = _digests(folder)
+    changed = {
+        name for name in after.keys() | runs["before"].keys() if after.get(name) != runs["before"].get(name)
+    }
+    assert changed == {LOG, MANIFEST}  # only the log grew; no file added or removed
+    commands = [
+        r[0]
+        for r in duckdb.sql(f"SELECT command FROM read_parquet('{folder / LOG}') ORDER BY seq").fetchall()
+    ]
+    assert commands[-2:] == ["investigate", "investigate finished"]
+    check = verify_parquet(folder)
+    assert check.ok, check.problems
+    assert not list(runs["root"].glob(".folder.duckdb-*"))  # the work folder is removed
+
+
+def test_a_changed_event_file_is_refused_before_anything_is_judged(tmp_path: Path) -> None:
+    with Case.create(tmp_path / "case.duckdb") as case:
+        ingest(case, [str(FILES[0])])
+        export_parquet(case, tmp_path / "folder")
+    part = sorted((tmp_path / "folder" / "events").rglob("*.parquet"))[0]
+    duckdb.sql(
+        f"COPY (SELECT * REPLACE (200 AS status) FROM read_parquet('{part}')) TO '{part}.new' (FORMAT parquet)"
+    )
+    Path(f"{part}.new").replace(part)
+    result = _investigate(tmp_path / "folder", tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    assert "failed its check" in result.output and "the manifest says" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_that_is_not_a_case_and_an_out_inside_the_case_are_refused(
+    runs: dict[str, Any], tmp_path: Path
+) -> None:
+    (tmp_path / "logs").mkdir()
+    result = _investigate(tmp_path / "logs", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "not a Parquet case folder" in result.output
+    folder = runs["root"] / "folder"
+    result = _investigate(folder, folder / "report")
+    assert result.exit_code == 2
+    assert "inside the Parquet case folder" in result.output
+    assert not (folder / "report").exists()
+
+
+def test_the_library_reads_the_folder_as_a_case(runs: dict[str, Any]) -> None:
+    with (
+        open_parquet(runs["root"] / "folder") as case,
+        Case.open(runs["root"] / "case.duckdb", read_only=True) as ref,
+    ):
+        query = "SELECT count(*), sum(status), min(ts), max(ts) FROM events"
+        assert case.con.execute(query).fetchall() == ref.con.execute(query).fetchall()
+        assert case.raw_lines(1, [1, 2]) == ref.raw_lines(1, [1, 2])
+        with pytest.raises(ValueError, match="evidence"):
+            case.reclaim(("events",))
