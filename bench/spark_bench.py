@@ -71,7 +71,9 @@ def _agrees(base: Path, other: Path) -> str:
     return "identical outputs" if not differ else "DIFFER: " + ", ".join(differ)
 
 
-def run_case(label: str, case: Path, args: list[str], masters: list[str], work: Path) -> None:
+def run_case(
+    label: str, case: Path, args: list[str], masters: list[str], work: Path, in_place: bool = False
+) -> None:
     forensics = FORENSICS or "forensics"
     base = work / f"out-{label}-duckdb"
     shutil.rmtree(base, ignore_errors=True)
@@ -79,6 +81,17 @@ def run_case(label: str, case: Path, args: list[str], masters: list[str], work: 
         [forensics, *args, str(case), "--out", str(base)], work / f"{label}-duckdb.log", VERDICT_CODES
     )
     print(f"{label:<14} {'duckdb':<12} {res['wall']:>8.1f}", flush=True)
+    if in_place:  # the case exported to a Parquet case folder, investigated there by DuckDB
+        folder = work / f"parquet-{label}".replace(" ", "-").replace(",", "")
+        shutil.rmtree(folder, ignore_errors=True)
+        res = measure([forensics, "-q", "export", str(case), "--parquet", str(folder)], work / "export.log")
+        print(f"{label:<14} {'export':<12} {res['wall']:>8.1f}", flush=True)
+        out = work / f"out-{label}-parquet"
+        shutil.rmtree(out, ignore_errors=True)
+        cmd = [forensics, *args, str(folder), "--out", str(out)]
+        res = measure(cmd, work / f"{label}-parquet.log", VERDICT_CODES)
+        print(f"{label:<14} {'duckdb on parquet':<12} {res['wall']:>8.1f}   {_agrees(base, out)}", flush=True)
+        shutil.rmtree(folder)
     for master in masters:
         out = work / f"out-{label}-{master.replace('[', '').replace(']', '')}"
         shutil.rmtree(out, ignore_errors=True)
@@ -103,7 +116,12 @@ def main(argv: list[str] | None = None) -> int:
         "with the simulation's window): derive_bench's cases record no row digests, which the export "
         "handed to Spark checks, so only ingested cases go to Spark",
     )
-    ap.add_argument("--masters", nargs="+", default=["local[1]", "local[2]"])
+    ap.add_argument("--masters", nargs="*", default=["local[1]", "local[2]"])
+    ap.add_argument(
+        "--in-place",
+        action="store_true",
+        help="also export each case to a Parquet case folder and investigate the folder on DuckDB",
+    )
     ap.add_argument("--work", type=Path, default=HERE / "work")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -117,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
-        run_case("sample", case, _sample_args(), args.masters, args.work)
+        run_case("sample", case, _sample_args(), args.masters, args.work, args.in_place)
     forensics = FORENSICS or "forensics"
     for scale in args.simulate:
         folder = args.work / f"sim-{scale}"
@@ -140,7 +158,14 @@ def main(argv: list[str] | None = None) -> int:
         with duckdb.connect(str(case), read_only=True) as con:
             row = con.execute("SELECT count(*) FROM events").fetchone()
         events = int(row[0]) if row else 0
-        run_case(f"{events:,} sim", case, _sample_args(folder / "truth.json"), args.masters, args.work)
+        run_case(
+            f"{events:,} sim",
+            case,
+            _sample_args(folder / "truth.json"),
+            args.masters,
+            args.work,
+            args.in_place,
+        )
     for n in args.events:
         cached = args.work / f"derive-{n}.duckdb"
         if not cached.exists():
