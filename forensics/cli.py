@@ -60,7 +60,8 @@ from forensics.ingest.run import (
 from forensics.ingest.verify import Verification, log_verification, verify
 from forensics.publish.investigate import investigate
 from forensics.publish.parquet import Export, export_parquet
-from forensics.publish.parquet_case import open_parquet
+from forensics.publish.parquet_case import FolderVerification, open_parquet, verify_folder
+from forensics.publish.parquet_log import ParquetCaseLog
 from forensics.publish.pseudonymise import Pseudonymisation
 from forensics.sigma.run import run_sigma, sigma_matches_by_rule
 from forensics.spark.ingest import ingest_spark
@@ -456,7 +457,7 @@ def _ingest_doc(case_path: Path, report: IngestReport, head: str) -> dict[str, A
 
 
 @main.command("verify")
-@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
 @click.option("--head", "expected_head", metavar="SHA256", help="The case log head you noted earlier.")
 @click.option(
     "--reparse",
@@ -482,7 +483,21 @@ def verify_cmd(
         forensics verify case.duckdb
 
         forensics verify case.duckdb --reparse 3 --json
+
+        forensics verify case-parquet/ --head 809f…
+
+    CASE may be a Parquet case folder (forensics export --parquet, ingest --engine spark): its
+    files are checked against its manifest, its rows against the digests its log recorded, its
+    evidence files re-hashed; the entries go to the folder's case_log.parquet.
     """
+    if case_path.is_dir():
+        if reparse_ids:
+            raise click.UsageError(
+                "--reparse needs a case file; a Parquet case folder's rows are checked against "
+                "the digests its ingest recorded (verify FOLDER without --reparse)"
+            )
+        _verify_folder(case_path, expected_head, as_json)
+        return
     try:
         result, before, reparsed = _verify_read_only(case_path, expected_head, reparse_ids)
         head = before
@@ -508,6 +523,72 @@ def verify_cmd(
         failed.append("stored rows differ from what the evidence parses to (see --reparse above)")
     if failed:
         raise click.ClickException("VERIFICATION FAILED: " + "; ".join(failed))
+
+
+def _verify_folder(folder: Path, expected_head: str | None, as_json: bool) -> None:
+    """verify on a Parquet case folder: checked, then logged in the folder's log when it matched."""
+    try:
+        result = verify_folder(folder, expected_head, _count_progress("re-hashing evidence"))
+    except ForensicsError as exc:
+        raise _fail(exc) from exc
+    head, unlogged = result.log_head, ""
+    if result.ok:
+        log = ParquetCaseLog(folder)
+        try:
+            started = log.log_command("verify", {"expected_head": expected_head})
+            log.log_result(started, "verify", {"ok": True, **result.counts()})
+            head = log.log_head()
+        except OSError as exc:
+            unlogged = f"verified, but not logged: the folder cannot be written ({safe(str(exc))})"
+    if as_json:
+        emit_json({"logged": head != result.log_head, "log_head_now": head, **result.to_dict()})
+    else:
+        _print_folder_verification(result)
+        if unlogged:
+            warn(f"warning: {unlogged}")
+        _print_head(head)
+    failed = []
+    if not result.case_ok:
+        failed.append("the folder or its evidence differs from what was recorded")
+    if result.head is not None and not result.head.found:
+        failed.append(f"the head you gave is not in this folder's log (its head was {result.log_head})")
+    if failed:
+        raise click.ClickException("VERIFICATION FAILED: " + "; ".join(failed))
+
+
+def _print_folder_verification(result: FolderVerification) -> None:
+    check = result.check
+    for p in [*check.files, *check.tables, *result.problems]:
+        click.echo(f"MISMATCH {safe(p)}")
+    click.echo(
+        "files: " + ("each as the manifest lists it" if not check.files else f"{len(check.files)} PROBLEMS")
+    )
+    click.echo(
+        f"rows: {check.rows_checked:,} rows of {check.sources_checked:,} sources "
+        + ("match the row digests ingest recorded" if not check.rows else "checked; some DIFFER")
+    )
+    for r in check.rows:
+        click.echo(f"  MISMATCH {safe(str(r))}")
+    for n in check.notes:
+        click.echo(f"  note: {safe(n)}")
+    bad = result.evidence_problems
+    click.echo(
+        f"evidence: {len(result.evidence) - len(bad)} of {len(result.evidence)} files match their SHA-256"
+    )
+    for e in bad:
+        click.echo(f"  MISMATCH source {e.source_id} {e.status}: {safe(e.path)} — {safe(e.detail)}")
+    click.echo(f"case log head when checked: {result.log_head}")
+    if result.head is not None and result.head.found:
+        click.echo("  the head you gave is in the chain")
+    elif result.head is not None:
+        hint = f" ({safe(result.head.hint)})" if result.head.hint else ""
+        click.echo(f"  HEAD NOT FOUND: {safe(result.head.given)} is not an entry of this folder's log{hint}")
+    if result.ok:
+        click.echo("OK: verified")
+    elif result.case_ok:
+        click.echo("FAILED: the head you gave is not in the log (see above); evidence and folder match")
+    else:
+        click.echo("FAILED: see MISMATCH lines above")
 
 
 def _log_verify(case_path: Path, expected_head: str | None, result: Verification) -> str:

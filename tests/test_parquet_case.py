@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,56 @@ def test_the_library_reads_the_folder_as_a_case(runs: dict[str, Any]) -> None:
         assert case.raw_lines(1, [1, 2]) == ref.raw_lines(1, [1, 2])
         with pytest.raises(ValueError, match="evidence"):
             case.reclaim(("events",))
+
+
+def _log_commands(folder: Path) -> list[str]:
+    sql = f"SELECT command FROM read_parquet('{folder / LOG}') ORDER BY seq"
+    return [r[0] for r in duckdb.sql(sql).fetchall()]
+
+
+@pytest.fixture
+def copied(tmp_path: Path) -> Path:
+    """A Parquet case folder of copies of two sample files (so they can be changed)."""
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for f in FILES[:2]:
+        (evidence / f.name).write_bytes(f.read_bytes())
+    with Case.create(tmp_path / "case.duckdb") as case:
+        ingest(case, [str(evidence)])
+        export_parquet(case, tmp_path / "folder")
+    return tmp_path / "folder"
+
+
+def test_verify_checks_a_folder_and_logs_itself_there(copied: Path) -> None:
+    head = json.loads((copied / MANIFEST).read_text())["log_head"]["entry_hash"]
+    result = CliRunner().invoke(main, ["verify", str(copied), "--head", head])
+    assert result.exit_code == 0, result.output
+    assert "OK: verified" in result.output and "the head you gave is in the chain" in result.output
+    assert _log_commands(copied)[-2:] == ["verify", "verify finished"]
+    assert verify_parquet(copied).ok
+    doc = json.loads(CliRunner().invoke(main, ["verify", str(copied), "--json"]).output)
+    assert doc["ok"] and doc["logged"] and doc["evidence_files"] == 2
+    assert doc["folder"]["rows_checked"] > 0
+
+
+def test_verify_names_a_changed_evidence_file_and_a_changed_parquet_file(copied: Path) -> None:
+    commands = _log_commands(copied)
+    evidence = copied.parent / "evidence" / FILES[0].name
+    evidence.write_bytes(evidence.read_bytes() + b"\n")
+    result = CliRunner().invoke(main, ["verify", str(copied)])
+    assert result.exit_code == 1
+    assert re.search(rf"MISMATCH source \d changed: {re.escape(str(evidence))}", result.output)
+    part = sorted((copied / "events").rglob("*.parquet"))[0]
+    part.write_bytes(part.read_bytes()[:-8] + b"\0" * 8)
+    result = CliRunner().invoke(main, ["verify", str(copied)])
+    assert result.exit_code == 1
+    assert "SHA-256 differs from the manifest" in result.output
+    assert _log_commands(copied) == commands  # a folder that failed is left as found
+
+
+def test_verify_refuses_a_wrong_head_and_reparse_on_a_folder(copied: Path) -> None:
+    result = CliRunner().invoke(main, ["verify", str(copied), "--head", "0" * 64])
+    assert result.exit_code == 1
+    assert "HEAD NOT FOUND" in result.output and "evidence and folder match" in result.output
+    result = CliRunner().invoke(main, ["verify", str(copied), "--reparse", "1"])
+    assert result.exit_code == 2 and "--reparse needs a case file" in result.output

@@ -125,7 +125,7 @@ def verify(
     chain = guarded(broken, "the case log", lambda: custody.check_chain(case.con))
     result = Verification(
         chain=chain or custody.ChainCheck(0, custody.GENESIS, [], []),
-        evidence=guarded(broken, "the evidence files", lambda: _evidence(case, progress)) or [],
+        evidence=guarded(broken, "the evidence files", lambda: evidence_checks(case, progress)) or [],
         digests=guarded(broken, "the sources digests", lambda: _digests(case)) or [],
         accounting=guarded(broken, "the accounting", lambda: _accounting(case)) or [],
         head=guarded(broken, "the head", lambda: check_head(case, expected_head)) if expected_head else None,
@@ -213,7 +213,8 @@ def _differing(a: str, b: str) -> int:
     return sum(x != y for x, y in zip(a, b, strict=True))
 
 
-def _evidence(case: Case, progress: Callable[[int, int], None] | None) -> list[EvidenceCheck]:
+def evidence_checks(case: Case, progress: Callable[[int, int], None] | None) -> list[EvidenceCheck]:
+    """Each recorded evidence file (forgotten ones aside) re-hashed against its SHA-256 in `sources`."""
     rows = case.con.execute(
         f"SELECT source_id, path, sha256 FROM sources WHERE sha256 <> '' AND status <> '{FORGOTTEN}' "
         "ORDER BY source_id"

@@ -20,17 +20,26 @@ single case file comfortably holds, and the same folder is what Spark reads.
 
 Raw evidence lines (the findings' excerpts) are read from the evidence files named in
 ``sources``, each re-hashed first, as for a case file.
+
+``verify_folder(folder)`` is ``forensics verify`` for such a folder: ``verify_parquet``'s checks
+(files, tables, partitions, the log's chain, every row against its recorded digest), the evidence
+files re-hashed against ``sources``, and a case-log head noted earlier looked up in the log.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from forensics.errors import CaseError, ExportError
+from forensics.ingest.verify import EvidenceCheck, HeadCheck, check_head, evidence_checks, guarded
 from forensics.publish.parquet_check import (
     MANIFEST,
     TABLES,
@@ -40,7 +49,7 @@ from forensics.publish.parquet_check import (
 )
 from forensics.publish.parquet_log import ParquetCaseLog
 from forensics.store.case import Case
-from forensics.store.db import connect, sql_list
+from forensics.store.db import connect, sql_list, sql_str
 from forensics.store.schema import SCHEMA_VERSION, create_table_sql
 
 # the evidence tables read as views of their files; meta is copied (investigate writes to it)
@@ -123,3 +132,80 @@ def _name_tables(case: ParquetCase, manifest: dict[str, Any]) -> None:
             f"{case.folder} holds schema {found}; this tool reads schema {SCHEMA_VERSION}: "
             f"export it again from its case file with this version ({MANIFEST} names the case)"
         )
+
+
+@dataclass
+class FolderVerification:
+    """``verify_folder``'s answer: ``.ok`` when everything matched (and the head given was found)."""
+
+    check: ParquetCheck
+    evidence: list[EvidenceCheck]
+    log_head: str  # the head the manifest names
+    head: HeadCheck | None = None  # with an expected head only
+    problems: list[str] = field(default_factory=list)  # a check that could not run
+
+    @property
+    def evidence_problems(self) -> list[EvidenceCheck]:
+        return [e for e in self.evidence if e.status != "ok"]
+
+    @property
+    def case_ok(self) -> bool:
+        return self.check.ok and not self.evidence_problems and not self.problems
+
+    @property
+    def ok(self) -> bool:
+        return self.case_ok and (self.head is None or self.head.found)
+
+    def counts(self) -> dict[str, int]:
+        """What the folder's ``verify finished`` entry records."""
+        return {
+            "evidence_files": len(self.evidence),
+            "evidence_problems": len(self.evidence_problems),
+            "folder_problems": len(self.check.problems) + len(self.problems),
+            "sources_checked": self.check.sources_checked,
+            "rows_checked": self.check.rows_checked,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "case_ok": self.case_ok,
+            "folder": self.check.to_dict(),
+            "evidence": [e.__dict__ for e in self.evidence],
+            "evidence_files": len(self.evidence),
+            "log_head": self.log_head,
+            "expected_head_found": self.head.found if self.head else True,
+            "expected_head_hint": self.head.hint if self.head else "",
+            "problems": self.problems,
+        }
+
+
+def verify_folder(
+    folder: str | Path,
+    expected_head: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> FolderVerification:
+    """Check a Parquet case folder as ``forensics verify`` checks a case file (module doc); reads
+    only. Raises ExportError when the folder is not a Parquet case folder (no manifest)."""
+    root = Path(folder)
+    check = verify_parquet(root)
+    manifest = read_manifest(root)
+    result = FolderVerification(check, [], str(manifest.get("log_head", {}).get("entry_hash", "")))
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        case = Case(root, con, read_only=True)
+        for name in ("sources", "case_log"):
+            path = sql_str(str(root / f"{name}.parquet"))
+            view = f"CREATE VIEW {name} AS SELECT * FROM read_parquet({path})"
+            guarded(result.problems, f"{name}.parquet", partial(con.execute, view))
+        result.evidence = (
+            guarded(result.problems, "the evidence files", lambda: evidence_checks(case, progress)) or []
+        )
+        if expected_head is not None:
+            result.head = guarded(
+                result.problems, "the head", lambda: check_head(case, expected_head)
+            ) or HeadCheck(expected_head, False, result.log_head, "the case log cannot be read")
+    finally:
+        con.close()
+    return result
