@@ -14,6 +14,9 @@ The notebook API::
     verify(case).ok  # evidence re-hashed, case log chain, counts
     forget(case, [3])  # undo source 3's ingest (e.g. wrong format); logged, then ingest it again
     export_parquet(case, "case-parquet")  # the evidence store as Parquet, checked; verify_parquet(dir)
+    with open_parquet("case-parquet") as folder_case:  # a Parquet case folder, checked, read in place
+        folder_case.sql("select count(*) from events")
+    verify_folder("case-parquet").ok  # forensics verify FOLDER: the folder's checks, evidence re-hashed
 """
 
 from forensics.assess.compute import InvestigateOptions, assess
@@ -27,6 +30,7 @@ from forensics.ingest.run import IngestOptions, IngestReport, ingest
 from forensics.ingest.verify import Verification, verify
 from forensics.publish.investigate import Investigation, investigate
 from forensics.publish.parquet import Export, export_parquet
+from forensics.publish.parquet_case import FolderVerification, ParquetCase, open_parquet, verify_folder
 from forensics.publish.parquet_check import ParquetCheck, verify_parquet
 from forensics.publish.pseudonymise import Pseudonymisation
 from forensics.publish.writers import write_outputs
@@ -40,11 +44,13 @@ __all__ = [
     "DetectOptions",
     "Endpoint",
     "Export",
+    "FolderVerification",
     "ForgetReport",
     "IngestOptions",
     "IngestReport",
     "InvestigateOptions",
     "Investigation",
+    "ParquetCase",
     "ParquetCheck",
     "Pseudonymisation",
     "RouteOptions",
@@ -61,10 +67,12 @@ __all__ = [
     "forget",
     "ingest",
     "investigate",
+    "open_parquet",
     "parse_window",
     "route_summary",
     "run_detectors",
     "verify",
+    "verify_folder",
     "verify_parquet",
     "write_outputs",
     "zero_event_bound",

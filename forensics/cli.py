@@ -484,7 +484,9 @@ def verify_cmd(
 
         forensics verify case.duckdb --reparse 3 --json
 
-        forensics verify case-parquet/ --head 809f…
+        forensics export case.duckdb --parquet case-parquet/
+
+        forensics verify case-parquet/
 
     CASE may be a Parquet case folder (forensics export --parquet, ingest --engine spark): its
     files are checked against its manifest, its rows against the digests its log recorded, its
@@ -589,6 +591,18 @@ def _print_folder_verification(result: FolderVerification) -> None:
         click.echo("FAILED: the head you gave is not in the log (see above); evidence and folder match")
     else:
         click.echo("FAILED: see MISMATCH lines above")
+
+
+@contextmanager
+def _open(case_path: Path, *, read_only: bool = False) -> Iterator[Case]:
+    """A case file, or a Parquet case folder read in place (checked first: publish/parquet_case.py);
+    what a command derives from a folder lasts as long as the command."""
+    if case_path.is_dir():
+        with open_parquet(case_path) as folder_case:
+            yield folder_case
+        return
+    with Case.open(case_path, read_only=read_only) as case:
+        yield case
 
 
 def _log_verify(case_path: Path, expected_head: str | None, result: Verification) -> str:
@@ -720,7 +734,7 @@ def _count_progress(label: str) -> Any:
 
 
 @main.command("sources")
-@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def sources_cmd(case_path: Path, as_json: bool) -> None:
     """What was read: every evidence file with hash, format, counts, time range, problems.
@@ -732,7 +746,7 @@ def sources_cmd(case_path: Path, as_json: bool) -> None:
         forensics sources case.duckdb --json
     """
     try:
-        with Case.open(case_path, read_only=True) as case:
+        with _open(case_path, read_only=True) as case:
             df = case.sources()
     except ForensicsError as exc:
         raise _fail(exc) from exc
@@ -946,7 +960,7 @@ ENDPOINT_OPTION = click.option(
 
 
 @main.command("routes")
-@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
 @ENDPOINT_OPTION
 @click.option(
     "--min-distinct",
@@ -972,7 +986,7 @@ def routes_cmd(
     """
     try:
         opts = routes.RouteOptions(tuple(routes.Endpoint.parse(e) for e in endpoints), min_distinct)
-        with Case.open(case_path) as case:
+        with _open(case_path) as case:
             result = routes.derive_routes(case, opts)
             df = routes.route_summary(case)
     except ForensicsError as exc:
@@ -1068,7 +1082,7 @@ def _auth_notes(result: AuthResult, logins: tuple[str, ...]) -> None:
 
 
 @main.command("actors")
-@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
 @ENDPOINT_OPTION
 @_actor_options
 @click.option("--limit", type=click.IntRange(min=1), default=30, show_default=True)
@@ -1094,7 +1108,7 @@ def actors_cmd(
     try:
         opts = _build_actor_options(logins, trusted, session_lifetime, session_gap)
         route_opts = routes.RouteOptions(tuple(routes.Endpoint.parse(e) for e in endpoints))
-        with Case.open(case_path) as case:
+        with _open(case_path) as case:
             # one entry for both steps, as one command: the library calls inside log nothing more
             with logged(
                 case, "actors", {**route_opts.to_dict(), **opts.to_dict()}, rows=("routes", "actors")
@@ -1180,9 +1194,7 @@ THRESHOLD_OPTION = click.option(
 
 
 @main.command("detect")
-@click.argument(
-    "case_path", metavar="[CASE]", required=False, type=click.Path(dir_okay=False, path_type=Path)
-)
+@click.argument("case_path", metavar="[CASE]", required=False, type=click.Path(path_type=Path))
 @ENDPOINT_OPTION
 @_actor_options
 @THRESHOLD_OPTION
@@ -1223,7 +1235,7 @@ def detect_cmd(
     try:
         opts = _detect_options(endpoints, logins, trusted, session_lifetime, session_gap, thresholds)
         opts = replace(opts, ownership=_ownership_map(ownership, ownership_teams))
-        with Case.open(case_path) as case:
+        with _open(case_path) as case:
             result = run_detectors(case, opts)
             if as_json:
                 df = findings(case)
@@ -1640,7 +1652,7 @@ def _listed(values: object, width: int = 40) -> str:
 
 
 @main.command("sigma")
-@click.argument("case_path", metavar="CASE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
 @click.argument("rules", metavar="RULES…", nargs=-1, required=True)
 @json_option("Print one JSON document: counts loaded/run/skipped, each skipped rule with its reason, "
              "matches per rule, the rule files with SHA-256 and the pySigma version.")  # fmt: skip
@@ -1658,7 +1670,7 @@ def sigma_cmd(case_path: Path, rules: tuple[str, ...], as_json: bool = False) ->
         forensics sigma case.duckdb sigma/rules/web --json
     """
     try:
-        with Case.open(case_path) as case:
+        with _open(case_path) as case:
             result = run_sigma(case, list(rules))
             per_rule = sigma_matches_by_rule(case)
             paths = case.source_paths()

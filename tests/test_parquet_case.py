@@ -201,3 +201,30 @@ def test_verify_refuses_a_wrong_head_and_reparse_on_a_folder(copied: Path) -> No
     assert "HEAD NOT FOUND" in result.output and "evidence and folder match" in result.output
     result = CliRunner().invoke(main, ["verify", str(copied), "--reparse", "1"])
     assert result.exit_code == 2 and "--reparse needs a case file" in result.output
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [
+            "detect",
+            "--endpoint",
+            "GET /api/v2/referrals/{id}",
+            "--login",
+            "POST /api/v2/auth/login",
+            "--json",
+        ],
+        ["routes", "--endpoint", "GET /api/v2/referrals/{id}", "--json"],
+        ["actors", "--endpoint", "GET /api/v2/referrals/{id}", "--json"],
+    ],
+    ids=["detect", "routes", "actors"],
+)
+def test_the_listing_commands_read_a_folder_as_they_read_the_case_file(
+    runs: dict[str, Any], argv: list[str]
+) -> None:
+    root = runs["root"]
+    on_file = CliRunner().invoke(main, [argv[0], str(root / "case.duckdb"), *argv[1:]])
+    on_folder = CliRunner().invoke(main, [argv[0], str(root / "folder"), *argv[1:]])
+    assert on_file.exit_code == on_folder.exit_code == 0, on_folder.output
+    assert json.loads(on_folder.stdout) == json.loads(on_file.stdout)
+    assert json.loads(on_file.stdout)  # something was listed
