@@ -61,7 +61,7 @@ from forensics.ingest.verify import Verification, log_verification, verify
 from forensics.publish.investigate import investigate
 from forensics.publish.parquet import Export, export_parquet
 from forensics.publish.parquet_case import FolderVerification, open_parquet, verify_folder
-from forensics.publish.parquet_log import ParquetCaseLog
+from forensics.publish.parquet_log import ParquetCaseLog, folder_lock
 from forensics.publish.pseudonymise import Pseudonymisation
 from forensics.sigma.run import run_sigma, sigma_matches_by_rule
 from forensics.spark.ingest import ingest_spark
@@ -529,19 +529,21 @@ def verify_cmd(
 
 def _verify_folder(folder: Path, expected_head: str | None, as_json: bool) -> None:
     """verify on a Parquet case folder: checked, then logged in the folder's log when it matched."""
+    unlogged = ""
     try:
-        result = verify_folder(folder, expected_head, _count_progress("re-hashing evidence"))
+        with folder_lock(folder):
+            result = verify_folder(folder, expected_head, _count_progress("re-hashing evidence"))
+            head = result.log_head
+            if result.ok:
+                log = ParquetCaseLog(folder)
+                try:
+                    started = log.log_command("verify", {"expected_head": expected_head})
+                    log.log_result(started, "verify", {"ok": True, **result.counts()})
+                    head = log.log_head()
+                except OSError as exc:
+                    unlogged = f"verified, but not logged: the folder cannot be written ({safe(str(exc))})"
     except ForensicsError as exc:
         raise _fail(exc) from exc
-    head, unlogged = result.log_head, ""
-    if result.ok:
-        log = ParquetCaseLog(folder)
-        try:
-            started = log.log_command("verify", {"expected_head": expected_head})
-            log.log_result(started, "verify", {"ok": True, **result.counts()})
-            head = log.log_head()
-        except OSError as exc:
-            unlogged = f"verified, but not logged: the folder cannot be written ({safe(str(exc))})"
     if as_json:
         emit_json({"logged": head != result.log_head, "log_head_now": head, **result.to_dict()})
     else:

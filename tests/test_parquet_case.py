@@ -22,7 +22,7 @@ from forensics import Case, export_parquet, ingest, verify_parquet
 from forensics.cli import main
 from forensics.publish.parquet_case import open_parquet
 from forensics.publish.parquet_check import MANIFEST
-from forensics.publish.parquet_log import LOG
+from forensics.publish.parquet_log import LOG, folder_lock
 from tests.conftest import SAMPLE_EVIDENCE
 
 # record reads, logins and staff, and a truncated archive with a rejected line
@@ -228,3 +228,17 @@ def test_the_listing_commands_read_a_folder_as_they_read_the_case_file(
     assert on_file.exit_code == on_folder.exit_code == 0, on_folder.output
     assert json.loads(on_folder.stdout) == json.loads(on_file.stdout)
     assert json.loads(on_file.stdout)  # something was listed
+
+
+def test_a_folder_another_command_holds_is_refused_not_interleaved(copied: Path, tmp_path: Path) -> None:
+    commands = _log_commands(copied)
+    with folder_lock(copied):  # as a second process would hold it (flock is per open descriptor)
+        for argv in (
+            ["investigate", str(copied), *ARGS, "--out", str(tmp_path / "out")],
+            ["verify", str(copied)],
+        ):
+            result = CliRunner().invoke(main, argv)
+            assert result.exit_code == 1, result.output
+            assert "is in use by another command" in result.output
+    assert _log_commands(copied) == commands
+    assert CliRunner().invoke(main, ["verify", str(copied)]).exit_code == 0  # released

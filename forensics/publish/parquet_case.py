@@ -7,6 +7,8 @@ single case file comfortably holds, and the same folder is what Spark reads.
 
 ``open_parquet(folder)``:
 
+* holds the folder for the command (``folder_lock``: a second command on it meanwhile is refused,
+  as a case file in use is);
 * checks the folder first with ``verify_parquet`` (every file's SHA-256 against the manifest,
   every source's rows against the digests its log recorded); a folder that fails is refused,
   never investigated;
@@ -47,7 +49,7 @@ from forensics.publish.parquet_check import (
     read_manifest,
     verify_parquet,
 )
-from forensics.publish.parquet_log import ParquetCaseLog
+from forensics.publish.parquet_log import ParquetCaseLog, folder_lock
 from forensics.store.case import Case
 from forensics.store.db import connect, sql_list, sql_str
 from forensics.store.schema import SCHEMA_VERSION, create_table_sql
@@ -96,12 +98,15 @@ def open_parquet(folder: str | Path) -> Iterator[ParquetCase]:
             f"{root} is not a Parquet case folder (it has no {MANIFEST}): give a case file, or a "
             "folder written by `forensics export --parquet` or `forensics ingest --engine spark`"
         )
-    check = verify_parquet(root)
-    if not check.ok:
-        raise refused(root, check)
-    manifest = read_manifest(root)
-    log = ParquetCaseLog(root)
-    with tempfile.TemporaryDirectory(prefix=f".{root.name}.duckdb-", dir=root.absolute().parent) as tmp:
+    with (
+        folder_lock(root),
+        tempfile.TemporaryDirectory(prefix=f".{root.name}.duckdb-", dir=root.absolute().parent) as tmp,
+    ):
+        check = verify_parquet(root)
+        if not check.ok:
+            raise refused(root, check)
+        manifest = read_manifest(root)
+        log = ParquetCaseLog(root)
         case = ParquetCase(root, Path(tmp), log)
         try:
             _name_tables(case, manifest)

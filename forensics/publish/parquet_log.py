@@ -14,13 +14,17 @@ every row against the row digests the log recorded.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from forensics.errors import CaseError
 from forensics.ingest.evidence import sha256_file
 from forensics.publish.parquet_check import MANIFEST, column_types, read_manifest
 from forensics.store import custody
@@ -29,6 +33,25 @@ from forensics.store.db import sql_str
 from forensics.store.schema import create_table_sql
 
 LOG = "case_log.parquet"
+
+
+@contextmanager
+def folder_lock(folder: str | Path) -> Iterator[None]:
+    """Hold the Parquet case folder for one command, as DuckDB holds a case file: a second command
+    on the same folder meanwhile is refused (CaseError), not interleaved — two appends to the log
+    would lose one entry, and a check that read the new log beside the old manifest would name a
+    mismatch that is not there. The lock is on the folder itself (flock): nothing is written."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CaseError(
+                f"the Parquet case folder {folder} is in use by another command; wait for it to finish"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # closing the only descriptor releases the lock
 
 
 class ParquetCaseLog:

@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import duckdb
 
-from forensics.errors import EvidenceError, ExportError
+from forensics.errors import EvidenceError
 from forensics.publish.parquet import export_parquet
+from forensics.publish.parquet_case import refused
 from forensics.publish.parquet_check import TABLES, verify_parquet
-from forensics.publish.parquet_log import ParquetCaseLog
+from forensics.publish.parquet_log import ParquetCaseLog, folder_lock
 from forensics.spark.session import SparkConnection
 from forensics.store.case import Case
 from forensics.store.db import connect
@@ -131,14 +132,13 @@ def open_parquet_case(folder: str | Path, session: SparkSession) -> Iterator[Spa
     """A Parquet case folder on Spark, its log appended to by what runs on it; refused (ExportError)
     when ``verify_parquet`` finds its files or rows differ from what its log recorded."""
     root = Path(folder)
-    check = verify_parquet(root)
-    if not check.ok:
-        raise ExportError(
-            f"{root} failed its check, so it is not investigated: "
-            + "; ".join(check.problems[:3])
-            + (f"; and {len(check.problems) - 3} more" if len(check.problems) > 3 else "")
-        )
-    with tempfile.TemporaryDirectory(prefix=f".{root.name}.spark-", dir=root.absolute().parent) as tmp:
+    with (
+        folder_lock(root),
+        tempfile.TemporaryDirectory(prefix=f".{root.name}.spark-", dir=root.absolute().parent) as tmp,
+    ):
+        check = verify_parquet(root)
+        if not check.ok:
+            raise refused(root, check)
         spark = SparkConnection(session, Path(tmp) / "tables")
         spark.load_parquet(root, TABLES)
         spark_case = SparkCase(root, spark, ParquetCaseLog(root))
