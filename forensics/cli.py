@@ -587,10 +587,15 @@ def _print_folder_verification(result: FolderVerification) -> None:
     elif result.head is not None:
         hint = f" ({safe(result.head.hint)})" if result.head.hint else ""
         click.echo(f"  HEAD NOT FOUND: {safe(result.head.given)} is not an entry of this folder's log{hint}")
-    if result.ok:
+    _print_outcome(result.ok, result.case_ok, "folder")
+
+
+def _print_outcome(ok: bool, case_ok: bool, what: str) -> None:
+    """verify's last line: verified, only the head not found, or mismatches."""
+    if ok:
         click.echo("OK: verified")
-    elif result.case_ok:
-        click.echo("FAILED: the head you gave is not in the log (see above); evidence and folder match")
+    elif case_ok:
+        click.echo(f"FAILED: the head you gave is not in the log (see above); evidence and {what} match")
     else:
         click.echo("FAILED: see MISMATCH lines above")
 
@@ -715,12 +720,7 @@ def _print_verification(result: Verification, before: str) -> None:
     click.echo(f"accounting: {'every line is stored once' if not result.accounting else 'PROBLEMS'}")
     for a in result.accounting:
         click.echo(f"  MISMATCH {a}")
-    if result.ok:
-        click.echo("OK: verified")
-    elif result.case_ok:
-        click.echo("FAILED: the head you gave is not in the log (see above); evidence and case match")
-    else:
-        click.echo("FAILED: see MISMATCH lines above")
+    _print_outcome(result.ok, result.case_ok, "case")
 
 
 def _count_progress(label: str) -> Any:

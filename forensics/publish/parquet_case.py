@@ -88,11 +88,11 @@ def refused(folder: Path, check: ParquetCheck) -> ExportError:
 
 
 @contextmanager
-def open_parquet(folder: str | Path) -> Iterator[ParquetCase]:
-    """The Parquet case folder ``folder`` as a case DuckDB reads in place (module doc). Raises
-    ExportError when it is not a case folder or fails its check, CaseError when a newer version
-    of this tool wrote it."""
-    root = Path(folder)
+def held_and_checked(root: Path, engine: str) -> Iterator[Path]:
+    """Hold the case folder ``root`` (``folder_lock``), check it with ``verify_parquet`` and yield a
+    work folder beside it (``.<name>.<engine>-…``, removed afterwards). Raises ExportError when
+    ``root`` is not a Parquet case folder or fails its check, CaseError when another command
+    holds it."""
     if not (root / MANIFEST).is_file():
         raise ExportError(
             f"{root} is not a Parquet case folder (it has no {MANIFEST}): give a case file, or a "
@@ -100,14 +100,24 @@ def open_parquet(folder: str | Path) -> Iterator[ParquetCase]:
         )
     with (
         folder_lock(root),
-        tempfile.TemporaryDirectory(prefix=f".{root.name}.duckdb-", dir=root.absolute().parent) as tmp,
+        tempfile.TemporaryDirectory(prefix=f".{root.name}.{engine}-", dir=root.absolute().parent) as tmp,
     ):
         check = verify_parquet(root)
         if not check.ok:
             raise refused(root, check)
+        yield Path(tmp)
+
+
+@contextmanager
+def open_parquet(folder: str | Path) -> Iterator[ParquetCase]:
+    """The Parquet case folder ``folder`` as a case DuckDB reads in place (module doc). Raises
+    ExportError when it is not a case folder or fails its check, CaseError when a newer version
+    of this tool wrote it."""
+    root = Path(folder)
+    with held_and_checked(root, "duckdb") as tmp:
         manifest = read_manifest(root)
         log = ParquetCaseLog(root)
-        case = ParquetCase(root, Path(tmp), log)
+        case = ParquetCase(root, tmp, log)
         try:
             _name_tables(case, manifest)
             yield case

@@ -32,9 +32,9 @@ import duckdb
 
 from forensics.errors import EvidenceError
 from forensics.publish.parquet import export_parquet
-from forensics.publish.parquet_case import refused
-from forensics.publish.parquet_check import TABLES, verify_parquet
-from forensics.publish.parquet_log import ParquetCaseLog, folder_lock
+from forensics.publish.parquet_case import held_and_checked
+from forensics.publish.parquet_check import TABLES
+from forensics.publish.parquet_log import ParquetCaseLog
 from forensics.spark.session import SparkConnection
 from forensics.store.case import Case
 from forensics.store.db import connect
@@ -132,14 +132,8 @@ def open_parquet_case(folder: str | Path, session: SparkSession) -> Iterator[Spa
     """A Parquet case folder on Spark, its log appended to by what runs on it; refused (ExportError)
     when ``verify_parquet`` finds its files or rows differ from what its log recorded."""
     root = Path(folder)
-    with (
-        folder_lock(root),
-        tempfile.TemporaryDirectory(prefix=f".{root.name}.spark-", dir=root.absolute().parent) as tmp,
-    ):
-        check = verify_parquet(root)
-        if not check.ok:
-            raise refused(root, check)
-        spark = SparkConnection(session, Path(tmp) / "tables")
+    with held_and_checked(root, ENGINE) as tmp:
+        spark = SparkConnection(session, tmp / "tables")
         spark.load_parquet(root, TABLES)
         spark_case = SparkCase(root, spark, ParquetCaseLog(root))
         try:
