@@ -1709,7 +1709,10 @@ def sigma_cmd(case_path: Path, rules: tuple[str, ...], as_json: bool = False) ->
         f"{sum(result.matches.values()):,} matches by {len(per_rule):,} rules "
         f"(pySigma {safe(result.ruleset.versions.get('pysigma'))})"
     )
-    note("the matches become findings (detector sigma) on the next forensics detect or investigate")
+    if case_path.is_dir():  # what a command derives from a folder lasts as long as the command
+        note("a Parquet case folder keeps no matches: give --sigma to investigate to make them findings")
+    else:
+        note("the matches become findings (detector sigma) on the next forensics detect or investigate")
 
 
 def _sample_line(sample: Any, paths: dict[int, str]) -> str:
