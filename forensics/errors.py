@@ -120,3 +120,8 @@ class ExportError(ForensicsError):
 
 class SparkUnavailableError(ForensicsError):
     """``--engine spark`` without PySpark (the ``[spark]`` extra) or without a Java 17+ runtime."""
+
+
+class SparkFailedError(ForensicsError):
+    """Spark stopped a statement with an error (out of memory, a failed task, a lost executor):
+    nothing was judged, and the case's evidence was only read."""

@@ -44,17 +44,50 @@ import duckdb
 import pandas as pd
 from sqlglot import exp
 
-from forensics.errors import SparkUnavailableError
+from forensics.errors import SparkFailedError, SparkUnavailableError
 from forensics.spark.dialect import SparkDialectError, parse, to_spark
 from forensics.spark.runtime import spark_missing
-from forensics.store.db import sql_str
+from forensics.store.db import machine_memory, sql_str
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 LOG4J = Path(__file__).with_name("log4j2.properties")
 NO_OPS = (exp.Transaction, exp.Commit, exp.Rollback, exp.Set, exp.Comment, exp.Pragma)
+SPARK_MEMORY_ENV = "FORENSICS_SPARK_MEMORY"  # a local master's memory, e.g. 6g (default_driver_memory)
 NO_OP_COMMANDS = ("CHECKPOINT", "FORCE", "PRAGMA", "SET", "RESET", "ANALYZE", "VACUUM")
+
+
+@contextmanager
+def spark_errors() -> Iterator[None]:
+    """Spark's errors (a Java exception through py4j, PySpark's own) as SparkFailedError, with
+    the first line of Spark's message and what to try: the CLI prints one line, not a JVM trace."""
+    from py4j.protocol import Py4JError  # type: ignore[import-untyped]
+    from pyspark.errors import PySparkException
+
+    try:
+        yield
+    except (Py4JError, PySparkException) as exc:
+        text = str(exc).strip()
+        first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+        hint = ""
+        if "memory" in text.lower():
+            hint = (
+                "; Spark ran out of memory: give the driver and executors more (spark-submit "
+                "--driver-memory/--executor-memory, or FORENSICS_SPARK_MEMORY for a local master)"
+            )
+        raise SparkFailedError(f"Spark stopped with an error: {first[:500]}{hint}") from exc
+
+
+def default_driver_memory(total: int | None = None) -> str:
+    """A local master's memory (driver and executors are one JVM): ``$FORENSICS_SPARK_MEMORY``, else
+    a quarter of the machine's memory between 2 and 8 GiB (``spark.driver.memory``'s 1g ran a
+    7.8M-event case's broadcast join out of memory; 2g did too)."""
+    if os.environ.get(SPARK_MEMORY_ENV):
+        return os.environ[SPARK_MEMORY_ENV]
+    total = machine_memory() if total is None else total
+    gib = 2 if total is None else total // 4 // 2**30
+    return f"{min(8, max(2, gib))}g"
 
 
 def local_session(cores: int = 2, memory: str = "2g") -> SparkSession:
@@ -62,7 +95,7 @@ def local_session(cores: int = 2, memory: str = "2g") -> SparkSession:
     return spark_session(f"local[{cores}]", memory)
 
 
-def spark_session(master: str | None = None, memory: str = "2g") -> SparkSession:
+def spark_session(master: str | None = None, memory: str | None = None) -> SparkSession:
     """The SparkSession to run on: the one ``spark-submit``/``pyspark`` made when there is one,
     else a new one on ``master`` (default ``local[<cores>]``). Set as the project needs it: UTC,
     ANSI SQL, few shuffle partitions. Raises SparkUnavailableError when Spark cannot run here."""
@@ -95,7 +128,7 @@ def spark_session(master: str | None = None, memory: str = "2g") -> SparkSession
             # no tables are saved (temporary views only): nothing left in the working folder
             .config("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / "forensics-spark-warehouse"))
             .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG4J}")
-            .config("spark.driver.memory", memory)
+            .config("spark.driver.memory", memory or default_driver_memory())
             # results come back as rows (aggregates, pages): no Arrow (PyArrow is not a dependency)
             .config("spark.sql.execution.arrow.pyspark.enabled", "false")
         )
@@ -207,18 +240,23 @@ class SparkConnection:
         self.catalog = self._state.catalog
         self.work = self._state.work
 
-    # DuckDB's connection answers for its last statement's rows; so does this one
+    # DuckDB's connection answers for its last statement's rows; so does this one (read as they
+    # are fetched: Spark's errors can come then too)
     def fetchone(self) -> tuple[Any, ...] | None:
-        return self._result.fetchone()
+        with spark_errors():
+            return self._result.fetchone()
 
     def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
-        return self._result.fetchmany(size)
+        with spark_errors():
+            return self._result.fetchmany(size)
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        return self._result.fetchall()
+        with spark_errors():
+            return self._result.fetchall()
 
     def df(self) -> pd.DataFrame:
-        return self._result.df()
+        with spark_errors():
+            return self._result.df()
 
     fetchdf = df
 
@@ -289,7 +327,8 @@ class SparkConnection:
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> SparkConnection:
         """Run one statement; its rows (if any) are this connection's to fetch, as in DuckDB."""
-        self._result = self._statement(sql, params)
+        with spark_errors():
+            self._result = self._statement(sql, params)
         return self
 
     def _statement(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> SparkResult:
