@@ -165,6 +165,9 @@ ROWS = [
     "SELECT round(avg(CASE WHEN x > 0 THEN 1.0 ELSE 0.0 END), 3) AS a, avg(x) AS b, "
     "avg(DISTINCT x) AS c, to_json({'a': round(avg(CASE WHEN x > 0 THEN 1.0 ELSE 0.0 END), 3)}) AS j "
     "FROM (VALUES (1), (2), (2)) v(x)",
+    # a length of time in a link reason (linking._shown): no negative zero, halves away from zero
+    "SELECT p, 'after ' || (round(p / 3600, 1) + 0.0) || ' h' AS r FROM (SELECT CAST(x AS DOUBLE) AS p "
+    "FROM (VALUES (-144), (-180), (-360), (0), (180), (1800), (-1), (-54)) v(x)) ORDER BY p",
     # a row whose list is empty or NULL stays, with NULL (an inner explode drops it)
     "SELECT t.k, u.x FROM (VALUES (1, ['a', 'b']), (2, []), (3, NULL)) t(k, l) "
     "LEFT JOIN LATERAL unnest(t.l) AS u(x) ON true ORDER BY t.k, u.x",

@@ -147,6 +147,13 @@ def link_sessions(case: Case) -> None:
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
+def _shown(hours: str) -> str:
+    """A length of time as a reason shows it, to 0.1: ``+ 0.0`` turns DuckDB's negative zero (a
+    pause of -0.04 h, overlapping sessions, reads "-0.0") into the "0.0" Spark's rounding gives, so
+    the reason text, and the smallest of them an actor's line shows, is one on both engines."""
+    return f"(round({hours}, 1) + 0.0)"
+
+
 def link_reasons_sql() -> str:
     """Per actor: one line per rule that tied its sessions (count and one example reason)."""
     titles = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in RULES.items())
@@ -340,11 +347,11 @@ def _base_links_sql() -> str:
         UNION
         SELECT session_id, prev_session, 'client',
           'client ' || client || ' (it logged in, never two logins at once) back after '
-          || round(pause / 3600, 1) || ' h'
+          || {_shown("pause / 3600")} || ' h'
         FROM client_chain WHERE prev_session IS NOT NULL AND pause <= {client_gap}
         UNION
         SELECT session_id, prev_session, 'network_ua',
-          'user agent ' || ua || ' from ' || net || ' again after ' || round(pause / 3600, 1) || ' h'
+          'user agent ' || ua || ' from ' || net || ' again after ' || {_shown("pause / 3600")} || ' h'
         FROM net_chain WHERE prev_session IS NOT NULL AND pause <= {net_gap}
         UNION
         SELECT a.session_id, a.prev_session, 'adjacent_ids',
@@ -403,13 +410,13 @@ def _resume_sql() -> str:
         SELECT DISTINCT b_comp, a_comp, 'resumed_walk',
           'resumed ' || route || ' at id ' || first_rid || ', ' || (first_rid - last_rid)
           || ' after where the earlier walk stopped (' || last_rid || '), '
-          || round(pause / 86400, 1) || ' days later; fingerprint: ' || fp
+          || {_shown("pause / 86400")} || ' days later; fingerprint: ' || fp
         FROM pairs WHERE k = 1
         UNION  -- the same address walking again with the same tool (a retry after the fix)
         SELECT DISTINCT b.comp, a.comp, 'repeated_walk',
           'walked ' || b.route || ' again from ' || ia.ip || ' (ids ' || b.first_rid || '-' || b.last_rid
           || ', earlier ' || a.first_rid || '-' || a.last_rid || '), '
-          || round((epoch(b.t0) - epoch(a.t1)) / 86400, 1) || ' days later; fingerprint: ' || b.fp
+          || {_shown("(epoch(b.t0) - epoch(a.t1)) / 86400")} || ' days later; fingerprint: ' || b.fp
         FROM segs b JOIN segs a ON a.route = b.route AND a.fp = b.fp AND a.comp < b.comp
           AND a.t1 < b.t0 AND epoch(b.t0) - epoch(a.t1) <= {pause}
           AND b.first_rid <= a.last_rid AND b.last_rid >= a.first_rid  -- ids read again, not resumed
