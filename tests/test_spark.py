@@ -174,21 +174,21 @@ ROWS = [
 ]
 
 
-def test_rewritten_queries_answer_as_duckdb_does(spark: Any) -> None:
+def test_rewritten_queries_answer_as_duckdb_does(spark: Any, tmp_path: Path) -> None:
     from forensics.spark.session import SparkConnection
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    on_spark = SparkConnection(spark)
+    on_spark = SparkConnection(spark, tmp_path)  # its tables in pytest's folder, not left in /tmp
     for query in ROWS:
         want = con.execute(query).fetchall()
         assert on_spark.execute(query).fetchall() == want, query
 
 
-def test_a_list_parameter_is_a_spark_array(spark: Any) -> None:
+def test_a_list_parameter_is_a_spark_array(spark: Any, tmp_path: Path) -> None:
     from forensics.spark.session import SparkConnection
 
-    on_spark = SparkConnection(spark)
+    on_spark = SparkConnection(spark, tmp_path)
     on_spark.execute("CREATE TABLE runs (signals VARCHAR[], thresholds JSON)")
     on_spark.execute("INSERT INTO runs VALUES (?, ?)", [["H1", "H2"], '{"a": 1}'])
     assert on_spark.execute("SELECT signals[2], thresholds FROM runs").fetchall() == [("H2", '{"a": 1}')]
@@ -254,7 +254,7 @@ def _routes_on_both(spark: Any, case_path: Path, tmp: Path, opts: routes.RouteOp
 
     folder = tmp / "parquet"
     _export(case_path, folder)
-    on_spark = SparkConnection(spark)
+    on_spark = SparkConnection(spark, tmp / "tables")
     on_spark.load_parquet(folder, EVIDENCE_TABLES)
     routes._build(on_spark, opts)  # type: ignore[arg-type]
     got = on_spark.execute("SELECT * FROM routes").df()
@@ -328,7 +328,7 @@ def _evidence_on_both(spark: Any, case_path: Path, folder: Path) -> tuple[Any, d
     from forensics.spark.session import SparkConnection
 
     _export(case_path, folder)
-    on_spark = SparkConnection(spark)
+    on_spark = SparkConnection(spark, folder.parent / "tables")
     on_spark.load_parquet(folder, EVIDENCE_TABLES)
     return on_spark, duckdb_from(folder)
 
@@ -470,7 +470,7 @@ def derived_on_both(spark: Any, case_path: Path, folder: Path) -> tuple[Any, duc
             folder.mkdir(parents=True, exist_ok=True)
             case.con.execute(f"COPY {table} TO '{folder / table}.parquet' (FORMAT parquet)")
     _export(case_path, folder / "evidence")
-    on_spark = SparkConnection(spark)
+    on_spark = SparkConnection(spark, folder.parent / "tables")
     on_spark.load_parquet(folder / "evidence", EVIDENCE_TABLES)
     on_spark.load_parquet(folder, DERIVED_TABLES)
     con = duckdb_from(folder / "evidence")
