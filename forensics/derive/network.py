@@ -202,9 +202,9 @@ def add_network_owner(case: Case) -> None:
           WHERE ip_num IS NOT NULL
           UNION ALL SELECT ip_version, lo, 0, NULL, lo FROM asn_ranges),
         starts AS (
-          SELECT client_ip, last_value(lo IGNORE NULLS) OVER (
-              PARTITION BY ip_version ORDER BY pos, kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-            AS lo
+          SELECT client_ip, max(lo) OVER (  -- (a range's lo is its row's pos: the last one is the
+              PARTITION BY ip_version ORDER BY pos, kind  -- largest; last_value(… IGNORE NULLS) scanned
+              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS lo  -- back over every address between)
           FROM u),
         r AS (  -- one range per start (ranges do not overlap; a database with two at one start keeps
           SELECT ip_version, lo, arg_max(hi, hi) AS hi, arg_max(asn, hi) AS asn,  -- the wider)
