@@ -293,7 +293,7 @@ w AS (  -- the line of the last event before each line and of the first after it
     max(CASE WHEN kind = 0 THEN line_no END) OVER (  -- running extremes: last_value(… IGNORE NULLS)
       PARTITION BY source_id ORDER BY line_no, kind DESC  -- scanned back over every reject in between,
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS p_line,  -- quadratic in a run of them
-    min(CASE WHEN kind = 0 THEN line_no END) OVER (  -- (400,000 garbage lines: 1.9 s, 4M: minutes)
+    min(CASE WHEN kind = 0 THEN line_no END) OVER (  -- (1.6M garbage lines: 18.3 s, now 0.3 s)
       PARTITION BY source_id ORDER BY line_no DESC, kind DESC
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS n_line
   FROM u),

@@ -71,7 +71,7 @@ def _pair_sql(first: str, second: str, skew_us: int) -> str:
     events are joined back on key and number). ``last_value(… IGNORE NULLS)`` over the events
     themselves gave the same pairs but scans back over every ``first`` event in between: quadratic
     in a run of one key logged by one server only (a monitor's health check the other log does not
-    see: 400,000 of them took 1.7 s, 1.6M 25 s; now 0.3 s and 1.3 s). A frame from the current row
+    see: 400,000 of them took 2.0 s, 1.6M 19.3 s; now 0.5 s and 1.6 s). A frame from the current row
     to the end was superlinear in DuckDB too (8 s for one key's 1.6M events), hence the next number."""
     key = "PARTITION BY ip, m, p, st ORDER BY t"
     frame = "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
