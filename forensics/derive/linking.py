@@ -205,32 +205,38 @@ def _crowd_walks(case: Case) -> None:
           SELECT route, rid, session_id, min(ts) AS ts FROM _link_reads WHERE unauth_read GROUP BY ALL)"""
     )
 
+    # each id's read instants, the lowest node of each (what a tie at one instant goes to)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _cr_at AS SELECT route, rid, ts, min(node) AS n FROM _cr GROUP BY ALL"
+    )
+
     def nearest(direction: str) -> str:
         """Per read and id step, the latest read of the id below (earliest of the id above) at or
-        before (after) it: a window over the reads and the wanted ids in time order, the reads
-        of an instant first (last) — not an ASOF join, which Spark has not; ties to the lowest
-        node (an ASOF join left them to chance)."""
-        sign, pick = ("-", "arg_max") if direction == "pred" else ("+", "arg_min")
-        hit = "CASE WHEN kind = 0 THEN {'n': node, 't': ts} END"
-        if direction == "pred":
-            window = (
-                f"last_value({hit} IGNORE NULLS) OVER (PARTITION BY route, id ORDER BY ts, kind, node DESC "
-            )
-            window += "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-        else:
-            window = (
-                f"first_value({hit} IGNORE NULLS) OVER (PARTITION BY route, id ORDER BY ts, kind DESC, node "
-            )
-            window += "ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)"
+        before (after) it, ties to the lowest node: a window over the reads and the wanted ids in
+        time order finds the instant — the running maximum (minimum, in descending time) of the
+        reads' times, equal times included — and ``_cr_at`` the read. Not an ASOF join, which Spark
+        has not; not ``last_value(… IGNORE NULLS)``, which scanned back over every row between
+        (quadratic in a neighbour's run of reads with none of the id itself)."""
+        sign, pick, agg, order = (
+            ("-", "arg_max", "max", "ts") if direction == "pred" else ("+", "arg_min", "min", "ts DESC")
+        )
+        window = (
+            f"{agg}(CASE WHEN kind = 0 THEN ts END) OVER (PARTITION BY route, id ORDER BY {order} "
+            "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        )
         parts = " UNION ALL ".join(
-            f"""SELECT node, hit.n AS other, hit.t AS other_ts FROM (
-                  SELECT kind, node, ts, {window} AS hit FROM (
+            f"""SELECT w.node, a.n AS other, a.ts AS other_ts FROM (
+                  SELECT route, id, kind, node, ts, {window} AS hit_ts FROM (
                     SELECT route, rid AS id, ts, 0 AS kind, node FROM _cr
-                    UNION ALL SELECT route, rid {sign} {d}, ts, 1, node FROM _cr))
-                WHERE kind = 1 AND hit IS NOT NULL AND abs(epoch(hit.t) - epoch(ts)) <= {gap}"""
+                    UNION ALL SELECT route, rid {sign} {d}, ts, 1, node FROM _cr)) w
+                JOIN _cr_at a ON a.route = w.route AND a.rid = w.id AND a.ts = w.hit_ts
+                WHERE w.kind = 1 AND abs(epoch(a.ts) - epoch(w.ts)) <= {gap}"""
             for d in range(1, ENUM_MAX_ID_STEP + 1)
         )
-        return f"SELECT node, {pick}(other, other_ts) AS other FROM ({parts}) GROUP BY node"
+        # equal times of two ids go to the lowest node too (arg_max over the time alone left the tie to
+        # the threads: two runs on one case could link different sessions)
+        key = "{'t': other_ts, 'n': -other}" if direction == "pred" else "{'t': other_ts, 'n': other}"
+        return f"SELECT node, {pick}(other, {key}) AS other FROM ({parts}) GROUP BY node"
 
     con.execute(
         f"""
@@ -259,7 +265,7 @@ def _crowd_walks(case: Case) -> None:
         FROM crowds c JOIN top t USING (comp) JOIN per_session p USING (comp)
         WHERE t.top <= {CROWD_MAX_SHARE} * c.ids AND p.session_id <> c.hub"""
     )
-    for t in ("_cr", "_cr_e", "_cr_c"):
+    for t in ("_cr", "_cr_at", "_cr_e", "_cr_c"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
