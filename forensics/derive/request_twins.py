@@ -51,7 +51,7 @@ def derive_twins(case: Case) -> int:
 
 def _side(fmt: str) -> str:
     return f"""
-      SELECT e.source_id, e.line_no, epoch_us(e.ts) AS t, -epoch_us(e.ts) AS nt,
+      SELECT e.source_id, e.line_no, epoch_us(e.ts) AS t,
         coalesce(e.client_ip, '') AS ip, coalesce(e.method, '') AS m, coalesce(e.path, '') AS p,
         coalesce(e.status, 0) AS st
       FROM events e JOIN sources s USING (source_id)
