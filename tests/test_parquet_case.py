@@ -150,6 +150,20 @@ def test_the_library_reads_the_folder_as_a_case(runs: dict[str, Any]) -> None:
             case.reclaim(("events",))
 
 
+def test_no_evidence_table_is_copied_into_the_work_database(runs: dict[str, Any]) -> None:
+    """In place means in place: the events, rejects, sources and log are views over the folder's
+    files, never tables of the work DuckDB (a copy of the events costs a case file's disk)."""
+    with open_parquet(runs["root"] / "folder") as case:
+        tables = {r[0] for r in case.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        views = {
+            r[0] for r in case.con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+        }
+        assert {"events", "rejects", "sources", "case_log"} <= views
+        assert not tables & {"events", "rejects", "sources", "case_log"}
+        plan = str(case.con.execute("EXPLAIN SELECT count(*) FROM events").fetchall())
+        assert "PARQUET" in plan.upper()
+
+
 def _log_commands(folder: Path) -> list[str]:
     sql = f"SELECT command FROM read_parquet('{folder / LOG}') ORDER BY seq"
     return [r[0] for r in duckdb.sql(sql).fetchall()]

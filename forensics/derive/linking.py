@@ -224,15 +224,16 @@ def _crowd_walks(case: Case) -> None:
             f"{agg}(CASE WHEN kind = 0 THEN ts END) OVER (PARTITION BY route, id ORDER BY {order} "
             "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
         )
-        parts = " UNION ALL ".join(
-            f"""SELECT w.node, a.n AS other, a.ts AS other_ts FROM (
+        # one window for every id step: a read's ask for id ± d lies in that id's partition, so
+        # the steps need no window of their own (one sort of the reads and asks, not one per step)
+        asks = " UNION ALL ".join(
+            f"SELECT route, rid {sign} {d}, ts, 1, node FROM _cr" for d in range(1, ENUM_MAX_ID_STEP + 1)
+        )
+        parts = f"""SELECT w.node, a.n AS other, a.ts AS other_ts FROM (
                   SELECT route, id, kind, node, ts, {window} AS hit_ts FROM (
-                    SELECT route, rid AS id, ts, 0 AS kind, node FROM _cr
-                    UNION ALL SELECT route, rid {sign} {d}, ts, 1, node FROM _cr)) w
+                    SELECT route, rid AS id, ts, 0 AS kind, node FROM _cr UNION ALL {asks})) w
                 JOIN _cr_at a ON a.route = w.route AND a.rid = w.id AND a.ts = w.hit_ts
                 WHERE w.kind = 1 AND abs(epoch(a.ts) - epoch(w.ts)) <= {gap}"""
-            for d in range(1, ENUM_MAX_ID_STEP + 1)
-        )
         # equal times of two ids go to the lowest node too (arg_max over the time alone left the tie to
         # the threads: two runs on one case could link different sessions)
         key = "{'t': other_ts, 'n': -other}" if direction == "pred" else "{'t': other_ts, 'n': other}"
