@@ -262,11 +262,17 @@ def _ambiguous(case: Case, numbered: str) -> None:
         "f.unauthorised AND a.n IS NULL AS unauthorised" if c == "unauthorised" else f"f.{c}"
         for c in ("finding_id", "detector", "severity", *(c for c in FINDING_COLUMNS if c != "severity"))
     )
+    # only the findings of actors with an ambiguous request can have one: the others' record lists
+    # (10.8M ids over 430k findings at 10M events) are not unnested for nothing
+    suspects = (
+        f"(SELECT * FROM {numbered} WHERE actor_id IN "
+        "(SELECT actor_id FROM detect_requests WHERE auth_ambiguous))"
+    )
     case.con.execute(
         f"""
         CREATE OR REPLACE TABLE findings AS
         WITH a AS (
-          SELECT finding_id, count(*) AS n FROM ({finding_requests(numbered, "d.auth_ambiguous")})
+          SELECT finding_id, count(*) AS n FROM ({finding_requests(suspects, "d.auth_ambiguous")})
           GROUP BY finding_id)
         SELECT {columns},
           coalesce(a.n, 0) AS ambiguous_requests,
