@@ -222,11 +222,11 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
         s.rows = derive_twins(case)
     with stage(case.con, "derive: authentication") as s:
         case.con.execute(CLIENTS_SQL)
-        for sql in PRE_SQL:
-            case.con.execute(sql)
+        for name, sql in PRE_TABLES.items():
+            case.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
         case.con.execute(_facts_sql(opts))
-        for table in ("_auth_src", "_auth_twin"):
-            case.con.execute(f"DROP TABLE IF EXISTS {table}")
+        for name in PRE_TABLES:
+            case.con.execute(f"DROP TABLE IF EXISTS {name}")
         result = AuthResult()
         for state, n in case.con.execute(
             "SELECT auth_state, count(*) FROM request_facts GROUP BY ALL ORDER BY ALL"
@@ -254,11 +254,10 @@ def derive_auth(case: Case, options: AuthOptions | None = None) -> AuthResult:
 # (no statistics) the estimates turned these joins around — the hash tables were built from the
 # 7.8M wide requests instead of from the sources and twins (authentication needed 7.2 GB instead of
 # 4.0 GB, and ran out of the default 3 GiB).
-PRE_SQL = (
-    """CREATE OR REPLACE TEMP TABLE _auth_src AS
-    SELECT source_id, bool_or(principal IS NOT NULL) AS logs_principal FROM events GROUP BY source_id""",
-    """CREATE OR REPLACE TEMP TABLE _auth_twin AS
-    WITH tw AS (
+PRE_TABLES = {
+    "_auth_src": "SELECT source_id, bool_or(principal IS NOT NULL) AS logs_principal FROM events "
+    "GROUP BY source_id",
+    "_auth_twin": """WITH tw AS (
       SELECT t.source_id, t.line_no, c.principal AS twin_principal, false AS is_copy
       FROM request_twins t JOIN events c ON c.source_id = t.copy_source_id AND c.line_no = t.copy_line_no
       UNION ALL
@@ -266,7 +265,7 @@ PRE_SQL = (
       FROM request_twins t JOIN events p ON p.source_id = t.source_id AND p.line_no = t.line_no)
     SELECT source_id, line_no, min(twin_principal) AS twin_principal, bool_or(is_copy) AS is_copy
     FROM tw GROUP BY ALL""",
-)
+}
 
 
 # Inside the query a request's evidence is its 1-based position in EVIDENCE_STATE (a small integer
