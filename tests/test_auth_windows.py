@@ -14,7 +14,7 @@ import pytest
 
 from forensics import Case
 from forensics.derive.actors import ActorOptions, derive_actors
-from forensics.derive.auth import AuthOptions
+from forensics.derive.auth import REFUSED, AuthOptions
 from forensics.derive.routes import Endpoint, RouteOptions, derive_routes
 from tests.eventrows import T0, add_events
 
@@ -22,14 +22,14 @@ LOGIN = "/api/v2/auth/login"
 LIFE = timedelta(hours=1)
 
 
-def _rows(rng: random.Random, n: int) -> list[dict[str, Any]]:
+def _rows(rng: random.Random, n: int, login_rate: float = 0.2) -> list[dict[str, Any]]:
     ips = ["198.51.100.1", "198.51.100.2", "2001:db8::7", None]
     uas = ["Mozilla/5.0 a", "Mozilla/5.0 b", None, ""]
     rows = []
     t = T0
     for _ in range(n):
         t += timedelta(seconds=rng.choice([0, 0, 1, 60, 600, 1800, 5400]))  # many identical instants
-        login = rng.random() < 0.2
+        login = rng.random() < login_rate
         rows.append(
             {
                 "ts": t,
@@ -83,3 +83,108 @@ def test_the_login_a_request_rests_on_matches_the_rule(case: Case, seed: int) ->
             assert evidence == "login", (n, rows[n - 1], evidence)
             assert auth_login_ts == login_ts, (n, rows[n - 1])
     assert 20 < resting < len(rows) - 20  # the cases exercise both sides
+
+
+def _expected_refused(rows: list[dict[str, Any]]) -> set[int]:
+    """Line numbers the rule calls REFUSED, read naively: a request with an address, no login of
+    its client in effect, not itself answered 401, whose user agent logged in nowhere within the
+    lifetime (else ROAMING), and whose client was refused (401/403 to a request that was not a
+    login, with no login of the client in effect then) within the lifetime before — at or before
+    it, the request itself included — after the client's last login."""
+
+    def key(r: dict[str, Any]) -> tuple[Any, str]:
+        return r["client_ip"], r["user_agent"] or ""
+
+    def is_login(r: dict[str, Any]) -> bool:
+        return bool(r["method"] == "POST" and r["path"] == LOGIN)
+
+    def ok_login(r: dict[str, Any]) -> bool:
+        return is_login(r) and 200 <= r["status"] <= 399 and r["client_ip"] is not None
+
+    def last_login(r: dict[str, Any]) -> Any:
+        times = [q["ts"] for q in rows if ok_login(q) and key(q) == key(r) and q["ts"] <= r["ts"]]
+        return max(times, default=None)
+
+    out = set()
+    for i, r in enumerate(rows, 1):
+        if r["client_ip"] is None or r["status"] == 401:
+            continue
+        own = last_login(r)
+        if own is not None and r["ts"] - own <= LIFE:
+            continue  # login
+        ua = r["user_agent"] or ""
+        roaming = [
+            q["ts"]
+            for q in rows
+            if ok_login(q) and ua and (q["user_agent"] or "") == ua and r["ts"] - LIFE <= q["ts"] <= r["ts"]
+        ]
+        if roaming:
+            continue
+        refusals = []
+        for q in rows:
+            if key(q) != key(r) or q["ts"] > r["ts"] or q["status"] not in (401, 403) or is_login(q):
+                continue
+            at = last_login(q)
+            if at is None or q["ts"] - at > LIFE:
+                refusals.append(q["ts"])
+        last = max(refusals, default=None)
+        if last is not None and r["ts"] - last <= LIFE and (own is None or last > own):
+            out.add(i)
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("login_rate", [0.2, 0.05])
+def test_refused_matches_the_rule(case: Case, seed: int, login_rate: float) -> None:
+    rows = _rows(random.Random(100 + seed), 300, login_rate)
+    add_events(case, rows)
+    login = (Endpoint.parse(f"POST {LOGIN}"),)
+    derive_routes(case, RouteOptions(endpoints=(Endpoint.parse("GET /api/v2/referrals/{id}"),)))
+    derive_actors(case, ActorOptions(auth=AuthOptions(logins=login, session_lifetime=LIFE)))
+    got = {
+        int(n)
+        for (n,) in case.con.execute(
+            "SELECT line_no FROM request_facts WHERE auth_evidence = ? ORDER BY line_no", [REFUSED]
+        ).fetchall()
+    }
+    want = _expected_refused(rows)
+    assert got == want, (sorted(got - want), sorted(want - got))
+    assert len(want) >= 3  # the cases exercise the rule
+
+
+def test_a_401_while_logged_in_is_no_refusal(case: Case) -> None:
+    """Two browsers-less clients log in, are answered 403 once — one within the lifetime of its
+    login (the login was in effect: no refusal), one after it — and read again later."""
+
+    def row(minutes: int, ip: str, login: bool = False, status: int = 200) -> dict[str, Any]:
+        path = LOGIN if login else "/api/v2/referrals/7"
+        return {
+            "ts": T0 + timedelta(minutes=minutes),
+            "method": "POST" if login else "GET",
+            "path": path,
+            "status": status,
+            "client_ip": ip,
+            "user_agent": None,
+        }
+
+    rows = [
+        row(0, "198.51.100.1", login=True),
+        row(50, "198.51.100.1", status=403),
+        row(70, "198.51.100.1"),
+        row(0, "198.51.100.2", login=True),
+        row(90, "198.51.100.2", status=403),
+        row(100, "198.51.100.2"),
+    ]
+    rows.sort(key=lambda r: r["ts"])
+    add_events(case, rows)
+    derive_routes(case, RouteOptions(endpoints=(Endpoint.parse("GET /api/v2/referrals/{id}"),)))
+    login = (Endpoint.parse(f"POST {LOGIN}"),)
+    derive_actors(case, ActorOptions(auth=AuthOptions(logins=login, session_lifetime=LIFE)))
+    got = dict(case.con.execute("SELECT line_no, auth_evidence FROM request_facts").fetchall())
+    want = _expected_refused(rows)
+    assert {n for n, ev in got.items() if ev == REFUSED} == want
+    by_minute = {
+        (r["client_ip"], int((r["ts"] - T0).total_seconds() // 60)): n for n, r in enumerate(rows, 1)
+    }
+    assert got[by_minute[("198.51.100.1", 70)]] != REFUSED
+    assert got[by_minute[("198.51.100.2", 100)]] == REFUSED

@@ -284,8 +284,11 @@ def _facts_sql(opts: AuthOptions) -> str:
     has_logins = "true" if opts.logins else "false"
     state = " ".join(f"WHEN {_ev(ev)} THEN {sql_str(st)}" for ev, st in EVIDENCE_STATE.items())
 
+    def within_at(col: str, at: str) -> str:
+        return f"({col} IS NOT NULL AND epoch({at}) - epoch({col}) <= {life})"
+
     def within(col: str) -> str:
-        return f"({col} IS NOT NULL AND epoch(ts) - epoch({col}) <= {life})"
+        return within_at(col, "ts")
 
     return f"""
         CREATE OR REPLACE TABLE request_facts AS
@@ -348,14 +351,21 @@ def _facts_sql(opts: AuthOptions) -> str:
               OVER (PARTITION BY cid ORDER BY ts, kind) AS own_shared_ts,
             max(CASE WHEN has_ua THEN login_ts END) OVER (PARTITION BY uid ORDER BY ts, kind) AS ua_login_ts,
             max(login_ts) OVER (PARTITION BY iid ORDER BY ts, kind) AS ip_login_ts,
-            kind, ts, cid, status, has_ip, is_login
+            max(CASE WHEN status IN (401, 403) AND has_ip AND NOT is_login THEN ts END)  -- the client's
+              OVER (PARTITION BY cid ORDER BY ts, kind) AS answered_403_ts,  -- last 401/403 (not a login)
+            kind, ts
           FROM timeline),
-        refused AS (  -- the client's last refusal: 401/403 with no login in effect (a failed login is
-          SELECT source_id, line_no, own_login_ts, own_shared_ts,  -- not one), over narrow rows
-            ua_login_ts, ip_login_ts,
-            max(CASE WHEN refusal THEN ts END) OVER (PARTITION BY cid ORDER BY ts) AS refused_ts
-          FROM (SELECT *, status IN (401, 403) AND has_ip AND NOT {within("own_login_ts")}
-                  AND NOT is_login AS refusal FROM own WHERE kind = 1)),
+        -- The client's last refusal after its last login: a 401/403 (a failed login is not one) with no
+        -- login in effect then. Only the last 401/403 G can be it: if G is later than the last login L,
+        -- L was the login in effect at G too, and any earlier 401/403 after L is nearer L, so within the
+        -- lifetime of it whenever G is; if G is not later than L, no refusal is. (A second window
+        -- over the requests, re-sorting them, had found the last refusal row by row.)
+        refused AS (
+          SELECT source_id, line_no, own_login_ts, own_shared_ts, ua_login_ts, ip_login_ts,
+            CASE WHEN answered_403_ts > coalesce(own_login_ts, answered_403_ts - INTERVAL 1 SECOND)
+                  AND NOT {within_at("own_login_ts", "answered_403_ts")}
+              THEN answered_403_ts END AS refused_ts
+          FROM own WHERE kind = 1),
         j4 AS (  -- (two logins of one client at one instant are both shared: the last one's flag is
           SELECT b.*, o.own_login_ts AS login_ts,  -- whether the last shared one is that late)
             CASE WHEN o.own_login_ts IS NOT NULL THEN coalesce(o.own_shared_ts = o.own_login_ts, false)
