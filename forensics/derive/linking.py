@@ -198,16 +198,28 @@ def _crowd_walks(case: Case) -> None:
     ``CROWD_MAX_SHARE`` of its ids, links its sessions (the components run in SQL, ``_components``).
     """
     con, gap = case.con, int(CROWD_MAX_GAP.total_seconds())
+    # the reads name their route by its rank (_cr_route maps it back): a route string as a
+    # partition or sort key costs two to three times an integer's (routes share a long prefix,
+    # "GET /api/v2/…", so they are compared as whole strings)
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _cr_route AS
+        SELECT row_number() OVER (ORDER BY route) AS route_key, route
+        FROM (SELECT DISTINCT route FROM _link_reads WHERE unauth_read)"""
+    )
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _cr AS
-        SELECT row_number() OVER (ORDER BY route, rid, ts, session_id) AS node, * FROM (
-          SELECT route, rid, session_id, min(ts) AS ts FROM _link_reads WHERE unauth_read GROUP BY ALL)"""
+        SELECT row_number() OVER (ORDER BY route_key, rid, ts, session_id) AS node, * FROM (
+          SELECT k.route_key, r.rid, r.session_id, min(r.ts) AS ts
+          FROM _link_reads r JOIN _cr_route k ON k.route IS NOT DISTINCT FROM r.route
+          WHERE r.unauth_read GROUP BY ALL)"""
     )
 
     # each id's read instants, the lowest node of each (what a tie at one instant goes to)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _cr_at AS SELECT route, rid, ts, min(node) AS n FROM _cr GROUP BY ALL"
+        "CREATE OR REPLACE TEMP TABLE _cr_at AS "
+        "SELECT route_key, rid, ts, min(node) AS n FROM _cr GROUP BY ALL"
     )
 
     def nearest(direction: str) -> str:
@@ -221,18 +233,18 @@ def _crowd_walks(case: Case) -> None:
             ("-", "arg_max", "max", "ts") if direction == "pred" else ("+", "arg_min", "min", "ts DESC")
         )
         window = (
-            f"{agg}(CASE WHEN kind = 0 THEN ts END) OVER (PARTITION BY route, id ORDER BY {order} "
+            f"{agg}(CASE WHEN kind = 0 THEN ts END) OVER (PARTITION BY route_key, id ORDER BY {order} "
             "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
         )
         # one window for every id step: a read's ask for id ± d lies in that id's partition, so
         # the steps need no window of their own (one sort of the reads and asks, not one per step)
         asks = " UNION ALL ".join(
-            f"SELECT route, rid {sign} {d}, ts, 1, node FROM _cr" for d in range(1, ENUM_MAX_ID_STEP + 1)
+            f"SELECT route_key, rid {sign} {d}, ts, 1, node FROM _cr" for d in range(1, ENUM_MAX_ID_STEP + 1)
         )
         parts = f"""SELECT w.node, a.n AS other, a.ts AS other_ts FROM (
-                  SELECT route, id, kind, node, ts, {window} AS hit_ts FROM (
-                    SELECT route, rid AS id, ts, 0 AS kind, node FROM _cr UNION ALL {asks})) w
-                JOIN _cr_at a ON a.route = w.route AND a.rid = w.id AND a.ts = w.hit_ts
+                  SELECT route_key, id, kind, node, ts, {window} AS hit_ts FROM (
+                    SELECT route_key, rid AS id, ts, 0 AS kind, node FROM _cr UNION ALL {asks})) w
+                JOIN _cr_at a ON a.route_key = w.route_key AND a.rid = w.id AND a.ts = w.hit_ts
                 WHERE w.kind = 1 AND abs(epoch(a.ts) - epoch(w.ts)) <= {gap}"""
         # equal times of two ids go to the lowest node too (arg_max over the time alone left the tie to
         # the threads: two runs on one case could link different sessions)
@@ -249,7 +261,9 @@ def _crowd_walks(case: Case) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _crowd_links AS
-        WITH r AS (SELECT c.comp, x.* FROM _cr_c c JOIN _cr x ON x.node = c.node),
+        WITH r AS (
+          SELECT c.comp, x.node, k.route, x.rid, x.session_id, x.ts
+          FROM _cr_c c JOIN _cr x ON x.node = c.node JOIN _cr_route k USING (route_key)),
         per_session AS (SELECT comp, session_id, count(DISTINCT rid) AS n FROM r GROUP BY ALL),
         crowds AS (
           SELECT comp, any_value(route) AS route, count(DISTINCT rid) AS ids, min(rid) AS lo,
@@ -266,7 +280,7 @@ def _crowd_walks(case: Case) -> None:
         FROM crowds c JOIN top t USING (comp) JOIN per_session p USING (comp)
         WHERE t.top <= {CROWD_MAX_SHARE} * c.ids AND p.session_id <> c.hub"""
     )
-    for t in ("_cr", "_cr_at", "_cr_e", "_cr_c"):
+    for t in ("_cr_route", "_cr", "_cr_at", "_cr_e", "_cr_c"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
