@@ -34,9 +34,10 @@ def _steps(reads: list[tuple[str, int, str, datetime]]) -> tuple[set[tuple[int, 
     con.execute("SET TimeZone = 'UTC'")
     con.execute(
         "CREATE TEMP TABLE _link_reads (route VARCHAR, rid BIGINT, session_id VARCHAR, ts TIMESTAMPTZ, "
-        "unauth_read BOOLEAN)"
+        "unauth_read BOOLEAN, ua VARCHAR, fp VARCHAR)"
     )
-    con.executemany("INSERT INTO _link_reads VALUES (?, ?, ?, ?, true)", reads)
+    con.executemany("INSERT INTO _link_reads VALUES (?, ?, ?, ?, true, '', '')", reads)
+    linking.number_keys(con)
     seen: list[list[tuple[Any, ...]]] = []
     components = linking._components
 

@@ -54,6 +54,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import duckdb
+
 from forensics.store.case import Case
 from forensics.store.stages import stage
 
@@ -143,7 +145,7 @@ def link_sessions(case: Case) -> None:
         FROM _links l JOIN sessions s ON s.session_id = l.a
         ORDER BY s.actor_id, l.rule, l.a, l.b"""
     )
-    for t in ("_links", "_cc1", "_cc2", "_link_reads", "_crowd_links"):
+    for t in ("_links", "_cc1", "_cc2", "_link_reads", "_link_keys", "_crowd_links"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
@@ -168,7 +170,8 @@ def link_reasons_sql() -> str:
 def _reads(case: Case) -> None:
     """Record requests (any answer below 500: a walk is the tool's behaviour, refused or not) of
     sessions where nobody logged in, with their fingerprint."""
-    case.con.execute(
+    con = case.con
+    con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _link_reads AS
         SELECT rs.session_id, r.route, TRY_CAST(r.record_id AS BIGINT) AS rid, r.ts,
@@ -181,6 +184,32 @@ def _reads(case: Case) -> None:
         WHERE NOT r.is_copy  -- one request logged twice is one read (its copy's session is a twin)
           AND r.auth_state IN ('unauthenticated', 'unknown') AND r.status BETWEEN 200 AND 499
           AND TRY_CAST(r.record_id AS BIGINT) IS NOT NULL AND s.principal IS NULL AND s.logged_in = 0"""
+    )
+    number_keys(con)
+
+
+def number_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """``_link_reads`` gets each read's route, user agent and fingerprint also as a number
+    (``route_key``, ``ua_key``, ``fp_key``, in each one's sort order); ``_link_keys`` (kind, k, v)
+    maps them back. As a window's partition or sort key a string costs two to three times an
+    integer: routes and browser strings share long prefixes, so they are compared whole."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _link_keys AS
+        SELECT 'route' AS kind, row_number() OVER (ORDER BY route) AS k, route AS v
+        FROM (SELECT DISTINCT route FROM _link_reads)
+        UNION ALL
+        SELECT 'ua', row_number() OVER (ORDER BY ua), ua FROM (SELECT DISTINCT ua FROM _link_reads)
+        UNION ALL
+        SELECT 'fp', row_number() OVER (ORDER BY fp), fp FROM (SELECT DISTINCT fp FROM _link_reads)"""
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _link_reads AS
+        SELECT r.*, kr.k AS route_key, ku.k AS ua_key, kf.k AS fp_key FROM _link_reads r
+        JOIN _link_keys kr ON kr.kind = 'route' AND kr.v IS NOT DISTINCT FROM r.route
+        JOIN _link_keys ku ON ku.kind = 'ua' AND ku.v = r.ua
+        JOIN _link_keys kf ON kf.kind = 'fp' AND kf.v = r.fp"""
     )
 
 
@@ -198,22 +227,12 @@ def _crowd_walks(case: Case) -> None:
     ``CROWD_MAX_SHARE`` of its ids, links its sessions (the components run in SQL, ``_components``).
     """
     con, gap = case.con, int(CROWD_MAX_GAP.total_seconds())
-    # the reads name their route by its rank (_cr_route maps it back): a route string as a
-    # partition or sort key costs two to three times an integer's (routes share a long prefix,
-    # "GET /api/v2/…", so they are compared as whole strings)
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _cr_route AS
-        SELECT row_number() OVER (ORDER BY route) AS route_key, route
-        FROM (SELECT DISTINCT route FROM _link_reads WHERE unauth_read)"""
-    )
+    # the reads' routes by number (route_key, in the routes' order; _link_keys maps them back)
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _cr AS
         SELECT row_number() OVER (ORDER BY route_key, rid, ts, session_id) AS node, * FROM (
-          SELECT k.route_key, r.rid, r.session_id, min(r.ts) AS ts
-          FROM _link_reads r JOIN _cr_route k ON k.route IS NOT DISTINCT FROM r.route
-          WHERE r.unauth_read GROUP BY ALL)"""
+          SELECT route_key, rid, session_id, min(ts) AS ts FROM _link_reads WHERE unauth_read GROUP BY ALL)"""
     )
 
     # each id's read instants, the lowest node of each (what a tie at one instant goes to)
@@ -262,8 +281,9 @@ def _crowd_walks(case: Case) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE _crowd_links AS
         WITH r AS (
-          SELECT c.comp, x.node, k.route, x.rid, x.session_id, x.ts
-          FROM _cr_c c JOIN _cr x ON x.node = c.node JOIN _cr_route k USING (route_key)),
+          SELECT c.comp, x.node, k.v AS route, x.rid, x.session_id, x.ts
+          FROM _cr_c c JOIN _cr x ON x.node = c.node
+          JOIN _link_keys k ON k.kind = 'route' AND k.k = x.route_key),
         per_session AS (SELECT comp, session_id, count(DISTINCT rid) AS n FROM r GROUP BY ALL),
         crowds AS (
           SELECT comp, any_value(route) AS route, count(DISTINCT rid) AS ids, min(rid) AS lo,
@@ -280,7 +300,7 @@ def _crowd_walks(case: Case) -> None:
         FROM crowds c JOIN top t USING (comp) JOIN per_session p USING (comp)
         WHERE t.top <= {CROWD_MAX_SHARE} * c.ids AND p.session_id <> c.hub"""
     )
-    for t in ("_cr_route", "_cr", "_cr_at", "_cr_e", "_cr_c"):
+    for t in ("_cr", "_cr_at", "_cr_e", "_cr_c"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
@@ -322,31 +342,35 @@ def _base_links_sql() -> str:
                 FROM _link_reads)
           WHERE prev IS NOT NULL GROUP BY session_id),
         n_reads AS (SELECT session_id, count(*) AS n FROM _link_reads GROUP BY session_id),
-        seq AS (
-          SELECT session_id, route, rid, ts,
+        route_text AS (SELECT k AS route_key, v AS route FROM _link_keys WHERE kind = 'route'),
+        seq AS (  -- (routes, user agents and fingerprints by number: _reads)
+          SELECT session_id, route_key, rid, ts,
             lag(session_id) OVER w AS prev_session, lag(rid) OVER w AS prev_rid, lag(ts) OVER w AS prev_ts
-          FROM _link_reads WINDOW w AS (PARTITION BY route, ua ORDER BY rid, ts)),
+          FROM _link_reads WINDOW w AS (PARTITION BY route_key, ua_key ORDER BY rid, ts)),
         adjacent AS (
-          SELECT session_id, prev_session, route, count(*) AS times FROM seq
+          SELECT session_id, prev_session, route_key, count(*) AS times FROM seq
           WHERE prev_session IS NOT NULL AND prev_session <> session_id
             AND rid - prev_rid <= {step} AND abs(epoch(ts) - epoch(prev_ts)) <= {max_gap}
           GROUP BY ALL),
         first_read AS (  -- per fingerprint: each id's first read
-          SELECT route, fp, rid, min(ts) AS ts, arg_min(session_id, ts) AS session_id
-          FROM _link_reads GROUP BY route, fp, rid),
+          SELECT route_key, fp_key, rid, min(ts) AS ts, arg_min(session_id, ts) AS session_id
+          FROM _link_reads GROUP BY route_key, fp_key, rid),
         walk_steps AS (
           SELECT *, CASE WHEN rid - lag(rid) OVER w <= {step}
                           AND epoch(ts) - epoch(lag(ts) OVER w) BETWEEN 0 AND {walk_gap}
                          THEN 0 ELSE 1 END AS new_segment
-          FROM first_read WINDOW w AS (PARTITION BY route, fp ORDER BY rid)),
+          FROM first_read WINDOW w AS (PARTITION BY route_key, fp_key ORDER BY rid)),
         walk_seg AS (
-          SELECT *, sum(new_segment) OVER (PARTITION BY route, fp ORDER BY rid) AS segment FROM walk_steps),
+          SELECT *, sum(new_segment) OVER (PARTITION BY route_key, fp_key ORDER BY rid) AS segment
+          FROM walk_steps),
         walks AS (
-          SELECT route, fp, segment, count(*) AS ids, min(rid) AS lo, max(rid) AS hi,
-            min(session_id) AS hub, count(DISTINCT session_id) AS sessions,
-            (epoch(max(ts)) - epoch(min(ts))) / 3600 AS hours
-          FROM walk_seg GROUP BY ALL
-          HAVING count(*) >= {WALK_MIN_IDS} AND count(DISTINCT session_id) >= 2)
+          SELECT w.*, r.route, f.v AS fp FROM (
+            SELECT route_key, fp_key, segment, count(*) AS ids, min(rid) AS lo, max(rid) AS hi,
+              min(session_id) AS hub, count(DISTINCT session_id) AS sessions,
+              (epoch(max(ts)) - epoch(min(ts))) / 3600 AS hours
+            FROM walk_seg GROUP BY ALL
+            HAVING count(*) >= {WALK_MIN_IDS} AND count(DISTINCT session_id) >= 2) w
+          JOIN route_text r USING (route_key) JOIN _link_keys f ON f.kind = 'fp' AND f.k = w.fp_key)
         SELECT session_id AS a, root AS b, 'principal' AS rule, 'principal ' || principal AS reason
         FROM by_key WHERE session_id <> root
         UNION
@@ -376,9 +400,9 @@ def _base_links_sql() -> str:
         FROM net_chain WHERE prev_session IS NOT NULL AND pause <= {net_gap}
         UNION
         SELECT a.session_id, a.prev_session, 'adjacent_ids',
-          a.times || ' consecutive id(s) of ' || a.route || ' read within '
+          a.times || ' consecutive id(s) of ' || rt.route || ' read within '
           || {max_gap // 60} || ' min of each other'
-        FROM adjacent a
+        FROM adjacent a JOIN route_text rt USING (route_key)
         LEFT JOIN own o1 ON o1.session_id = a.session_id
         LEFT JOIN own o2 ON o2.session_id = a.prev_session
         LEFT JOIN n_reads r1 ON r1.session_id = a.session_id
@@ -390,7 +414,7 @@ def _base_links_sql() -> str:
         SELECT DISTINCT g.session_id, w.hub, 'fingerprint_walk',
           'ids ' || w.lo || '-' || w.hi || ' of ' || w.route || ' read in order over ' || round(w.hours, 1)
           || ' h by ' || w.sessions || ' sessions; fingerprint: ' || w.fp
-        FROM walk_seg g JOIN walks w USING (route, fp, segment) WHERE g.session_id <> w.hub
+        FROM walk_seg g JOIN walks w USING (route_key, fp_key, segment) WHERE g.session_id <> w.hub
         UNION
         SELECT a, b, 'crowd_walk', reason FROM _crowd_links"""
 
