@@ -42,21 +42,21 @@ def sql(t: Mapping[str, float]) -> str:
     gap_s = num(t["max_gap_minutes"] * 60)
     return f"""
     WITH r AS (  -- the columns used below only (r is read twice, so DuckDB materialises it)
-      SELECT route, rid, ts, actor_id, auth_state, record_id, ok, bytes_sent, client_ip, user_agent,
-        source_id, line_no
+      SELECT route, route_key, rid, ts, actor_id, auth_state, record_id, ok, bytes_sent, client_ip,
+        user_agent, source_id, line_no
       FROM detect_requests
       WHERE record_route AND rid IS NOT NULL AND auth_state IN ('unauthenticated', 'unknown')),
     first_read AS (  -- each id's first read on the route: when and by whom (two actors at one
-      SELECT route, rid, min(ts) AS ts,  -- instant: the lower id, not chance, on either engine)
+      SELECT route, route_key, rid, min(ts) AS ts,  -- instant: the lower id, not chance, on either engine)
         arg_min(actor_id, {{'ts': ts, 'actor_id': actor_id}}) AS actor_id
-      FROM r GROUP BY route, rid),
+      FROM r GROUP BY route, route_key, rid),
     steps AS (
       SELECT *, CASE WHEN rid - lag(rid) OVER w <= {num(t["max_step"])}
                       AND epoch(ts) - epoch(lag(ts) OVER w) BETWEEN 0 AND {gap_s}
                      THEN 0 ELSE 1 END AS new_segment
-      FROM first_read WINDOW w AS (PARTITION BY route ORDER BY rid)),
+      FROM first_read WINDOW w AS (PARTITION BY route_key ORDER BY rid)),
     seg AS (
-      SELECT *, sum(new_segment) OVER (PARTITION BY route ORDER BY rid) AS segment FROM steps),
+      SELECT *, sum(new_segment) OVER (PARTITION BY route_key ORDER BY rid) AS segment FROM steps),
     per_caller AS (SELECT route, segment, actor_id, count(*) AS n FROM seg GROUP BY ALL),
     top_caller AS (SELECT route, segment, max(n) AS n FROM per_caller GROUP BY ALL),
     flagged AS (  -- (a join: the correlated form took 28 s over 2.3M first reads)

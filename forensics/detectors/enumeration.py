@@ -22,17 +22,17 @@ def sql(t: Mapping[str, float]) -> str:
     step = num(t["max_step"])
     return f"""
     WITH r AS (  -- the columns used below only (r is read twice, so DuckDB materialises it)
-      SELECT actor_id, route, ts, source_id, line_no, rid, record_id, ok, status, client_ip, bytes_sent,
-        time_bucket(INTERVAL '{num(t["bucket_hours"])} hours', ts) AS bucket
+      SELECT actor_id, route, route_key, ts, source_id, line_no, rid, record_id, ok, status, client_ip,
+        bytes_sent, time_bucket(INTERVAL '{num(t["bucket_hours"])} hours', ts) AS bucket
       FROM detect_requests WHERE record_route AND rid IS NOT NULL AND auth_state <> 'trusted'),
     d AS (
       SELECT *, rid - lag(rid) OVER w AS delta,
-        rank() OVER (PARTITION BY actor_id, route, bucket ORDER BY ts) AS rank_ts,
-        rank() OVER (PARTITION BY actor_id, route, bucket ORDER BY rid) AS rank_id
-      FROM r WINDOW w AS (PARTITION BY actor_id, route, bucket ORDER BY ts, source_id, line_no)),
+        rank() OVER (PARTITION BY actor_id, route_key, bucket ORDER BY ts) AS rank_ts,
+        rank() OVER (PARTITION BY actor_id, route_key, bucket ORDER BY rid) AS rank_id
+      FROM r WINDOW w AS (PARTITION BY actor_id, route_key, bucket ORDER BY ts, source_id, line_no)),
     runs AS (
       SELECT *, sum(CASE WHEN abs(delta) BETWEEN 1 AND {step} THEN 0 ELSE 1 END)
-                  OVER (PARTITION BY actor_id, route, bucket ORDER BY ts, source_id, line_no) AS run_no
+                  OVER (PARTITION BY actor_id, route_key, bucket ORDER BY ts, source_id, line_no) AS run_no
       FROM d),
     longest AS (
       SELECT actor_id, route, bucket, max(len) AS longest_run FROM (
