@@ -205,10 +205,11 @@ def _store(case: Case, defaults: dict[str, str]) -> None:
           SELECT actor_id, bool_or(unauthorised) AS unauthorised, min({rank}) AS severity_rank,
             list(DISTINCT detector ORDER BY detector) AS detectors, count(*) AS findings
           FROM findings WHERE actor_id IS NOT NULL GROUP BY actor_id),
-        rec AS (
-          SELECT f.actor_id, r.record_id, bool_or(f.unauthorised) AS unauthorised
-          FROM findings f, unnest(f.record_ids) AS r(record_id)
-          WHERE f.actor_id IS NOT NULL AND r.record_id IS NOT NULL GROUP BY ALL),
+        rec AS (  -- (lists unnested in a select list: a lateral join of each list was twice as slow)
+          SELECT actor_id, record_id, bool_or(unauthorised) AS unauthorised FROM (
+            SELECT actor_id, unauthorised, unnest(record_ids) AS record_id FROM findings
+            WHERE actor_id IS NOT NULL)
+          WHERE record_id IS NOT NULL GROUP BY ALL),
         lists AS (
           SELECT actor_id,
             list(record_id ORDER BY record_id) FILTER (WHERE unauthorised) AS unauthorised_records,
@@ -231,8 +232,9 @@ def finding_requests(findings: str, where: str = "true") -> str:
     quadratic (DuckDB asked for 16 GiB and the investigation stopped)."""
     return f"""
         SELECT f.finding_id, d.* FROM {findings} f
-        JOIN (SELECT DISTINCT g.finding_id, u.record_id
-              FROM {findings} g, unnest(g.record_ids) AS u(record_id)) i ON i.finding_id = f.finding_id
+        JOIN (SELECT DISTINCT finding_id, record_id
+              FROM (SELECT finding_id, unnest(record_ids) AS record_id FROM {findings})) i
+          ON i.finding_id = f.finding_id
         JOIN detect_requests d ON d.actor_id = f.actor_id AND d.record_id = i.record_id
           AND d.ts BETWEEN f.first_seen AND f.last_seen AND (f.route IS NULL OR d.route = f.route)
         WHERE {where}
