@@ -428,6 +428,7 @@ DERIVED_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "actor_id": "the actor (actors.actor_id)",
             "actor_class": "the actor's class",
             "route": _ROUTE,
+            "route_key": "the route as a number (in the routes' order), for windows partitioned by route",
             "record_id": _RECORD_ID,
             "rid": "record id as an integer, when it is one",
             "auth_state": _AUTH_STATE,
