@@ -385,9 +385,7 @@ def _facts_sql(opts: AuthOptions) -> str:
                  WHEN j4.status = 401 THEN {_ev(ANSWERED_401)}
                  WHEN {within("ua_login_ts")} THEN {_ev(ROAMING)}
                  WHEN s.logs_principal THEN {_ev(NAMES_NONE)}
-                 WHEN {within("refused_ts")}
-                      AND refused_ts > coalesce(login_ts, refused_ts - INTERVAL 1 SECOND)
-                   THEN {_ev(REFUSED)}
+                 WHEN {within("refused_ts")} THEN {_ev(REFUSED)}  -- (refused: after the last login)
                  WHEN cf.tool_ua THEN {_ev(TOOL)}
                  WHEN login_ts IS NOT NULL THEN {_ev(EXPIRED)}
                  WHEN {within("ip_login_ts")} THEN {_ev(SHARED_ADDRESS)}
