@@ -14,7 +14,7 @@ import pytest
 
 from forensics import Case
 from forensics.derive.actors import ActorOptions, derive_actors
-from forensics.derive.auth import REFUSED, AuthOptions
+from forensics.derive.auth import REFUSED, ROAMING, SHARED_ADDRESS, AuthOptions
 from forensics.derive.routes import Endpoint, RouteOptions, derive_routes
 from tests.eventrows import T0, add_events
 
@@ -22,9 +22,9 @@ LOGIN = "/api/v2/auth/login"
 LIFE = timedelta(hours=1)
 
 
-def _rows(rng: random.Random, n: int, login_rate: float = 0.2) -> list[dict[str, Any]]:
+def _rows(rng: random.Random, n: int, login_rate: float = 0.2, browsers: int = 2) -> list[dict[str, Any]]:
     ips = ["198.51.100.1", "198.51.100.2", "2001:db8::7", None]
-    uas = ["Mozilla/5.0 a", "Mozilla/5.0 b", None, ""]
+    uas = [*(f"Mozilla/5.0 {chr(97 + i)}" for i in range(browsers)), None, ""]
     rows = []
     t = T0
     for _ in range(n):
@@ -85,7 +85,7 @@ def test_the_login_a_request_rests_on_matches_the_rule(case: Case, seed: int) ->
     assert 20 < resting < len(rows) - 20  # the cases exercise both sides
 
 
-def _expected_refused(rows: list[dict[str, Any]]) -> set[int]:
+def _expected_refused(rows: list[dict[str, Any]], life: timedelta = LIFE) -> set[int]:
     """Line numbers the rule calls REFUSED, read naively: a request with an address, no login of
     its client in effect, not itself answered 401, whose user agent logged in nowhere within the
     lifetime (else ROAMING), and whose client was refused (401/403 to a request that was not a
@@ -110,13 +110,13 @@ def _expected_refused(rows: list[dict[str, Any]]) -> set[int]:
         if r["client_ip"] is None or r["status"] == 401:
             continue
         own = last_login(r)
-        if own is not None and r["ts"] - own <= LIFE:
+        if own is not None and r["ts"] - own <= life:
             continue  # login
         ua = r["user_agent"] or ""
         roaming = [
             q["ts"]
             for q in rows
-            if ok_login(q) and ua and (q["user_agent"] or "") == ua and r["ts"] - LIFE <= q["ts"] <= r["ts"]
+            if ok_login(q) and ua and (q["user_agent"] or "") == ua and r["ts"] - life <= q["ts"] <= r["ts"]
         ]
         if roaming:
             continue
@@ -125,10 +125,10 @@ def _expected_refused(rows: list[dict[str, Any]]) -> set[int]:
             if key(q) != key(r) or q["ts"] > r["ts"] or q["status"] not in (401, 403) or is_login(q):
                 continue
             at = last_login(q)
-            if at is None or q["ts"] - at > LIFE:
+            if at is None or q["ts"] - at > life:
                 refusals.append(q["ts"])
         last = max(refusals, default=None)
-        if last is not None and r["ts"] - last <= LIFE and (own is None or last > own):
+        if last is not None and r["ts"] - last <= life and (own is None or last > own):
             out.add(i)
     return out
 
@@ -188,3 +188,67 @@ def test_a_401_while_logged_in_is_no_refusal(case: Case) -> None:
     }
     assert got[by_minute[("198.51.100.1", 70)]] != REFUSED
     assert got[by_minute[("198.51.100.2", 100)]] == REFUSED
+
+
+def _expected_roaming_shared(rows: list[dict[str, Any]], life: timedelta) -> dict[int, str]:
+    """Line numbers the rule calls ROAMING or SHARED_ADDRESS, read naively: a request with an
+    address, not answered 401, with no login of its client in effect, whose user agent (not an
+    empty one) logged in from any address within the lifetime before — at or before it — is
+    ROAMING; else, when its client never logged in before and it is no refusal, a login from its
+    address by any user agent within the lifetime before makes it SHARED_ADDRESS."""
+
+    def ok_login(r: dict[str, Any]) -> bool:
+        return (
+            r["method"] == "POST"
+            and r["path"] == LOGIN
+            and 200 <= r["status"] <= 399
+            and bool(r["client_ip"])
+        )
+
+    refused = _expected_refused(rows, life)
+    out = {}
+    for i, r in enumerate(rows, 1):
+        if r["client_ip"] is None or r["status"] == 401:
+            continue
+        ua = r["user_agent"] or ""
+        before = [q for q in rows if ok_login(q) and q["ts"] <= r["ts"]]
+        own = [q["ts"] for q in before if q["client_ip"] == r["client_ip"] and (q["user_agent"] or "") == ua]
+        if own and r["ts"] - max(own) <= life:
+            continue  # login
+        if ua and any((q["user_agent"] or "") == ua and r["ts"] - q["ts"] <= life for q in before):
+            out[i] = ROAMING
+        elif (
+            i not in refused
+            and not own
+            and any(q["client_ip"] == r["client_ip"] and r["ts"] - q["ts"] <= life for q in before)
+        ):
+            out[i] = SHARED_ADDRESS
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("life", [LIFE, timedelta(minutes=47, seconds=13)])
+def test_roaming_and_shared_address_match_the_rule(case: Case, seed: int, life: timedelta) -> None:
+    """A login by the same user agent anywhere, or at the same address by any, within the lifetime
+    before the request (one on a time bucket's edge included: lifetimes that do and do not divide
+    the hour)."""
+    rows = _rows(random.Random(200 + seed), 600, 0.1, browsers=8)
+    add_events(case, rows)
+    login = (Endpoint.parse(f"POST {LOGIN}"),)
+    derive_routes(case, RouteOptions(endpoints=(Endpoint.parse("GET /api/v2/referrals/{id}"),)))
+    derive_actors(case, ActorOptions(auth=AuthOptions(logins=login, session_lifetime=life)))
+    got = {
+        int(n): str(ev)
+        for n, ev in case.con.execute(
+            "SELECT line_no, auth_evidence FROM request_facts WHERE auth_evidence IN (?, ?)",
+            [ROAMING, SHARED_ADDRESS],
+        ).fetchall()
+    }
+    want = _expected_roaming_shared(rows, life)
+    assert got == want, (
+        sorted(set(got.items()) - set(want.items())),
+        sorted(set(want.items()) - set(got.items())),
+    )
+    # the cases exercise both rules
+    assert sum(ev == ROAMING for ev in want.values()) >= 3
+    assert sum(ev == SHARED_ADDRESS for ev in want.values()) >= 3

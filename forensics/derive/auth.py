@@ -281,7 +281,9 @@ def _ev(evidence: str) -> str:
 def _facts_sql(opts: AuthOptions) -> str:
     """The query building ``request_facts`` (window passes over narrow rows; see the module docstring)."""
     life = int(opts.session_lifetime.total_seconds())
+    bucket_us = max(life, 0) * 1_000_000 or 1  # a lifetime in microseconds (at least one)
     has_logins = "true" if opts.logins else "false"
+    ua_buckets, ip_buckets = _buckets("uid", "WHERE has_ua", bucket_us), _buckets("iid", "", bucket_us)
     state = " ".join(f"WHEN {_ev(ev)} THEN {sql_str(st)}" for ev, st in EVIDENCE_STATE.items())
 
     def within_at(col: str, at: str) -> str:
@@ -310,7 +312,8 @@ def _facts_sql(opts: AuthOptions) -> str:
         logins0 AS (
           SELECT cid, uid, iid, has_ua, ts AS login_ts FROM base
           WHERE is_login AND status BETWEEN 200 AND 399 AND has_ip),
-        logins AS (  -- a login less than a lifetime from another of the same client: several people
+        logins AS MATERIALIZED (  -- (read five times) a login less than a lifetime from another of
+          -- the same client: several people
           SELECT cid, uid, iid, has_ua, login_ts,
             coalesce(epoch(login_ts) - epoch(lag(login_ts) OVER w) < {life}, false)
               OR coalesce(epoch(lead(login_ts) OVER w) - epoch(login_ts) < {life}, false) AS login_shared
@@ -332,25 +335,31 @@ def _facts_sql(opts: AuthOptions) -> str:
           FROM (SELECT client_ip, ts::DATE AS day FROM events WHERE client_ip IS NOT NULL
                 GROUP BY ALL HAVING count(DISTINCT user_agent) > 1) s
           JOIN (SELECT DISTINCT client_ip, iid FROM clients) a USING (client_ip)),
-        -- "the last login (refusal) at or before the request" for three keys: windows over the
-        -- requests and the logins in time order (a login sorts before a request at the same instant)
+        -- "the client's last login (refusal) at or before the request": a window over the client's
+        -- requests and logins in time order (a login sorts before a request at the same instant)
         timeline AS (
-          SELECT source_id, line_no, ts, cid, uid, iid, has_ua, 1 AS kind,
+          SELECT source_id, line_no, ts, cid, 1 AS kind,
             NULL::TIMESTAMPTZ AS login_ts, NULL::BOOLEAN AS login_shared, status, has_ip, is_login
           FROM base
           UNION ALL
-          SELECT NULL, NULL, login_ts, cid, uid, iid, has_ua, 0, login_ts, login_shared, NULL, NULL, NULL
+          SELECT NULL, NULL, login_ts, cid, 0, login_ts, login_shared, NULL, NULL, NULL
           FROM logins),
+        -- "a login by the same user agent (from the same address) within the lifetime before the
+        -- request": only whether there is one, so no window (a sort of every request per key) but
+        -- a join on time buckets a lifetime long. If the last login at or before a request in
+        -- bucket b is within the lifetime, it is in b or b-1; b's first login, when at or before
+        -- the request, is within the lifetime as the last is; else b-1's last login is the last
+        -- (ua_login_ts and ip_login_ts in j4: not always the last login, always as near as needed)
+        ua_buckets AS ({ua_buckets}),
+        ip_buckets AS ({ip_buckets}),
         -- A login's (refusal's) time is its row's own, so the last one at or before a row is the
         -- running maximum: last_value(… IGNORE NULLS) gives the same answer but scans back over every
         -- row without one, quadratic in a client's run of requests (one scraper's 10M requests).
         own AS MATERIALIZED (  -- the client's own last login (and the last of its logins that was
-          SELECT source_id, line_no,  -- shared); the last login by the same user agent from any address,
-            max(login_ts) OVER (PARTITION BY cid ORDER BY ts, kind) AS own_login_ts,  -- and from the same
-            max(CASE WHEN login_shared THEN login_ts END)  -- address by any user agent
+          SELECT source_id, line_no,  -- shared)
+            max(login_ts) OVER (PARTITION BY cid ORDER BY ts, kind) AS own_login_ts,
+            max(CASE WHEN login_shared THEN login_ts END)
               OVER (PARTITION BY cid ORDER BY ts, kind) AS own_shared_ts,
-            max(CASE WHEN has_ua THEN login_ts END) OVER (PARTITION BY uid ORDER BY ts, kind) AS ua_login_ts,
-            max(login_ts) OVER (PARTITION BY iid ORDER BY ts, kind) AS ip_login_ts,
             max(CASE WHEN status IN (401, 403) AND has_ip AND NOT is_login THEN ts END)  -- the client's
               OVER (PARTITION BY cid ORDER BY ts, kind) AS answered_403_ts,  -- last 401/403 (not a login)
             kind, ts
@@ -361,17 +370,22 @@ def _facts_sql(opts: AuthOptions) -> str:
         -- lifetime of it whenever G is; if G is not later than L, no refusal is. (A second window
         -- over the requests, re-sorting them, had found the last refusal row by row.)
         refused AS (
-          SELECT source_id, line_no, own_login_ts, own_shared_ts, ua_login_ts, ip_login_ts,
+          SELECT source_id, line_no, own_login_ts, own_shared_ts,
             CASE WHEN answered_403_ts > coalesce(own_login_ts, answered_403_ts - INTERVAL 1 SECOND)
                   AND NOT {within_at("own_login_ts", "answered_403_ts")}
               THEN answered_403_ts END AS refused_ts
-          FROM own WHERE kind = 1),
+          FROM own),  -- (no filter on kind: the logins' rows have no source_id and join no request
+          -- in j4; with one the optimizer guessed the requests few and built the bucket joins on them)
         j4 AS (  -- (two logins of one client at one instant are both shared: the last one's flag is
           SELECT b.*, o.own_login_ts AS login_ts,  -- whether the last shared one is that late)
             CASE WHEN o.own_login_ts IS NOT NULL THEN coalesce(o.own_shared_ts = o.own_login_ts, false)
             END AS login_shared,
-            o.ua_login_ts, o.ip_login_ts, o.refused_ts
-          FROM base b JOIN refused o USING (source_id, line_no)),
+            CASE WHEN u.first_ts <= b.ts THEN u.first_ts ELSE u.prev_last_ts END AS ua_login_ts,
+            CASE WHEN i.first_ts <= b.ts THEN i.first_ts ELSE i.prev_last_ts END AS ip_login_ts,
+            o.refused_ts
+          FROM base b JOIN refused o USING (source_id, line_no)
+          LEFT JOIN ua_buckets u ON u.uid = b.uid AND u.bucket = epoch_us(b.ts) // {bucket_us}
+          LEFT JOIN ip_buckets i ON i.iid = b.iid AND i.bucket = epoch_us(b.ts) // {bucket_us}),
         k AS (
           SELECT j4.*, cf.trusted, s.logs_principal, tw.twin_principal,
             coalesce(tw.is_copy, false) AS is_copy,
@@ -405,6 +419,18 @@ def _facts_sql(opts: AuthOptions) -> str:
            AND (login_shared OR (iid, ts::DATE) IN (SELECT iid, day FROM multi_ua))) AS auth_ambiguous,
           twin_principal, is_copy
         FROM k2"""
+
+
+def _buckets(key: str, where: str, bucket_us: int) -> str:
+    """Per ``key`` and time bucket ``bucket_us`` long, of ``logins``: the bucket's first login and
+    the previous bucket's last (``first_ts``, ``prev_last_ts``)."""
+    return f"""
+          SELECT {key}, bucket, min(first_ts) AS first_ts, max(prev_last_ts) AS prev_last_ts
+          FROM (SELECT {key}, epoch_us(login_ts) // {bucket_us} AS bucket, login_ts AS first_ts,
+                  NULL::TIMESTAMPTZ AS prev_last_ts FROM logins {where}
+                UNION ALL
+                SELECT {key}, epoch_us(login_ts) // {bucket_us} + 1, NULL, login_ts FROM logins {where})
+          GROUP BY ALL"""
 
 
 RESUMED_MIN_RECORDS = 3  # a client-day returns to at least this many records read from elsewhere
