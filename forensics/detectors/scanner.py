@@ -32,14 +32,16 @@ _FLAGS = (
 
 def sql(t: Mapping[str, float]) -> str:
     return f"""
-    WITH ua AS (  -- the attack-tool user agents (the patterns once per distinct user agent)
-      SELECT user_agent FROM (SELECT DISTINCT user_agent FROM detect_requests WHERE user_agent IS NOT NULL)
-      WHERE regexp_matches(user_agent, {sql_str(SCANNER_UA)})),
+    WITH uas AS MATERIALIZED (SELECT DISTINCT user_agent FROM detect_requests WHERE user_agent IS NOT NULL),
+    pq AS MATERIALIZED (SELECT DISTINCT path, query FROM detect_requests),
+    ua AS (  -- the attack-tool user agents (the patterns once per distinct user agent: the distinct
+      -- values materialised, else the optimizer pushes the filter below the DISTINCT, to every request)
+      SELECT user_agent FROM uas WHERE regexp_matches(user_agent, {sql_str(SCANNER_UA)})),
     p AS (  -- the probe paths and payloads (per distinct path and query); small, so the joins
       SELECT * FROM (  -- below probe a small table instead of building one of every path
         SELECT path, query, regexp_matches(path, {sql_str(PROBE_PATH)}) AS probe,
           regexp_matches(coalesce(path, '') || '?' || coalesce(query, ''), {sql_str(PAYLOAD_RE)}) AS payload
-        FROM (SELECT DISTINCT path, query FROM detect_requests))
+        FROM pq)
       WHERE probe OR payload),
     noisy AS (  -- the requests read once for the actors, once for their hits: no materialised table
       SELECT d.actor_id FROM detect_requests d  -- of every request (it spilled tens of GB at 100M)
