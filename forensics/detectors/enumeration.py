@@ -30,13 +30,6 @@ def sql(t: Mapping[str, float]) -> str:
         rank() OVER (PARTITION BY actor_id, route_key, bucket ORDER BY ts) AS rank_ts,
         rank() OVER (PARTITION BY actor_id, route_key, bucket ORDER BY rid) AS rank_id
       FROM r WINDOW w AS (PARTITION BY actor_id, route_key, bucket ORDER BY ts, source_id, line_no)),
-    runs AS (
-      SELECT *, sum(CASE WHEN abs(delta) BETWEEN 1 AND {step} THEN 0 ELSE 1 END)
-                  OVER (PARTITION BY actor_id, route_key, bucket ORDER BY ts, source_id, line_no) AS run_no
-      FROM d),
-    longest AS (
-      SELECT actor_id, route, bucket, max(len) AS longest_run FROM (
-        SELECT actor_id, route, bucket, run_no, count(*) AS len FROM runs GROUP BY ALL) GROUP BY ALL),
     b AS (
       SELECT actor_id, route, bucket, count(*) AS n, count(DISTINCT rid) AS ids,
         avg(CASE WHEN abs(delta) <= {step} THEN 1.0 ELSE 0.0 END) FILTER (WHERE delta IS NOT NULL)
@@ -44,11 +37,19 @@ def sql(t: Mapping[str, float]) -> str:
         corr(rank_ts, rank_id) AS spearman,
         count(DISTINCT rid) / (max(rid) - min(rid) + 1) AS coverage
       FROM d GROUP BY ALL),
-    flagged AS (
-      SELECT b.*, l.longest_run FROM b JOIN longest l USING (actor_id, route, bucket)
+    flagged0 AS (
+      SELECT * FROM b
       WHERE n >= {num(t["min_requests"])} AND ids >= {num(t["min_distinct"])}
         AND (small_steps >= {num(t["min_small_steps"])}
              OR (abs(spearman) >= {num(t["min_spearman"])} AND coverage >= {num(t["min_coverage"])}))),
+    runs AS (  -- the longest run of small steps, a metric: in the flagged buckets only (another sort)
+      SELECT *, sum(CASE WHEN abs(delta) BETWEEN 1 AND {step} THEN 0 ELSE 1 END)
+                  OVER (PARTITION BY actor_id, route_key, bucket ORDER BY ts, source_id, line_no) AS run_no
+      FROM d SEMI JOIN flagged0 USING (actor_id, route, bucket)),
+    longest AS (
+      SELECT actor_id, route, bucket, max(len) AS longest_run FROM (
+        SELECT actor_id, route, bucket, run_no, count(*) AS len FROM runs GROUP BY ALL) GROUP BY ALL),
+    flagged AS (SELECT f.*, l.longest_run FROM flagged0 f JOIN longest l USING (actor_id, route, bucket)),
     hits AS (SELECT r.*, f.small_steps, f.spearman, f.coverage, f.longest_run
              FROM r JOIN flagged f USING (actor_id, route, bucket)),
     per_ip AS (SELECT actor_id, route, client_ip, count(*) AS n FROM hits GROUP BY ALL),
