@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -129,8 +130,8 @@ def test_staff_behind_one_nat_walking_their_lists_are_not_merged(tmp_path: Path)
 
 
 def test_components_in_sql_match_union_find(case: Case) -> None:
-    """The DuckDB connected components (min-label propagation + pointer jumping) against a
-    plain union-find, on random graphs with long chains and stars."""
+    """The DuckDB connected components (min-label propagation, hooking, pointer jumping) against
+    a plain union-find, on random graphs with long chains and stars."""
     from forensics.derive.linking import _components
 
     rng = random.Random(7)
@@ -155,3 +156,19 @@ def test_components_in_sql_match_union_find(case: Case) -> None:
             ra, rb = find(a), find(b)
             parent[max(ra, rb)] = min(ra, rb)
         assert got == {v: find(v) for v in parent}
+
+
+def test_components_of_a_chain_in_few_rounds(case: Case) -> None:
+    """A chain of 3,000 sessions whose ids are not in chain order (one scraper's sessions linked
+    one to the next): one component in a dozen rounds. Without hooking a label moved one edge
+    toward its root per round: about a thousand rounds here."""
+    from forensics.derive.linking import _components
+
+    ids = list(range(1, 3001))
+    random.Random(11).shuffle(ids)
+    case.con.execute("CREATE OR REPLACE TEMP TABLE _t_edges (a BIGINT, b BIGINT)")
+    case.con.executemany("INSERT INTO _t_edges VALUES (?, ?)", list(itertools.pairwise(ids)))
+    rounds = _components(case, "_t_edges", "_t_cc")
+    got = dict(case.con.execute("SELECT node, comp FROM _t_cc").fetchall())
+    assert got == {v: 1 for v in ids}
+    assert rounds <= 20, rounds

@@ -46,8 +46,9 @@ unauthenticated/unknown 2xx reads: staff who logged in behind one office NAT wit
 browser are never merged by them. Random reads by unrelated callers with the same common
 browser string do not walk, so they never link.
 
-Connected components run in DuckDB (``_components``: min-label propagation with pointer
-jumping, O(log n) rounds), so nothing in Python grows with the sessions.
+Connected components run in DuckDB (``_components``: min-label propagation with hooking and
+pointer jumping, a dozen rounds on chains of thousands of sessions), so nothing in Python grows
+with the sessions.
 """
 
 from __future__ import annotations
@@ -468,9 +469,15 @@ def _resume_sql() -> str:
         JOIN comp_ips ia ON ia.comp = a.comp JOIN comp_ips ib ON ib.comp = b.comp AND ib.ip = ia.ip"""
 
 
-def _components(case: Case, edges: str, out: str) -> None:
+def _components(case: Case, edges: str, out: str) -> int:
     """Temp table ``out`` (node, comp): each linked session and its component's smallest session
-    id. Min-label propagation plus pointer jumping: a chain of n sessions takes O(log n) rounds."""
+    id; returns the rounds it took. Each round every node takes the smallest label among its own
+    and its neighbours' (propagation), every label's root takes the smallest any of its nodes took
+    (hooking: the news reaches the whole tree, not only the nodes next to the edge), and every
+    node then the label of its label (pointer jumping). Propagation and jumping alone moved a
+    label one edge back toward its root per round: a chain of n sessions whose ids are not in
+    chain order took about n/3 rounds (2,689 rounds of about 15 ms for a path of 8,000 shuffled
+    ids; 115 rounds on a simulated year's links), with hooking 10 to 12."""
     con = case.con
     con.execute(
         f"""
@@ -478,14 +485,18 @@ def _components(case: Case, edges: str, out: str) -> None:
         SELECT a AS x, b AS y FROM {edges} UNION SELECT b, a FROM {edges}"""
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT DISTINCT x AS node, x AS comp FROM _cc_e")
+    rounds = 0
     while True:
+        rounds += 1
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _cc_next AS
             WITH hop AS (
-              SELECT c.node, least(c.comp, min(n.comp)) AS comp FROM {out} c
-              JOIN _cc_e e ON e.x = c.node JOIN {out} n ON n.node = e.y GROUP BY c.node, c.comp)
-            SELECT h.node, least(h.comp, j.comp) AS comp FROM hop h JOIN hop j ON j.node = h.comp"""
+              SELECT c.node, c.comp AS old, least(c.comp, min(n.comp)) AS comp FROM {out} c
+              JOIN _cc_e e ON e.x = c.node JOIN {out} n ON n.node = e.y GROUP BY c.node, c.comp),
+            hook AS (SELECT old AS root, min(comp) AS comp FROM hop GROUP BY old),
+            hooked AS (SELECT h.node, least(h.comp, k.comp) AS comp FROM hop h JOIN hook k ON k.root = h.old)
+            SELECT h.node, least(h.comp, j.comp) AS comp FROM hooked h JOIN hooked j ON j.node = h.comp"""
         )
         row = con.execute(
             f"SELECT count(*) FROM _cc_next n JOIN {out} c USING (node) WHERE n.comp <> c.comp"
@@ -495,3 +506,4 @@ def _components(case: Case, edges: str, out: str) -> None:
             break
     con.execute("DROP TABLE IF EXISTS _cc_e")
     con.execute("DROP TABLE IF EXISTS _cc_next")
+    return rounds
