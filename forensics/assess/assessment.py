@@ -109,6 +109,10 @@ class Assessment:
     response_sizes: pd.DataFrame = field(default_factory=pd.DataFrame)
     # finding id -> raw evidence lines [{path, line_no, line}] (untrusted text)
     excerpts: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # findings.json's text once made (publish.machine.findings_json): the report names its SHA-256
+    # in each page it builds; serialising the document again each time took 2 s of the five at 10M
+    # events. (A copy made by dataclasses.replace, as pseudonymisation's, starts without it.)
+    json_text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def doc(self) -> FindingsDocument:

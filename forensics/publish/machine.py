@@ -64,7 +64,11 @@ CSV_CELLS = f"""
 
 
 def findings_json(assessment: Assessment) -> str:
-    return json_visible(json.dumps(assessment.document, indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
+    """findings.json's text (made once per assessment: its document is final once assessed)."""
+    if assessment.json_text is None:
+        text = json.dumps(assessment.document, indent=2, ensure_ascii=False, allow_nan=False)
+        assessment.json_text = json_visible(text) + "\n"
+    return assessment.json_text
 
 
 def neutralise(cell: Any) -> str:
