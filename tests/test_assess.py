@@ -245,3 +245,34 @@ def test_affected_records_are_written_in_bounded_batches(
     assert {r["basis"] for r in rows} == {"confirmed"} and {r["requests"] for r in rows} == {"1"}
     whole = affected_records(case, result)
     assert list(whole["record_id"]) == [r["record_id"] for r in rows]
+
+
+def test_writers_reuse_the_window_tables_made_for_the_assessment(
+    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report's writers read the window tables again: on the connection that made them for
+    this assessment they are reused, not made again; once another window replaced them (a second
+    assessment), the first assessment's rows are made again from its own window."""
+    from forensics.assess import compute, window_tables
+
+    attack = [read("203.0.113.9", 2000 + i, 500 + i, ua="curl/8") for i in range(10)]
+    late = [read("203.0.113.9", 3 * 1440 + 60 + i, 700 + i, ua="curl/8") for i in range(10)]
+    first = run(case, monitor(4) + staff() + attack + late)
+    made: list[object] = []
+    real = compute.make_window_tables
+
+    def counted(*args: Any) -> str:
+        made.append(args[1:])
+        return real(*args)
+
+    monkeypatch.setattr(window_tables, "make_window_tables", counted)
+    write_outputs(case, first, tmp_path / "a")
+    assert made == []
+    ids = sorted(affected_records(case, first)["record_id"])
+    assert ids == sorted(str(500 + i) for i in range(10)) and made == []
+    wide = Window(WINDOW.start, WINDOW.start + timedelta(days=4))
+    second = assess(case, InvestigateOptions(detect=DETECT, window=wide))
+    assert second.document["records"]["confirmed"] == 20
+    assert sorted(affected_records(case, first)["record_id"]) == ids  # the first window's again
+    assert len(made) == 1
+    assert len(affected_records(case, second)) == 20 and len(made) == 2

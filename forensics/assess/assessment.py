@@ -113,6 +113,9 @@ class Assessment:
     # in each page it builds; serialising the document again each time took 2 s of the five at 10M
     # events. (A copy made by dataclasses.replace, as pseudonymisation's, starts without it.)
     json_text: str | None = field(default=None, init=False, repr=False, compare=False)
+    # the token of the window tables made for it on a connection (compute.make_window_tables):
+    # a writer finding them there, unreplaced, does not make them again (window_tables.rebuild)
+    window_tables: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def doc(self) -> FindingsDocument:

@@ -43,6 +43,7 @@ depends on the wall clock: the same evidence and parameters give the same docume
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -138,7 +139,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
         apply_comments(con)  # coverage_hourly was re-created
         s.rows = coverage.events
     with stage(con, "assess: the window's numbers"):
-        make_window_tables(case, window.start, window.end)
+        made = make_window_tables(case, window.start, window.end)
         records = _records(case, opts.records_total)
     unknown = _scalar(
         case,
@@ -223,7 +224,7 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
         "pseudonymisation": None,  # set when written pseudonymised (pseudonymise.py)
         "sigma": _sigma_run(case),
     }
-    return Assessment(
+    assessment = Assessment(
         document=doc,
         daily_volume=_daily_volume(case),
         endpoint_daily=_endpoint_daily(case),
@@ -231,6 +232,8 @@ def assess(case: Case, options: InvestigateOptions | None = None) -> Assessment:
         response_sizes=_response_sizes(case),
         excerpts=_excerpts(case, doc["findings"]),
     )
+    assessment.window_tables = made
+    return assessment
 
 
 def _ownership(opts: InvestigateOptions, check: OwnershipCheck | None) -> dict[str, Any] | None:
@@ -509,14 +512,16 @@ NUMBER_SQL: dict[str, str] = {
 }
 
 
-def make_window_tables(case: Case, start: datetime, end: datetime) -> None:
+def make_window_tables(case: Case, start: datetime, end: datetime) -> str:
     """The window temp tables every number reads (window_tables.py says which): the one place
-    that makes them, for ``assess`` and for a writer rebuilding them on a fresh connection."""
+    that makes them, for ``assess`` and for a writer rebuilding them on a fresh connection.
+    Returns the token ``_w.made`` holds: which making of them these are (window_tables.rebuild)."""
     con = case.con
+    token = secrets.token_hex(8)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _w AS "
-        "SELECT CAST(? AS TIMESTAMPTZ) AS ws, CAST(? AS TIMESTAMPTZ) AS we",
-        [start, end],
+        "SELECT CAST(? AS TIMESTAMPTZ) AS ws, CAST(? AS TIMESTAMPTZ) AS we, CAST(? AS VARCHAR) AS made",
+        [start, end, token],
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _wf AS {NUMBER_SQL['window_findings']}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _wa AS {NUMBER_SQL['window_actors']}")
@@ -529,6 +534,7 @@ def make_window_tables(case: Case, start: datetime, end: datetime) -> None:
         "CREATE OR REPLACE TEMP TABLE _delivered AS SELECT *, 'confirmed' AS basis FROM _confirmed "
         "UNION ALL SELECT *, 'probable' AS basis FROM _probable"
     )
+    return token
 
 
 def _records(case: Case, records_total: int | None) -> dict[str, Any]:
@@ -1143,7 +1149,8 @@ def _response_sizes(case: Case) -> pd.DataFrame:
         f"""SELECT route, bytes_sent AS bytes,
               CASE WHEN status BETWEEN 200 AND 299 THEN '2xx' WHEN status IN (401, 403) THEN '401/403'
                    WHEN status = 404 THEN '404' ELSE 'other' END AS status_class
-            FROM (SELECT *, row_number() OVER (PARTITION BY route ORDER BY {SAMPLE_ORDER}) AS k
+            FROM (SELECT route, bytes_sent, status,  -- (the route's number: a string key sorts slower)
+                    row_number() OVER (PARTITION BY route_key ORDER BY {SAMPLE_ORDER}) AS k
                   FROM detect_requests d WHERE {RECORD_BEARING} AND bytes_sent IS NOT NULL)
             WHERE k <= {SIZE_SAMPLE} ORDER BY route, status_class, bytes"""
     )

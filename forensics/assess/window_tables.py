@@ -8,7 +8,8 @@ that read them would fail on a fresh connection, or write another assessment's r
 (publish/machine.py) calls ``rebuild`` instead: the same SQL (``compute.NUMBER_SQL``) over the
 case's persistent tables (``findings``, ``detect_requests``) and the window the assessment's
 document records, so it gives the rows ``assess`` used as long as the case was not re-derived
-since.
+since. On the connection that made them for the assessment, not replaced since, the tables are
+reused as they are (``rebuild`` checks the token ``_w.made``).
 
 The affected records (affected_records.csv's rows) are as many as the records taken — millions in
 a large breach — so they are never part of the ``Assessment``: ``affected_batches`` reads them
@@ -21,10 +22,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
+import duckdb
 import pandas as pd
 
 from forensics.assess.assessment import Assessment
 from forensics.assess.compute import AFFECTED_ORDER, AFFECTED_SQL, make_window_tables
+from forensics.errors import ForensicsError
 from forensics.store.case import Case
 
 AFFECTED_COLUMNS = ("record_id", "basis", "first_seen", "last_seen", "actors", "requests", "bytes")
@@ -45,8 +48,22 @@ def window_of(assessment: Assessment) -> tuple[datetime, datetime]:
 
 
 def rebuild(case: Case, assessment: Assessment) -> None:
-    """(Re)create the window tables ``assess`` made for ``assessment``, on ``case``'s connection."""
-    make_window_tables(case, *window_of(assessment))
+    """(Re)create the window tables ``assess`` made for ``assessment``, on ``case``'s connection —
+    unless that connection holds them as made for it and not replaced since (``_w.made`` is the
+    assessment's token): each writer of a report asked for them again, and at 10M events making
+    them took 3 s."""
+    if assessment.window_tables is not None and _made(case) == assessment.window_tables:
+        return
+    assessment.window_tables = make_window_tables(case, *window_of(assessment))
+
+
+def _made(case: Case) -> str | None:
+    """The token of the window tables on ``case``'s connection (None: none there)."""
+    try:
+        row = case.con.execute("SELECT made FROM _w").fetchone()
+    except (duckdb.Error, ForensicsError):  # none on this connection (DuckDB's or Spark's error)
+        return None
+    return str(row[0]) if row else None
 
 
 def affected_sql(pseudonymised: bool = False) -> str:
